@@ -1,0 +1,25 @@
+/* The user's terminal as the guest's console: raw mode when stdin is a terminal (restored
+ * on every exit path, signals included), plain pipes otherwise; the Ctrl-A escape keys
+ * (Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A sends a Ctrl-A). */
+#ifndef CORRAL_HOSTED_CONSOLE_H
+#define CORRAL_HOSTED_CONSOLE_H
+
+#include "corral/common.h"
+
+struct console;
+
+/* Opens the console on in_fd/out_fd (normally 0 and 1). Returns NULL on failure. */
+struct console *console_open(int in_fd, int out_fd);
+/* Restores the terminal (idempotent) and frees. */
+void console_close(struct console *c);
+/* The fd to poll for input (-1 once input has reached EOF). */
+int console_input_fd(const struct console *c);
+/* Reads what is available from in_fd (call after poll says readable) and handles escapes.
+ * Returns bytes meant for the guest placed in buf (0 is fine), or -1 on EOF/error
+ * (the VM keeps running without input). *quit is set when the user asked to quit. */
+long console_read(struct console *c, uint8_t *buf, size_t len, bool *quit);
+/* A struct char_backend write() for guest output: writes everything to out_fd
+ * (retrying on EAGAIN/EINTR); ctx is the struct console. */
+long console_write(void *ctx, const uint8_t *buf, size_t len);
+
+#endif
