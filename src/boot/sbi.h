@@ -1,0 +1,23 @@
+/* The built-in SBI (SBI spec v2.0): answers a guest kernel's S-mode ecalls directly, in
+ * place of firmware — base, TIME, IPI, RFENCE, HSM, SRST, DBCN and the legacy console.
+ * It asks the board for harts, console output and power through struct sbi_host. */
+#ifndef CORRAL_BOOT_SBI_H
+#define CORRAL_BOOT_SBI_H
+
+#include "cpu/hart.h"
+#include "dev/sifive_test.h"
+
+struct sbi_host {
+    void *ctx;
+    unsigned num_harts;
+    struct hart *(*hart)(void *ctx, unsigned id);
+    void (*console_write)(void *ctx, const uint8_t *buf, size_t len);
+    void (*power)(void *ctx, enum power_action a, int code);
+};
+
+#define SBI_IMPL_ID 0x436f72ULL /* "Cor" */
+
+/* Handles the ecall in h's a0-a7 and writes the results; the caller advances pc. */
+void sbi_ecall(const struct sbi_host *host, struct hart *h);
+
+#endif

@@ -1,0 +1,645 @@
+/* The interpreter's inner loop: fetch (with a per-page fast path), decode and execute
+ * RV64IMAFDC, Zicsr, Zifencei, Zba/Zbb/Zbs and the privileged instructions.
+ * Hot path: dense on purpose, one function, so the compiler keeps state in registers. */
+#include <string.h>
+
+#include "cpu/exec.h"
+#include "cpu/fpu.h"
+
+#define RD    ((insn >> 7) & 31)
+#define RS1   ((insn >> 15) & 31)
+#define RS2   ((insn >> 20) & 31)
+#define F3    ((insn >> 12) & 7)
+#define F7    (insn >> 25)
+#define IMM_I ((int64_t)(int32_t)insn >> 20)
+#define IMM_S (((int64_t)(int32_t)insn >> 25 << 5) | ((insn >> 7) & 31))
+#define IMM_U ((int64_t)(int32_t)(insn & 0xfffff000))
+
+static inline int64_t imm_b(uint32_t insn)
+{
+    return ((int64_t)(int32_t)insn >> 31 << 12) | ((insn >> 7 & 1) << 11) |
+           ((insn >> 25 & 0x3f) << 5) | ((insn >> 8 & 0xf) << 1);
+}
+
+static inline int64_t imm_j(uint32_t insn)
+{
+    return ((int64_t)(int32_t)insn >> 31 << 20) | (insn & 0xff000) | ((insn >> 20 & 1) << 11) |
+           ((insn >> 21 & 0x3ff) << 1);
+}
+
+static inline int tlb_mode(const struct hart *h) { return h->priv == PRV_M ? 2 : h->priv; }
+
+/* TLB hit for a data access that stays inside one page, or NULL (then take the slow path). */
+static inline uint8_t *tlb_hit(struct hart *h, uint64_t va, unsigned size, enum access_type t)
+{
+    if (unlikely(h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV)))
+        return NULL;
+    int m = tlb_mode(h);
+    uint64_t vpn = va >> 12;
+    struct tlb_entry *e = &h->tlb[m][t][vpn % TLB_SIZE];
+    if (likely(e->tag == vpn + 1 && e->host && (va & 0xfff) + size <= 0x1000)) {
+        if (unlikely(e->user && m == PRV_S && !(h->mstatus & MSTATUS_SUM)))
+            return NULL;
+        return e->host + (va & 0xfff);
+    }
+    return NULL;
+}
+
+static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
+{
+    uint8_t *p = tlb_hit(h, va, size, ACC_READ);
+    if (likely(p != NULL)) {
+        uint64_t v = 0;
+        memcpy(&v, p, size);
+        *val = v;
+        return 0;
+    }
+    return mmu_load(h, va, size, val);
+}
+
+static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+    uint8_t *p = tlb_hit(h, va, size, ACC_WRITE);
+    if (likely(p != NULL)) {
+        memcpy(p, &val, size);
+        return 0;
+    }
+    return mmu_store(h, va, size, val);
+}
+
+/* Fetches the parcel at pc. Returns 0 with *insn (32-bit, or 16-bit in the low half),
+ * or a cause + 1 with h->fault_tval set. */
+static inline int fetch(struct hart *h, uint32_t *insn)
+{
+    uint64_t pc = h->pc;
+    uint16_t lo, hi;
+    if (likely((pc & ~0xfffULL) == h->fetch_vpage)) {
+        unsigned off = pc & 0xfff;
+        memcpy(&lo, h->fetch_host + off, 2);
+        if ((lo & 3) != 3) {
+            *insn = lo;
+            return 0;
+        }
+        if (likely(off <= 0xffc)) {
+            memcpy(&hi, h->fetch_host + off + 2, 2);
+            *insn = lo | ((uint32_t)hi << 16);
+            return 0;
+        }
+    }
+    int cause = 0;
+    uint8_t *p = mmu_translate_ram(h, pc, ACC_EXEC, &cause);
+    if (!p) {
+        h->fault_tval = pc;
+        return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
+    }
+    h->fetch_vpage = pc & ~0xfffULL;
+    h->fetch_host = p - (pc & 0xfff);
+    memcpy(&lo, p, 2);
+    if ((lo & 3) != 3) {
+        *insn = lo;
+        return 0;
+    }
+    uint64_t pc2 = pc + 2;
+    if ((pc2 & 0xfff) == 0) {
+        uint8_t *q = mmu_translate_ram(h, pc2, ACC_EXEC, &cause);
+        if (!q) {
+            h->fault_tval = pc2;
+            return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
+        }
+        memcpy(&hi, q, 2);
+        h->fetch_vpage = ~0ULL; /* the fast path must not read across the page */
+    } else {
+        memcpy(&hi, p + 2, 2);
+    }
+    *insn = lo | ((uint32_t)hi << 16);
+    return 0;
+}
+
+static uint64_t mulh(int64_t a, int64_t b) { return (uint64_t)(((__int128)a * b) >> 64); }
+static uint64_t mulhu(uint64_t a, uint64_t b) { return (uint64_t)(((unsigned __int128)a * b) >> 64); }
+static uint64_t mulhsu(int64_t a, uint64_t b) { return (uint64_t)(((__int128)a * (unsigned __int128)b) >> 64); }
+
+/* M extension divide rules (ISA spec 13.2): x/0 = -1, x%0 = x, overflow gives the dividend. */
+static int64_t div_s(int64_t a, int64_t b)
+{
+    if (b == 0) return -1;
+    if (a == INT64_MIN && b == -1) return a;
+    return a / b;
+}
+static int64_t rem_s(int64_t a, int64_t b)
+{
+    if (b == 0) return a;
+    if (a == INT64_MIN && b == -1) return 0;
+    return a % b;
+}
+static int32_t div_w(int32_t a, int32_t b)
+{
+    if (b == 0) return -1;
+    if (a == INT32_MIN && b == -1) return a;
+    return a / b;
+}
+static int32_t rem_w(int32_t a, int32_t b)
+{
+    if (b == 0) return a;
+    if (a == INT32_MIN && b == -1) return 0;
+    return a % b;
+}
+
+static uint64_t op_reg(uint32_t insn, uint64_t a, uint64_t b, bool *ok)
+{
+    unsigned sh = b & 63;
+    switch ((F7 << 3) | F3) {
+    case 0x000: return a + b;
+    case 0x100: return a - b;
+    case 0x001: return a << sh;
+    case 0x002: return (int64_t)a < (int64_t)b;
+    case 0x003: return a < b;
+    case 0x004: return a ^ b;
+    case 0x005: return a >> sh;
+    case 0x105: return (uint64_t)((int64_t)a >> sh);
+    case 0x006: return a | b;
+    case 0x007: return a & b;
+    case 0x008: return a * b;
+    case 0x009: return mulh((int64_t)a, (int64_t)b);
+    case 0x00a: return mulhsu((int64_t)a, b);
+    case 0x00b: return mulhu(a, b);
+    case 0x00c: return (uint64_t)div_s((int64_t)a, (int64_t)b);
+    case 0x00d: return b ? a / b : ~0ULL;
+    case 0x00e: return (uint64_t)rem_s((int64_t)a, (int64_t)b);
+    case 0x00f: return b ? a % b : a;
+    /* Zbb */
+    case 0x107: return a & ~b;
+    case 0x106: return a | ~b;
+    case 0x104: return ~(a ^ b);
+    case 0x02c: return (int64_t)a < (int64_t)b ? a : b;
+    case 0x02d: return a < b ? a : b;
+    case 0x02e: return (int64_t)a > (int64_t)b ? a : b;
+    case 0x02f: return a > b ? a : b;
+    case 0x181: return sh ? (a << sh) | (a >> (64 - sh)) : a;
+    case 0x185: return sh ? (a >> sh) | (a << (64 - sh)) : a;
+    /* Zba */
+    case 0x082: return (a << 1) + b;
+    case 0x084: return (a << 2) + b;
+    case 0x086: return (a << 3) + b;
+    /* Zbs */
+    case 0x121: return a & ~(1ULL << sh);
+    case 0x125: return (a >> sh) & 1;
+    case 0x1a1: return a ^ (1ULL << sh);
+    case 0x0a1: return a | (1ULL << sh);
+    default: *ok = false; return 0;
+    }
+}
+
+static uint64_t op_reg32(uint32_t insn, uint64_t a, uint64_t b, bool *ok)
+{
+    uint32_t wa = (uint32_t)a, wb = (uint32_t)b;
+    unsigned sh = b & 31;
+    switch ((F7 << 3) | F3) {
+    case 0x000: return (uint64_t)(int32_t)(wa + wb);
+    case 0x100: return (uint64_t)(int32_t)(wa - wb);
+    case 0x001: return (uint64_t)(int32_t)(wa << sh);
+    case 0x005: return (uint64_t)(int32_t)(wa >> sh);
+    case 0x105: return (uint64_t)((int32_t)wa >> sh);
+    case 0x008: return (uint64_t)(int32_t)(wa * wb);
+    case 0x00c: return (uint64_t)(int64_t)div_w((int32_t)wa, (int32_t)wb);
+    case 0x00d: return (uint64_t)(int32_t)(wb ? wa / wb : ~0u);
+    case 0x00e: return (uint64_t)(int64_t)rem_w((int32_t)wa, (int32_t)wb);
+    case 0x00f: return (uint64_t)(int32_t)(wb ? wa % wb : wa);
+    case 0x020: return (uint64_t)wa + b;                  /* add.uw */
+    case 0x024: if (RS2 == 0) return (uint16_t)a;          /* zext.h */
+        break;
+    case 0x082: return ((uint64_t)wa << 1) + b;           /* sh1add.uw */
+    case 0x084: return ((uint64_t)wa << 2) + b;
+    case 0x086: return ((uint64_t)wa << 3) + b;
+    case 0x181: return (uint64_t)(int32_t)(sh ? (wa << sh) | (wa >> (32 - sh)) : wa); /* rolw */
+    case 0x185: return (uint64_t)(int32_t)(sh ? (wa >> sh) | (wa << (32 - sh)) : wa); /* rorw */
+    default: break;
+    }
+    *ok = false;
+    return 0;
+}
+
+static uint64_t orc_b(uint64_t a)
+{
+    uint64_t r = 0;
+    for (int i = 0; i < 64; i += 8)
+        if ((a >> i) & 0xff)
+            r |= 0xffULL << i;
+    return r;
+}
+
+static uint64_t op_imm(uint32_t insn, uint64_t a, bool *ok)
+{
+    int64_t imm = IMM_I;
+    unsigned sh = (insn >> 20) & 63;
+    unsigned f6 = insn >> 26;
+    unsigned imm12 = (insn >> 20) & 0xfff;
+    switch (F3) {
+    case 0: return a + (uint64_t)imm;
+    case 2: return (int64_t)a < imm;
+    case 3: return a < (uint64_t)imm;
+    case 4: return a ^ (uint64_t)imm;
+    case 6: return a | (uint64_t)imm;
+    case 7: return a & (uint64_t)imm;
+    case 1:
+        if (f6 == 0x00) return a << sh;
+        if (f6 == 0x12) return a & ~(1ULL << sh);   /* bclri */
+        if (f6 == 0x1a) return a ^ (1ULL << sh);    /* binvi */
+        if (f6 == 0x0a) return a | (1ULL << sh);    /* bseti */
+        switch (imm12) {
+        case 0x600: return a ? (uint64_t)__builtin_clzll(a) : 64;
+        case 0x601: return a ? (uint64_t)__builtin_ctzll(a) : 64;
+        case 0x602: return (uint64_t)__builtin_popcountll(a);
+        case 0x604: return (uint64_t)(int64_t)(int8_t)a;
+        case 0x605: return (uint64_t)(int64_t)(int16_t)a;
+        default: break;
+        }
+        break;
+    case 5:
+        if (f6 == 0x00) return a >> sh;
+        if (f6 == 0x10) return (uint64_t)((int64_t)a >> sh);
+        if (f6 == 0x12) return (a >> sh) & 1;      /* bexti */
+        if (f6 == 0x18) return sh ? (a >> sh) | (a << (64 - sh)) : a; /* rori */
+        if (imm12 == 0x287) return orc_b(a);
+        if (imm12 == 0x6b8) return __builtin_bswap64(a);
+        break;
+    }
+    *ok = false;
+    return 0;
+}
+
+static uint64_t op_imm32(uint32_t insn, uint64_t a, bool *ok)
+{
+    uint32_t wa = (uint32_t)a;
+    unsigned sh = (insn >> 20) & 31;
+    switch (F3) {
+    case 0: return (uint64_t)(int32_t)(wa + (uint32_t)IMM_I);
+    case 1:
+        if (F7 == 0) return (uint64_t)(int32_t)(wa << sh);
+        if ((insn >> 26) == 0x02) return (uint64_t)wa << ((insn >> 20) & 63); /* slli.uw */
+        if (F7 == 0x30) {
+            switch (RS2) {
+            case 0: return wa ? (uint64_t)__builtin_clz(wa) : 32;
+            case 1: return wa ? (uint64_t)__builtin_ctz(wa) : 32;
+            case 2: return (uint64_t)__builtin_popcount(wa);
+            default: break;
+            }
+        }
+        break;
+    case 5:
+        if (F7 == 0) return (uint64_t)(int32_t)(wa >> sh);
+        if (F7 == 0x20) return (uint64_t)((int32_t)wa >> sh);
+        if (F7 == 0x30) return (uint64_t)(int32_t)(sh ? (wa >> sh) | (wa << (32 - sh)) : wa);
+        break;
+    default:
+        break;
+    }
+    *ok = false;
+    return 0;
+}
+
+static bool branch_taken(unsigned f3, uint64_t a, uint64_t b, bool *ok)
+{
+    switch (f3) {
+    case 0: return a == b;
+    case 1: return a != b;
+    case 4: return (int64_t)a < (int64_t)b;
+    case 5: return (int64_t)a >= (int64_t)b;
+    case 6: return a < b;
+    case 7: return a >= b;
+    default: *ok = false; return false;
+    }
+}
+
+static uint64_t amo_compute(unsigned f5, uint64_t old, uint64_t b, bool word)
+{
+    if (word) {
+        old = (uint64_t)(int32_t)old;
+        b = (uint64_t)(int32_t)b;
+    }
+    switch (f5) {
+    case 0x01: return b;
+    case 0x00: return old + b;
+    case 0x04: return old ^ b;
+    case 0x0c: return old & b;
+    case 0x08: return old | b;
+    case 0x10: return (int64_t)old < (int64_t)b ? old : b;
+    case 0x14: return (int64_t)old > (int64_t)b ? old : b;
+    case 0x18: return (word ? (uint32_t)old < (uint32_t)b : old < b) ? old : b;
+    default:   return (word ? (uint32_t)old > (uint32_t)b : old > b) ? old : b;
+    }
+}
+
+/* LR/SC and AMOs. Atomic on host memory so that harts on other threads see them whole.
+ * Returns 0 or cause + 1 (h->fault_tval set). */
+static int exec_amo(struct hart *h, uint32_t insn, uint64_t *rd_val, bool *ok)
+{
+    unsigned f5 = insn >> 27;
+    bool word = F3 == 2;
+    if (F3 != 2 && F3 != 3) {
+        *ok = false;
+        return 0;
+    }
+    unsigned size = word ? 4 : 8;
+    uint64_t va = h->x[RS1];
+    if (va & (size - 1)) {
+        h->fault_tval = va;
+        return (f5 == 0x02 ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED) + 1;
+    }
+    int cause = 0;
+    if (f5 == 0x02) { /* lr */
+        uint8_t *p = mmu_translate_ram(h, va, ACC_READ, &cause);
+        if (!p) {
+            h->fault_tval = va;
+            return (cause < 0 ? EXC_LOAD_ACCESS : cause) + 1;
+        }
+        uint64_t v = word ? (uint64_t)(int32_t)__atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE)
+                          : __atomic_load_n((uint64_t *)p, __ATOMIC_ACQUIRE);
+        h->resv_valid = true;
+        h->resv_addr = va;
+        h->resv_val = v;
+        *rd_val = v;
+        return 0;
+    }
+    uint8_t *p = mmu_translate_ram(h, va, ACC_WRITE, &cause);
+    if (!p) {
+        h->fault_tval = va;
+        return (cause < 0 ? EXC_STORE_ACCESS : cause) + 1;
+    }
+    uint64_t b = h->x[RS2];
+    if (f5 == 0x03) { /* sc: succeeds if the reserved value is still there */
+        bool success = false;
+        if (h->resv_valid && h->resv_addr == va) {
+            if (word) {
+                uint32_t expect = (uint32_t)h->resv_val;
+                success = __atomic_compare_exchange_n((uint32_t *)p, &expect, (uint32_t)b, false,
+                                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+            } else {
+                uint64_t expect = h->resv_val;
+                success = __atomic_compare_exchange_n((uint64_t *)p, &expect, b, false,
+                                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+            }
+        }
+        h->resv_valid = false;
+        *rd_val = success ? 0 : 1;
+        return 0;
+    }
+    if (word) {
+        uint32_t *q = (uint32_t *)p, old = __atomic_load_n(q, __ATOMIC_RELAXED);
+        while (!__atomic_compare_exchange_n(q, &old, (uint32_t)amo_compute(f5, old, b, true), false,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            ;
+        *rd_val = (uint64_t)(int32_t)old;
+    } else {
+        uint64_t *q = (uint64_t *)p, old = __atomic_load_n(q, __ATOMIC_RELAXED);
+        while (!__atomic_compare_exchange_n(q, &old, amo_compute(f5, old, b, false), false,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            ;
+        *rd_val = old;
+    }
+    return 0;
+}
+
+static int do_csr(struct hart *h, uint32_t insn, uint64_t *rd_val)
+{
+    unsigned csr = insn >> 20;
+    unsigned f3 = F3;
+    uint64_t src = (f3 & 4) ? RS1 : h->x[RS1];
+    bool writes = (f3 & 3) == 1 || RS1 != 0;
+    bool reads = (f3 & 3) != 1 || RD != 0;
+    uint64_t old = 0;
+    if (reads && csr_read(h, csr, &old))
+        return -1;
+    if (writes && !reads) {
+        /* csrrw with rd = x0 still needs the access check a read would do */
+        uint64_t dummy;
+        if (((csr >> 8) & 3) > (unsigned)h->priv || csr_read(h, csr, &dummy))
+            return -1;
+    }
+    if (writes) {
+        uint64_t nv = (f3 & 3) == 1 ? src : (f3 & 3) == 2 ? (old | src) : (old & ~src);
+        if (csr_write(h, csr, nv))
+            return -1;
+    }
+    *rd_val = old;
+    return 0;
+}
+
+/* mret/sret (priv spec 3.3.2). Returns false if illegal here. */
+static bool do_xret(struct hart *h, bool machine)
+{
+    uint64_t s = h->mstatus;
+    if (machine) {
+        if (h->priv != PRV_M)
+            return false;
+        int mpp = (int)((s & MSTATUS_MPP) >> 11);
+        s = (s & ~MSTATUS_MIE) | ((s & MSTATUS_MPIE) ? MSTATUS_MIE : 0);
+        s |= MSTATUS_MPIE;
+        s &= ~MSTATUS_MPP;
+        if (mpp != PRV_M)
+            s &= ~MSTATUS_MPRV;
+        h->mstatus = s;
+        h->priv = mpp;
+        h->pc = h->mepc;
+    } else {
+        if (h->priv < PRV_S || (h->priv == PRV_S && (s & MSTATUS_TSR)))
+            return false;
+        int spp = (s & MSTATUS_SPP) ? PRV_S : PRV_U;
+        s = (s & ~MSTATUS_SIE) | ((s & MSTATUS_SPIE) ? MSTATUS_SIE : 0);
+        s |= MSTATUS_SPIE;
+        s &= ~(MSTATUS_SPP | MSTATUS_MPRV);
+        h->mstatus = s;
+        h->priv = spp;
+        h->pc = h->sepc;
+    }
+    h->fetch_vpage = ~0ULL;
+    return true;
+}
+
+enum sys_result { SYS_NEXT, SYS_JUMPED, SYS_ILLEGAL, SYS_TRAPPED };
+
+static enum sys_result exec_system(struct hart *h, uint32_t insn, unsigned len)
+{
+    if (F3 != 0) {
+        uint64_t v;
+        if (do_csr(h, insn, &v))
+            return SYS_ILLEGAL;
+        if (RD)
+            h->x[RD] = v;
+        return SYS_NEXT;
+    }
+    if (insn == 0x00000073) { /* ecall */
+        if (h->priv == PRV_S && h->sbi_builtin && h->bus->sbi_call) {
+            h->bus->sbi_call(h->bus->ctx, h);
+            return SYS_NEXT;
+        }
+        hart_take_trap(h, EXC_ECALL_U + (h->priv == PRV_M ? 3 : h->priv), 0, false);
+        return SYS_TRAPPED;
+    }
+    if (insn == 0x00100073) {
+        hart_take_trap(h, EXC_BREAKPOINT, h->pc, false);
+        return SYS_TRAPPED;
+    }
+    if (insn == 0x30200073)
+        return do_xret(h, true) ? SYS_JUMPED : SYS_ILLEGAL;
+    if (insn == 0x10200073)
+        return do_xret(h, false) ? SYS_JUMPED : SYS_ILLEGAL;
+    if (insn == 0x10500073) { /* wfi: priv spec 3.3.3 */
+        if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TW)))
+            return SYS_ILLEGAL;
+        h->pc += len;
+        h->wfi_pending = true;
+        return SYS_JUMPED;
+    }
+    if (F7 == 0x09 && RD == 0) { /* sfence.vma */
+        if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)))
+            return SYS_ILLEGAL;
+        hart_flush_tlb(h);
+        return SYS_NEXT;
+    }
+    return SYS_ILLEGAL;
+}
+
+static inline bool fp_enabled(const struct hart *h) { return (h->mstatus & MSTATUS_FS) != 0; }
+
+unsigned hart_exec_block(struct hart *h, unsigned max)
+{
+    unsigned n = 0;
+    while (n < max) {
+        uint32_t insn;
+        int fault = fetch(h, &insn);
+        if (unlikely(fault)) {
+            hart_take_trap(h, (uint64_t)(fault - 1), h->fault_tval, false);
+            n++;
+            continue;
+        }
+        unsigned len = 4;
+        uint32_t raw = insn;
+        if ((insn & 3) != 3) {
+            len = 2;
+            insn = rvc_expand((uint16_t)insn);
+            if (!insn)
+                goto illegal;
+        }
+        uint64_t *x = h->x;
+        uint64_t pc = h->pc;
+        uint64_t v = 0;
+        bool ok = true;
+        int r;
+        n++;
+        switch (insn & 0x7f) {
+        case 0x37: v = (uint64_t)IMM_U; break;                  /* lui */
+        case 0x17: v = pc + (uint64_t)IMM_U; break;             /* auipc */
+        case 0x6f:                                              /* jal */
+            if (RD) x[RD] = pc + len;
+            h->pc = pc + (uint64_t)imm_j(insn);
+            continue;
+        case 0x67: {                                            /* jalr */
+            if (F3) goto illegal;
+            uint64_t t = (x[RS1] + (uint64_t)IMM_I) & ~1ULL;
+            if (RD) x[RD] = pc + len;
+            h->pc = t;
+            continue;
+        }
+        case 0x63:                                              /* branches */
+            if (branch_taken(F3, x[RS1], x[RS2], &ok)) {
+                h->pc = pc + (uint64_t)imm_b(insn);
+                continue;
+            }
+            if (!ok) goto illegal;
+            h->pc = pc + len;
+            continue;
+        case 0x03: {                                            /* loads */
+            static const unsigned sizes[8] = { 1, 2, 4, 8, 1, 2, 4, 0 };
+            unsigned sz = sizes[F3];
+            if (!sz) goto illegal;
+            r = load(h, x[RS1] + (uint64_t)IMM_I, sz, &v);
+            if (unlikely(r)) goto mem_fault_r;
+            switch (F3) {
+            case 0: v = (uint64_t)(int8_t)v; break;
+            case 1: v = (uint64_t)(int16_t)v; break;
+            case 2: v = (uint64_t)(int32_t)v; break;
+            default: break;
+            }
+            break;
+        }
+        case 0x23: {                                            /* stores */
+            if (F3 > 3) goto illegal;
+            r = store(h, x[RS1] + (uint64_t)IMM_S, 1u << F3, x[RS2]);
+            if (unlikely(r)) goto mem_fault_r;
+            h->pc = pc + len;
+            continue;
+        mem_fault_r:
+            hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
+            continue;
+        }
+        case 0x13: v = op_imm(insn, x[RS1], &ok); if (!ok) goto illegal; break;
+        case 0x1b: v = op_imm32(insn, x[RS1], &ok); if (!ok) goto illegal; break;
+        case 0x33: v = op_reg(insn, x[RS1], x[RS2], &ok); if (!ok) goto illegal; break;
+        case 0x3b: v = op_reg32(insn, x[RS1], x[RS2], &ok); if (!ok) goto illegal; break;
+        case 0x0f:                                              /* fence, fence.i */
+            if (F3 == 1)
+                h->fetch_vpage = ~0ULL;
+            else if (F3 != 0)
+                goto illegal;
+            h->pc = pc + len;
+            continue;
+        case 0x2f: {
+            r = exec_amo(h, insn, &v, &ok);
+            if (!ok) goto illegal;
+            if (r) {
+                hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
+                continue;
+            }
+            break;
+        }
+        case 0x73: {
+            enum sys_result sr = exec_system(h, insn, len);
+            if (sr == SYS_ILLEGAL) goto illegal;
+            if (sr == SYS_NEXT) {
+                h->pc = pc + len;
+                if (F3 == 0 && insn != 0x00000073)
+                    continue; /* sfence.vma: interrupt state unchanged */
+            }
+            h->instret += n;
+            return n;  /* CSR write, xRET, trap, WFI: let the run loop look at interrupts */
+        }
+        case 0x07: case 0x27: {                                 /* FP loads and stores */
+            if (!fp_enabled(h) || (F3 != 2 && F3 != 3)) goto illegal;
+            unsigned sz = F3 == 2 ? 4 : 8;
+            if ((insn & 0x7f) == 0x07) {
+                r = load(h, x[RS1] + (uint64_t)IMM_I, sz, &v);
+                if (unlikely(r)) goto mem_fault_f;
+                h->f[RD] = sz == 4 ? (v | 0xffffffff00000000ULL) : v;
+                h->mstatus |= MSTATUS_FS;
+            } else {
+                r = store(h, x[RS1] + (uint64_t)IMM_S, sz, h->f[RS2]);
+                if (unlikely(r)) goto mem_fault_f;
+            }
+            h->pc = pc + len;
+            continue;
+        mem_fault_f:
+            hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
+            continue;
+        }
+        case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:
+            if (!fp_enabled(h) || fpu_execute(insn, x, h->f, &h->fcsr)) goto illegal;
+            h->mstatus |= MSTATUS_FS;
+            x[0] = 0;
+            h->pc = pc + len;
+            continue;
+        default:
+            goto illegal;
+        }
+        if (RD)
+            x[RD] = v;
+        h->pc = pc + len;
+        continue;
+    illegal:
+        hart_take_trap(h, EXC_ILLEGAL, len == 2 ? (raw & 0xffff) : raw, false);
+        h->instret += n;
+        return n;
+    }
+    h->instret += n;
+    return n;
+}

@@ -1,0 +1,158 @@
+/* The software RISC-V hart: RV64IMAFDC + Zicsr/Zifencei/Zicntr/Zihintpause/Zba/Zbb/Zbs/Sstc,
+ * M/S/U modes, Sv39/48/57, PMP. Knows nothing of devices: whatever misses RAM goes to the
+ * board through struct hart_bus. */
+#ifndef CORRAL_CPU_HART_H
+#define CORRAL_CPU_HART_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "corral/common.h"
+#include "corral/guest_mem.h"
+
+enum { PRV_U = 0, PRV_S = 1, PRV_M = 3 };
+
+/* mip/mie bits (priv spec 3.1.9) */
+#define MIP_SSIP (1ULL << 1)
+#define MIP_MSIP (1ULL << 3)
+#define MIP_STIP (1ULL << 5)
+#define MIP_MTIP (1ULL << 7)
+#define MIP_SEIP (1ULL << 9)
+#define MIP_MEIP (1ULL << 11)
+
+/* exception causes (priv spec table 3.6) */
+enum {
+    EXC_INSN_MISALIGNED = 0, EXC_INSN_ACCESS = 1, EXC_ILLEGAL = 2, EXC_BREAKPOINT = 3,
+    EXC_LOAD_MISALIGNED = 4, EXC_LOAD_ACCESS = 5, EXC_STORE_MISALIGNED = 6, EXC_STORE_ACCESS = 7,
+    EXC_ECALL_U = 8, EXC_ECALL_S = 9, EXC_ECALL_M = 11,
+    EXC_INSN_PAGE = 12, EXC_LOAD_PAGE = 13, EXC_STORE_PAGE = 15,
+};
+
+enum access_type { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
+
+struct hart;
+
+/* What the hart needs from its board. All calls come from the hart's own thread. */
+struct hart_bus {
+    void *ctx;
+    const struct guest_mem *ram;
+    /* Physical access outside RAM; return 0 or negative for an access fault. */
+    int (*load)(void *ctx, uint64_t pa, unsigned size, uint64_t *val);
+    int (*store)(void *ctx, uint64_t pa, unsigned size, uint64_t val);
+    /* The timebase count (mtime). */
+    uint64_t (*time)(void *ctx);
+    /* Called every few thousand instructions: refresh timer lines, notice stop requests. */
+    void (*poll)(void *ctx, struct hart *h);
+    /* WFI with nothing pending: sleep until hart_wakeup() or the next timer deadline. */
+    void (*wait)(void *ctx, struct hart *h);
+    /* ecall from S-mode when the built-in SBI is the firmware; NULL otherwise. */
+    void (*sbi_call)(void *ctx, struct hart *h);
+};
+
+#define TLB_SIZE 256
+
+struct tlb_entry {
+    uint64_t tag;      /* virtual page number + 1 (0 = empty) */
+    uint8_t *host;     /* host address of the page for RAM, NULL for MMIO */
+    uint64_t ppage;    /* physical page address */
+    bool user;         /* PTE.U, rechecked against SUM for S-mode accesses */
+};
+
+struct hart {
+    uint64_t x[32];
+    uint64_t pc;
+    uint64_t f[32];
+    uint32_t fcsr;
+    int priv;
+
+    uint64_t mhartid;
+    uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval;
+    uint64_t mcounteren, menvcfg, mcountinhibit;
+    uint64_t stvec, sscratch, sepc, scause, stval, satp, scounteren, senvcfg;
+    uint64_t stimecmp;
+    _Atomic uint64_t mip;       /* every mip bit, software and hardware driven */
+    _Atomic uint64_t seip_line; /* the PLIC's S-mode line, ORed into SEIP (priv spec 3.1.9) */
+    uint8_t pmpcfg[64];
+    uint64_t pmpaddr[64];
+    unsigned pmp_count;         /* entries in use (last with A != OFF) + 1 */
+    uint64_t instret;
+
+    /* LR/SC: address and value seen by LR (SC compares-and-swaps against it) */
+    uint64_t resv_addr, resv_val;
+    bool resv_valid;
+
+    /* TLBs by effective privilege and access type */
+    struct tlb_entry tlb[3][3][TLB_SIZE]; /* [U, S, M][R, W, X] */
+    uint64_t fault_tval;        /* address of the last failed mmu_* access */
+
+    /* instruction fetch fast path: the current virtual page and its host address */
+    uint64_t fetch_vpage;
+    uint8_t *fetch_host;
+
+    bool sbi_builtin;           /* S-mode ecalls go to bus->sbi_call */
+    bool stimecmp_enabled;      /* stimecmp drives STIP (Sstc, or the built-in SBI's timer) */
+    atomic_bool stop;           /* leave hart_run() at the next block boundary */
+    atomic_bool flush_tlb_req;  /* a remote fence asked for a TLB flush */
+    atomic_bool running;        /* started (HSM) */
+    atomic_bool sleeping;       /* inside bus->wait(): executes nothing until woken */
+    bool wfi_pending;
+
+    const struct hart_bus *bus;
+    pthread_mutex_t lock;       /* guards the sleep in WFI */
+    pthread_cond_t wake;
+};
+
+void hart_init(struct hart *h, uint64_t hartid, const struct hart_bus *bus);
+void hart_destroy(struct hart *h);
+/* Reset state (priv spec 3.4): M-mode, mstatus.MIE = 0, pc = entry. */
+void hart_reset(struct hart *h, uint64_t entry);
+/* Runs until h->stop is set. */
+void hart_run(struct hart *h);
+/* Sets or clears a hardware-driven mip bit (MSIP, MTIP, MEIP, SEIP line, STIP) from any thread. */
+void hart_set_irq(struct hart *h, uint64_t bit, int level);
+/* Wakes the hart from WFI (any thread). */
+void hart_wakeup(struct hart *h);
+/* True if an interrupt is pending and enabled in mie (the WFI wake-up condition). */
+bool hart_wfi_should_wake(struct hart *h);
+void hart_flush_tlb(struct hart *h);
+/* Raises a synchronous exception and moves to the handler (trap entry). */
+void hart_take_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt);
+
+/* CSR access, with the rules of the privileged spec; return 0 or -1 (illegal instruction). */
+int csr_read(struct hart *h, unsigned csr, uint64_t *val);
+int csr_write(struct hart *h, unsigned csr, uint64_t val);
+
+/* Memory access by virtual address (with the hart's current translation). Return 0, or the
+ * exception cause + 1 with h->fault_tval set to the faulting address. */
+int mmu_load(struct hart *h, uint64_t va, unsigned size, uint64_t *val);
+int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val);
+/* Host pointer for an aligned access of `size` bytes that stays in one RAM page, or NULL
+ * with *cause set (0 when the access must take the slow path, e.g. MMIO). */
+uint8_t *mmu_translate_ram(struct hart *h, uint64_t va, enum access_type t, int *cause);
+/* Translates va for access type t. Returns 0 and *pa, or the exception cause + 1. */
+int mmu_translate(struct hart *h, uint64_t va, enum access_type t, uint64_t *pa);
+/* Physical access (RAM or bus) used by the slow paths. */
+int phys_load(struct hart *h, uint64_t pa, unsigned size, uint64_t *val);
+int phys_store(struct hart *h, uint64_t pa, unsigned size, uint64_t val);
+
+/* mstatus fields */
+#define MSTATUS_SIE  (1ULL << 1)
+#define MSTATUS_MIE  (1ULL << 3)
+#define MSTATUS_SPIE (1ULL << 5)
+#define MSTATUS_MPIE (1ULL << 7)
+#define MSTATUS_SPP  (1ULL << 8)
+#define MSTATUS_MPP  (3ULL << 11)
+#define MSTATUS_FS   (3ULL << 13)
+#define MSTATUS_MPRV (1ULL << 17)
+#define MSTATUS_SUM  (1ULL << 18)
+#define MSTATUS_MXR  (1ULL << 19)
+#define MSTATUS_TVM  (1ULL << 20)
+#define MSTATUS_TW   (1ULL << 21)
+#define MSTATUS_TSR  (1ULL << 22)
+#define MSTATUS_UXL  (3ULL << 32)
+#define MSTATUS_SXL  (3ULL << 34)
+#define MSTATUS_SD   (1ULL << 63)
+
+#define MENVCFG_STCE (1ULL << 63)
+
+#endif

@@ -1,0 +1,467 @@
+/* The virt board: owns guest RAM, the harts and the basic devices, routes physical
+ * accesses to device regions, wires interrupt lines, and runs one thread per hart.
+ * Boot image placement follows QEMU's virt board so the same guests work unchanged. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "boot/loader.h"
+#include "boot/sbi.h"
+#include "cpu/hart.h"
+#include "dev/aclint.h"
+#include "dev/plic.h"
+#include "dev/sifive_test.h"
+#include "dev/uart16550.h"
+#include "machine/board.h"
+#include "machine/fdt.h"
+#include "machine/virt.h"
+
+#define MAX_REGIONS 24
+#define DTB_MAX (64 * 1024)
+#define FW_DYNAMIC_MAGIC 0x4942534fULL /* OpenSBI fw_dynamic_info (version 2) */
+#define ISA_STRING "rv64imafdc_zicntr_zicsr_zifencei_zihintpause_zba_zbb_zbs_sstc"
+
+struct board {
+    struct board_config cfg;
+    struct guest_mem ram;
+    struct hart harts[VIRT_MAX_HARTS];
+    pthread_t threads[VIRT_MAX_HARTS];
+    struct hart_bus bus;
+    struct sbi_host sbi;
+    struct mmio_region regions[MAX_REGIONS];
+    unsigned nregions;
+    bool virtio_used[VIRT_VIRTIO_SLOTS];
+    struct uart16550 *uart;
+    struct plic *plic;
+    struct aclint *aclint;
+    struct sifive_test *test;
+    uint64_t start_ns;
+    pthread_mutex_t exit_lock;
+    int exit_kind; /* -1 while running, else enum board_exit */
+    int exit_code;
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t board_now(void *ctx)
+{
+    struct board *b = ctx;
+    return (mono_ns() - b->start_ns) / (1000000000ULL / VIRT_TIMEBASE_HZ);
+}
+
+/* ---- bus ---- */
+
+static const struct mmio_region *find_region(struct board *b, uint64_t pa)
+{
+    for (unsigned i = 0; i < b->nregions; i++) {
+        const struct mmio_region *r = &b->regions[i];
+        if (pa >= r->base && pa - r->base < r->size)
+            return r;
+    }
+    return NULL;
+}
+
+static int bus_load(void *ctx, uint64_t pa, unsigned size, uint64_t *val)
+{
+    const struct mmio_region *r = find_region(ctx, pa);
+    if (!r || pa - r->base + size > r->size)
+        return -EFAULT;
+    return r->read(r->dev, pa - r->base, size, val);
+}
+
+static int bus_store(void *ctx, uint64_t pa, unsigned size, uint64_t val)
+{
+    const struct mmio_region *r = find_region(ctx, pa);
+    if (!r || pa - r->base + size > r->size)
+        return -EFAULT;
+    return r->write(r->dev, pa - r->base, size, val);
+}
+
+static uint64_t bus_time(void *ctx)
+{
+    struct board *b = ctx;
+    return aclint_mtime(b->aclint);
+}
+
+static void set_hart_bit(struct hart *h, uint64_t bit, int level)
+{
+    uint64_t cur = bit == MIP_SEIP ? (atomic_load(&h->seip_line) ? bit : 0) : (atomic_load(&h->mip) & bit);
+    if (!!cur != !!level)
+        hart_set_irq(h, bit, level);
+}
+
+static void bus_poll(void *ctx, struct hart *h)
+{
+    struct board *b = ctx;
+    aclint_update(b->aclint);
+    if (h->stimecmp_enabled)
+        set_hart_bit(h, MIP_STIP, aclint_mtime(b->aclint) >= h->stimecmp);
+}
+
+/* One timed sleep; the run loop polls and re-checks after it (see hart_run). */
+static void bus_wait(void *ctx, struct hart *h)
+{
+    struct board *b = ctx;
+    uint64_t deadline = UINT64_MAX;
+    bool running = atomic_load(&h->running);
+    if (running) {
+        if (h->mie & MIP_MTIP)
+            deadline = aclint_mtimecmp(b->aclint, (unsigned)h->mhartid);
+        if ((h->mie & MIP_STIP) && h->stimecmp_enabled && h->stimecmp < deadline)
+            deadline = h->stimecmp;
+    }
+    atomic_store(&h->sleeping, true);
+    pthread_mutex_lock(&h->lock);
+    bool wake = atomic_load(&h->stop) || atomic_load(&h->flush_tlb_req) ||
+                (running ? hart_wfi_should_wake(h) : atomic_load(&h->running));
+    uint64_t now = aclint_mtime(b->aclint);
+    if (!wake && deadline > now) {
+        if (deadline == UINT64_MAX) {
+            pthread_cond_wait(&h->wake, &h->lock);
+        } else {
+            uint64_t ns = (deadline - now) * (1000000000ULL / VIRT_TIMEBASE_HZ);
+            if (ns > 10000000000ULL)
+                ns = 10000000000ULL;
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            uint64_t t = (uint64_t)ts.tv_nsec + ns;
+            ts.tv_sec += (time_t)(t / 1000000000ULL);
+            ts.tv_nsec = (long)(t % 1000000000ULL);
+            pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    atomic_store(&h->sleeping, false);
+}
+
+/* ---- power ---- */
+
+static void request_exit(struct board *b, int kind, int code)
+{
+    pthread_mutex_lock(&b->exit_lock);
+    if (b->exit_kind < 0) {
+        b->exit_kind = kind;
+        b->exit_code = code;
+    }
+    pthread_mutex_unlock(&b->exit_lock);
+    for (unsigned i = 0; i < b->cfg.num_harts; i++) {
+        atomic_store(&b->harts[i].stop, true);
+        hart_wakeup(&b->harts[i]);
+    }
+}
+
+static void power_request(void *ctx, enum power_action a, int code)
+{
+    request_exit(ctx, a == POWER_RESET ? BOARD_RESET : BOARD_POWEROFF, code);
+}
+
+void board_stop(struct board *b)
+{
+    request_exit(b, BOARD_STOPPED, 0);
+}
+
+/* ---- SBI host side ---- */
+
+static struct hart *sbi_hart(void *ctx, unsigned id)
+{
+    struct board *b = ctx;
+    return &b->harts[id];
+}
+
+static void sbi_console(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct board *b = ctx;
+    if (b->cfg.console.write)
+        b->cfg.console.write(b->cfg.console.ctx, buf, len);
+}
+
+static void bus_sbi_call(void *ctx, struct hart *h)
+{
+    struct board *b = ctx;
+    sbi_ecall(&b->sbi, h);
+}
+
+/* ---- interrupt wiring ---- */
+
+static void hart_line(void *ctx, unsigned num, int level)
+{
+    struct board *b = ctx;
+    set_hart_bit(&b->harts[num / 64], 1ULL << (num % 64), level);
+}
+
+struct irq_line board_irq(struct board *b, unsigned src)
+{
+    return (struct irq_line){ plic_set_irq, b->plic, src };
+}
+
+static int add_region(struct board *b, const char *name, uint64_t base, uint64_t size, void *dev,
+                      int (*rd)(void *, uint64_t, unsigned, uint64_t *),
+                      int (*wr)(void *, uint64_t, unsigned, uint64_t))
+{
+    struct mmio_region r = { name, base, size, dev, rd, wr };
+    return board_add_mmio(b, &r);
+}
+
+int board_add_mmio(struct board *b, const struct mmio_region *r)
+{
+    if (b->nregions >= MAX_REGIONS)
+        return -ENOSPC;
+    for (unsigned i = 0; i < b->nregions; i++) {
+        const struct mmio_region *o = &b->regions[i];
+        if (r->base < o->base + o->size && o->base < r->base + r->size)
+            return -EEXIST;
+    }
+    b->regions[b->nregions++] = *r;
+    return 0;
+}
+
+void board_use_virtio_slot(struct board *b, unsigned slot)
+{
+    if (slot < VIRT_VIRTIO_SLOTS)
+        b->virtio_used[slot] = true;
+}
+
+struct guest_mem *board_ram(struct board *b) { return &b->ram; }
+struct uart16550 *board_uart(struct board *b) { return b->uart; }
+
+static int create_devices(struct board *b)
+{
+    unsigned n = b->cfg.num_harts;
+    struct irq_line ctx_out[2 * VIRT_MAX_HARTS], mtip[VIRT_MAX_HARTS], msip[VIRT_MAX_HARTS];
+    for (unsigned h = 0; h < n; h++) {
+        ctx_out[VIRT_PLIC_CTX_M(h)] = (struct irq_line){ hart_line, b, h * 64 + 11 };
+        ctx_out[VIRT_PLIC_CTX_S(h)] = (struct irq_line){ hart_line, b, h * 64 + 9 };
+        mtip[h] = (struct irq_line){ hart_line, b, h * 64 + 7 };
+        msip[h] = (struct irq_line){ hart_line, b, h * 64 + 3 };
+    }
+    b->plic = plic_create(VIRT_PLIC_SOURCES, 2 * n, ctx_out);
+    b->aclint = aclint_create(n, board_now, b, mtip, msip);
+    struct irq_line uart_irq = board_irq(b, VIRT_UART0_IRQ);
+    b->uart = uart16550_create(&b->cfg.console, &uart_irq);
+    b->test = sifive_test_create(power_request, b);
+    if (!b->plic || !b->aclint || !b->uart || !b->test)
+        return -ENOMEM;
+    add_region(b, "test", VIRT_TEST_BASE, VIRT_TEST_SIZE, b->test, sifive_test_read, sifive_test_write);
+    add_region(b, "clint", VIRT_CLINT_BASE, VIRT_CLINT_SIZE, b->aclint, aclint_read, aclint_write);
+    add_region(b, "plic", VIRT_PLIC_BASE, VIRT_PLIC_SIZE, b->plic, plic_read, plic_write);
+    add_region(b, "uart0", VIRT_UART0_BASE, VIRT_UART0_SIZE, b->uart, uart16550_read, uart16550_write);
+    return 0;
+}
+
+int board_create(struct board **out, const struct board_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->num_harts < 1 || cfg->num_harts > VIRT_MAX_HARTS) {
+        snprintf(err, errlen, "hart count must be 1..%d", VIRT_MAX_HARTS);
+        return -EINVAL;
+    }
+    struct board *b = calloc(1, sizeof(*b));
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    b->cfg = *cfg;
+    b->start_ns = mono_ns();
+    b->exit_kind = -1;
+    pthread_mutex_init(&b->exit_lock, NULL);
+    void *mem = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) {
+        snprintf(err, errlen, "cannot allocate %llu MiB of guest memory",
+                 (unsigned long long)(cfg->ram_size >> 20));
+        free(b);
+        return -ENOMEM;
+    }
+    madvise(mem, cfg->ram_size, MADV_HUGEPAGE);
+    b->ram = (struct guest_mem){ mem, VIRT_DRAM_BASE, cfg->ram_size };
+    b->bus = (struct hart_bus){
+        .ctx = b, .ram = &b->ram, .load = bus_load, .store = bus_store, .time = bus_time,
+        .poll = bus_poll, .wait = bus_wait, .sbi_call = cfg->firmware ? NULL : bus_sbi_call,
+    };
+    b->sbi = (struct sbi_host){ b, cfg->num_harts, sbi_hart, sbi_console, power_request };
+    if (create_devices(b)) {
+        snprintf(err, errlen, "cannot create the board's devices");
+        board_destroy(b);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < cfg->num_harts; i++)
+        hart_init(&b->harts[i], i, &b->bus);
+    *out = b;
+    return 0;
+}
+
+void board_destroy(struct board *b)
+{
+    if (!b)
+        return;
+    for (unsigned i = 0; i < b->cfg.num_harts; i++)
+        hart_destroy(&b->harts[i]);
+    if (b->uart) uart16550_destroy(b->uart);
+    if (b->plic) plic_destroy(b->plic);
+    if (b->aclint) aclint_destroy(b->aclint);
+    if (b->test) sifive_test_destroy(b->test);
+    if (b->ram.host)
+        munmap(b->ram.host, b->ram.size);
+    pthread_mutex_destroy(&b->exit_lock);
+    free(b);
+}
+
+/* ---- boot ---- */
+
+static long build_dtb(struct board *b, uint8_t *buf, uint64_t initrd_start, uint64_t initrd_end)
+{
+    struct fdt_config fc = {
+        .num_harts = b->cfg.num_harts, .isa = ISA_STRING, .mmu_type = "riscv,sv57",
+        .ram_base = b->ram.base, .ram_size = b->ram.size, .timebase_hz = VIRT_TIMEBASE_HZ,
+        .bootargs = b->cfg.bootargs, .initrd_start = initrd_start, .initrd_end = initrd_end,
+    };
+    for (unsigned i = 0; i < VIRT_VIRTIO_SLOTS; i++) {
+        if (!b->virtio_used[i])
+            continue;
+        fc.virtio[fc.num_virtio++] = (struct fdt_virtio_slot){
+            VIRT_VIRTIO_BASE + i * VIRT_VIRTIO_STRIDE, VIRT_VIRTIO_STRIDE, VIRT_VIRTIO_IRQ + i };
+    }
+    return fdt_build(&fc, buf, DTB_MAX);
+}
+
+static const char *load_error(int r)
+{
+    return r == -ENOEXEC ? "is not a RISC-V 64-bit executable or Linux Image"
+         : r == -ENOMEM ? "does not fit in guest memory"
+         : "has a malformed header";
+}
+
+/* Chooses where everything goes (QEMU virt's layout): firmware at the start of RAM, the
+ * kernel 2 MiB in, the initrd min(RAM/2, 128 MiB) past the kernel, the DTB near the top. */
+static int load_images(struct board *b, uint64_t *entry, uint64_t *dtb_addr, uint64_t *info_addr,
+                       char *err, size_t errlen)
+{
+    struct guest_mem *ram = &b->ram;
+    uint64_t ram_end = ram->base + ram->size;
+    struct boot_image fw = { 0 }, kern;
+    int r;
+    if (b->cfg.firmware) {
+        r = boot_load(ram, b->cfg.firmware, b->cfg.firmware_len, ram->base, true, &fw);
+        if (r) {
+            snprintf(err, errlen, "firmware %s", load_error(r));
+            return r;
+        }
+    }
+    uint64_t hint = ram->base + 2 * MiB;
+    r = boot_load(ram, b->cfg.kernel, b->cfg.kernel_len, hint, true, &kern);
+    if (r) {
+        snprintf(err, errlen, "kernel %s", load_error(r));
+        return r;
+    }
+    if (b->cfg.firmware && kern.start < fw.end && fw.start < kern.end) {
+        snprintf(err, errlen, "kernel overlaps the firmware");
+        return -EINVAL;
+    }
+    uint64_t initrd_start = 0, initrd_end = 0;
+    uint64_t top = align_up(kern.end, 2 * MiB);
+    if (b->cfg.initrd) {
+        uint64_t gap = ram->size / 2 < 128 * MiB ? ram->size / 2 : 128 * MiB;
+        initrd_start = align_up(kern.start + gap > kern.end ? kern.start + gap : kern.end, 4096);
+        initrd_end = initrd_start + b->cfg.initrd_len;
+        top = initrd_end;
+    }
+    uint8_t *dtb = calloc(1, DTB_MAX);
+    if (!dtb)
+        return -ENOMEM;
+    long dtb_len;
+    if (b->cfg.dtb) {
+        dtb_len = (long)b->cfg.dtb_len;
+        memcpy(dtb, b->cfg.dtb, b->cfg.dtb_len < DTB_MAX ? b->cfg.dtb_len : DTB_MAX);
+    } else {
+        dtb_len = build_dtb(b, dtb, initrd_start, initrd_end);
+    }
+    if (dtb_len < 0 || dtb_len > DTB_MAX) {
+        free(dtb);
+        snprintf(err, errlen, "device tree does not fit in %d KiB", DTB_MAX / 1024);
+        return -EINVAL;
+    }
+    /* leave room above the DTB: firmware grows it in place */
+    *dtb_addr = (ram_end - (uint64_t)dtb_len - 64 * 1024) & ~(2 * MiB - 1);
+    *info_addr = *dtb_addr - 64;
+    if (*dtb_addr < ram->base || *info_addr < top || top > ram_end) {
+        free(dtb);
+        snprintf(err, errlen, "guest memory (%llu MiB) is too small for the kernel%s",
+                 (unsigned long long)(ram->size >> 20), b->cfg.initrd ? " and initrd" : "");
+        return -ENOMEM;
+    }
+    if (b->cfg.initrd)
+        boot_place(ram, initrd_start, b->cfg.initrd, b->cfg.initrd_len);
+    boot_place(ram, *dtb_addr, dtb, (size_t)dtb_len);
+    free(dtb);
+    uint64_t info[6] = { FW_DYNAMIC_MAGIC, 2, kern.entry, 1 /* S-mode */, 0, UINT64_MAX };
+    boot_place(ram, *info_addr, info, sizeof(info));
+    *entry = b->cfg.firmware ? fw.entry : kern.entry;
+    return 0;
+}
+
+int board_load(struct board *b, char *err, size_t errlen)
+{
+    /* a fresh, zeroed RAM without touching every page */
+    madvise(b->ram.host, b->ram.size, MADV_DONTNEED);
+    uint64_t entry, dtb_addr, info_addr;
+    int r = load_images(b, &entry, &dtb_addr, &info_addr, err, errlen);
+    if (r)
+        return r;
+    uart16550_reset(b->uart);
+    plic_reset(b->plic);
+    aclint_reset(b->aclint);
+    b->exit_kind = -1;
+    b->exit_code = 0;
+    bool builtin = b->cfg.firmware == NULL;
+    for (unsigned i = 0; i < b->cfg.num_harts; i++) {
+        struct hart *h = &b->harts[i];
+        h->sbi_builtin = builtin;
+        hart_reset(h, entry);
+        atomic_store(&h->stop, false);
+        h->x[10] = i;
+        h->x[11] = dtb_addr;
+        h->x[12] = info_addr;
+        if (builtin) {
+            /* What firmware would have set up before entering the kernel in S-mode. */
+            h->priv = PRV_S;
+            h->pmpaddr[0] = ~0ULL >> 10;
+            h->pmpcfg[0] = 0x1f; /* NAPOT, RWX: all of memory */
+            h->pmp_count = 1;
+            h->medeleg = 0xb1ff;  /* misaligned, access and page faults, illegal, breakpoint, ecall from U */
+            h->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
+            h->mcounteren = 7;
+            h->menvcfg = MENVCFG_STCE;
+            atomic_store(&h->running, i == 0);
+        } else {
+            atomic_store(&h->running, true);
+        }
+    }
+    return 0;
+}
+
+static void *hart_thread(void *arg)
+{
+    hart_run(arg);
+    return NULL;
+}
+
+enum board_exit board_run(struct board *b, int *exit_code)
+{
+    unsigned started = 0;
+    for (unsigned i = 0; i < b->cfg.num_harts; i++) {
+        if (pthread_create(&b->threads[i], NULL, hart_thread, &b->harts[i]) != 0) {
+            request_exit(b, BOARD_STOPPED, 0);
+            break;
+        }
+        started++;
+    }
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(b->threads[i], NULL);
+    *exit_code = b->exit_code;
+    return b->exit_kind < 0 ? BOARD_STOPPED : (enum board_exit)b->exit_kind;
+}

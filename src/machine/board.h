@@ -1,0 +1,47 @@
+/* The virt board: RAM, harts, the bus that routes physical addresses to device models,
+ * interrupt wiring, the device tree, boot images and power. It does no host I/O of its
+ * own: images arrive as buffers and the console as a char backend. */
+#ifndef CORRAL_MACHINE_BOARD_H
+#define CORRAL_MACHINE_BOARD_H
+
+#include "corral/chardev.h"
+#include "corral/irq.h"
+#include "corral/mmio.h"
+
+struct board;
+struct uart16550;
+
+struct board_config {
+    uint64_t ram_size;
+    unsigned num_harts;
+    const char *bootargs;
+    const uint8_t *kernel;   size_t kernel_len;    /* required */
+    const uint8_t *firmware; size_t firmware_len;  /* NULL: the built-in SBI */
+    const uint8_t *initrd;   size_t initrd_len;    /* optional */
+    const uint8_t *dtb;      size_t dtb_len;       /* NULL: generated */
+    struct char_backend console;                   /* UART and SBI console output */
+};
+
+enum board_exit { BOARD_POWEROFF = 0, BOARD_RESET, BOARD_STOPPED };
+
+/* Creates the board (no guest code runs yet). On failure returns a negative code and
+ * writes a one-line reason into err. */
+int board_create(struct board **out, const struct board_config *cfg, char *err, size_t errlen);
+void board_destroy(struct board *b);
+/* Adds a device region (virtio slots); the board keeps the pointer. Call before board_load. */
+int board_add_mmio(struct board *b, const struct mmio_region *r);
+/* The PLIC input for source src, for a device's interrupt. */
+struct irq_line board_irq(struct board *b, unsigned src);
+/* Marks virtio slot i as populated so the device tree lists it. */
+void board_use_virtio_slot(struct board *b, unsigned slot);
+struct guest_mem *board_ram(struct board *b);
+/* (Re)loads firmware, kernel, initrd and DTB into RAM and resets harts and devices. */
+int board_load(struct board *b, char *err, size_t errlen);
+/* Runs the harts (one thread each) until poweroff, reset or board_stop().
+ * *exit_code is the guest's failure code for a failing poweroff, else 0. */
+enum board_exit board_run(struct board *b, int *exit_code);
+/* Any thread: makes board_run() return BOARD_STOPPED. */
+void board_stop(struct board *b);
+struct uart16550 *board_uart(struct board *b);
+
+#endif
