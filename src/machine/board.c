@@ -2,6 +2,7 @@
  * accesses to device regions, wires interrupt lines, and runs one thread per hart.
  * Boot image placement follows QEMU's virt board so the same guests work unchanged. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
