@@ -1,0 +1,785 @@
+/* Unit tests of the software hart: integer, M, A, compressed and Zb* instructions, CSR
+ * access rules, traps and delegation, interrupts, and Sv39/Sv48 page walks. Each test
+ * writes a few instructions into a small RAM and runs them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cpu/exec.h"
+#include "cpu/hart.h"
+
+#define RAM_BASE 0x80000000ULL
+#define RAM_SIZE (4 * 1024 * 1024)
+
+static struct guest_mem ram;
+static struct hart hart;
+static uint64_t fake_time;
+
+static int bus_load(void *c, uint64_t pa, unsigned s, uint64_t *v) { (void)c; (void)pa; (void)s; (void)v; return -EFAULT; }
+static int bus_store(void *c, uint64_t pa, unsigned s, uint64_t v) { (void)c; (void)pa; (void)s; (void)v; return -EFAULT; }
+static uint64_t bus_time(void *c) { (void)c; return fake_time; }
+static void bus_poll(void *c, struct hart *h) { (void)c; (void)h; }
+static void bus_wait(void *c, struct hart *h) { (void)c; (void)h; }
+static const struct hart_bus bus = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL };
+
+/* ---- encoders ---- */
+static uint32_t R(uint32_t f7, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t rd, uint32_t op)
+{ return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op; }
+static uint32_t I(int32_t imm, uint32_t rs1, uint32_t f3, uint32_t rd, uint32_t op)
+{ return (uint32_t)imm << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op; }
+static uint32_t S(int32_t imm, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t op)
+{ uint32_t u = (uint32_t)imm; return (u >> 5) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (u & 31) << 7 | op; }
+#define ADDI(rd, rs1, imm) I(imm, rs1, 0, rd, 0x13)
+#define CSRRW(rd, csr, rs1) I(csr, rs1, 1, rd, 0x73)
+#define CSRRS(rd, csr, rs1) I(csr, rs1, 2, rd, 0x73)
+#define LD(rd, rs1, imm) I(imm, rs1, 3, rd, 0x03)
+#define SD(rs2, rs1, imm) S(imm, rs2, rs1, 3, 0x23)
+#define ECALL 0x00000073u
+#define MRET 0x30200073u
+#define SRET 0x10200073u
+
+static int setup(void **state)
+{
+    (void)state;
+    ram.base = RAM_BASE;
+    ram.size = RAM_SIZE;
+    ram.host = calloc(1, RAM_SIZE);
+    hart_init(&hart, 0, &bus);
+    hart_reset(&hart, RAM_BASE);
+    /* PMP as firmware leaves it: all of memory open to S and U */
+    hart.pmpaddr[0] = ~0ULL >> 10;
+    hart.pmpcfg[0] = 0x1f;
+    hart.pmp_count = 1;
+    fake_time = 0;
+    return ram.host ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hart_destroy(&hart);
+    free(ram.host);
+    return 0;
+}
+
+static void put32(uint64_t addr, uint32_t v) { memcpy(ram.host + (addr - RAM_BASE), &v, 4); }
+static void put16(uint64_t addr, uint16_t v) { memcpy(ram.host + (addr - RAM_BASE), &v, 2); }
+static void put64(uint64_t addr, uint64_t v) { memcpy(ram.host + (addr - RAM_BASE), &v, 8); }
+static uint64_t get64(uint64_t addr) { uint64_t v; memcpy(&v, ram.host + (addr - RAM_BASE), 8); return v; }
+
+/* Writes the program at pc and executes exactly n instructions (traps count as one). */
+static void run_prog(const uint32_t *prog, unsigned count, unsigned n)
+{
+    for (unsigned i = 0; i < count; i++)
+        put32(hart.pc + 4 * i, prog[i]);
+    for (unsigned done = 0; done < n;)
+        done += hart_exec_block(&hart, n - done);
+}
+
+static void run1(uint32_t insn) { run_prog(&insn, 1, 1); }
+
+/* ---- integer ---- */
+
+static void test_lui_addi_addiw_sign_extend(void **state)
+{
+    (void)state;
+    uint32_t p[] = { 0x800002b7 /* lui t0, 0x80000 */, ADDI(6, 0, -1), I(1, 6, 0, 7, 0x1b) /* addiw t2, t1, 1 */,
+                     I(0x7ff, 0, 0, 28, 0x1b) /* addiw t3, x0, 0x7ff */ };
+    run_prog(p, 4, 4);
+    assert_int_equal(hart.x[5], 0xffffffff80000000ULL);
+    assert_int_equal(hart.x[6], UINT64_MAX);
+    assert_int_equal(hart.x[7], 0);
+    assert_int_equal(hart.x[28], 0x7ff);
+}
+
+static void test_addiw_overflow_wraps_and_sign_extends(void **state)
+{
+    (void)state;
+    hart.x[5] = 0x7fffffff;
+    run1(I(1, 5, 0, 6, 0x1b));
+    assert_int_equal(hart.x[6], 0xffffffff80000000ULL);
+}
+
+static void test_x0_stays_zero(void **state)
+{
+    (void)state;
+    run1(ADDI(0, 0, 5));
+    assert_int_equal(hart.x[0], 0);
+}
+
+static void test_shifts_mask_amounts(void **state)
+{
+    (void)state;
+    hart.x[5] = 0x8000000000000001ULL;
+    hart.x[6] = 65; /* only the low 6 bits count */
+    uint32_t p[] = { R(0, 6, 5, 1, 7, 0x33) /* sll */, R(0, 6, 5, 5, 28, 0x33) /* srl */,
+                     R(0x20, 6, 5, 5, 29, 0x33) /* sra */, R(0, 6, 5, 1, 30, 0x3b) /* sllw */,
+                     R(0x20, 6, 5, 5, 31, 0x3b) /* sraw */ };
+    run_prog(p, 5, 5);
+    assert_int_equal(hart.x[7], 2);
+    assert_int_equal(hart.x[28], 0x4000000000000000ULL);
+    assert_int_equal(hart.x[29], 0xc000000000000000ULL);
+    assert_int_equal(hart.x[30], 2);
+    assert_int_equal(hart.x[31], 0); /* sraw of 1 by 1 */
+}
+
+static void test_srliw_sign_extends_result(void **state)
+{
+    (void)state;
+    hart.x[5] = 0xffffffff80000000ULL;
+    run1(I(0, 5, 5, 6, 0x1b)); /* srliw t1, t0, 0 */
+    assert_int_equal(hart.x[6], 0xffffffff80000000ULL);
+    run1(I(1, 5, 5, 6, 0x1b)); /* srliw t1, t0, 1 */
+    assert_int_equal(hart.x[6], 0x40000000);
+}
+
+static void test_slt_signed_and_unsigned(void **state)
+{
+    (void)state;
+    hart.x[5] = (uint64_t)-1;
+    hart.x[6] = 1;
+    uint32_t p[] = { R(0, 6, 5, 2, 7, 0x33), R(0, 6, 5, 3, 28, 0x33), I(-1, 6, 3, 29, 0x13) };
+    run_prog(p, 3, 3);
+    assert_int_equal(hart.x[7], 1);
+    assert_int_equal(hart.x[28], 0);
+    assert_int_equal(hart.x[29], 1); /* sltiu with -1 compares against all ones */
+}
+
+static void test_division_by_zero_and_overflow(void **state)
+{
+    (void)state;
+    hart.x[5] = 7;
+    hart.x[6] = 0;
+    uint32_t p[] = { R(1, 6, 5, 4, 7, 0x33) /* div */, R(1, 6, 5, 5, 28, 0x33) /* divu */,
+                     R(1, 6, 5, 6, 29, 0x33) /* rem */, R(1, 6, 5, 7, 30, 0x33) /* remu */ };
+    run_prog(p, 4, 4);
+    assert_int_equal(hart.x[7], UINT64_MAX);
+    assert_int_equal(hart.x[28], UINT64_MAX);
+    assert_int_equal(hart.x[29], 7);
+    assert_int_equal(hart.x[30], 7);
+
+    hart_reset(&hart, RAM_BASE);
+    hart.x[5] = 0x8000000000000000ULL;
+    hart.x[6] = UINT64_MAX;
+    uint32_t q[] = { R(1, 6, 5, 4, 7, 0x33), R(1, 6, 5, 6, 28, 0x33) };
+    run_prog(q, 2, 2);
+    assert_int_equal(hart.x[7], 0x8000000000000000ULL);
+    assert_int_equal(hart.x[28], 0);
+}
+
+static void test_divw_overflow_and_zero(void **state)
+{
+    (void)state;
+    hart.x[5] = 0xffffffff80000000ULL;
+    hart.x[6] = UINT64_MAX;
+    hart.x[8] = 0;
+    uint32_t p[] = { R(1, 6, 5, 4, 7, 0x3b) /* divw */, R(1, 6, 5, 6, 28, 0x3b) /* remw */,
+                     R(1, 8, 5, 5, 29, 0x3b) /* divuw by 0 */, R(1, 8, 5, 7, 30, 0x3b) /* remuw by 0 */ };
+    run_prog(p, 4, 4);
+    assert_int_equal(hart.x[7], 0xffffffff80000000ULL);
+    assert_int_equal(hart.x[28], 0);
+    assert_int_equal(hart.x[29], UINT64_MAX);
+    assert_int_equal(hart.x[30], 0xffffffff80000000ULL);
+}
+
+static void test_mulh_variants(void **state)
+{
+    (void)state;
+    hart.x[5] = (uint64_t)-2;
+    hart.x[6] = 3;
+    uint32_t p[] = { R(1, 6, 5, 1, 7, 0x33) /* mulh */, R(1, 6, 5, 2, 28, 0x33) /* mulhsu */,
+                     R(1, 6, 5, 3, 29, 0x33) /* mulhu */, R(1, 6, 5, 0, 30, 0x33) /* mul */,
+                     R(1, 6, 5, 0, 31, 0x3b) /* mulw */ };
+    run_prog(p, 5, 5);
+    assert_int_equal(hart.x[7], UINT64_MAX);
+    assert_int_equal(hart.x[28], UINT64_MAX);
+    assert_int_equal(hart.x[29], 2);
+    assert_int_equal(hart.x[30], (uint64_t)-6);
+    assert_int_equal(hart.x[31], (uint64_t)-6);
+}
+
+static void test_loads_sign_and_zero_extend(void **state)
+{
+    (void)state;
+    put64(RAM_BASE + 0x1000, 0x8081828384858687ULL);
+    hart.x[5] = RAM_BASE + 0x1000;
+    uint32_t p[] = { I(0, 5, 0, 6, 3) /* lb */, I(0, 5, 4, 7, 3) /* lbu */, I(0, 5, 1, 28, 3) /* lh */,
+                     I(0, 5, 5, 29, 3) /* lhu */, I(4, 5, 2, 30, 3) /* lw */, I(4, 5, 6, 31, 3) /* lwu */ };
+    run_prog(p, 6, 6);
+    assert_int_equal(hart.x[6], 0xffffffffffffff87ULL);
+    assert_int_equal(hart.x[7], 0x87);
+    assert_int_equal(hart.x[28], 0xffffffffffff8687ULL);
+    assert_int_equal(hart.x[29], 0x8687);
+    assert_int_equal(hart.x[30], 0xffffffff80818283ULL);
+    assert_int_equal(hart.x[31], 0x80818283);
+}
+
+static void test_misaligned_load_and_store_work(void **state)
+{
+    (void)state;
+    hart.x[5] = RAM_BASE + 0x1003;
+    hart.x[6] = 0x1122334455667788ULL;
+    uint32_t p[] = { SD(6, 5, 0), LD(7, 5, 0) };
+    run_prog(p, 2, 2);
+    assert_int_equal(hart.x[7], 0x1122334455667788ULL);
+    assert_int_equal(hart.pc, RAM_BASE + 8);
+}
+
+static void test_branches_and_jumps(void **state)
+{
+    (void)state;
+    hart.x[5] = (uint64_t)-1;
+    hart.x[6] = 1;
+    /* blt t0, t1, +8 (taken); addi t2, x0, 1 (skipped); bltu t0, t1, +8 (not taken); jal ra, +8 */
+    uint32_t p[] = { 0x0062c463, ADDI(7, 0, 1), 0x0062e463, 0x008000ef };
+    run_prog(p, 4, 3);
+    assert_int_equal(hart.x[7], 0);
+    assert_int_equal(hart.x[1], RAM_BASE + 16);
+    assert_int_equal(hart.pc, RAM_BASE + 20);
+}
+
+static void test_jalr_clears_bit0(void **state)
+{
+    (void)state;
+    hart.x[5] = RAM_BASE + 0x101;
+    run1(I(0, 5, 0, 1, 0x67));
+    assert_int_equal(hart.pc, RAM_BASE + 0x100);
+    assert_int_equal(hart.x[1], RAM_BASE + 4);
+}
+
+/* ---- Zb* ---- */
+
+static void test_zbb_zba_zbs(void **state)
+{
+    (void)state;
+    hart.x[5] = 0x00f0000000000100ULL;
+    hart.x[6] = 3;
+    uint32_t p[] = {
+        I(0x600, 5, 1, 7, 0x13),        /* clz */
+        I(0x601, 5, 1, 28, 0x13),       /* ctz */
+        I(0x602, 5, 1, 29, 0x13),       /* cpop */
+        R(0x10, 6, 6, 4, 30, 0x33),     /* sh2add t5, t1, t1 = 3*4+3 */
+        R(0x14, 6, 0, 1, 31, 0x33),     /* bset t6, x0, t1 */
+        I(0x6b8, 5, 5, 8, 0x13),        /* rev8 */
+    };
+    run_prog(p, 6, 6);
+    assert_int_equal(hart.x[7], 8);
+    assert_int_equal(hart.x[28], 8);
+    assert_int_equal(hart.x[29], 5);
+    assert_int_equal(hart.x[30], 15);
+    assert_int_equal(hart.x[31], 8);
+    assert_int_equal(hart.x[8], 0x000100000000f000ULL);
+}
+
+/* ---- compressed ---- */
+
+static void test_compressed_arith_and_stack(void **state)
+{
+    (void)state;
+    hart.x[2] = RAM_BASE + 0x2000;
+    uint64_t pc = hart.pc;
+    put16(pc + 0, 0x4515);   /* c.li a0, 5 */
+    put16(pc + 2, 0x0505);   /* c.addi a0, 1 */
+    put16(pc + 4, 0xe42a);   /* c.sdsp a0, 8(sp) */
+    put16(pc + 6, 0x65a2);   /* c.ldsp a1, 8(sp) */
+    put16(pc + 8, 0x1141);   /* c.addi sp, -16 */
+    put16(pc + 10, 0x6605);  /* c.lui a2, 1 */
+    for (int i = 0; i < 6;)
+        i += (int)hart_exec_block(&hart, 6 - (unsigned)i);
+    assert_int_equal(hart.x[10], 6);
+    assert_int_equal(hart.x[11], 6);
+    assert_int_equal(hart.x[2], RAM_BASE + 0x2000 - 16);
+    assert_int_equal(hart.x[12], 0x1000);
+    assert_int_equal(hart.pc, pc + 12);
+}
+
+static void test_compressed_branch_and_jump(void **state)
+{
+    (void)state;
+    uint64_t pc = hart.pc;
+    hart.x[8] = 0;
+    put16(pc + 0, 0xc011);   /* c.beqz s0, +4 */
+    put16(pc + 4, 0xa011);   /* c.j +4 */
+    for (int i = 0; i < 2;)
+        i += (int)hart_exec_block(&hart, 2 - (unsigned)i);
+    assert_int_equal(hart.pc, pc + 8);
+}
+
+static void test_rvc_reserved_encodings_expand_to_zero(void **state)
+{
+    (void)state;
+    assert_int_equal(rvc_expand(0x0000), 0);     /* all zero: illegal */
+    assert_int_equal(rvc_expand(0x6101), 0);     /* c.addi16sp with 0 */
+    assert_int_equal(rvc_expand(0x6501), 0);     /* c.lui a0, 0 */
+    assert_int_equal(rvc_expand(0x4002), 0);     /* c.lwsp x0 */
+    assert_int_equal(rvc_expand(0x8002), 0);     /* c.jr x0 */
+    assert_int_equal(rvc_expand(0x9002), 0x00100073); /* c.ebreak */
+}
+
+static void test_illegal_compressed_traps_with_tval(void **state)
+{
+    (void)state;
+    hart.mtvec = RAM_BASE + 0x800;
+    put16(hart.pc, 0x0000);
+    hart_exec_block(&hart, 1);
+    assert_int_equal(hart.mcause, EXC_ILLEGAL);
+    assert_int_equal(hart.mepc, RAM_BASE);
+    assert_int_equal(hart.pc, RAM_BASE + 0x800);
+}
+
+/* ---- atomics ---- */
+
+static void test_lr_sc_success_and_failure(void **state)
+{
+    (void)state;
+    uint64_t a = RAM_BASE + 0x3000;
+    put64(a, 41);
+    hart.x[5] = a;
+    hart.x[6] = 42;
+    uint32_t p[] = { R(0x08, 0, 5, 3, 7, 0x2f) /* lr.d t2 */, R(0x0c, 6, 5, 3, 28, 0x2f) /* sc.d t3 */,
+                     R(0x0c, 6, 5, 3, 29, 0x2f) /* sc.d again: no reservation */ };
+    run_prog(p, 3, 3);
+    assert_int_equal(hart.x[7], 41);
+    assert_int_equal(hart.x[28], 0);
+    assert_int_equal(hart.x[29], 1);
+    assert_int_equal(get64(a), 42);
+}
+
+static void test_amo_word_sign_extends_and_minmax(void **state)
+{
+    (void)state;
+    uint64_t a = RAM_BASE + 0x3000;
+    put64(a, 0xfffffffe); /* word -2 */
+    hart.x[5] = a;
+    hart.x[6] = 5;
+    uint32_t p[] = { R(0x00, 6, 5, 2, 7, 0x2f) /* amoadd.w */, R(0x10 << 2, 6, 5, 2, 28, 0x2f) /* amomin.w */ };
+    run_prog(p, 2, 2);
+    assert_int_equal(hart.x[7], (uint64_t)-2);
+    assert_int_equal(hart.x[28], 3);
+    assert_int_equal(get64(a) & 0xffffffff, 3);
+}
+
+static void test_amo_misaligned_faults(void **state)
+{
+    (void)state;
+    hart.mtvec = RAM_BASE + 0x800;
+    hart.x[5] = RAM_BASE + 0x3004;
+    run1(R(0x00, 6, 5, 3, 7, 0x2f)); /* amoadd.d on a 4-aligned address */
+    assert_int_equal(hart.mcause, EXC_STORE_MISALIGNED);
+    assert_int_equal(hart.mtval, RAM_BASE + 0x3004);
+}
+
+/* ---- CSRs, traps, delegation ---- */
+
+static void enter_mode(int priv, uint64_t pc)
+{
+    hart.priv = priv;
+    hart.pc = pc;
+}
+
+static void test_csr_from_user_is_illegal(void **state)
+{
+    (void)state;
+    hart.mtvec = RAM_BASE + 0x800;
+    enter_mode(PRV_U, RAM_BASE + 0x100);
+    run1(CSRRS(5, 0x300, 0)); /* csrr t0, mstatus */
+    assert_int_equal(hart.mcause, EXC_ILLEGAL);
+    assert_int_equal(hart.priv, PRV_M);
+    assert_int_equal((hart.mstatus & MSTATUS_MPP) >> 11, PRV_U);
+    assert_int_equal(hart.x[5], 0);
+}
+
+static void test_write_to_read_only_csr_is_illegal(void **state)
+{
+    (void)state;
+    hart.mtvec = RAM_BASE + 0x800;
+    hart.x[5] = 7;
+    run1(CSRRW(0, 0xf14, 5)); /* csrw mhartid */
+    assert_int_equal(hart.mcause, EXC_ILLEGAL);
+    /* reading it (csrrs with x0) is fine */
+    hart.pc = RAM_BASE;
+    run1(CSRRS(6, 0xf14, 0));
+    assert_int_equal(hart.pc, RAM_BASE + 4);
+}
+
+static void test_counter_access_needs_mcounteren(void **state)
+{
+    (void)state;
+    hart.mtvec = RAM_BASE + 0x800;
+    fake_time = 1234;
+    enter_mode(PRV_S, RAM_BASE);
+    run1(CSRRS(5, 0xc01, 0)); /* rdtime */
+    assert_int_equal(hart.mcause, EXC_ILLEGAL);
+    hart.mcounteren = 2;
+    enter_mode(PRV_S, RAM_BASE);
+    run1(CSRRS(5, 0xc01, 0));
+    assert_int_equal(hart.x[5], 1234);
+}
+
+static void test_satp_trapped_by_tvm(void **state)
+{
+    (void)state;
+    hart.mtvec = RAM_BASE + 0x800;
+    hart.mstatus |= MSTATUS_TVM;
+    enter_mode(PRV_S, RAM_BASE);
+    run1(CSRRS(5, 0x180, 0));
+    assert_int_equal(hart.mcause, EXC_ILLEGAL);
+}
+
+static void test_satp_unsupported_mode_is_ignored(void **state)
+{
+    (void)state;
+    hart.x[5] = 1ULL << 60; /* mode 1 is not a valid RV64 mode */
+    run1(CSRRW(0, 0x180, 5));
+    assert_int_equal(hart.satp, 0);
+}
+
+static void test_ecall_from_user_delegated_to_supervisor(void **state)
+{
+    (void)state;
+    hart.medeleg = 1 << EXC_ECALL_U;
+    hart.stvec = RAM_BASE + 0x400;
+    hart.mtvec = RAM_BASE + 0x800;
+    enter_mode(PRV_U, RAM_BASE + 0x100);
+    run1(ECALL);
+    assert_int_equal(hart.priv, PRV_S);
+    assert_int_equal(hart.scause, EXC_ECALL_U);
+    assert_int_equal(hart.sepc, RAM_BASE + 0x100);
+    assert_int_equal(hart.pc, RAM_BASE + 0x400);
+    assert_false(hart.mstatus & MSTATUS_SPP);
+    /* sret goes back to U at sepc + 4 once the handler advances it */
+    hart.sepc += 4;
+    run1(SRET);
+    assert_int_equal(hart.priv, PRV_U);
+    assert_int_equal(hart.pc, RAM_BASE + 0x104);
+}
+
+static void test_ecall_from_supervisor_not_delegated_goes_to_machine(void **state)
+{
+    (void)state;
+    hart.medeleg = 1 << EXC_ECALL_U;
+    hart.mtvec = RAM_BASE + 0x800;
+    enter_mode(PRV_S, RAM_BASE + 0x100);
+    run1(ECALL);
+    assert_int_equal(hart.priv, PRV_M);
+    assert_int_equal(hart.mcause, EXC_ECALL_S);
+    assert_int_equal((hart.mstatus & MSTATUS_MPP) >> 11, PRV_S);
+}
+
+static void test_mret_restores_mode_and_mie(void **state)
+{
+    (void)state;
+    hart.mstatus |= MSTATUS_MPIE | (1ULL << 11); /* MPP = S */
+    hart.mstatus |= MSTATUS_MPRV;
+    hart.mepc = RAM_BASE + 0x200;
+    run1(MRET);
+    assert_int_equal(hart.priv, PRV_S);
+    assert_int_equal(hart.pc, RAM_BASE + 0x200);
+    assert_true(hart.mstatus & MSTATUS_MIE);
+    assert_false(hart.mstatus & MSTATUS_MPRV); /* leaving M clears MPRV */
+    assert_int_equal(hart.mstatus & MSTATUS_MPP, 0);
+}
+
+static void test_sret_trapped_by_tsr(void **state)
+{
+    (void)state;
+    hart.mtvec = RAM_BASE + 0x800;
+    hart.mstatus |= MSTATUS_TSR;
+    enter_mode(PRV_S, RAM_BASE);
+    run1(SRET);
+    assert_int_equal(hart.mcause, EXC_ILLEGAL);
+}
+
+static void test_interrupt_priority_and_delegation(void **state)
+{
+    (void)state;
+    hart.mtvec = RAM_BASE + 0x801; /* vectored */
+    hart.stvec = RAM_BASE + 0x400;
+    hart.mideleg = MIP_STIP;
+    hart.mie = MIP_MTIP | MIP_STIP;
+    hart_set_irq(&hart, MIP_STIP, 1);
+    hart_set_irq(&hart, MIP_MTIP, 1);
+    enter_mode(PRV_S, RAM_BASE);
+    /* in S-mode, machine interrupts are always enabled and come first */
+    assert_true(hart_check_interrupts(&hart));
+    assert_int_equal(hart.mcause, (1ULL << 63) | 7);
+    assert_int_equal(hart.pc, RAM_BASE + 0x800 + 4 * 7);
+    /* in M-mode with MIE clear nothing is taken; the delegated one never in M */
+    assert_false(hart_check_interrupts(&hart));
+    hart_set_irq(&hart, MIP_MTIP, 0);
+    enter_mode(PRV_S, RAM_BASE);
+    hart.mstatus |= MSTATUS_SIE;
+    assert_true(hart_check_interrupts(&hart));
+    assert_int_equal(hart.scause, (1ULL << 63) | 5);
+    assert_int_equal(hart.priv, PRV_S);
+}
+
+static void test_wfi_illegal_in_user_and_with_tw(void **state)
+{
+    (void)state;
+    hart.mtvec = RAM_BASE + 0x800;
+    enter_mode(PRV_U, RAM_BASE);
+    run1(0x10500073);
+    assert_int_equal(hart.mcause, EXC_ILLEGAL);
+    hart.mstatus |= MSTATUS_TW;
+    enter_mode(PRV_S, RAM_BASE);
+    run1(0x10500073);
+    assert_int_equal(hart.mcause, EXC_ILLEGAL);
+    hart.mstatus &= ~MSTATUS_TW;
+    enter_mode(PRV_S, RAM_BASE);
+    run1(0x10500073);
+    assert_true(hart.wfi_pending);
+}
+
+static void test_fp_disabled_is_illegal(void **state)
+{
+    (void)state;
+    hart.mtvec = RAM_BASE + 0x800;
+    hart.mstatus &= ~MSTATUS_FS;
+    run1(I(0, 5, 3, 1, 0x07)); /* fld f1, 0(t0) */
+    assert_int_equal(hart.mcause, EXC_ILLEGAL);
+}
+
+/* ---- paging ---- */
+
+#define PT_ROOT (RAM_BASE + 0x100000)
+#define PTE(pa, flags) ((((pa) >> 12) << 10) | (flags))
+enum { V = 1, Rr = 2, W = 4, X = 8, U = 16, A = 64, D = 128 };
+
+/* Sv39: maps the 4 KiB page at va to pa with a three-level table under PT_ROOT. */
+static void map4k(uint64_t va, uint64_t pa, uint64_t flags)
+{
+    uint64_t l1 = PT_ROOT + 0x1000, l0 = PT_ROOT + 0x2000;
+    put64(PT_ROOT + ((va >> 30) & 511) * 8, PTE(l1, V));
+    put64(l1 + ((va >> 21) & 511) * 8, PTE(l0, V));
+    put64(l0 + ((va >> 12) & 511) * 8, PTE(pa, flags));
+}
+
+static void paging_on(int priv)
+{
+    hart.satp = (8ULL << 60) | (PT_ROOT >> 12);
+    hart_flush_tlb(&hart);
+    hart.priv = priv;
+    hart.mtvec = RAM_BASE + 0x800;
+    /* PMP: everything accessible from S/U */
+    hart.pmpaddr[0] = ~0ULL >> 10;
+    hart.pmpcfg[0] = 0x1f;
+    hart.pmp_count = 1;
+}
+
+static void test_sv39_4k_page_load_sets_accessed(void **state)
+{
+    (void)state;
+    map4k(0x40000000, RAM_BASE + 0x5000, V | Rr | W);
+    put64(RAM_BASE + 0x5008, 0xabcdef);
+    paging_on(PRV_S);
+    uint64_t v = 0;
+    assert_int_equal(mmu_load(&hart, 0x40000008, 8, &v), 0);
+    assert_int_equal(v, 0xabcdef);
+    uint64_t pte = get64(PT_ROOT + 0x2000);
+    assert_true(pte & A);
+    assert_false(pte & D);
+    assert_int_equal(mmu_store(&hart, 0x40000010, 8, 5), 0);
+    assert_true(get64(PT_ROOT + 0x2000) & D);
+}
+
+static void test_sv39_unmapped_faults_with_tval(void **state)
+{
+    (void)state;
+    paging_on(PRV_S);
+    uint64_t v;
+    assert_int_equal(mmu_load(&hart, 0x40001000, 8, &v), EXC_LOAD_PAGE + 1);
+    assert_int_equal(hart.fault_tval, 0x40001000);
+    assert_int_equal(mmu_store(&hart, 0x40001000, 8, 0), EXC_STORE_PAGE + 1);
+}
+
+static void test_sv39_non_canonical_address_faults(void **state)
+{
+    (void)state;
+    paging_on(PRV_S);
+    uint64_t v;
+    assert_int_equal(mmu_load(&hart, 0x0000008000000000ULL, 8, &v), EXC_LOAD_PAGE + 1);
+}
+
+static void test_sv39_gigapage_and_misaligned_superpage(void **state)
+{
+    (void)state;
+    paging_on(PRV_S);
+    put64(PT_ROOT + 2 * 8, PTE(RAM_BASE, V | Rr | A)); /* VA 0x80000000 -> PA 0x80000000, 1 GiB */
+    put64(RAM_BASE + 0x1230, 77);
+    uint64_t v = 0;
+    assert_int_equal(mmu_load(&hart, 0x80001230, 8, &v), 0);
+    assert_int_equal(v, 77);
+    /* a gigapage whose PPN is not 1 GiB aligned is a page fault */
+    put64(PT_ROOT + 3 * 8, PTE(RAM_BASE + 0x200000, V | Rr | A));
+    assert_int_equal(mmu_load(&hart, 0xc0000000, 8, &v), EXC_LOAD_PAGE + 1);
+}
+
+static void test_sv39_user_page_needs_sum_in_supervisor(void **state)
+{
+    (void)state;
+    map4k(0x40000000, RAM_BASE + 0x5000, V | Rr | W | U | A | D);
+    paging_on(PRV_S);
+    uint64_t v;
+    assert_int_equal(mmu_load(&hart, 0x40000000, 8, &v), EXC_LOAD_PAGE + 1);
+    hart.mstatus |= MSTATUS_SUM;
+    assert_int_equal(mmu_load(&hart, 0x40000000, 8, &v), 0);
+    hart.mstatus &= ~MSTATUS_SUM; /* the TLB entry must not let it through now */
+    hart.x[5] = 0x40000000;
+    hart.pc = RAM_BASE;
+    hart.satp = 0; /* run the load from untranslated code... */
+    hart.priv = PRV_M;
+    put32(RAM_BASE, LD(6, 5, 0));
+    hart.mstatus = (hart.mstatus & ~MSTATUS_MPP) | (1ULL << 11) | MSTATUS_MPRV; /* ...as S via MPRV */
+    hart.satp = (8ULL << 60) | (PT_ROOT >> 12);
+    hart_flush_tlb(&hart);
+    hart_exec_block(&hart, 1);
+    assert_int_equal(hart.mcause, EXC_LOAD_PAGE);
+}
+
+static void test_sv39_supervisor_cannot_execute_user_page(void **state)
+{
+    (void)state;
+    map4k(0x40000000, RAM_BASE + 0x5000, V | Rr | X | U | A);
+    paging_on(PRV_S);
+    hart.mstatus |= MSTATUS_SUM;
+    hart.pc = 0x40000000;
+    hart_exec_block(&hart, 1);
+    assert_int_equal(hart.mcause, EXC_INSN_PAGE);
+    assert_int_equal(hart.mtval, 0x40000000);
+}
+
+static void test_sv39_user_cannot_touch_supervisor_page(void **state)
+{
+    (void)state;
+    map4k(0x40000000, RAM_BASE + 0x5000, V | Rr | W | A | D);
+    paging_on(PRV_U);
+    uint64_t v;
+    assert_int_equal(mmu_load(&hart, 0x40000000, 8, &v), EXC_LOAD_PAGE + 1);
+}
+
+static void test_sv39_mxr_makes_execute_only_readable(void **state)
+{
+    (void)state;
+    map4k(0x40000000, RAM_BASE + 0x5000, V | X | A);
+    paging_on(PRV_S);
+    uint64_t v;
+    assert_int_equal(mmu_load(&hart, 0x40000000, 8, &v), EXC_LOAD_PAGE + 1);
+    hart.mstatus |= MSTATUS_MXR;
+    assert_int_equal(mmu_load(&hart, 0x40000000, 8, &v), 0);
+}
+
+static void test_sv39_write_to_read_only_faults(void **state)
+{
+    (void)state;
+    map4k(0x40000000, RAM_BASE + 0x5000, V | Rr | A);
+    paging_on(PRV_S);
+    assert_int_equal(mmu_store(&hart, 0x40000000, 8, 1), EXC_STORE_PAGE + 1);
+}
+
+static void test_sv39_reserved_w_without_r_faults(void **state)
+{
+    (void)state;
+    map4k(0x40000000, RAM_BASE + 0x5000, V | W | A | D);
+    paging_on(PRV_S);
+    uint64_t v;
+    assert_int_equal(mmu_load(&hart, 0x40000000, 8, &v), EXC_LOAD_PAGE + 1);
+}
+
+static void test_page_crossing_load_faults_on_second_page(void **state)
+{
+    (void)state;
+    map4k(0x40000000, RAM_BASE + 0x5000, V | Rr | W | A | D);
+    paging_on(PRV_S);
+    uint64_t v;
+    assert_int_equal(mmu_load(&hart, 0x40000ffc, 8, &v), EXC_LOAD_PAGE + 1);
+    assert_int_equal(hart.fault_tval, 0x40001000);
+    /* a crossing store that faults on the second page writes nothing */
+    put64(RAM_BASE + 0x5ff8, 0);
+    assert_int_equal(mmu_store(&hart, 0x40000ffc, 8, ~0ULL), EXC_STORE_PAGE + 1);
+    assert_int_equal(get64(RAM_BASE + 0x5ff8), 0);
+}
+
+static void test_sv48_walk(void **state)
+{
+    (void)state;
+    /* Sv48: 4 levels; map VA 0x8000000000 (level-3 index 1) with a 1 GiB page at level 1 */
+    uint64_t l2 = PT_ROOT + 0x3000;
+    put64(PT_ROOT + 1 * 8, PTE(l2, V));
+    put64(l2 + 0, PTE(RAM_BASE, V | Rr | A));
+    put64(RAM_BASE + 0x40, 99);
+    paging_on(PRV_S);
+    hart.satp = (9ULL << 60) | (PT_ROOT >> 12);
+    hart_flush_tlb(&hart);
+    uint64_t v = 0;
+    assert_int_equal(mmu_load(&hart, 0x8000000040ULL, 8, &v), 0);
+    assert_int_equal(v, 99);
+}
+
+static void test_pmp_denies_supervisor_outside_regions(void **state)
+{
+    (void)state;
+    hart.priv = PRV_S;
+    hart.mtvec = RAM_BASE + 0x800;
+    /* TOR region [0, RAM_BASE + 0x10000) readable only */
+    hart.pmpaddr[0] = (RAM_BASE + 0x10000) >> 2;
+    hart.pmpcfg[0] = 0x09; /* TOR, R */
+    hart.pmp_count = 1;
+    hart_flush_tlb(&hart);
+    uint64_t v;
+    assert_int_equal(mmu_load(&hart, RAM_BASE + 0x100, 8, &v), 0);
+    assert_int_equal(mmu_store(&hart, RAM_BASE + 0x100, 8, 1), EXC_STORE_ACCESS + 1);
+    assert_int_equal(mmu_load(&hart, RAM_BASE + 0x20000, 8, &v), EXC_LOAD_ACCESS + 1);
+    /* M-mode is not bound by an unlocked entry */
+    hart.priv = PRV_M;
+    hart_flush_tlb(&hart);
+    assert_int_equal(mmu_store(&hart, RAM_BASE + 0x100, 8, 1), 0);
+}
+
+static void test_pmp_csr_write_read_back(void **state)
+{
+    (void)state;
+    assert_int_equal(csr_write(&hart, 0x3b0, 0x12345), 0);
+    assert_int_equal(csr_write(&hart, 0x3a0, 0x1f), 0);
+    uint64_t v;
+    assert_int_equal(csr_read(&hart, 0x3b0, &v), 0);
+    assert_int_equal(v, 0x12345);
+    assert_int_equal(csr_read(&hart, 0x3a0, &v), 0);
+    assert_int_equal(v, 0x1f);
+    assert_int_equal(csr_read(&hart, 0x3a1, &v), -1); /* odd pmpcfg does not exist on RV64 */
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_lui_addi_addiw_sign_extend), T(test_addiw_overflow_wraps_and_sign_extends),
+        T(test_x0_stays_zero), T(test_shifts_mask_amounts), T(test_srliw_sign_extends_result),
+        T(test_slt_signed_and_unsigned), T(test_division_by_zero_and_overflow),
+        T(test_divw_overflow_and_zero), T(test_mulh_variants), T(test_loads_sign_and_zero_extend),
+        T(test_misaligned_load_and_store_work), T(test_branches_and_jumps), T(test_jalr_clears_bit0),
+        T(test_zbb_zba_zbs), T(test_compressed_arith_and_stack), T(test_compressed_branch_and_jump),
+        T(test_rvc_reserved_encodings_expand_to_zero), T(test_illegal_compressed_traps_with_tval),
+        T(test_lr_sc_success_and_failure), T(test_amo_word_sign_extends_and_minmax),
+        T(test_amo_misaligned_faults), T(test_csr_from_user_is_illegal),
+        T(test_write_to_read_only_csr_is_illegal), T(test_counter_access_needs_mcounteren),
+        T(test_satp_trapped_by_tvm), T(test_satp_unsupported_mode_is_ignored),
+        T(test_ecall_from_user_delegated_to_supervisor),
+        T(test_ecall_from_supervisor_not_delegated_goes_to_machine),
+        T(test_mret_restores_mode_and_mie), T(test_sret_trapped_by_tsr),
+        T(test_interrupt_priority_and_delegation), T(test_wfi_illegal_in_user_and_with_tw),
+        T(test_fp_disabled_is_illegal), T(test_sv39_4k_page_load_sets_accessed),
+        T(test_sv39_unmapped_faults_with_tval), T(test_sv39_non_canonical_address_faults),
+        T(test_sv39_gigapage_and_misaligned_superpage), T(test_sv39_user_page_needs_sum_in_supervisor),
+        T(test_sv39_supervisor_cannot_execute_user_page), T(test_sv39_user_cannot_touch_supervisor_page),
+        T(test_sv39_mxr_makes_execute_only_readable), T(test_sv39_write_to_read_only_faults),
+        T(test_sv39_reserved_w_without_r_faults), T(test_page_crossing_load_faults_on_second_page),
+        T(test_sv48_walk), T(test_pmp_denies_supervisor_outside_regions), T(test_pmp_csr_write_read_back),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
