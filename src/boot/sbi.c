@@ -110,10 +110,7 @@ static struct sbi_ret sbi_hsm(const struct sbi_host *host, struct hart *h, uint6
             return fail(SBI_ERR_ALREADY_AVAILABLE);
         if (!guest_mem_ptr(h->bus->ram, h->x[A1], 4))
             return fail(SBI_ERR_INVALID_ADDRESS);
-        hart_reset(t, h->x[A1]);
-        t->priv = PRV_S;
-        t->x[A0] = id;
-        t->x[A1] = h->x[A2];
+        sbi_prepare_hart(t, h->x[A1], id, h->x[A2]);
         atomic_store_explicit(&t->running, true, memory_order_release);
         hart_wakeup(t);
         return ok(0);
@@ -215,6 +212,22 @@ static bool sbi_legacy(const struct sbi_host *host, struct hart *h)
     default:
         return false;
     }
+}
+
+void sbi_prepare_hart(struct hart *h, uint64_t entry, uint64_t a0, uint64_t a1)
+{
+    h->sbi_builtin = true;
+    hart_reset(h, entry);
+    h->priv = PRV_S;
+    h->x[A0] = a0;
+    h->x[A1] = a1;
+    h->pmpaddr[0] = ~0ULL >> 10;
+    h->pmpcfg[0] = 0x1f; /* NAPOT, RWX: all of memory */
+    h->pmp_count = 1;
+    h->medeleg = 0xb1ff; /* misaligned, access and page faults, illegal, breakpoint, ecall from U */
+    h->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
+    h->mcounteren = 7;
+    h->menvcfg = MENVCFG_STCE;
 }
 
 void sbi_ecall(const struct sbi_host *host, struct hart *h)

@@ -17,6 +17,10 @@ struct sbi_host {
 
 #define SBI_IMPL_ID 0x436f72ULL /* "Cor" */
 
+/* Puts a reset hart into the state firmware leaves it in before entering a kernel in
+ * S-mode at entry: PMP open, traps and interrupts delegated, counters and Sstc enabled. */
+void sbi_prepare_hart(struct hart *h, uint64_t entry, uint64_t a0, uint64_t a1);
+
 /* Handles the ecall in h's a0-a7 and writes the results; the caller advances pc. */
 void sbi_ecall(const struct sbi_host *host, struct hart *h);
 

@@ -422,23 +422,15 @@ int board_load(struct board *b, char *err, size_t errlen)
     for (unsigned i = 0; i < b->cfg.num_harts; i++) {
         struct hart *h = &b->harts[i];
         h->sbi_builtin = builtin;
-        hart_reset(h, entry);
         atomic_store(&h->stop, false);
-        h->x[10] = i;
-        h->x[11] = dtb_addr;
-        h->x[12] = info_addr;
         if (builtin) {
-            /* What firmware would have set up before entering the kernel in S-mode. */
-            h->priv = PRV_S;
-            h->pmpaddr[0] = ~0ULL >> 10;
-            h->pmpcfg[0] = 0x1f; /* NAPOT, RWX: all of memory */
-            h->pmp_count = 1;
-            h->medeleg = 0xb1ff;  /* misaligned, access and page faults, illegal, breakpoint, ecall from U */
-            h->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
-            h->mcounteren = 7;
-            h->menvcfg = MENVCFG_STCE;
+            sbi_prepare_hart(h, entry, i, dtb_addr);
             atomic_store(&h->running, i == 0);
         } else {
+            hart_reset(h, entry);
+            h->x[10] = i;
+            h->x[11] = dtb_addr;
+            h->x[12] = info_addr; /* fw_dynamic: struct fw_dynamic_info */
             atomic_store(&h->running, true);
         }
     }
