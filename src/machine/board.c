@@ -353,7 +353,8 @@ static int load_images(struct board *b, uint64_t *entry, uint64_t *dtb_addr, uin
             return r;
         }
     }
-    uint64_t hint = ram->base + 2 * MiB;
+    /* An Image adds its own text_offset (2 MiB for RV64) to the hint: 0x80200000 as on QEMU. */
+    uint64_t hint = ram->base + (boot_is_linux_image(b->cfg.kernel, b->cfg.kernel_len) ? 0 : 2 * MiB);
     r = boot_load(ram, b->cfg.kernel, b->cfg.kernel_len, hint, true, &kern);
     if (r) {
         snprintf(err, errlen, "kernel %s", load_error(r));
