@@ -1,6 +1,8 @@
 /* F and D computational instructions on the host FPU: the host rounds and raises the
  * IEEE flags for RNE/RTZ/RDN/RUP; RMM, NaN rules, NaN-boxing and RISC-V's saturating
  * conversions are done here. Not here: FP loads/stores, mstatus.FS, Zfh/Zfa. */
+/* roundeven() is a C2x / TS 18661-1 function */
+#define __STDC_WANT_IEC_60559_FUNCS_EXT__ 1
 #include "cpu/fpu.h"
 
 #include <fenv.h>
