@@ -61,10 +61,14 @@ static inline unsigned host_begin(unsigned mode)
     return old;
 }
 
+/* Restores the host's control bits (rounding, masks) but not its sticky flags, which
+ * nothing in the host reads: skipping the second LDMXCSR in the common RNE case is
+ * most of the cost of an instruction. */
 static inline unsigned host_end(unsigned old)
 {
     unsigned s = __builtin_ia32_stmxcsr();
-    __builtin_ia32_ldmxcsr(old);
+    if ((s ^ old) & ~0x3fu)
+        __builtin_ia32_ldmxcsr(old);
     return (s & 0x01 ? FFLAG_NV : 0) | (s & 0x04 ? FFLAG_DZ : 0) | (s & 0x08 ? FFLAG_OF : 0) |
            (s & 0x10 ? FFLAG_UF : 0) | (s & 0x20 ? FFLAG_NX : 0);
 }
@@ -226,6 +230,9 @@ static uint32_t arith_s(unsigned op, unsigned mode, uint32_t a, uint32_t b, uint
         fesetround(FE_TOWARDZERO);
         long double v = rmm_op(op, fa, fb, fc, fl, &inexact);
         r = rmm_round_s(v, inexact, fl);
+        /* the widening to long double may run before rmm_op clears the flags */
+        if (is_snan_s(a) || is_snan_s(b) || is_snan_s(c))
+            *fl |= FFLAG_NV;
         fesetround(old);
     } else {
         unsigned old = host_begin(mode);
@@ -247,6 +254,9 @@ static uint64_t arith_d(unsigned op, unsigned mode, uint64_t a, uint64_t b, uint
         fesetround(FE_TOWARDZERO);
         long double v = rmm_op(op, fa, fb, fc, fl, &inexact);
         r = rmm_round_d(v, inexact, fl);
+        /* the widening to long double may run before rmm_op clears the flags */
+        if (is_snan_d(a) || is_snan_d(b) || is_snan_d(c))
+            *fl |= FFLAG_NV;
         fesetround(old);
     } else {
         unsigned old = host_begin(mode);
@@ -487,6 +497,8 @@ int fpu_execute(uint32_t insn, uint64_t x[32], uint64_t f[32], uint32_t *fcsr)
             static const unsigned ops[12] = { OP_ADD, OP_SUB, OP_MUL, OP_DIV, 0, 0, 0, 0,
                                               0, 0, 0, OP_SQRT };
             unsigned op = ops[funct7 >> 2];
+            if (op == OP_SQRT)
+                b = 0;   /* rs2 is not an operand */
             r = dbl ? arith_d(op, (unsigned)mode, a, b, 0, &fl)
                     : BOX_S | arith_s(op, (unsigned)mode, (uint32_t)a, (uint32_t)b, 0, &fl);
         }

@@ -62,7 +62,8 @@ static void clear(void)
 
 /* Runs insn with f1..f3 = a, b, c and x1 = xi, fcsr starting at fcsr_in.
  * Returns the fflags it left; the results are in f[4] and x[5]. */
-static uint32_t run(uint32_t insn, uint64_t a, uint64_t b, uint64_t c, uint64_t xi, uint32_t fcsr_in)
+static uint32_t run(uint32_t insn, uint64_t a, uint64_t b, uint64_t c, uint64_t xi,
+                    uint32_t fcsr_in)
 {
     clear();
     f[1] = a, f[2] = b, f[3] = c, x[1] = xi;
@@ -80,7 +81,8 @@ static uint64_t op2(unsigned f7, unsigned rm, uint64_t a, uint64_t b, uint32_t *
 }
 
 #define ASSERT_OP2(f7, rm, a, b, want, want_fl) do { uint32_t fl_; \
-        assert_int_equal(op2(f7, rm, a, b, &fl_), (want)); assert_int_equal(fl_, (want_fl)); } while (0)
+        assert_int_equal(op2(f7, rm, a, b, &fl_), (want));  \
+        assert_int_equal(fl_, (want_fl)); } while (0)
 
 /* ---- rounding modes ---- */
 
@@ -150,7 +152,8 @@ static void test_fmul_rounds_per_mode(void **st)
     ASSERT_OP2(FMUL | S, RMM, a, a, fs(1.0f + 0x1p-22f), NX);
     ASSERT_OP2(FMUL | D, RNE, fd(3.0), fd(-0.5), fd(-1.5), 0);
     ASSERT_OP2(FMUL | D, RDN, fd(1.0 + 0x1p-52), fd(1.0 + 0x1p-52), fd(1.0 + 0x1p-51), NX);
-    ASSERT_OP2(FMUL | D, RUP, fd(1.0 + 0x1p-52), fd(1.0 + 0x1p-52), fd(1.0 + 0x1p-51 + 0x1p-52), NX);
+    ASSERT_OP2(FMUL | D, RUP, fd(1.0 + 0x1p-52), fd(1.0 + 0x1p-52), fd(1.0 + 0x1p-51 + 0x1p-52),
+               NX);
 }
 
 static void test_fsqrt_rounds_per_mode_and_signals(void **st)
@@ -174,6 +177,14 @@ static void test_fsqrt_rounds_per_mode_and_signals(void **st)
     fl = run(enc(FSQRT | S, 0, RNE, 4), fs(-1.0f), 0, 0, 0, 0);
     assert_int_equal(f[4], CANON_S);
     assert_int_equal(fl, NV);
+    /* rs2 (always f0) is not an operand: a signaling NaN there raises nothing */
+    for (unsigned rm = RNE; rm <= RMM; rm++) {
+        clear();
+        f[0] = SNAN_D, f[1] = fd(4.0);
+        assert_int_equal(fpu_execute(enc(FSQRT | D, 0, rm, 4), x, f, &fcsr), 0);
+        assert_int_equal(f[4], fd(2.0));
+        assert_int_equal(fcsr, 0);
+    }
 }
 
 static void test_dynamic_rm_takes_frm(void **st)
@@ -425,7 +436,8 @@ static uint64_t cmp(unsigned fmt, unsigned f3, uint64_t a, uint64_t b, uint32_t 
 }
 
 #define ASSERT_CMP(fmt, f3, a, b, want, want_fl) do { uint32_t fl_; \
-        assert_int_equal(cmp(fmt, f3, a, b, &fl_), (want)); assert_int_equal(fl_, (want_fl)); } while (0)
+        assert_int_equal(cmp(fmt, f3, a, b, &fl_), (want));  \
+        assert_int_equal(fl_, (want_fl)); } while (0)
 enum { FLE = 0, FLT = 1, FEQ = 2 };
 
 static void test_compares_order_values(void **st)
@@ -471,11 +483,15 @@ static void test_compare_into_x0_is_discarded(void **st)
 static void test_fclass_sets_one_of_ten_bits(void **st)
 {
     (void)st;
-    static const uint32_t s[10] = { 0xff800000u, 0xbf800000u, 0x807fffffu, 0x80000000u, 0,
-                                    0x00000001u, 0x7f7fffffu, 0x7f800000u, 0x7f800001u, 0x7fc00000u };
-    static const uint64_t d[10] = { 0xfff0000000000000ull, 0x8010000000000000ull, 0x8000000000000001ull,
-                                    1ull << 63, 0, 0x000fffffffffffffull, 0x3ff0000000000000ull,
-                                    0x7ff0000000000000ull, 0x7ff0000000000001ull, 0xfff8000000000000ull };
+    static const uint32_t s[10] = {
+        0xff800000u, 0xbf800000u, 0x807fffffu, 0x80000000u, 0,
+        0x00000001u, 0x7f7fffffu, 0x7f800000u, 0x7f800001u, 0x7fc00000u,
+    };
+    static const uint64_t d[10] = {
+        0xfff0000000000000ull, 0x8010000000000000ull, 0x8000000000000001ull, 1ull << 63, 0,
+        0x000fffffffffffffull, 0x3ff0000000000000ull, 0x7ff0000000000000ull,
+        0x7ff0000000000001ull, 0xfff8000000000000ull,
+    };
     for (unsigned i = 0; i < 10; i++) {
         assert_int_equal(run(enc(FMV_X_CLASS | S, 0, 1, 5), BOX | s[i], 0, 0, 0, 0), 0);
         assert_int_equal(x[5], 1u << i);
@@ -525,7 +541,8 @@ static uint64_t to_int(unsigned fmt, unsigned kind, unsigned rm, uint64_t a, uin
 }
 
 #define ASSERT_TO_INT(fmt, kind, rm, a, want, want_fl) do { uint32_t fl_; \
-        assert_int_equal(to_int(fmt, kind, rm, a, &fl_), (want)); assert_int_equal(fl_, (want_fl)); } while (0)
+        assert_int_equal(to_int(fmt, kind, rm, a, &fl_), (want));  \
+        assert_int_equal(fl_, (want_fl)); } while (0)
 
 static void test_fcvt_to_int_saturates_every_type(void **st)
 {
@@ -607,7 +624,8 @@ static uint64_t from_int(unsigned fmt, unsigned kind, unsigned rm, uint64_t v, u
 }
 
 #define ASSERT_FROM_INT(fmt, kind, rm, v, want, want_fl) do { uint32_t fl_; \
-        assert_int_equal(from_int(fmt, kind, rm, v, &fl_), (want)); assert_int_equal(fl_, (want_fl)); } while (0)
+        assert_int_equal(from_int(fmt, kind, rm, v, &fl_), (want));  \
+        assert_int_equal(fl_, (want_fl)); } while (0)
 
 static void test_fcvt_from_int_every_type(void **st)
 {
@@ -685,17 +703,18 @@ static void test_fma_rounds_once(void **st)
 {
     (void)st;
     /* (1 + 2^-52)^2 - (1 + 2^-51) = 2^-104 exactly; two roundings would give 0 */
-    uint32_t fl = run(enc4(FMSUB, D, RNE), fd(1.0 + 0x1p-52), fd(1.0 + 0x1p-52), fd(1.0 + 0x1p-51), 0, 0);
+    uint64_t a = fd(1.0 + 0x1p-52), as = fs(1.0f + 0x1p-23f);
+    uint32_t fl = run(enc4(FMSUB, D, RNE), a, a, fd(1.0 + 0x1p-51), 0, 0);
     assert_int_equal(f[4], fd(0x1p-104));
     assert_int_equal(fl, 0);
-    fl = run(enc4(FMSUB, S, RNE), fs(1.0f + 0x1p-23f), fs(1.0f + 0x1p-23f), fs(1.0f + 0x1p-22f), 0, 0);
+    fl = run(enc4(FMSUB, S, RNE), as, as, fs(1.0f + 0x1p-22f), 0, 0);
     assert_int_equal(f[4], fs(0x1p-46f));
     assert_int_equal(fl, 0);
     /* RMM: (1 + 2^-23)^2 + 2^-24 = 1 + 2^-22 + 2^-24 + 2^-46, above the tie */
-    fl = run(enc4(FMADD, S, RMM), fs(1.0f + 0x1p-23f), fs(1.0f + 0x1p-23f), fs(0x1p-24f), 0, 0);
+    fl = run(enc4(FMADD, S, RMM), as, as, fs(0x1p-24f), 0, 0);
     assert_int_equal(f[4], fs(1.0f + 0x1p-22f + 0x1p-23f));
     assert_int_equal(fl, NX);
-    fl = run(enc4(FNMADD, D, RUP), fd(1.0 + 0x1p-52), fd(1.0 + 0x1p-52), fd(0.0), 0, 0);
+    fl = run(enc4(FNMADD, D, RUP), a, a, fd(0.0), 0, 0);
     assert_int_equal(f[4], fd(-(1.0 + 0x1p-51)));
     assert_int_equal(fl, NX);
 }
