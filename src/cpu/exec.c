@@ -49,9 +49,13 @@ static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val
 {
     uint8_t *p = tlb_hit(h, va, size, ACC_READ);
     if (likely(p != NULL)) {
-        uint64_t v = 0;
-        memcpy(&v, p, size);
-        *val = v;
+        /* fixed-size copies compile to single moves; a variable size would call memcpy */
+        switch (size) {
+        case 1: *val = *p; break;
+        case 2: { uint16_t v; memcpy(&v, p, 2); *val = v; break; }
+        case 4: { uint32_t v; memcpy(&v, p, 4); *val = v; break; }
+        default: { uint64_t v; memcpy(&v, p, 8); *val = v; break; }
+        }
         return 0;
     }
     return mmu_load(h, va, size, val);
@@ -61,7 +65,12 @@ static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val
 {
     uint8_t *p = tlb_hit(h, va, size, ACC_WRITE);
     if (likely(p != NULL)) {
-        memcpy(p, &val, size);
+        switch (size) {
+        case 1: *p = (uint8_t)val; break;
+        case 2: { uint16_t v = (uint16_t)val; memcpy(p, &v, 2); break; }
+        case 4: { uint32_t v = (uint32_t)val; memcpy(p, &v, 4); break; }
+        default: memcpy(p, &val, 8); break;
+        }
         return 0;
     }
     return mmu_store(h, va, size, val);
