@@ -1,6 +1,7 @@
 /* The interpreter's inner loop: fetch (with a per-page fast path), decode and execute
  * RV64IMAFDC, Zicsr, Zifencei, Zba/Zbb/Zbs and the privileged instructions.
  * Hot path: dense on purpose, one function, so the compiler keeps state in registers. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu/exec.h"
@@ -522,20 +523,14 @@ static void rvc_table_init(void)
         rvc_table[c] = (c & 3) == 3 ? 0 : rvc_expand((uint16_t)c);
 }
 
-unsigned hart_exec_block(struct hart *h, unsigned max)
+/* Executes one fetched instruction (raw: 32-bit, or 16-bit in the low half) at h->pc:
+ * the general path, for everything the fast loop below does not handle itself.
+ * Returns true when the block must end (CSR write, xRET, WFI, illegal instruction). */
+static bool exec_one(struct hart *h, uint32_t raw)
 {
-    unsigned n = 0;
-    pthread_once(&rvc_once, rvc_table_init);
-    while (n < max) {
-        uint32_t insn;
-        int fault = fetch(h, &insn);
-        if (unlikely(fault)) {
-            hart_take_trap(h, (uint64_t)(fault - 1), h->fault_tval, false);
-            n++;
-            continue;
-        }
+    {
+        uint32_t insn = raw;
         unsigned len = 4;
-        uint32_t raw = insn;
         if ((insn & 3) != 3) {
             len = 2;
             insn = rvc_table[insn];
@@ -547,29 +542,28 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
         uint64_t v = 0;
         bool ok = true;
         int r;
-        n++;
         switch (insn & 0x7f) {
         case 0x37: v = (uint64_t)IMM_U; break;                  /* lui */
         case 0x17: v = pc + (uint64_t)IMM_U; break;             /* auipc */
         case 0x6f:                                              /* jal */
             if (RD) x[RD] = pc + len;
             h->pc = pc + (uint64_t)imm_j(insn);
-            continue;
+            return false;
         case 0x67: {                                            /* jalr */
             if (F3) goto illegal;
             uint64_t t = (x[RS1] + (uint64_t)IMM_I) & ~1ULL;
             if (RD) x[RD] = pc + len;
             h->pc = t;
-            continue;
+            return false;
         }
         case 0x63:                                              /* branches */
             if (branch_taken(F3, x[RS1], x[RS2], &ok)) {
                 h->pc = pc + (uint64_t)imm_b(insn);
-                continue;
+                return false;
             }
             if (!ok) goto illegal;
             h->pc = pc + len;
-            continue;
+            return false;
         case 0x03: {                                            /* loads */
             static const unsigned sizes[8] = { 1, 2, 4, 8, 1, 2, 4, 0 };
             unsigned sz = sizes[F3];
@@ -589,10 +583,10 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
             r = store(h, x[RS1] + (uint64_t)IMM_S, 1u << F3, x[RS2]);
             if (unlikely(r)) goto mem_fault_r;
             h->pc = pc + len;
-            continue;
+            return false;
         mem_fault_r:
             hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
-            continue;
+            return false;
         }
         case 0x13: v = op_imm(insn, x[RS1], &ok); if (!ok) goto illegal; break;
         case 0x1b: v = op_imm32(insn, x[RS1], &ok); if (!ok) goto illegal; break;
@@ -604,13 +598,13 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
             else if (F3 != 0)
                 goto illegal;
             h->pc = pc + len;
-            continue;
+            return false;
         case 0x2f: {
             r = exec_amo(h, insn, &v, &ok);
             if (!ok) goto illegal;
             if (r) {
                 hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
-                continue;
+                return false;
             }
             break;
         }
@@ -620,10 +614,9 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
             if (sr == SYS_NEXT) {
                 h->pc = pc + len;
                 if (F3 == 0 && insn != 0x00000073)
-                    continue; /* sfence.vma: interrupt state unchanged */
+                    return false; /* sfence.vma: interrupt state unchanged */
             }
-            h->instret += n;
-            return n;  /* CSR write, xRET, trap, WFI: let the run loop look at interrupts */
+            return true;  /* CSR write, xRET, trap, WFI: let the run loop look at interrupts */
         }
         case 0x07: case 0x27: {                                 /* FP loads and stores */
             if (!fp_enabled(h) || (F3 != 2 && F3 != 3)) goto illegal;
@@ -638,29 +631,312 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
                 if (unlikely(r)) goto mem_fault_f;
             }
             h->pc = pc + len;
-            continue;
+            return false;
         mem_fault_f:
             hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
-            continue;
+            return false;
         }
         case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:
             if (!fp_enabled(h) || fpu_execute(insn, x, h->f, &h->fcsr)) goto illegal;
             h->mstatus |= MSTATUS_FS;
             x[0] = 0;
             h->pc = pc + len;
-            continue;
+            return false;
         default:
             goto illegal;
         }
         if (RD)
             x[RD] = v;
         h->pc = pc + len;
-        continue;
+        return false;
     illegal:
         hart_take_trap(h, EXC_ILLEGAL, len == 2 ? (raw & 0xffff) : raw, false);
-        h->instret += n;
-        return n;
+        return true;
     }
+}
+
+/* ---- the fast loop ----
+ * Decoded instructions are memoised in a per-hart table indexed by pc. An entry is valid
+ * for as long as its raw bits match what is in memory now, so the table needs no
+ * invalidation on stores, DMA or fence.i: a changed instruction simply misses.
+ * Each handler ends in its own indirect jump (threaded code), which the host's branch
+ * predictor handles far better than one central switch. Rare instructions go to exec_one. */
+
+enum fast_op {
+    F_DECODE = 0, F_GENERIC, F_NOP, F_LUI, F_AUIPC, F_JAL, F_JALR,
+    F_BEQ, F_BNE, F_BLT, F_BGE, F_BLTU, F_BGEU,
+    F_LB, F_LH, F_LW, F_LD, F_LBU, F_LHU, F_LWU, F_SB, F_SH, F_SW, F_SD,
+    F_ADDI, F_SLTI, F_SLTIU, F_XORI, F_ORI, F_ANDI, F_SLLI, F_SRLI, F_SRAI,
+    F_ADD, F_SUB, F_SLL, F_SLT, F_SLTU, F_XOR, F_SRL, F_SRA, F_OR, F_AND,
+    F_ADDIW, F_SLLIW, F_SRLIW, F_SRAIW, F_ADDW, F_SUBW, F_MUL, F_ADDUW, F_SH1ADD, F_SH2ADD, F_SH3ADD,
+    F_COUNT
+};
+
+struct dentry {
+    uint32_t raw;
+    uint8_t op, rd, rs1, rs2;
+    int32_t imm;
+    uint32_t len;
+};
+
+#define DCACHE_ENTRIES 65536
+
+static uint8_t decode_op(uint32_t insn, int32_t *imm)
+{
+    unsigned f3 = F3, f7 = F7;
+    *imm = (int32_t)IMM_I;
+    switch (insn & 0x7f) {
+    case 0x37: *imm = (int32_t)IMM_U; return F_LUI;
+    case 0x17: *imm = (int32_t)IMM_U; return F_AUIPC;
+    case 0x6f: *imm = (int32_t)imm_j(insn); return F_JAL;
+    case 0x67: return f3 == 0 ? F_JALR : F_GENERIC;
+    case 0x63: {
+        static const uint8_t ops[8] = { F_BEQ, F_BNE, F_GENERIC, F_GENERIC, F_BLT, F_BGE, F_BLTU, F_BGEU };
+        *imm = (int32_t)imm_b(insn);
+        return ops[f3];
+    }
+    case 0x03: {
+        static const uint8_t ops[8] = { F_LB, F_LH, F_LW, F_LD, F_LBU, F_LHU, F_LWU, F_GENERIC };
+        return RD ? ops[f3] : F_GENERIC;
+    }
+    case 0x23: {
+        static const uint8_t ops[8] = { F_SB, F_SH, F_SW, F_SD, F_GENERIC, F_GENERIC, F_GENERIC, F_GENERIC };
+        *imm = (int32_t)IMM_S;
+        return ops[f3];
+    }
+    case 0x13:
+        switch (f3) {
+        case 0: return F_ADDI;
+        case 2: return F_SLTI;
+        case 3: return F_SLTIU;
+        case 4: return F_XORI;
+        case 6: return F_ORI;
+        case 7: return F_ANDI;
+        case 1: *imm = (insn >> 20) & 63; return (insn >> 26) == 0 ? F_SLLI : F_GENERIC;
+        default:
+            *imm = (insn >> 20) & 63;
+            return (insn >> 26) == 0 ? F_SRLI : (insn >> 26) == 0x10 ? F_SRAI : F_GENERIC;
+        }
+    case 0x1b:
+        if (f3 == 0) return F_ADDIW;
+        *imm = (insn >> 20) & 31;
+        if (f3 == 1 && f7 == 0) return F_SLLIW;
+        if (f3 == 5 && f7 == 0) return F_SRLIW;
+        if (f3 == 5 && f7 == 0x20) return F_SRAIW;
+        return F_GENERIC;
+    case 0x33:
+        switch ((f7 << 3) | f3) {
+        case 0x000: return F_ADD;
+        case 0x100: return F_SUB;
+        case 0x001: return F_SLL;
+        case 0x002: return F_SLT;
+        case 0x003: return F_SLTU;
+        case 0x004: return F_XOR;
+        case 0x005: return F_SRL;
+        case 0x105: return F_SRA;
+        case 0x006: return F_OR;
+        case 0x007: return F_AND;
+        case 0x008: return F_MUL;
+        case 0x082: return F_SH1ADD;
+        case 0x084: return F_SH2ADD;
+        case 0x086: return F_SH3ADD;
+        default: return F_GENERIC;
+        }
+    case 0x3b:
+        switch ((f7 << 3) | f3) {
+        case 0x000: return F_ADDW;
+        case 0x100: return F_SUBW;
+        case 0x020: return F_ADDUW;
+        default: return F_GENERIC;
+        }
+    default:
+        return F_GENERIC;
+    }
+}
+
+/* ALU results written to x0 have no effect: such instructions become no-ops. */
+static bool op_writes_rd_only(uint8_t op)
+{
+    return op == F_LUI || op == F_AUIPC || (op >= F_ADDI && op < F_COUNT);
+}
+
+static void decode_entry(struct dentry *e, uint32_t raw)
+{
+    uint32_t insn = raw;
+    e->raw = raw;
+    e->len = 4;
+    if ((raw & 3) != 3) {
+        e->len = 2;
+        insn = rvc_table[raw & 0xffff];
+    }
+    int32_t imm = 0;
+    uint8_t op = insn ? decode_op(insn, &imm) : F_GENERIC;
+    if (op_writes_rd_only(op) && RD == 0)
+        op = F_NOP;
+    e->op = op;
+    e->rd = RD;
+    e->rs1 = RS1;
+    e->rs2 = RS2;
+    e->imm = imm;
+}
+
+unsigned hart_exec_block(struct hart *h, unsigned max)
+{
+    static void *const labels[F_COUNT] = {
+        [F_DECODE] = &&do_decode, [F_GENERIC] = &&op_generic, [F_NOP] = &&op_nop,
+        [F_LUI] = &&op_lui, [F_AUIPC] = &&op_auipc, [F_JAL] = &&op_jal, [F_JALR] = &&op_jalr,
+        [F_BEQ] = &&op_beq, [F_BNE] = &&op_bne, [F_BLT] = &&op_blt, [F_BGE] = &&op_bge,
+        [F_BLTU] = &&op_bltu, [F_BGEU] = &&op_bgeu,
+        [F_LB] = &&op_lb, [F_LH] = &&op_lh, [F_LW] = &&op_lw, [F_LD] = &&op_ld,
+        [F_LBU] = &&op_lbu, [F_LHU] = &&op_lhu, [F_LWU] = &&op_lwu,
+        [F_SB] = &&op_sb, [F_SH] = &&op_sh, [F_SW] = &&op_sw, [F_SD] = &&op_sd,
+        [F_ADDI] = &&op_addi, [F_SLTI] = &&op_slti, [F_SLTIU] = &&op_sltiu, [F_XORI] = &&op_xori,
+        [F_ORI] = &&op_ori, [F_ANDI] = &&op_andi, [F_SLLI] = &&op_slli, [F_SRLI] = &&op_srli,
+        [F_SRAI] = &&op_srai, [F_ADD] = &&op_add, [F_SUB] = &&op_sub, [F_SLL] = &&op_sll,
+        [F_SLT] = &&op_slt, [F_SLTU] = &&op_sltu, [F_XOR] = &&op_xor, [F_SRL] = &&op_srl,
+        [F_SRA] = &&op_sra, [F_OR] = &&op_or, [F_AND] = &&op_and, [F_ADDIW] = &&op_addiw,
+        [F_SLLIW] = &&op_slliw, [F_SRLIW] = &&op_srliw, [F_SRAIW] = &&op_sraiw,
+        [F_ADDW] = &&op_addw, [F_SUBW] = &&op_subw, [F_MUL] = &&op_mul, [F_ADDUW] = &&op_adduw,
+        [F_SH1ADD] = &&op_sh1add, [F_SH2ADD] = &&op_sh2add, [F_SH3ADD] = &&op_sh3add,
+    };
+    pthread_once(&rvc_once, rvc_table_init);
+    if (unlikely(!h->dcache)) {
+        h->dcache = calloc(DCACHE_ENTRIES, sizeof(struct dentry));
+        if (!h->dcache)
+            return 0;
+    }
+    struct dentry *dc = h->dcache, *e;
+    uint64_t *x = h->x;
+    uint64_t pc = h->pc;
+    unsigned n = 0;
+    uint32_t raw;
+    uint64_t v;
+    int r;
+
+#define NEXT()     do { if (unlikely(++n >= max)) goto out; goto next; } while (0)
+#define STEP()     do { pc += e->len; NEXT(); } while (0)
+#define BRANCH(c)  do { pc = (c) ? pc + (uint64_t)(int64_t)e->imm : pc + e->len; NEXT(); } while (0)
+#define LOADOP(sz, T, ext) do { uint64_t va = x[e->rs1] + (uint64_t)(int64_t)e->imm; \
+        uint8_t *p = tlb_hit(h, va, sz, ACC_READ); \
+        if (likely(p != NULL)) { T t; memcpy(&t, p, sz); v = t; } \
+        else { h->pc = pc; r = mmu_load(h, va, sz, &v); if (unlikely(r)) goto mem_fault; } \
+        x[e->rd] = ext; STEP(); } while (0)
+#define STOREOP(sz, T) do { uint64_t va = x[e->rs1] + (uint64_t)(int64_t)e->imm; \
+        uint8_t *p = tlb_hit(h, va, sz, ACC_WRITE); \
+        if (likely(p != NULL)) { T t = (T)x[e->rs2]; memcpy(p, &t, sz); } \
+        else { h->pc = pc; r = mmu_store(h, va, sz, x[e->rs2]); if (unlikely(r)) goto mem_fault; } \
+        STEP(); } while (0)
+
+next:
+    if (likely((pc & ~0xfffULL) == h->fetch_vpage)) {
+        unsigned off = pc & 0xfff;
+        uint16_t lo;
+        memcpy(&lo, h->fetch_host + off, 2);
+        if ((lo & 3) != 3) {
+            raw = lo;
+        } else if (likely(off <= 0xffc)) {
+            memcpy(&raw, h->fetch_host + off, 4);
+        } else {
+            goto slow_fetch;
+        }
+    } else {
+    slow_fetch:
+        h->pc = pc;
+        r = fetch(h, &raw);
+        if (unlikely(r)) {
+            hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
+            pc = h->pc;
+            NEXT();
+        }
+    }
+    e = &dc[(pc >> 1) % DCACHE_ENTRIES];
+    if (unlikely(e->raw != raw || e->op == F_DECODE))
+        decode_entry(e, raw);
+    goto *labels[e->op];
+
+do_decode:
+    decode_entry(e, raw);
+    goto *labels[e->op];
+op_generic:
+    h->pc = pc;
+    if (exec_one(h, raw)) {
+        n++;
+        goto out_synced;
+    }
+    pc = h->pc;
+    NEXT();
+mem_fault:
+    hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
+    pc = h->pc;
+    NEXT();
+
+op_nop:   STEP();
+op_lui:   x[e->rd] = (uint64_t)(int64_t)e->imm; STEP();
+op_auipc: x[e->rd] = pc + (uint64_t)(int64_t)e->imm; STEP();
+op_jal:   x[e->rd] = pc + e->len; x[0] = 0; pc += (uint64_t)(int64_t)e->imm; NEXT();
+op_jalr: {
+    uint64_t t = (x[e->rs1] + (uint64_t)(int64_t)e->imm) & ~1ULL;
+    x[e->rd] = pc + e->len;
+    x[0] = 0;
+    pc = t;
+    NEXT();
+}
+op_beq:  BRANCH(x[e->rs1] == x[e->rs2]);
+op_bne:  BRANCH(x[e->rs1] != x[e->rs2]);
+op_blt:  BRANCH((int64_t)x[e->rs1] < (int64_t)x[e->rs2]);
+op_bge:  BRANCH((int64_t)x[e->rs1] >= (int64_t)x[e->rs2]);
+op_bltu: BRANCH(x[e->rs1] < x[e->rs2]);
+op_bgeu: BRANCH(x[e->rs1] >= x[e->rs2]);
+op_lb:  LOADOP(1, uint8_t, (uint64_t)(int64_t)(int8_t)v);
+op_lh:  LOADOP(2, uint16_t, (uint64_t)(int64_t)(int16_t)v);
+op_lw:  LOADOP(4, uint32_t, (uint64_t)(int64_t)(int32_t)v);
+op_ld:  LOADOP(8, uint64_t, v);
+op_lbu: LOADOP(1, uint8_t, v);
+op_lhu: LOADOP(2, uint16_t, v);
+op_lwu: LOADOP(4, uint32_t, v);
+op_sb:  STOREOP(1, uint8_t);
+op_sh:  STOREOP(2, uint16_t);
+op_sw:  STOREOP(4, uint32_t);
+op_sd:  STOREOP(8, uint64_t);
+op_addi:  x[e->rd] = x[e->rs1] + (uint64_t)(int64_t)e->imm; STEP();
+op_slti:  x[e->rd] = (int64_t)x[e->rs1] < (int64_t)e->imm; STEP();
+op_sltiu: x[e->rd] = x[e->rs1] < (uint64_t)(int64_t)e->imm; STEP();
+op_xori:  x[e->rd] = x[e->rs1] ^ (uint64_t)(int64_t)e->imm; STEP();
+op_ori:   x[e->rd] = x[e->rs1] | (uint64_t)(int64_t)e->imm; STEP();
+op_andi:  x[e->rd] = x[e->rs1] & (uint64_t)(int64_t)e->imm; STEP();
+op_slli:  x[e->rd] = x[e->rs1] << e->imm; STEP();
+op_srli:  x[e->rd] = x[e->rs1] >> e->imm; STEP();
+op_srai:  x[e->rd] = (uint64_t)((int64_t)x[e->rs1] >> e->imm); STEP();
+op_add:   x[e->rd] = x[e->rs1] + x[e->rs2]; STEP();
+op_sub:   x[e->rd] = x[e->rs1] - x[e->rs2]; STEP();
+op_sll:   x[e->rd] = x[e->rs1] << (x[e->rs2] & 63); STEP();
+op_slt:   x[e->rd] = (int64_t)x[e->rs1] < (int64_t)x[e->rs2]; STEP();
+op_sltu:  x[e->rd] = x[e->rs1] < x[e->rs2]; STEP();
+op_xor:   x[e->rd] = x[e->rs1] ^ x[e->rs2]; STEP();
+op_srl:   x[e->rd] = x[e->rs1] >> (x[e->rs2] & 63); STEP();
+op_sra:   x[e->rd] = (uint64_t)((int64_t)x[e->rs1] >> (x[e->rs2] & 63)); STEP();
+op_or:    x[e->rd] = x[e->rs1] | x[e->rs2]; STEP();
+op_and:   x[e->rd] = x[e->rs1] & x[e->rs2]; STEP();
+op_addiw: x[e->rd] = (uint64_t)(int64_t)(int32_t)((uint32_t)x[e->rs1] + (uint32_t)e->imm); STEP();
+op_slliw: x[e->rd] = (uint64_t)(int64_t)(int32_t)((uint32_t)x[e->rs1] << e->imm); STEP();
+op_srliw: x[e->rd] = (uint64_t)(int64_t)(int32_t)((uint32_t)x[e->rs1] >> e->imm); STEP();
+op_sraiw: x[e->rd] = (uint64_t)(int64_t)((int32_t)x[e->rs1] >> e->imm); STEP();
+op_addw:  x[e->rd] = (uint64_t)(int64_t)(int32_t)((uint32_t)x[e->rs1] + (uint32_t)x[e->rs2]); STEP();
+op_subw:  x[e->rd] = (uint64_t)(int64_t)(int32_t)((uint32_t)x[e->rs1] - (uint32_t)x[e->rs2]); STEP();
+op_mul:   x[e->rd] = x[e->rs1] * x[e->rs2]; STEP();
+op_adduw: x[e->rd] = (uint64_t)(uint32_t)x[e->rs1] + x[e->rs2]; STEP();
+op_sh1add: x[e->rd] = (x[e->rs1] << 1) + x[e->rs2]; STEP();
+op_sh2add: x[e->rd] = (x[e->rs1] << 2) + x[e->rs2]; STEP();
+op_sh3add: x[e->rd] = (x[e->rs1] << 3) + x[e->rs2]; STEP();
+
+out:
+    h->pc = pc;
+out_synced:
     h->instret += n;
     return n;
+#undef NEXT
+#undef STEP
+#undef BRANCH
+#undef LOADOP
+#undef STOREOP
 }

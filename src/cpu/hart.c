@@ -1,6 +1,7 @@
 /* The software hart's life: reset, trap entry with delegation, interrupt selection,
  * WFI, and the run loop that alternates blocks of instructions with board polls.
  * The instructions themselves are in exec.c. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +27,8 @@ void hart_init(struct hart *h, uint64_t hartid, const struct hart_bus *bus)
 
 void hart_destroy(struct hart *h)
 {
+    free(h->dcache);
+    h->dcache = NULL;
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->wake);
 }

@@ -31,6 +31,7 @@ enum {
 enum access_type { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
 
 struct hart;
+struct dentry;
 
 /* What the hart needs from its board. All calls come from the hart's own thread. */
 struct hart_bus {
@@ -97,6 +98,7 @@ struct hart {
     atomic_bool sleeping;       /* inside bus->wait(): executes nothing until woken */
     bool wfi_pending;
 
+    struct dentry *dcache;      /* decoded-instruction memo (exec.c) */
     const struct hart_bus *bus;
     pthread_mutex_t lock;       /* guards the sleep in WFI */
     pthread_cond_t wake;
