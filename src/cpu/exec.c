@@ -38,7 +38,7 @@ static inline uint8_t *tlb_hit(struct hart *h, uint64_t va, unsigned size, enum 
     int m = tlb_mode(h);
     uint64_t vpn = va >> 12;
     struct tlb_entry *e = &h->tlb[m][t][vpn % TLB_SIZE];
-    if (likely(e->tag == vpn + 1 && e->host && (va & 0xfff) + size <= 0x1000)) {
+    if (likely(e->tag == ((va & ~0xfffULL) | h->tlb_gen) && e->host && (va & 0xfff) + size <= 0x1000)) {
         if (unlikely(e->user && m == PRV_S && !(h->mstatus & MSTATUS_SUM)))
             return NULL;
         return e->host + (va & 0xfff);

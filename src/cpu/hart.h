@@ -50,10 +50,10 @@ struct hart_bus {
     void (*sbi_call)(void *ctx, struct hart *h);
 };
 
-#define TLB_SIZE 256
+#define TLB_SIZE 512
 
 struct tlb_entry {
-    uint64_t tag;      /* virtual page number + 1 (0 = empty) */
+    uint64_t tag;      /* virtual page address | generation (generation 0 = never valid) */
     uint8_t *host;     /* host address of the page for RAM, NULL for MMIO */
     uint64_t ppage;    /* physical page address */
     bool user;         /* PTE.U, rechecked against SUM for S-mode accesses */
@@ -85,6 +85,7 @@ struct hart {
     /* TLBs by effective privilege and access type */
     struct tlb_entry tlb[3][3][TLB_SIZE]; /* [U, S, M][R, W, X] */
     uint64_t fault_tval;        /* address of the last failed mmu_* access */
+    uint64_t tlb_gen;           /* bumping it empties every TLB at once (1..4095) */
 
     /* instruction fetch fast path: the current virtual page and its host address */
     uint64_t fetch_vpage;

@@ -17,9 +17,15 @@
 static const int page_fault_cause[3] = { EXC_LOAD_PAGE, EXC_STORE_PAGE, EXC_INSN_PAGE };
 static const int access_fault_cause[3] = { EXC_LOAD_ACCESS, EXC_STORE_ACCESS, EXC_INSN_ACCESS };
 
+/* Flushes are frequent (every sfence.vma, satp write, many mstatus writes): a new
+ * generation makes every entry stale at once; the arrays are cleared only on wrap-around. */
 void hart_flush_tlb(struct hart *h)
 {
-    memset(h->tlb, 0, sizeof(h->tlb));
+    h->tlb_gen = (h->tlb_gen + 1) & 0xfff;
+    if (h->tlb_gen == 0) {
+        memset(h->tlb, 0, sizeof(h->tlb));
+        h->tlb_gen = 1;
+    }
     h->fetch_vpage = ~0ULL;
 }
 
@@ -154,7 +160,7 @@ static int translate_fill(struct hart *h, uint64_t va, enum access_type t, uint6
         return access_fault_cause[t] + 1;
     if (fill && page_ok && !(h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV) && t != ACC_EXEC)) {
         struct tlb_entry *e = &h->tlb[tlb_index_for(priv)][t][(va >> 12) % TLB_SIZE];
-        e->tag = (va >> 12) + 1;
+        e->tag = (va & ~0xfffULL) | h->tlb_gen;
         e->host = guest_mem_ptr(h->bus->ram, ppage, 4096);
         e->ppage = ppage;
         e->user = (pte & PTE_U) != 0;
