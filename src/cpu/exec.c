@@ -231,11 +231,10 @@ static uint64_t op_reg32(uint32_t insn, uint64_t a, uint64_t b, bool *ok)
 
 static uint64_t orc_b(uint64_t a)
 {
-    uint64_t r = 0;
-    for (int i = 0; i < 64; i += 8)
-        if ((a >> i) & 0xff)
-            r |= 0xffULL << i;
-    return r;
+    /* each byte becomes 0xff if non-zero: set the high bit of non-zero bytes, then spread */
+    uint64_t hi = ((a & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | a;
+    hi &= 0x8080808080808080ULL;
+    return (hi >> 7) * 0xff;
 }
 
 static uint64_t op_imm(uint32_t insn, uint64_t a, bool *ok)
@@ -669,6 +668,8 @@ enum fast_op {
     F_ADDI, F_SLTI, F_SLTIU, F_XORI, F_ORI, F_ANDI, F_SLLI, F_SRLI, F_SRAI,
     F_ADD, F_SUB, F_SLL, F_SLT, F_SLTU, F_XOR, F_SRL, F_SRA, F_OR, F_AND,
     F_ADDIW, F_SLLIW, F_SRLIW, F_SRAIW, F_ADDW, F_SUBW, F_MUL, F_ADDUW, F_SH1ADD, F_SH2ADD, F_SH3ADD,
+    F_MULH, F_MULHU, F_DIV, F_DIVU, F_REM, F_REMU, F_MULW, F_DIVUW, F_REMUW, F_ORCB, F_REV8,
+    F_CLZ, F_CTZ, F_CPOP, F_ANDN, F_MINU, F_MAXU,
     F_COUNT
 };
 
@@ -712,9 +713,19 @@ static uint8_t decode_op(uint32_t insn, int32_t *imm)
         case 4: return F_XORI;
         case 6: return F_ORI;
         case 7: return F_ANDI;
-        case 1: *imm = (insn >> 20) & 63; return (insn >> 26) == 0 ? F_SLLI : F_GENERIC;
+        case 1:
+            *imm = (insn >> 20) & 63;
+            if ((insn >> 26) == 0) return F_SLLI;
+            switch ((insn >> 20) & 0xfff) {
+            case 0x600: return F_CLZ;
+            case 0x601: return F_CTZ;
+            case 0x602: return F_CPOP;
+            default: return F_GENERIC;
+            }
         default:
             *imm = (insn >> 20) & 63;
+            if ((insn >> 20 & 0xfff) == 0x287) return F_ORCB;
+            if ((insn >> 20 & 0xfff) == 0x6b8) return F_REV8;
             return (insn >> 26) == 0 ? F_SRLI : (insn >> 26) == 0x10 ? F_SRAI : F_GENERIC;
         }
     case 0x1b:
@@ -737,16 +748,30 @@ static uint8_t decode_op(uint32_t insn, int32_t *imm)
         case 0x006: return F_OR;
         case 0x007: return F_AND;
         case 0x008: return F_MUL;
+        case 0x009: return F_MULH;
+        case 0x00b: return F_MULHU;
+        case 0x00c: return F_DIV;
+        case 0x00d: return F_DIVU;
+        case 0x00e: return F_REM;
+        case 0x00f: return F_REMU;
+        case 0x107: return F_ANDN;
+        case 0x02d: return F_MINU;
+        case 0x02f: return F_MAXU;
         case 0x082: return F_SH1ADD;
         case 0x084: return F_SH2ADD;
         case 0x086: return F_SH3ADD;
         default: return F_GENERIC;
         }
+    case 0x0f:
+        return f3 == 0 ? F_NOP : F_GENERIC; /* fence: memory is already ordered for one hart */
     case 0x3b:
         switch ((f7 << 3) | f3) {
         case 0x000: return F_ADDW;
         case 0x100: return F_SUBW;
         case 0x020: return F_ADDUW;
+        case 0x008: return F_MULW;
+        case 0x00d: return F_DIVUW;
+        case 0x00f: return F_REMUW;
         default: return F_GENERIC;
         }
     default:
@@ -798,6 +823,11 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
         [F_SLLIW] = &&op_slliw, [F_SRLIW] = &&op_srliw, [F_SRAIW] = &&op_sraiw,
         [F_ADDW] = &&op_addw, [F_SUBW] = &&op_subw, [F_MUL] = &&op_mul, [F_ADDUW] = &&op_adduw,
         [F_SH1ADD] = &&op_sh1add, [F_SH2ADD] = &&op_sh2add, [F_SH3ADD] = &&op_sh3add,
+        [F_MULH] = &&op_mulh, [F_MULHU] = &&op_mulhu, [F_DIV] = &&op_div, [F_DIVU] = &&op_divu,
+        [F_REM] = &&op_rem, [F_REMU] = &&op_remu, [F_MULW] = &&op_mulw, [F_DIVUW] = &&op_divuw,
+        [F_REMUW] = &&op_remuw, [F_ORCB] = &&op_orcb, [F_REV8] = &&op_rev8, [F_CLZ] = &&op_clz,
+        [F_CTZ] = &&op_ctz, [F_CPOP] = &&op_cpop, [F_ANDN] = &&op_andn, [F_MINU] = &&op_minu,
+        [F_MAXU] = &&op_maxu,
     };
     pthread_once(&rvc_once, rvc_table_init);
     if (unlikely(!h->dcache)) {
@@ -928,6 +958,31 @@ op_adduw: x[e->rd] = (uint64_t)(uint32_t)x[e->rs1] + x[e->rs2]; STEP();
 op_sh1add: x[e->rd] = (x[e->rs1] << 1) + x[e->rs2]; STEP();
 op_sh2add: x[e->rd] = (x[e->rs1] << 2) + x[e->rs2]; STEP();
 op_sh3add: x[e->rd] = (x[e->rs1] << 3) + x[e->rs2]; STEP();
+op_mulh:  x[e->rd] = mulh((int64_t)x[e->rs1], (int64_t)x[e->rs2]); STEP();
+op_mulhu: x[e->rd] = mulhu(x[e->rs1], x[e->rs2]); STEP();
+op_div:   x[e->rd] = (uint64_t)div_s((int64_t)x[e->rs1], (int64_t)x[e->rs2]); STEP();
+op_divu:  x[e->rd] = x[e->rs2] ? x[e->rs1] / x[e->rs2] : ~0ULL; STEP();
+op_rem:   x[e->rd] = (uint64_t)rem_s((int64_t)x[e->rs1], (int64_t)x[e->rs2]); STEP();
+op_remu:  x[e->rd] = x[e->rs2] ? x[e->rs1] % x[e->rs2] : x[e->rs1]; STEP();
+op_mulw:  x[e->rd] = (uint64_t)(int64_t)(int32_t)((uint32_t)x[e->rs1] * (uint32_t)x[e->rs2]); STEP();
+op_divuw: {
+    uint32_t a = (uint32_t)x[e->rs1], b = (uint32_t)x[e->rs2];
+    x[e->rd] = (uint64_t)(int64_t)(int32_t)(b ? a / b : ~0u);
+    STEP();
+}
+op_remuw: {
+    uint32_t a = (uint32_t)x[e->rs1], b = (uint32_t)x[e->rs2];
+    x[e->rd] = (uint64_t)(int64_t)(int32_t)(b ? a % b : a);
+    STEP();
+}
+op_orcb:  x[e->rd] = orc_b(x[e->rs1]); STEP();
+op_rev8:  x[e->rd] = __builtin_bswap64(x[e->rs1]); STEP();
+op_clz:   x[e->rd] = x[e->rs1] ? (uint64_t)__builtin_clzll(x[e->rs1]) : 64; STEP();
+op_ctz:   x[e->rd] = x[e->rs1] ? (uint64_t)__builtin_ctzll(x[e->rs1]) : 64; STEP();
+op_cpop:  x[e->rd] = (uint64_t)__builtin_popcountll(x[e->rs1]); STEP();
+op_andn:  x[e->rd] = x[e->rs1] & ~x[e->rs2]; STEP();
+op_minu:  x[e->rd] = x[e->rs1] < x[e->rs2] ? x[e->rs1] : x[e->rs2]; STEP();
+op_maxu:  x[e->rd] = x[e->rs1] > x[e->rs2] ? x[e->rs1] : x[e->rs2]; STEP();
 
 out:
     h->pc = pc;
