@@ -1,0 +1,150 @@
+/* The user's terminal as the guest console: raw mode on a tty (restored at exit, on
+ * fatal signals and by console_close), the Ctrl-A escape keys, and plain pass-through
+ * when input is a pipe or file. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "hosted/console.h"
+
+#define ESCAPE_KEY 0x01 /* Ctrl-A */
+
+struct console {
+    int in_fd, out_fd;
+    bool tty, escape, eof;
+};
+
+/* One saved terminal state for the process: signal handlers and atexit need it. */
+static struct termios saved_tio;
+static volatile sig_atomic_t tio_saved_fd = -1;
+
+static void restore_terminal(void)
+{
+    if (tio_saved_fd >= 0) {
+        tcsetattr(tio_saved_fd, TCSANOW, &saved_tio);
+        tio_saved_fd = -1;
+    }
+}
+
+static void on_fatal_signal(int sig)
+{
+    /* tcsetattr is async-signal-safe; then die of the same signal */
+    if (tio_saved_fd >= 0)
+        tcsetattr(tio_saved_fd, TCSANOW, &saved_tio);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+struct console *console_open(int in_fd, int out_fd)
+{
+    struct console *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->in_fd = in_fd;
+    c->out_fd = out_fd;
+    c->tty = isatty(in_fd);
+    if (c->tty && tcgetattr(in_fd, &saved_tio) == 0) {
+        struct termios raw = saved_tio;
+        cfmakeraw(&raw);
+        /* output stays raw too: the guest sends CR NL itself */
+        tio_saved_fd = in_fd;
+        atexit(restore_terminal);
+        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGABRT, SIGBUS };
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = on_fatal_signal;
+            sigaction(sigs[i], &sa, NULL);
+        }
+        tcsetattr(in_fd, TCSANOW, &raw);
+    } else {
+        c->tty = false;
+    }
+    signal(SIGPIPE, SIG_IGN); /* a closed output pipe is an error value, not a death */
+    return c;
+}
+
+void console_close(struct console *c)
+{
+    if (!c)
+        return;
+    if (c->tty)
+        restore_terminal();
+    free(c);
+}
+
+int console_input_fd(const struct console *c)
+{
+    return c->eof ? -1 : c->in_fd;
+}
+
+static void write_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+static const char help_text[] =
+    "\r\nC-a x    exit corral\r\nC-a h    this help\r\nC-a C-a  send C-a to the guest\r\n";
+
+long console_read(struct console *c, uint8_t *buf, size_t len, bool *quit)
+{
+    uint8_t in[256];
+    *quit = false;
+    if (len > sizeof(in))
+        len = sizeof(in);
+    ssize_t n = read(c->in_fd, in, len);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (n <= 0) {
+        c->eof = true;
+        return -1;
+    }
+    if (!c->tty) {
+        memcpy(buf, in, (size_t)n);
+        return n;
+    }
+    size_t out = 0;
+    for (ssize_t i = 0; i < n; i++) {
+        uint8_t ch = in[i];
+        if (c->escape) {
+            c->escape = false;
+            if (ch == 'x' || ch == 'X') {
+                *quit = true;
+                return (long)out;
+            }
+            if (ch == 'h' || ch == 'H' || ch == '?') {
+                write_all(c->out_fd, (const uint8_t *)help_text, sizeof(help_text) - 1);
+                continue;
+            }
+            if (ch == ESCAPE_KEY) {
+                buf[out++] = ESCAPE_KEY;
+                continue;
+            }
+            continue; /* an unknown escape is dropped, like other emulators' consoles */
+        }
+        if (ch == ESCAPE_KEY) {
+            c->escape = true;
+            continue;
+        }
+        buf[out++] = ch;
+    }
+    return (long)out;
+}
+
+long console_write(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct console *c = ctx;
+    write_all(c->out_fd, buf, len);
+    return (long)len;
+}
