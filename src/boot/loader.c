@@ -185,6 +185,22 @@ static int load_elf(struct guest_mem *ram, const uint8_t *data, size_t len,
     return 0;
 }
 
+/* A flat binary has no header to check, but some files are surely not one: text (a
+ * script, a config file, a typo'd path to a document) and other known executable formats. */
+static bool looks_like_other_format(const uint8_t *data, size_t len)
+{
+    size_t n = len < 512 ? len : 512, printable = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((data[i] >= 0x20 && data[i] < 0x7f) || data[i] == '\n' || data[i] == '\t' || data[i] == '\r')
+            printable++;
+    if (n >= 16 && printable == n)
+        return true;
+    if (len >= 2 && data[0] == 'M' && data[1] == 'Z')
+        return true; /* a PE/EFI file without the RISC-V Image header */
+    return len >= 4 && (!memcmp(data, "\x7f" "ELF", 4) || !memcmp(data, "\x1f\x8b", 2) ||
+                        !memcmp(data, "\xfd" "7zXZ", 4));
+}
+
 int boot_load(struct guest_mem *ram, const uint8_t *data, size_t len, uint64_t hint,
               bool allow_flat, struct boot_image *out)
 {
@@ -194,7 +210,7 @@ int boot_load(struct guest_mem *ram, const uint8_t *data, size_t len, uint64_t h
         return load_elf(ram, data, len, out);
     if (boot_is_linux_image(data, len))
         return load_image(ram, data, len, hint, out);
-    if (!allow_flat)
+    if (!allow_flat || looks_like_other_format(data, len))
         return -ENOEXEC;
     return load_flat(ram, data, len, hint, out);
 }
