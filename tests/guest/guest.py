@@ -1,0 +1,131 @@
+"""Shared helpers for guest tests: assets, autorun initramfs overlays, running a VM."""
+import os
+import re
+import select
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.environ.get("CORRAL_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tools"))
+import cpio  # noqa: E402
+
+_failures = []
+
+
+def assets():
+    """Paths from tools/fetch-assets (which downloads only when the cache is empty)."""
+    r = subprocess.run([os.path.join(SRC, "tools", "fetch-assets")], stdout=subprocess.PIPE,
+                       text=True)
+    if r.returncode:
+        sys.exit("guest test: tools/fetch-assets failed")
+    env = {}
+    for line in open(r.stdout.strip()):
+        if "=" in line:
+            k, v = line.rstrip("\n").split("=", 1)
+            env[k] = v
+    return env
+
+
+def workdir():
+    d = tempfile.mkdtemp(prefix="corral-test-")
+    return d
+
+
+def autorun_initrd(base, script, d):
+    """BASE initramfs plus an archive holding SCRIPT as /autorun."""
+    w = cpio.Writer()
+    w.add_file("autorun", script.encode(), 0o755)
+    out = os.path.join(d, "initrd-autorun.cpio")
+    with open(out, "wb") as f:
+        f.write(open(base, "rb").read() + w.finish())
+    return out
+
+
+class Run:
+    def __init__(self, rc, lines, elapsed):
+        self.rc, self.lines, self.elapsed = rc, lines, elapsed  # lines: [(t, text)]
+        self.text = "\n".join(t for _, t in lines)
+
+    def time_of(self, pattern):
+        for t, line in self.lines:
+            if re.search(pattern, line):
+                return t
+        return None
+
+    def values(self, prefix):
+        """Lines starting with PREFIX, without the kernel's timestamps."""
+        return [l.strip() for _, l in self.lines if l.startswith(prefix)]
+
+
+def run(cmd, timeout=300, stdin=subprocess.DEVNULL):
+    """Run CMD, collecting output lines with arrival times; kill it after TIMEOUT s."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines, buf = [], b""
+    fd = p.stdout.fileno()
+    while True:
+        left = t0 + timeout - time.monotonic()
+        if left <= 0:
+            p.kill()
+            p.wait()
+            lines.append((time.monotonic() - t0, "<<timeout after %d s>>" % timeout))
+            break
+        r, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not r:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            lines.append((time.monotonic() - t0, line.decode("utf-8", "replace").rstrip("\r")))
+    if buf:
+        lines.append((time.monotonic() - t0, buf.decode("utf-8", "replace")))
+    rc = p.wait()
+    return Run(rc, lines, time.monotonic() - t0)
+
+
+def check(cond, what, run=None):
+    if cond:
+        print("ok   - " + what)
+    else:
+        print("FAIL - " + what)
+        _failures.append(what)
+        if run is not None and not getattr(run, "_shown", False):
+            run._shown = True
+            print("---- guest output (last 40 lines) ----")
+            for _, l in run.lines[-40:]:
+                print("  | " + l)
+            print("----")
+
+
+def finish():
+    if _failures:
+        print("%d check(s) failed" % len(_failures))
+        sys.exit(1)
+    print("all checks passed")
+    sys.exit(0)
+
+
+# The workload shared by the boot tests and the QEMU cross-check. Lines starting with
+# "W:" are compared between machines; other lines are checked per test.
+WORKLOAD = r"""#!/bin/sh
+echo "W: arith $((7*6)) $((2**40)) $((-7/2)) $((-7%2)) $((0x7fffffffffffffff+1)) $((1<<63>>63))"
+awk 'BEGIN { printf "W: awk %.6f %d %.9f\n", 355/113, 2147483647*2, 1/7*3.5; s = 0; for (i = 1; i <= 20000; i++) s += i*i; print "W: awk-sum", s; printf "W: awk-div %.10g %.10g\n", 1/3, -2.5e-300*1e-10 }'
+echo hello > /tmp/f; for i in 1 2 3; do echo line$i >> /tmp/f; done
+echo "W: tmpfs $(wc -l < /tmp/f) $(md5sum < /tmp/f | cut -d' ' -f1) $(df /tmp | awk 'NR==2{print $1}')"
+echo "W: busybox $(sha256sum /bin/busybox | cut -d' ' -f1)"
+echo "W: gzip $(gzip -c /lib/modules/kernel/drivers/block/virtio_blk.ko | md5sum | cut -d' ' -f1)"
+echo "W: sort $(seq 1 3000 | sort -r | md5sum | cut -d' ' -f1)"
+echo "ISA: $(grep -m1 '^isa' /proc/cpuinfo)"
+echo "CPUS: $(grep -c ^processor /proc/cpuinfo)"
+t0=$(cut -d' ' -f1 /proc/uptime)
+echo SLEEP-START
+sleep 1
+echo SLEEP-END
+t1=$(cut -d' ' -f1 /proc/uptime)
+awk "BEGIN { print \"SLEEP-GUEST:\", $t1 - $t0 }"
+"""
