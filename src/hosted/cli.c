@@ -119,6 +119,13 @@ static enum cli_result parse_run(int argc, char **argv, struct vm_config *cfg, c
         } else if (!strcmp(name, "--initrd")) {
             cfg->initrd = v;
         } else if (!strcmp(name, "--append")) {
+            /* RISC-V Linux keeps at most 1023 bytes (COMMAND_LINE_SIZE) and silently cuts the
+             * rest; a longer line is a mistake worth stopping for. */
+            if (strlen(v) > 1023) {
+                snprintf(err, errlen, "--append: the command line is %zu bytes; at most 1023 fit",
+                         strlen(v));
+                return CLI_ERROR;
+            }
             cfg->append = v;
         } else if (!strcmp(name, "--bios")) {
             cfg->bios = v;

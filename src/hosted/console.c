@@ -95,7 +95,8 @@ static void write_all(int fd, const uint8_t *buf, size_t len)
 }
 
 static const char help_text[] =
-    "\r\nC-a x    exit corral\r\nC-a h    this help\r\nC-a C-a  send C-a to the guest\r\n";
+    "\r\nCtrl-A x       quit corral (the guest is stopped)\r\n"
+    "Ctrl-A h       show this help\r\nCtrl-A Ctrl-A  send Ctrl-A to the guest\r\n";
 
 long console_read(struct console *c, uint8_t *buf, size_t len, bool *quit)
 {

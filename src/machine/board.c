@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include <libfdt.h>
+
 #include "boot/loader.h"
 #include "boot/sbi.h"
 #include "cpu/hart.h"
@@ -377,6 +379,14 @@ static int load_images(struct board *b, uint64_t *entry, uint64_t *dtb_addr, uin
         return -ENOMEM;
     long dtb_len;
     if (b->cfg.dtb) {
+        int fr = b->cfg.dtb_len >= sizeof(struct fdt_header) && b->cfg.dtb_len <= DTB_MAX
+                     ? fdt_check_full(b->cfg.dtb, b->cfg.dtb_len) : -FDT_ERR_TRUNCATED;
+        if (fr) {
+            free(dtb);
+            snprintf(err, errlen, "device tree is not a valid flattened device tree (%s)",
+                     fdt_strerror(fr));
+            return -EINVAL;
+        }
         dtb_len = (long)b->cfg.dtb_len;
         memcpy(dtb, b->cfg.dtb, b->cfg.dtb_len < DTB_MAX ? b->cfg.dtb_len : DTB_MAX);
     } else {
