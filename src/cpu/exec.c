@@ -13,18 +13,18 @@
 #define F3    ((insn >> 12) & 7)
 #define F7    (insn >> 25)
 #define IMM_I ((int64_t)(int32_t)insn >> 20)
-#define IMM_S (((int64_t)(int32_t)insn >> 25 << 5) | ((insn >> 7) & 31))
+#define IMM_S ((int64_t)((uint64_t)((int64_t)(int32_t)insn >> 25) << 5) | ((insn >> 7) & 31))
 #define IMM_U ((int64_t)(int32_t)(insn & 0xfffff000))
 
 static inline int64_t imm_b(uint32_t insn)
 {
-    return ((int64_t)(int32_t)insn >> 31 << 12) | ((insn >> 7 & 1) << 11) |
+    return (int64_t)((uint64_t)((int64_t)(int32_t)insn >> 31) << 12) | ((insn >> 7 & 1) << 11) |
            ((insn >> 25 & 0x3f) << 5) | ((insn >> 8 & 0xf) << 1);
 }
 
 static inline int64_t imm_j(uint32_t insn)
 {
-    return ((int64_t)(int32_t)insn >> 31 << 20) | (insn & 0xff000) | ((insn >> 20 & 1) << 11) |
+    return (int64_t)((uint64_t)((int64_t)(int32_t)insn >> 31) << 20) | (insn & 0xff000) | ((insn >> 20 & 1) << 11) |
            ((insn >> 21 & 0x3ff) << 1);
 }
 

@@ -28,7 +28,10 @@ static const char usage[] =
     "  --dtb PATH           use this device tree instead of the generated one\n"
     "  --no-reboot          exit when the guest reboots instead of restarting it\n"
     "  --disk SPEC          virtio disk: PATH[,format=raw|qcow2][,readonly] (repeatable)\n"
-    "  --net SPEC           virtio NIC: user[,hostfwd=tcp:HOSTPORT-:GUESTPORT] or tap,ifname=NAME\n"
+    "  --net SPEC           virtio NIC: user[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]\n"
+    "                       or tap,ifname=NAME; either may add mac=52:54:00:xx:xx:xx (repeatable)\n"
+    "  --rng                virtio entropy device fed by the host's getrandom\n"
+    "  --hvc pty|file:PATH  virtio console (hvc0) on a new pseudo-terminal or into a file\n"
     "\n"
     "console: the guest's serial port is the terminal; Ctrl-A x quits, Ctrl-A h helps.\n";
 
@@ -102,8 +105,12 @@ static enum cli_result parse_run(int argc, char **argv, struct vm_config *cfg, c
             cfg->no_reboot = true;
             continue;
         }
+        if (!strcmp(a, "--rng")) {
+            cfg->rng = true;
+            continue;
+        }
         static const char *const valued[] = { "--kernel", "--initrd", "--append", "--mem", "--smp",
-                                              "--bios", "--dtb", "--disk", "--net" };
+                                              "--bios", "--dtb", "--disk", "--net", "--hvc" };
         const char *name = NULL;
         for (size_t k = 0; k < ARRAY_SIZE(valued); k++)
             if (is_option(a, valued[k]))
@@ -150,6 +157,12 @@ static enum cli_result parse_run(int argc, char **argv, struct vm_config *cfg, c
                 return CLI_ERROR;
             }
             cfg->smp = (unsigned)n;
+        } else if (!strcmp(name, "--hvc")) {
+            if (strcmp(v, "pty") && (strncmp(v, "file:", 5) || !v[5])) {
+                snprintf(err, errlen, "--hvc: '%s' is neither pty nor file:PATH", v);
+                return CLI_ERROR;
+            }
+            cfg->hvc = v;
         } else if (!strcmp(name, "--disk")) {
             if (cfg->num_disks == CLI_MAX_DISKS) {
                 snprintf(err, errlen, "too many --disk options (at most %d)", CLI_MAX_DISKS);

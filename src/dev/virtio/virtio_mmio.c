@@ -1,0 +1,277 @@
+/* virtio-mmio version 2 registers. A driver's writes take the transport lock; the device
+ * model's callbacks run without it, so a model may call back into virtio_notify_*. */
+#include <errno.h>
+#include <string.h>
+
+#include "dev/virtio/virtio_mmio.h"
+
+#define MAGIC 0x74726976u /* "virt" */
+#define VENDOR 0x554d4551u /* the vendor ID Linux and QEMU use for emulated devices */
+
+enum {
+    R_MAGIC = 0x000, R_VERSION = 0x004, R_DEVICE_ID = 0x008, R_VENDOR_ID = 0x00c,
+    R_DEV_FEATURES = 0x010, R_DEV_FEATURES_SEL = 0x014,
+    R_DRV_FEATURES = 0x020, R_DRV_FEATURES_SEL = 0x024,
+    R_QUEUE_SEL = 0x030, R_QUEUE_NUM_MAX = 0x034, R_QUEUE_NUM = 0x038,
+    R_QUEUE_READY = 0x044, R_QUEUE_NOTIFY = 0x050,
+    R_INT_STATUS = 0x060, R_INT_ACK = 0x064, R_STATUS = 0x070,
+    R_QUEUE_DESC_LO = 0x080, R_QUEUE_DESC_HI = 0x084,
+    R_QUEUE_AVAIL_LO = 0x090, R_QUEUE_AVAIL_HI = 0x094,
+    R_QUEUE_USED_LO = 0x0a0, R_QUEUE_USED_HI = 0x0a4,
+    R_SHM_SEL = 0x0ac, R_SHM_LEN_LO = 0x0b0, R_SHM_LEN_HI = 0x0b4,
+    R_SHM_BASE_LO = 0x0b8, R_SHM_BASE_HI = 0x0bc,
+    R_CONFIG_GEN = 0x0fc, R_CONFIG = 0x100,
+};
+
+static uint64_t all_features(const struct virtio_dev *d)
+{
+    return d->ops->features | 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_INDIRECT_DESC |
+           1ULL << VIRTIO_F_EVENT_IDX;
+}
+
+static struct virtq *cur_queue(struct virtio_dev *d)
+{
+    return d->queue_sel < d->ops->num_queues ? &d->vq[d->queue_sel] : NULL;
+}
+
+static void set_hi(uint64_t *v, uint32_t x) { *v = (*v & 0xffffffffULL) | (uint64_t)x << 32; }
+static void set_lo(uint64_t *v, uint32_t x) { *v = (*v & ~0xffffffffULL) | x; }
+
+static int mmio_read(void *dev, uint64_t off, unsigned size, uint64_t *val)
+{
+    struct virtio_dev *d = dev;
+    if (off >= R_CONFIG) {
+        uint64_t coff = off - R_CONFIG;
+        *val = 0;
+        if (d->ops->config_read && coff + size <= d->ops->config_size)
+            d->ops->config_read(d->ctx, (uint32_t)coff, size, val);
+        return 0;
+    }
+    if (size != 4 || (off & 3)) {
+        *val = 0;
+        return 0;
+    }
+    pthread_mutex_lock(&d->lock);
+    struct virtq *q = cur_queue(d);
+    uint64_t v = 0;
+    switch (off) {
+    case R_MAGIC: v = MAGIC; break;
+    case R_VERSION: v = 2; break;
+    case R_DEVICE_ID: v = d->ops->device_id; break;
+    case R_VENDOR_ID: v = VENDOR; break;
+    case R_DEV_FEATURES:
+        v = d->dev_features_sel < 2 ? (uint32_t)(all_features(d) >> (32 * d->dev_features_sel)) : 0;
+        break;
+    case R_QUEUE_NUM_MAX: v = q ? d->ops->queue_max : 0; break;
+    case R_QUEUE_NUM: v = q ? q->size : 0; break;
+    case R_QUEUE_READY: v = q ? q->ready : 0; break;
+    case R_INT_STATUS: v = d->isr; break;
+    case R_STATUS: v = d->status; break;
+    case R_QUEUE_DESC_LO: v = q ? (uint32_t)q->desc_gpa : 0; break;
+    case R_QUEUE_DESC_HI: v = q ? q->desc_gpa >> 32 : 0; break;
+    case R_QUEUE_AVAIL_LO: v = q ? (uint32_t)q->avail_gpa : 0; break;
+    case R_QUEUE_AVAIL_HI: v = q ? q->avail_gpa >> 32 : 0; break;
+    case R_QUEUE_USED_LO: v = q ? (uint32_t)q->used_gpa : 0; break;
+    case R_QUEUE_USED_HI: v = q ? q->used_gpa >> 32 : 0; break;
+    case R_SHM_LEN_LO: case R_SHM_LEN_HI: v = 0xffffffffu; break; /* no shared memory */
+    case R_SHM_BASE_LO: case R_SHM_BASE_HI: v = 0xffffffffu; break;
+    case R_CONFIG_GEN: v = d->config_generation; break;
+    default: break;
+    }
+    pthread_mutex_unlock(&d->lock);
+    *val = v;
+    return 0;
+}
+
+static void reset_locked(struct virtio_dev *d)
+{
+    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+        virtq_reset(&d->vq[i]);
+    d->status = 0;
+    d->isr = 0;
+    d->driver_features = 0;
+    d->dev_features_sel = d->drv_features_sel = d->queue_sel = 0;
+    irq_set(&d->irq, 0);
+}
+
+/* Status writes: 0 resets; FEATURES_OK is kept only if the features are acceptable. */
+static void write_status(struct virtio_dev *d, uint32_t v, bool *start, bool *reset)
+{
+    if (v == 0) {
+        *reset = true;
+        return;
+    }
+    if ((v & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
+        bool ok = !(d->driver_features & ~all_features(d)) &&
+                  (d->driver_features & 1ULL << VIRTIO_F_VERSION_1);
+        if (!ok)
+            v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+        bool ev = d->driver_features >> VIRTIO_F_EVENT_IDX & 1;
+        bool ind = d->driver_features >> VIRTIO_F_INDIRECT_DESC & 1;
+        for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+            d->vq[i].event_idx = ev;
+            d->vq[i].indirect = ind;
+        }
+    }
+    if ((v & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_DRIVER_OK))
+        *start = (v & VIRTIO_STATUS_FEATURES_OK) != 0;
+    /* NEEDS_RESET is the device's to set; the driver cannot clear it but by reset */
+    d->status = v | (d->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void write_queue_ready(struct virtio_dev *d, struct virtq *q, uint32_t v)
+{
+    if (!v) {
+        q->ready = false;
+        return;
+    }
+    if (virtq_validate(q)) {
+        d->status |= VIRTIO_STATUS_NEEDS_RESET;
+        d->isr |= 2;
+        irq_set(&d->irq, 1);
+        return;
+    }
+    q->last_avail = 0;
+    q->used_idx = 0;
+    q->signalled_valid = false;
+    q->ready = true;
+}
+
+static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
+{
+    struct virtio_dev *d = dev;
+    if (off >= R_CONFIG) {
+        uint64_t coff = off - R_CONFIG;
+        if (d->ops->config_write && coff + size <= d->ops->config_size)
+            d->ops->config_write(d->ctx, (uint32_t)coff, size, val);
+        return 0;
+    }
+    if (size != 4 || (off & 3))
+        return 0;
+    uint32_t v = (uint32_t)val;
+    bool start = false, reset = false;
+    int notify = -1;
+    pthread_mutex_lock(&d->lock);
+    struct virtq *q = cur_queue(d);
+    bool live = d->status & VIRTIO_STATUS_DRIVER_OK;
+    switch (off) {
+    case R_DEV_FEATURES_SEL: d->dev_features_sel = v; break;
+    case R_DRV_FEATURES_SEL: d->drv_features_sel = v; break;
+    case R_DRV_FEATURES:
+        if (d->drv_features_sel < 2 && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
+            if (d->drv_features_sel)
+                set_hi(&d->driver_features, v);
+            else
+                set_lo(&d->driver_features, v);
+        }
+        break;
+    case R_QUEUE_SEL: d->queue_sel = v; break;
+    case R_QUEUE_NUM:
+        if (q && !q->ready && !live)
+            q->size = v <= d->ops->queue_max && v && !(v & (v - 1)) ? (uint16_t)v : 0;
+        break;
+    case R_QUEUE_READY:
+        if (q)
+            write_queue_ready(d, q, v);
+        break;
+    case R_QUEUE_NOTIFY:
+        if (v < d->ops->num_queues && live)
+            notify = (int)v;
+        break;
+    case R_INT_ACK:
+        d->isr &= ~v;
+        if (!d->isr)
+            irq_set(&d->irq, 0);
+        break;
+    case R_STATUS: write_status(d, v, &start, &reset); break;
+    case R_QUEUE_DESC_LO: if (q && !q->ready) set_lo(&q->desc_gpa, v); break;
+    case R_QUEUE_DESC_HI: if (q && !q->ready) set_hi(&q->desc_gpa, v); break;
+    case R_QUEUE_AVAIL_LO: if (q && !q->ready) set_lo(&q->avail_gpa, v); break;
+    case R_QUEUE_AVAIL_HI: if (q && !q->ready) set_hi(&q->avail_gpa, v); break;
+    case R_QUEUE_USED_LO: if (q && !q->ready) set_lo(&q->used_gpa, v); break;
+    case R_QUEUE_USED_HI: if (q && !q->ready) set_hi(&q->used_gpa, v); break;
+    case R_SHM_SEL: break;
+    default: break;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (reset)
+        virtio_mmio_reset(d);
+    if (start && d->ops->start)
+        d->ops->start(d->ctx);
+    if (notify >= 0 && d->ops->notify)
+        d->ops->notify(d->ctx, (unsigned)notify);
+    return 0;
+}
+
+void virtio_mmio_init(struct virtio_dev *d, const char *name, uint64_t base,
+                      const struct guest_mem *mem, struct irq_line irq,
+                      const struct virtio_ops *ops, void *ctx)
+{
+    memset(d, 0, sizeof(*d));
+    d->ops = ops;
+    d->ctx = ctx;
+    d->irq = irq;
+    pthread_mutex_init(&d->lock, NULL);
+    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+        d->vq[i].mem = mem;
+    d->region = (struct mmio_region){ name, base, 0x1000, d, mmio_read, mmio_write };
+}
+
+void virtio_mmio_destroy(struct virtio_dev *d)
+{
+    pthread_mutex_destroy(&d->lock);
+}
+
+void virtio_mmio_reset(struct virtio_dev *d)
+{
+    if (d->ops->reset)
+        d->ops->reset(d->ctx); /* the model stops touching the queues first */
+    pthread_mutex_lock(&d->lock);
+    reset_locked(d);
+    pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_notify_queue(struct virtio_dev *d, unsigned q)
+{
+    pthread_mutex_lock(&d->lock);
+    if (q < d->ops->num_queues && virtq_need_interrupt(&d->vq[q])) {
+        d->isr |= 1;
+        irq_set(&d->irq, 1);
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_notify_config(struct virtio_dev *d)
+{
+    pthread_mutex_lock(&d->lock);
+    d->config_generation++;
+    if (d->status & VIRTIO_STATUS_DRIVER_OK) {
+        d->isr |= 2;
+        irq_set(&d->irq, 1);
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_needs_reset(struct virtio_dev *d)
+{
+    pthread_mutex_lock(&d->lock);
+    if (!(d->status & VIRTIO_STATUS_NEEDS_RESET)) {
+        d->status |= VIRTIO_STATUS_NEEDS_RESET;
+        if (d->status & VIRTIO_STATUS_DRIVER_OK) {
+            d->isr |= 2;
+            irq_set(&d->irq, 1);
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+bool virtio_has_feature(const struct virtio_dev *d, unsigned bit)
+{
+    return bit < 64 && (d->driver_features >> bit & 1);
+}
+
+bool virtio_driver_ok(const struct virtio_dev *d)
+{
+    return (__atomic_load_n(&d->status, __ATOMIC_ACQUIRE) & VIRTIO_STATUS_DRIVER_OK) &&
+           !(__atomic_load_n(&d->status, __ATOMIC_ACQUIRE) & VIRTIO_STATUS_NEEDS_RESET);
+}
