@@ -1,32 +1,105 @@
-/* Attaches the VM's virtio devices to the board's virtio-mmio slots.
- * Which device goes in which slot is decided here, in command-line order. */
+/* Attaches the VM's virtio devices to the board's virtio-mmio slots, in command-line
+ * order: disks, then NICs, then the entropy device and the virtio console. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "dev/virtio/rng.h"
 #include "hosted/devices.h"
+#include "machine/virt.h"
+
+struct vm_device {
+    struct virtio_dev *vdev;
+    void *model;
+    void (*destroy)(void *model);
+};
 
 struct vm_devices {
     unsigned count;
+    struct vm_device dev[VIRT_VIRTIO_SLOTS];
 };
+
+static const char *const slot_names[VIRT_VIRTIO_SLOTS] = {
+    "virtio0", "virtio1", "virtio2", "virtio3", "virtio4", "virtio5", "virtio6", "virtio7",
+};
+
+/* The next free slot's place, or -ENOSPC. */
+static int next_slot(struct vm_devices *d, struct board *b, struct virtio_slot *s, char *err,
+                     size_t errlen)
+{
+    if (d->count == VIRT_VIRTIO_SLOTS) {
+        snprintf(err, errlen, "too many virtio devices (the board has %d slots)",
+                 VIRT_VIRTIO_SLOTS);
+        return -ENOSPC;
+    }
+    unsigned i = d->count;
+    *s = (struct virtio_slot){ slot_names[i], VIRT_VIRTIO_BASE + i * VIRT_VIRTIO_STRIDE,
+                               board_irq(b, VIRT_VIRTIO_IRQ + i), board_ram(b) };
+    return 0;
+}
+
+static int plug(struct vm_devices *d, struct board *b, struct virtio_dev *vdev, void *model,
+                void (*destroy)(void *), char *err, size_t errlen)
+{
+    if (board_add_mmio(b, &vdev->region)) {
+        destroy(model);
+        snprintf(err, errlen, "cannot map %s", vdev->region.name);
+        return -ENOSPC;
+    }
+    board_use_virtio_slot(b, d->count);
+    d->dev[d->count++] = (struct vm_device){ vdev, model, destroy };
+    return 0;
+}
+
+static void rng_destroy(void *m) { virtio_rng_destroy(m); }
+
+static int attach_rng(struct vm_devices *d, struct board *b, char *err, size_t errlen)
+{
+    struct virtio_slot s;
+    int rc = next_slot(d, b, &s, err, errlen);
+    if (rc)
+        return rc;
+    struct virtio_rng *r = virtio_rng_create(&s);
+    if (!r) {
+        snprintf(err, errlen, "cannot create the entropy device");
+        return -ENOMEM;
+    }
+    return plug(d, b, virtio_rng_dev(r), r, rng_destroy, err, errlen);
+}
 
 int devices_attach(struct board *b, const struct vm_config *vc, struct vm_devices **out,
                    char *err, size_t errlen)
 {
-    (void)b;
+    struct vm_devices *d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    int rc = 0;
     if (vc->num_disks || vc->num_nets) {
         snprintf(err, errlen, "virtio devices (--disk, --net) are not available in this build");
-        return -ENOTSUP;
+        rc = -ENOTSUP;
     }
-    *out = calloc(1, sizeof(**out));
-    return *out ? 0 : -ENOMEM;
+    if (!rc && vc->rng)
+        rc = attach_rng(d, b, err, errlen);
+    if (rc) {
+        devices_detach(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
 }
 
 void devices_reset(struct vm_devices *d)
 {
-    (void)d;
+    for (unsigned i = 0; d && i < d->count; i++)
+        virtio_mmio_reset(d->dev[i].vdev);
 }
 
 void devices_detach(struct vm_devices *d)
 {
+    for (unsigned i = 0; d && i < d->count; i++)
+        d->dev[i].destroy(d->dev[i].model);
     free(d);
 }
