@@ -5,6 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "dev/virtio/console.h"
 #include "dev/virtio/rng.h"
 #include "hosted/devices.h"
 #include "machine/virt.h"
@@ -17,6 +22,7 @@ struct vm_device {
 
 struct vm_devices {
     unsigned count;
+    int hvc_slave; /* kept open so the pty's master side never reports a hang-up */
     struct vm_device dev[VIRT_VIRTIO_SLOTS];
 };
 
@@ -68,6 +74,54 @@ static int attach_rng(struct vm_devices *d, struct board *b, char *err, size_t e
     return plug(d, b, virtio_rng_dev(r), r, rng_destroy, err, errlen);
 }
 
+static void console_destroy(void *m) { virtio_console_destroy(m); }
+
+/* --hvc pty: a new pseudo-terminal in raw mode, its name printed for the user;
+ * --hvc file:PATH: output appended to PATH, no input. */
+static int attach_hvc(struct vm_devices *d, struct board *b, const char *spec, char *err,
+                      size_t errlen)
+{
+    struct virtio_slot s;
+    int rc = next_slot(d, b, &s, err, errlen);
+    if (rc)
+        return rc;
+    int in = -1, out;
+    if (!strcmp(spec, "pty")) {
+        out = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        const char *name = out >= 0 && !grantpt(out) && !unlockpt(out) ? ptsname(out) : NULL;
+        if (!name) {
+            snprintf(err, errlen, "--hvc pty: cannot create a pseudo-terminal: %s", strerror(errno));
+            if (out >= 0)
+                close(out);
+            return -errno;
+        }
+        d->hvc_slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (d->hvc_slave >= 0) {
+            struct termios t;
+            if (!tcgetattr(d->hvc_slave, &t)) {
+                cfmakeraw(&t);
+                tcsetattr(d->hvc_slave, TCSANOW, &t);
+            }
+        }
+        fprintf(stderr, "corral: virtio console hvc0 is on %s\n", name);
+        in = out;
+    } else {
+        const char *path = spec + 5;
+        out = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (out < 0) {
+            snprintf(err, errlen, "--hvc: cannot open '%s': %s", path, strerror(errno));
+            return -errno;
+        }
+    }
+    struct virtio_console *c = virtio_console_create(&s, in, out);
+    if (!c) {
+        close(out);
+        snprintf(err, errlen, "cannot create the virtio console");
+        return -ENOMEM;
+    }
+    return plug(d, b, virtio_console_dev(c), c, console_destroy, err, errlen);
+}
+
 int devices_attach(struct board *b, const struct vm_config *vc, struct vm_devices **out,
                    char *err, size_t errlen)
 {
@@ -76,6 +130,7 @@ int devices_attach(struct board *b, const struct vm_config *vc, struct vm_device
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    d->hvc_slave = -1;
     int rc = 0;
     if (vc->num_disks || vc->num_nets) {
         snprintf(err, errlen, "virtio devices (--disk, --net) are not available in this build");
@@ -83,6 +138,8 @@ int devices_attach(struct board *b, const struct vm_config *vc, struct vm_device
     }
     if (!rc && vc->rng)
         rc = attach_rng(d, b, err, errlen);
+    if (!rc && vc->hvc)
+        rc = attach_hvc(d, b, vc->hvc, err, errlen);
     if (rc) {
         devices_detach(d);
         return rc;
@@ -101,5 +158,7 @@ void devices_detach(struct vm_devices *d)
 {
     for (unsigned i = 0; d && i < d->count; i++)
         d->dev[i].destroy(d->dev[i].model);
+    if (d && d->hvc_slave >= 0)
+        close(d->hvc_slave);
     free(d);
 }

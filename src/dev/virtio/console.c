@@ -1,0 +1,237 @@
+/* virtio-console: receiveq (0) carries host input to the guest, transmitq (1) the guest's
+ * output to the host. One thread moves bytes both ways with poll(), so a slow reader on
+ * the host side holds the guest's output back instead of losing it or blocking a vCPU. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "dev/virtio/console.h"
+
+#define VIRTIO_ID_CONSOLE 3
+#define QUEUE_SIZE 128
+#define CONFIG_SIZE 12 /* cols, rows, max_nr_ports, emerg_wr */
+
+struct virtio_console {
+    struct virtio_dev vdev;
+    int in_fd, out_fd, kick_fd;
+    pthread_t thread;
+    pthread_mutex_t qlock;
+    bool running, stop;
+    /* a transmit request partly written to out_fd */
+    bool tx_pending;
+    size_t tx_off;
+    struct virtq_req tx, rx;
+};
+
+static void con_config_read(void *ctx, uint32_t off, unsigned size, uint64_t *val)
+{
+    (void)ctx;
+    uint8_t cfg[CONFIG_SIZE] = { 0 };
+    uint32_t ports = 1;
+    memcpy(cfg + 4, &ports, 4);
+    uint64_t v = 0;
+    memcpy(&v, cfg + off, size);
+    *val = v;
+}
+
+/* Writes what it can of the pending transmit request; true when it is all out. */
+static bool tx_write(struct virtio_console *c)
+{
+    for (;;) {
+        uint8_t buf[4096];
+        size_t n = virtq_copy_from_out(&c->tx, c->tx_off, buf, sizeof(buf));
+        if (!n)
+            return true;
+        ssize_t w = write(c->out_fd, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN)
+            return false;
+        if (w <= 0)
+            return true; /* the host side is gone: nowhere to put the bytes */
+        c->tx_off += (size_t)w;
+    }
+}
+
+static bool do_tx(struct virtio_console *c)
+{
+    struct virtq *q = &c->vdev.vq[1];
+    bool pushed = false;
+    int rc = 0;
+    for (;;) {
+        if (!c->tx_pending) {
+            if ((rc = virtq_pop(q, &c->tx)) <= 0) {
+                if (rc == 0) {
+                    virtq_enable_kick(q);
+                    if (virtq_has_avail(q))
+                        continue;
+                }
+                break;
+            }
+            c->tx_pending = true;
+            c->tx_off = 0;
+        }
+        if (!tx_write(c))
+            break;
+        virtq_push(q, c->tx.head, 0);
+        c->tx_pending = false;
+        pushed = true;
+    }
+    if (pushed)
+        virtio_notify_queue(&c->vdev, 1);
+    return rc >= 0;
+}
+
+/* Host input is ready: move it into one receive buffer. False if the queue is broken. */
+static bool do_rx(struct virtio_console *c, bool *no_buffer)
+{
+    struct virtq *q = &c->vdev.vq[0];
+    int rc = virtq_pop(q, &c->rx);
+    if (rc <= 0) {
+        *no_buffer = rc == 0;
+        if (rc == 0)
+            virtq_enable_kick(q);
+        return rc == 0;
+    }
+    size_t room = c->rx.in_len < 4096 ? c->rx.in_len : 4096;
+    uint8_t buf[4096];
+    ssize_t n = room ? read(c->in_fd, buf, room) : 0;
+    if (n < 0)
+        n = 0;
+    size_t put = virtq_copy_to_in(&c->rx, 0, buf, (size_t)n);
+    virtq_push(q, c->rx.head, (uint32_t)put);
+    virtio_notify_queue(&c->vdev, 0);
+    return true;
+}
+
+static void *con_thread(void *arg)
+{
+    struct virtio_console *c = arg;
+    bool rx_wait = false; /* no receive buffer: wait for a kick before reading input */
+    for (;;) {
+        pthread_mutex_lock(&c->qlock);
+        bool run = c->running, txp = c->tx_pending;
+        pthread_mutex_unlock(&c->qlock);
+        struct pollfd p[3] = {
+            { c->kick_fd, POLLIN, 0 },
+            { run && c->in_fd >= 0 && !rx_wait ? c->in_fd : -1, POLLIN, 0 },
+            { run && txp ? c->out_fd : -1, POLLOUT, 0 },
+        };
+        if (poll(p, 3, -1) < 0 && errno != EINTR)
+            break;
+        if (p[0].revents) {
+            uint64_t n;
+            if (read(c->kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+                break;
+            rx_wait = false;
+        }
+        pthread_mutex_lock(&c->qlock);
+        if (c->stop) {
+            pthread_mutex_unlock(&c->qlock);
+            break;
+        }
+        bool ok = true;
+        if (c->running) {
+            ok = do_tx(c);
+            if (ok && (p[1].revents & POLLIN) && !rx_wait) {
+                bool none = false;
+                ok = do_rx(c, &none);
+                rx_wait = none;
+            }
+            if (p[1].revents & (POLLHUP | POLLERR) && !(p[1].revents & POLLIN))
+                usleep(100 * 1000); /* nobody on the other side of the pty yet */
+            if (!ok)
+                c->running = false;
+        }
+        pthread_mutex_unlock(&c->qlock);
+        if (!ok)
+            virtio_needs_reset(&c->vdev);
+    }
+    return NULL;
+}
+
+static void kick(struct virtio_console *c)
+{
+    uint64_t one = 1;
+    if (write(c->kick_fd, &one, sizeof(one)) < 0) {
+        /* counter overflow only: a kick is already pending */
+    }
+}
+
+static void con_notify(void *ctx, unsigned q)
+{
+    (void)q;
+    kick(ctx);
+}
+
+static void con_start(void *ctx)
+{
+    struct virtio_console *c = ctx;
+    pthread_mutex_lock(&c->qlock);
+    c->running = true;
+    pthread_mutex_unlock(&c->qlock);
+    kick(c);
+}
+
+static void con_reset(void *ctx)
+{
+    struct virtio_console *c = ctx;
+    pthread_mutex_lock(&c->qlock);
+    c->running = false;
+    c->tx_pending = false;
+    pthread_mutex_unlock(&c->qlock);
+}
+
+static const struct virtio_ops con_ops = {
+    .device_id = VIRTIO_ID_CONSOLE, .num_queues = 2, .queue_max = QUEUE_SIZE,
+    .config_size = CONFIG_SIZE, .config_read = con_config_read,
+    .notify = con_notify, .start = con_start, .reset = con_reset,
+};
+
+struct virtio_console *virtio_console_create(const struct virtio_slot *slot, int in_fd, int out_fd)
+{
+    struct virtio_console *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->in_fd = in_fd;
+    c->out_fd = out_fd;
+    fcntl(out_fd, F_SETFL, fcntl(out_fd, F_GETFL) | O_NONBLOCK);
+    if (in_fd >= 0)
+        fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
+    c->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pthread_mutex_init(&c->qlock, NULL);
+    virtio_mmio_init(&c->vdev, slot->name, slot->base, slot->mem, slot->irq, &con_ops, c);
+    if (c->kick_fd < 0 || pthread_create(&c->thread, NULL, con_thread, c)) {
+        if (c->kick_fd >= 0)
+            close(c->kick_fd);
+        virtio_mmio_destroy(&c->vdev);
+        pthread_mutex_destroy(&c->qlock);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+struct virtio_dev *virtio_console_dev(struct virtio_console *c) { return &c->vdev; }
+
+void virtio_console_destroy(struct virtio_console *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->qlock);
+    c->stop = true;
+    pthread_mutex_unlock(&c->qlock);
+    kick(c);
+    pthread_join(c->thread, NULL);
+    close(c->kick_fd);
+    if (c->in_fd >= 0 && c->in_fd != c->out_fd)
+        close(c->in_fd);
+    close(c->out_fd);
+    virtio_mmio_destroy(&c->vdev);
+    pthread_mutex_destroy(&c->qlock);
+    free(c);
+}
