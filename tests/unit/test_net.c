@@ -242,6 +242,19 @@ static int capture_wait(struct capture *c, frame_match_fn match, const void *arg
     return found;
 }
 
+/* The backend counts a delivered frame after the callback returns: give it a moment. */
+static struct net_stats stats_after_rx(struct net_backend *nb, uint64_t rx_frames)
+{
+    struct net_stats st;
+    for (int i = 0; i < 1000; i++) {
+        net_backend_stats(nb, &st);
+        if (st.rx_frames >= rx_frames)
+            break;
+        usleep(1000);
+    }
+    return st;
+}
+
 static struct capture *capture_new(void)
 {
     struct capture *c = calloc(1, sizeof(*c));
@@ -500,8 +513,7 @@ static void test_user_dhcp_discover_gets_qemu_style_offer(void **state)
     assert_non_null(v);
     assert_int_equal(get32(v), ip_of("255.255.255.0"));    /* netmask */
 
-    struct net_stats st;
-    net_backend_stats(c->nb, &st);
+    struct net_stats st = stats_after_rx(c->nb, 1);
     assert_int_equal(st.tx_frames, 1);
     assert_true(st.rx_frames >= 1);
     assert_int_equal(st.rx_dropped, 0);
@@ -556,9 +568,67 @@ static void test_user_holds_frames_until_rx_ready(void **state)
     pthread_mutex_unlock(&c->lock);
     net_backend_rx_ready(c->nb);
     assert_true(capture_wait(c, match_arp, &w, WAIT_MS) >= 0);
+    struct net_stats st = stats_after_rx(c->nb, 1);
+    assert_int_equal(st.rx_frames, 1);
+    assert_int_equal(st.rx_dropped, 0);
+    close_user(c);
+}
+
+static void test_user_tx_queue_is_bounded(void **state)
+{
+    struct capture *c = capture_new();
+    char err[256];
+    assert_int_equal(net_backend_open("user,ipv6=off", 0, capture_rx, c, &c->nb, err,
+                                      sizeof(err)), 0);
+    static const uint8_t bcast[6] = BCAST_MAC, zero[6] = { 0 };
+    uint8_t f[60];
+    arp_frame(f, 1, guest_mac, ip_of("10.0.2.15"), zero, ip_of("10.0.2.2"), bcast);
+    /* not started: nothing drains the queue */
+    for (int i = 0; i < NET_TX_QUEUE_MAX; i++)
+        assert_int_equal(net_backend_send(c->nb, f, sizeof(f)), 0);
+    assert_int_equal(net_backend_send(c->nb, f, sizeof(f)), -ENOBUFS);
     struct net_stats st;
     net_backend_stats(c->nb, &st);
-    assert_int_equal(st.rx_dropped, 0);
+    assert_int_equal(st.tx_frames, NET_TX_QUEUE_MAX);
+    assert_int_equal(st.tx_dropped, 1);
+    /* once started, the queued requests are answered */
+    assert_int_equal(net_backend_start(c->nb), 0);
+    assert_int_equal(net_backend_start(c->nb), -EBUSY);
+    st = stats_after_rx(c->nb, NET_TX_QUEUE_MAX);
+    assert_int_equal(st.rx_frames, NET_TX_QUEUE_MAX);
+    close_user(c);
+}
+
+static void test_user_rx_queue_drops_beyond_its_bound(void **state)
+{
+    enum { EXTRA = 20 };
+    struct capture *c = open_user("user,ipv6=off");
+    pthread_mutex_lock(&c->lock);
+    c->refuse = true;
+    pthread_mutex_unlock(&c->lock);
+    static const uint8_t bcast[6] = BCAST_MAC, zero[6] = { 0 };
+    uint8_t f[60];
+    arp_frame(f, 1, guest_mac, ip_of("10.0.2.15"), zero, ip_of("10.0.2.2"), bcast);
+    /* each request makes one reply; the guest takes none of them for now */
+    for (int i = 0; i < NET_RX_QUEUE_MAX + EXTRA; i++)
+        while (net_backend_send(c->nb, f, sizeof(f)) == -ENOBUFS)
+            usleep(1000);
+    struct net_stats st;
+    for (int i = 0; i < 5000; i++) {
+        net_backend_stats(c->nb, &st);
+        if (st.rx_dropped >= EXTRA)
+            break;
+        usleep(1000);
+    }
+    assert_int_equal(st.rx_dropped, EXTRA);
+    assert_int_equal(st.rx_frames, 0);
+    pthread_mutex_lock(&c->lock);
+    c->refuse = false;
+    pthread_mutex_unlock(&c->lock);
+    net_backend_rx_ready(c->nb);
+    st = stats_after_rx(c->nb, NET_RX_QUEUE_MAX);
+    assert_int_equal(st.rx_frames, NET_RX_QUEUE_MAX);
+    assert_int_equal(st.rx_dropped, EXTRA);
     close_user(c);
 }
 
@@ -607,6 +677,22 @@ static bool match_tcp(const uint8_t *f, size_t len, const void *arg)
            (!w->sport || get16(t) == w->sport) && (t[13] & 0x3f) == w->flags;
 }
 
+struct udp_want {
+    uint32_t dst;
+    uint16_t dport;
+    const char *payload;
+    size_t len;
+};
+
+static bool match_udp(const uint8_t *f, size_t len, const void *arg)
+{
+    const struct udp_want *w = arg;
+    const uint8_t *ip, *u = ip_payload(f, len, 17, &ip);
+    return u && get32(ip + 16) == w->dst && get16(u + 2) == w->dport &&
+           get16(u + 4) == 8 + w->len && u + 8 + w->len <= f + len &&
+           !memcmp(u + 8, w->payload, w->len);
+}
+
 static void test_user_hostfwd_brings_host_connection_to_guest(void **state)
 {
     uint16_t port;
@@ -625,6 +711,12 @@ static void test_user_hostfwd_brings_host_connection_to_guest(void **state)
     int i = capture_wait(c, match_tcp, &w, WAIT_MS);
     assert_true(i >= 0);
     assert_memory_equal(c->frames[i], guest_mac, 6);
+    close(fd);
+
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(sendto(fd, "ping", 4, 0, (struct sockaddr *)&a, sizeof(a)), 4);
+    struct udp_want uw = { ip_of("10.0.2.15"), 53, "ping", 4 };
+    assert_true(capture_wait(c, match_udp, &uw, WAIT_MS) >= 0);
     close(fd);
     close_user(c);
 }
@@ -691,6 +783,12 @@ static int tap_arp_roundtrip(char *msg, size_t msglen)
         snprintf(msg, msglen, "cannot make a network namespace: %s", strerror(errno));
         return TAP_UNAVAILABLE;
     }
+    /* no IPv6 chatter (router solicitations, MLD): the ARP reply is the only frame */
+    FILE *sysctl = fopen("/proc/sys/net/ipv6/conf/default/disable_ipv6", "w");
+    if (sysctl) {
+        fputs("1\n", sysctl);
+        fclose(sysctl);
+    }
     struct capture *c = capture_new();
     char err[256] = "";
     int r = net_backend_open("tap,ifname=" TAP_IF, 0, capture_rx, c, &c->nb, err, sizeof(err));
@@ -721,18 +819,37 @@ static int tap_arp_roundtrip(char *msg, size_t msglen)
     }
     static const uint8_t bcast[6] = BCAST_MAC, zero[6] = { 0 };
     struct arp_want w = { 2, ip_of("10.0.9.1"), ip_of("10.0.9.2") };
-    int found = -1;
-    /* a few tries: the first request may race with the link coming up */
-    for (int tries = 0; tries < 10 && found < 0; tries++) {
-        uint8_t f[60];
-        arp_frame(f, 1, guest_mac, ip_of("10.0.9.2"), zero, ip_of("10.0.9.1"), bcast);
-        r = net_backend_send(c->nb, f, sizeof(f));
-        if (r) {
-            snprintf(msg, msglen, "net_backend_send: %s", strerror(-r));
-            return 1;
-        }
-        found = capture_wait(c, match_arp, &w, 500);
+    uint8_t f[60];
+    arp_frame(f, 1, guest_mac, ip_of("10.0.9.2"), zero, ip_of("10.0.9.1"), bcast);
+    /* First with a guest that has no buffers: the reply waits in the kernel until rx_ready. */
+    pthread_mutex_lock(&c->lock);
+    c->refuse = true;
+    pthread_mutex_unlock(&c->lock);
+    r = net_backend_send(c->nb, f, sizeof(f));
+    if (r) {
+        snprintf(msg, msglen, "net_backend_send: %s", strerror(-r));
+        return 1;
     }
+    unsigned refused = 0;
+    for (int i = 0; i < 2000 && !refused; i++) {
+        usleep(1000);
+        pthread_mutex_lock(&c->lock);
+        refused = c->refused;
+        pthread_mutex_unlock(&c->lock);
+    }
+    usleep(100000);
+    pthread_mutex_lock(&c->lock);
+    bool early = c->n > 0;
+    refused = c->refused;
+    c->refuse = false;
+    pthread_mutex_unlock(&c->lock);
+    if (!refused || early || refused > 1) {
+        snprintf(msg, msglen, "a refused frame was not held: %u refusals, %s", refused,
+                 early ? "frames delivered anyway" : "nothing delivered");
+        return 1;
+    }
+    net_backend_rx_ready(c->nb);
+    int found = capture_wait(c, match_arp, &w, WAIT_MS);
     if (found < 0) {
         snprintf(msg, msglen, "no ARP reply from the kernel through %s", TAP_IF);
         return 1;
@@ -795,6 +912,8 @@ int main(void)
         cmocka_unit_test(test_user_dhcp_discover_gets_qemu_style_offer),
         cmocka_unit_test(test_user_answers_arp_for_gateway),
         cmocka_unit_test(test_user_holds_frames_until_rx_ready),
+        cmocka_unit_test(test_user_tx_queue_is_bounded),
+        cmocka_unit_test(test_user_rx_queue_drops_beyond_its_bound),
         cmocka_unit_test(test_user_send_rejects_runt_and_giant_frames),
         cmocka_unit_test(test_user_hostfwd_brings_host_connection_to_guest),
         cmocka_unit_test(test_user_hostfwd_on_busy_port_fails_cleanly),
