@@ -47,7 +47,11 @@ static uint32_t ip_of(const char *s)
     return ntohl(a.s_addr);
 }
 
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)(v >> 16));
+    put16(p + 2, (uint16_t)v);
+}
 
 static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum)
 {
@@ -388,9 +392,10 @@ static void test_mac_parsing(void **state)
     assert_memory_equal(mac, ((uint8_t[]){ 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef }), 6);
     assert_int_equal(net_parse_mac("02-00-00-00-00-01", mac, err, sizeof(err)), 0);
     assert_int_equal(mac[5], 1);
-    static const char *const bad[] = { "", "52:54:00:12:34:5", "52:54:00:12:34:567",
-                                       "52:54:00:12:34:56:", "52:54:00:12:34-5g", "5:54:00:12:34:56",
-                                       "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff" };
+    static const char *const bad[] = {
+        "", "52:54:00:12:34:5", "52:54:00:12:34:567", "52:54:00:12:34:56:", "52:54:00:12:34-5g",
+        "5:54:00:12:34:56", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff",
+    };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
         assert_int_equal(net_parse_mac(bad[i], mac, err, sizeof(err)), -EINVAL);
     /* a tiny or absent error buffer is fine */
@@ -642,6 +647,47 @@ static void test_user_send_rejects_runt_and_giant_frames(void **state)
     net_backend_stats(c->nb, &st);
     assert_int_equal(st.tx_dropped, 2);
     assert_int_equal(st.tx_frames, 0);
+    close_user(c);
+}
+
+static bool match_router_advert(const uint8_t *f, size_t len, const void *arg)
+{
+    return len >= 14 + 40 + 16 && get16(f + 12) == 0x86dd && f[20] == 58 && f[54] == 134;
+}
+
+static void test_user_ipv6_router_solicitation_gets_fec0_prefix(void **state)
+{
+    struct capture *c = open_user("user");
+    static const uint8_t all_routers_mac[6] = { 0x33, 0x33, 0, 0, 0, 2 };
+    uint8_t f[14 + 40 + 8] = { 0 }, *ip6 = f + 14, *icmp = ip6 + 40;
+    put_eth(f, all_routers_mac, guest_mac, 0x86dd);
+    ip6[0] = 0x60;
+    put16(ip6 + 4, 8);   /* payload length */
+    ip6[6] = 58;         /* ICMPv6 */
+    ip6[7] = 255;        /* NDP wants hop limit 255 (RFC 4861 6.1.1) */
+    static const uint8_t src[16] = { 0xfe, 0x80, [8] = 0x50, 0x54, 0x00, 0xff, 0xfe, 0x12, 0x34,
+                                     0x56 };
+    static const uint8_t dst[16] = { 0xff, 0x02, [15] = 2 };
+    memcpy(ip6 + 8, src, 16);
+    memcpy(ip6 + 24, dst, 16);
+    icmp[0] = 133;       /* router solicitation */
+    uint8_t pseudo[40] = { 0 };
+    memcpy(pseudo, src, 16);
+    memcpy(pseudo + 16, dst, 16);
+    put32(pseudo + 32, 8);
+    pseudo[39] = 58;
+    put16(icmp + 2, fold(sum16(icmp, 8, sum16(pseudo, 40, 0))));
+    assert_int_equal(net_backend_send(c->nb, f, sizeof(f)), 0);
+
+    int i = capture_wait(c, match_router_advert, NULL, WAIT_MS);
+    assert_true(i >= 0);
+    const uint8_t *ra = c->frames[i] + 54, *end = c->frames[i] + c->lens[i];
+    bool prefix_ok = false;
+    for (const uint8_t *o = ra + 16; o + 2 <= end && o[1]; o += o[1] * 8)
+        if (o[0] == 3 && o + 32 <= end)   /* prefix information */
+            prefix_ok = o[2] == 64 && get16(o + 16) == 0xfec0 &&
+                        !memcmp(o + 18, (uint8_t[14]){ 0 }, 14);
+    assert_true(prefix_ok);
     close_user(c);
 }
 
@@ -915,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_user_tx_queue_is_bounded),
         cmocka_unit_test(test_user_rx_queue_drops_beyond_its_bound),
         cmocka_unit_test(test_user_send_rejects_runt_and_giant_frames),
+        cmocka_unit_test(test_user_ipv6_router_solicitation_gets_fec0_prefix),
         cmocka_unit_test(test_user_hostfwd_brings_host_connection_to_guest),
         cmocka_unit_test(test_user_hostfwd_on_busy_port_fails_cleanly),
         cmocka_unit_test(test_user_guest_connects_to_host_loopback),
