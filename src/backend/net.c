@@ -1,5 +1,6 @@
 /* The network backend front door: parses a --net spec, picks the kind, and forwards the calls
  * of net.h to it. The kinds themselves are net_slirp.c ("user") and net_tap.c ("tap"). */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -44,10 +45,13 @@ int net_backend_open(const char *spec, unsigned index, net_rx_fn rx, void *rx_ct
     return r;
 }
 
-void net_backend_init_head(struct net_backend *nb, const struct net_backend *head,
-                           const struct net_backend_ops *ops)
+int net_backend_init_head(struct net_backend *nb, const struct net_backend *head,
+                          const struct net_backend_ops *ops)
 {
     nb->ops = ops;
+    nb->started = false;
+    atomic_init(&nb->stop, false);
+    atomic_init(&nb->rx_retry, false);
     nb->kind = head->kind;
     memcpy(nb->mac, head->mac, 6);
     nb->rx = head->rx;
@@ -56,12 +60,15 @@ void net_backend_init_head(struct net_backend *nb, const struct net_backend *hea
     atomic_init(&nb->tx_dropped, 0);
     atomic_init(&nb->rx_frames, 0);
     atomic_init(&nb->rx_dropped, 0);
+    nb->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return nb->wake_fd < 0 ? -errno : 0;
 }
 
-int net_wake_open(void)
+void net_backend_fini_head(struct net_backend *nb)
 {
-    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    return fd < 0 ? -errno : fd;
+    if (nb->wake_fd >= 0)
+        close(nb->wake_fd);
+    nb->wake_fd = -1;
 }
 
 void net_wake(int fd)
@@ -81,13 +88,31 @@ void net_wake_drain(int fd)
 
 int net_backend_start(struct net_backend *nb)
 {
-    return nb->ops->start(nb);
+    if (nb->started)
+        return -EBUSY;
+    /* signals belong to the main thread; a SIGPIPE from a socket here stays pending, harmless */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int r = pthread_create(&nb->thread, NULL, nb->ops->thread, nb);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r)
+        return -r;
+    nb->started = true;
+    return 0;
 }
 
 void net_backend_close(struct net_backend *nb)
 {
-    if (nb)
-        nb->ops->close(nb);
+    if (!nb)
+        return;
+    if (nb->started) {
+        atomic_store(&nb->stop, true);
+        net_wake(nb->wake_fd);
+        pthread_join(nb->thread, NULL);
+        nb->started = false;
+    }
+    nb->ops->destroy(nb);
 }
 
 int net_backend_send(struct net_backend *nb, const uint8_t *frame, size_t len)
@@ -108,7 +133,8 @@ void net_backend_mac(const struct net_backend *nb, uint8_t mac[6])
 
 void net_backend_rx_ready(struct net_backend *nb)
 {
-    nb->ops->rx_ready(nb);
+    atomic_store(&nb->rx_retry, true);
+    net_wake(nb->wake_fd);
 }
 
 void net_backend_stats(const struct net_backend *nb, struct net_stats *st)

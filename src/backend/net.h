@@ -30,7 +30,7 @@ typedef bool (*net_rx_fn)(void *ctx, const uint8_t *frame, size_t len);
  * On error: a one-line message in err ("--net: ..."), a negative errno, *out untouched. */
 int net_backend_open(const char *spec, unsigned index, net_rx_fn rx, void *rx_ctx,
                      struct net_backend **out, char *err, size_t errlen);
-/* Starts the backend thread. Frames sent before this wait in the queue. */
+/* Starts the backend thread (-EBUSY if it runs). Frames sent before this wait in the queue. */
 int net_backend_start(struct net_backend *nb);
 /* Stops the thread and frees everything. NULL is allowed. */
 void net_backend_close(struct net_backend *nb);

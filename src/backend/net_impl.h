@@ -3,21 +3,28 @@
 #ifndef CORRAL_BACKEND_NET_IMPL_H
 #define CORRAL_BACKEND_NET_IMPL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "backend/net.h"
 #include "backend/net_util.h"
 
 struct net_backend_ops {
-    int (*start)(struct net_backend *nb);
-    void (*close)(struct net_backend *nb);
+    /* The backend thread (argument: the backend). It polls wake_fd with its own fds and
+     * returns once stop is set; rx_retry says the guest posted RX buffers. */
+    void *(*thread)(void *nb);
     int (*send)(struct net_backend *nb, const uint8_t *frame, size_t len);
-    void (*rx_ready)(struct net_backend *nb);
+    /* Frees the backend; the thread has stopped, or never started. */
+    void (*destroy)(struct net_backend *nb);
 };
 
 /* The first member of every backend's state. */
 struct net_backend {
     const struct net_backend_ops *ops;
+    int wake_fd;              /* an eventfd: net_wake() gets the thread out of poll() */
+    pthread_t thread;
+    bool started;
+    atomic_bool stop, rx_retry;
     const char *kind;
     char ifname[IFNAMSIZ];
     uint8_t mac[6];
@@ -38,12 +45,12 @@ struct net_kind {
 
 extern const struct net_kind net_kind_user, net_kind_tap;
 
-/* Fills the head of a backend's state from what net_backend_open prepared. */
-void net_backend_init_head(struct net_backend *nb, const struct net_backend *head,
-                           const struct net_backend_ops *ops);
+/* Fills the head of a backend's state from what net_backend_open prepared and opens its
+ * wake_fd; on error (a negative errno) the head is still fit for net_backend_fini_head. */
+int net_backend_init_head(struct net_backend *nb, const struct net_backend *head,
+                          const struct net_backend_ops *ops);
+void net_backend_fini_head(struct net_backend *nb);
 
-/* An eventfd that wakes a backend thread out of poll(). */
-int net_wake_open(void);
 void net_wake(int fd);
 void net_wake_drain(int fd);
 

@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,10 +31,6 @@ struct slirp_timer {
 struct net_slirp {
     struct net_backend nb; /* first: net.c sees only this */
     Slirp *slirp;
-    int wake_fd;
-    pthread_t thread;
-    bool started;
-    atomic_bool stop, rx_retry;
     pthread_mutex_t tx_lock;
     struct net_queue txq;  /* guest -> slirp, under tx_lock */
     struct net_queue rxq;  /* slirp -> guest while the guest has no buffers; thread only */
@@ -135,7 +130,7 @@ static void cb_unregister_poll_fd(int fd, void *opaque) {}
 static void cb_notify(void *opaque)
 {
     struct net_slirp *s = opaque;
-    net_wake(s->wake_fd);
+    net_wake(s->nb.wake_fd);
 }
 
 static void cb_init_completed(Slirp *slirp, void *opaque) {}
@@ -251,40 +246,23 @@ static void flush_rx(struct net_slirp *s)
 static void *slirp_thread(void *arg)
 {
     struct net_slirp *s = arg;
-    while (!atomic_load(&s->stop)) {
+    while (!atomic_load(&s->nb.stop)) {
         drain_tx(s);
-        if (atomic_exchange(&s->rx_retry, false))
+        if (atomic_exchange(&s->nb.rx_retry, false))
             flush_rx(s);
         uint32_t timeout = run_timers(s);
         s->npfds = 1;
-        s->pfds[0] = (struct pollfd){ .fd = s->wake_fd, .events = POLLIN };
+        s->pfds[0] = (struct pollfd){ .fd = s->nb.wake_fd, .events = POLLIN };
         slirp_pollfds_fill(s->slirp, &timeout, add_poll, s);
         int n = poll(s->pfds, s->npfds, timeout > INT_MAX ? -1 : (int)timeout);
         if (n > 0 && s->pfds[0].revents)
-            net_wake_drain(s->wake_fd);
+            net_wake_drain(s->nb.wake_fd);
         slirp_pollfds_poll(s->slirp, n < 0, get_revents, s);
     }
     return NULL;
 }
 
 /* ---- net.h operations */
-
-static int slirp_start(struct net_backend *nb)
-{
-    struct net_slirp *s = (struct net_slirp *)nb;
-    if (s->started)
-        return -EBUSY;
-    /* signals belong to the main thread; a SIGPIPE from a socket here stays pending, harmless */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&s->thread, NULL, slirp_thread, s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r)
-        return -r;
-    s->started = true;
-    return 0;
-}
 
 static int slirp_send(struct net_backend *nb, const uint8_t *frame, size_t len)
 {
@@ -293,25 +271,13 @@ static int slirp_send(struct net_backend *nb, const uint8_t *frame, size_t len)
     int r = net_queue_push(&s->txq, frame, len);
     pthread_mutex_unlock(&s->tx_lock);
     if (!r)
-        net_wake(s->wake_fd);
+        net_wake(s->nb.wake_fd);
     return r;
 }
 
-static void slirp_rx_ready(struct net_backend *nb)
+static void slirp_destroy(struct net_backend *nb)
 {
     struct net_slirp *s = (struct net_slirp *)nb;
-    atomic_store(&s->rx_retry, true);
-    net_wake(s->wake_fd);
-}
-
-static void slirp_close(struct net_backend *nb)
-{
-    struct net_slirp *s = (struct net_slirp *)nb;
-    if (s->started) {
-        atomic_store(&s->stop, true);
-        net_wake(s->wake_fd);
-        pthread_join(s->thread, NULL);
-    }
     if (s->slirp)
         slirp_cleanup(s->slirp); /* frees its timers through cb_timer_free */
     while (s->timers)
@@ -319,17 +285,15 @@ static void slirp_close(struct net_backend *nb)
     net_queue_free(&s->txq);
     net_queue_free(&s->rxq);
     pthread_mutex_destroy(&s->tx_lock);
-    if (s->wake_fd >= 0)
-        close(s->wake_fd);
+    net_backend_fini_head(&s->nb);
     free(s->pfds);
     free(s);
 }
 
 static const struct net_backend_ops slirp_ops = {
-    .start = slirp_start,
-    .close = slirp_close,
+    .thread = slirp_thread,
     .send = slirp_send,
-    .rx_ready = slirp_rx_ready,
+    .destroy = slirp_destroy,
 };
 
 static struct in_addr ip4(const char *s)
@@ -393,14 +357,10 @@ static int slirp_open(const struct net_opts *o, const struct net_backend *head,
     struct net_slirp *s = calloc(1, sizeof(*s));
     if (!s)
         return net_err(err, errlen, -ENOMEM, "out of memory");
-    net_backend_init_head(&s->nb, head, &slirp_ops);
+    int r = net_backend_init_head(&s->nb, head, &slirp_ops);
     pthread_mutex_init(&s->tx_lock, NULL);
-    atomic_init(&s->stop, false);
-    atomic_init(&s->rx_retry, false);
-    s->wake_fd = net_wake_open();
     s->pfd_cap = 16;
     s->pfds = malloc(s->pfd_cap * sizeof(*s->pfds));
-    int r = s->wake_fd < 0 ? s->wake_fd : 0;
     if (!r && (!s->pfds || net_queue_init(&s->txq, NET_TX_QUEUE_MAX) ||
                net_queue_init(&s->rxq, NET_RX_QUEUE_MAX)))
         r = -ENOMEM;
@@ -419,7 +379,7 @@ static int slirp_open(const struct net_opts *o, const struct net_backend *head,
     *out = &s->nb;
     return 0;
 fail:
-    slirp_close(&s->nb);
+    slirp_destroy(&s->nb);
     return r;
 }
 

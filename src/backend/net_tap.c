@@ -5,8 +5,6 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +18,7 @@
 
 struct net_tap {
     struct net_backend nb; /* first: net.c sees only this */
-    int fd, wake_fd;
-    pthread_t thread;
-    bool started;
-    atomic_bool stop, rx_retry;
+    int fd;
     bool held;             /* buf holds a frame the guest had no room for */
     size_t held_len;
     uint8_t buf[NET_FRAME_MAX];
@@ -60,39 +55,23 @@ static void tap_read_frames(struct net_tap *t)
 static void *tap_thread(void *arg)
 {
     struct net_tap *t = arg;
-    while (!atomic_load(&t->stop)) {
+    while (!atomic_load(&t->nb.stop)) {
         /* checked after held is set, so a rx_ready racing with a refusal is not lost */
-        if (atomic_exchange(&t->rx_retry, false) && t->held)
+        if (atomic_exchange(&t->nb.rx_retry, false) && t->held)
             tap_deliver(t, t->held_len);
         struct pollfd p[2] = {
-            { .fd = t->wake_fd, .events = POLLIN },
+            { .fd = t->nb.wake_fd, .events = POLLIN },
             { .fd = t->fd, .events = t->held ? 0 : POLLIN },
         };
         int n = poll(p, 2, -1);
         if (n < 0)
             continue;
         if (p[0].revents)
-            net_wake_drain(t->wake_fd);
+            net_wake_drain(t->nb.wake_fd);
         if (!t->held && (p[1].revents & POLLIN))
             tap_read_frames(t);
     }
     return NULL;
-}
-
-static int tap_start(struct net_backend *nb)
-{
-    struct net_tap *t = (struct net_tap *)nb;
-    if (t->started)
-        return -EBUSY;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* signals belong to the main thread */
-    int r = pthread_create(&t->thread, NULL, tap_thread, t);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r)
-        return -r;
-    t->started = true;
-    return 0;
 }
 
 static int tap_send(struct net_backend *nb, const uint8_t *frame, size_t len)
@@ -107,33 +86,19 @@ static int tap_send(struct net_backend *nb, const uint8_t *frame, size_t len)
     return 0;
 }
 
-static void tap_rx_ready(struct net_backend *nb)
+static void tap_destroy(struct net_backend *nb)
 {
     struct net_tap *t = (struct net_tap *)nb;
-    atomic_store(&t->rx_retry, true);
-    net_wake(t->wake_fd);
-}
-
-static void tap_close(struct net_backend *nb)
-{
-    struct net_tap *t = (struct net_tap *)nb;
-    if (t->started) {
-        atomic_store(&t->stop, true);
-        net_wake(t->wake_fd);
-        pthread_join(t->thread, NULL);
-    }
     if (t->fd >= 0)
         close(t->fd);
-    if (t->wake_fd >= 0)
-        close(t->wake_fd);
+    net_backend_fini_head(&t->nb);
     free(t);
 }
 
 static const struct net_backend_ops tap_ops = {
-    .start = tap_start,
-    .close = tap_close,
+    .thread = tap_thread,
     .send = tap_send,
-    .rx_ready = tap_rx_ready,
+    .destroy = tap_destroy,
 };
 
 static int tap_attach(struct net_tap *t, const char *want, char *err, size_t errlen)
@@ -159,16 +124,14 @@ static int tap_open(const struct net_opts *o, const struct net_backend *head,
     struct net_tap *t = calloc(1, sizeof(*t));
     if (!t)
         return net_err(err, errlen, -ENOMEM, "out of memory");
-    net_backend_init_head(&t->nb, head, &tap_ops);
-    atomic_init(&t->stop, false);
-    atomic_init(&t->rx_retry, false);
     t->fd = -1;
-    t->wake_fd = net_wake_open();
-    int r = t->wake_fd < 0 ? net_err(err, errlen, t->wake_fd, "tap: eventfd: %s",
-                                     strerror(-t->wake_fd))
-                           : tap_attach(t, o->ifname[0] ? o->ifname : "tap%d", err, errlen);
+    int r = net_backend_init_head(&t->nb, head, &tap_ops);
+    if (r)
+        net_err(err, errlen, r, "tap: eventfd: %s", strerror(-r));
+    else
+        r = tap_attach(t, o->ifname[0] ? o->ifname : "tap%d", err, errlen);
     if (r) {
-        tap_close(&t->nb);
+        tap_destroy(&t->nb);
         return r;
     }
     *out = &t->nb;
