@@ -267,6 +267,17 @@ static struct capture *capture_new(void)
     return c;
 }
 
+/* Forgets the frames captured so far (waiting for all queued replies first). */
+static void capture_clear(struct capture *c)
+{
+    usleep(200000);
+    pthread_mutex_lock(&c->lock);
+    for (unsigned i = 0; i < c->n; i++)
+        free(c->frames[i]);
+    c->n = 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void capture_free(struct capture *c)
 {
     for (unsigned i = 0; i < c->n; i++)
@@ -691,6 +702,48 @@ static void test_user_ipv6_router_solicitation_gets_fec0_prefix(void **state)
     close_user(c);
 }
 
+/* Guest input is never trusted: cut-off and random frames must leave slirp working. */
+static void test_user_survives_truncated_and_random_frames(void **state)
+{
+    struct capture *c = open_user("user");
+    static const uint8_t bcast[6] = BCAST_MAC, zero[6] = { 0 }, gw[6] = SLIRP_MAC;
+    uint8_t good[3][700];
+    size_t lens[3] = {
+        dhcp_discover_frame(good[0], 1),
+        arp_frame(good[1], 1, guest_mac, ip_of("10.0.2.15"), zero, ip_of("10.0.2.2"), bcast),
+        tcp_frame(good[2], gw, ip_of("10.0.2.15"), 1234, ip_of("10.0.2.2"), 9, 1, 0x02),
+    };
+    for (int k = 0; k < 3; k++) {
+        for (size_t len = 14; len < lens[k]; len++) {
+            uint8_t *f = malloc(len); /* exact size, so an overread is a real one */
+            memcpy(f, good[k], len);
+            while (net_backend_send(c->nb, f, len) == -ENOBUFS)
+                usleep(1000);
+            free(f);
+        }
+    }
+    unsigned seed = 12345;
+    for (int n = 0; n < 2000; n++) {
+        uint8_t f[1514];
+        size_t len = 14 + (size_t)rand_r(&seed) % (sizeof(f) - 13);
+        for (size_t i = 0; i < len; i++)
+            f[i] = (uint8_t)rand_r(&seed);
+        /* steer some toward the parsers: IPv4, ARP and IPv6 headers with random insides */
+        static const uint16_t types[] = { ETH_IP, ETH_ARP, 0x86dd, 0x1234 };
+        put16(f + 12, types[n % 4]);
+        if (n % 4 == 0 && len > 14)
+            f[14] = (uint8_t)(0x45 + (n & 1));
+        while (net_backend_send(c->nb, f, len) == -ENOBUFS)
+            usleep(1000);
+    }
+    /* still alive and answering */
+    capture_clear(c);
+    send_arp_for_gateway(c->nb);
+    struct arp_want w = { 2, ip_of("10.0.2.2"), ip_of("10.0.2.15") };
+    assert_true(capture_wait(c, match_arp, &w, WAIT_MS) >= 0);
+    close_user(c);
+}
+
 /* A TCP port on 127.0.0.1: listening (returns the fd) or just free (returns -1, closed). */
 static int loopback_port(bool listen_on, uint16_t *port)
 {
@@ -962,6 +1015,7 @@ int main(void)
         cmocka_unit_test(test_user_rx_queue_drops_beyond_its_bound),
         cmocka_unit_test(test_user_send_rejects_runt_and_giant_frames),
         cmocka_unit_test(test_user_ipv6_router_solicitation_gets_fec0_prefix),
+        cmocka_unit_test(test_user_survives_truncated_and_random_frames),
         cmocka_unit_test(test_user_hostfwd_brings_host_connection_to_guest),
         cmocka_unit_test(test_user_hostfwd_on_busy_port_fails_cleanly),
         cmocka_unit_test(test_user_guest_connects_to_host_loopback),
