@@ -19,6 +19,7 @@
 struct net_tap {
     struct net_backend nb; /* first: net.c sees only this */
     int fd;
+    bool dead;             /* the fd reports errors only (interface deleted): stop polling it */
     bool held;             /* buf holds a frame the guest had no room for */
     size_t held_len;
     uint8_t buf[NET_FRAME_MAX];
@@ -63,13 +64,17 @@ static void *tap_thread(void *arg)
             { .fd = t->nb.wake_fd, .events = POLLIN },
             { .fd = t->fd, .events = t->held ? 0 : POLLIN },
         };
-        int n = poll(p, 2, -1);
+        int n = poll(p, t->dead ? 1 : 2, -1);
         if (n < 0)
             continue;
         if (p[0].revents)
             net_wake_drain(t->nb.wake_fd);
-        if (!t->held && (p[1].revents & POLLIN))
+        if (!t->held && (p[1].revents & POLLIN)) {
             tap_read_frames(t);
+        } else if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+            LOG_DEBUG("net tap %s: fd reports errors, no more input", t->nb.ifname);
+            t->dead = true; /* else poll would return at once, forever */
+        }
     }
     return NULL;
 }
