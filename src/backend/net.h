@@ -1,0 +1,56 @@
+/* Network backends as a virtio-net device sees them: Ethernet frames in and out, no virtio
+ * header. "user" is libslirp (NAT, DHCP, DNS, port forwards); "tap" is a Linux tap device.
+ * Each backend runs its own thread; the device calls in from its thread. */
+#ifndef CORRAL_BACKEND_NET_H
+#define CORRAL_BACKEND_NET_H
+
+#include "corral/common.h"
+
+#define NET_FRAME_MAX 65550 /* largest frame accepted or delivered: 64 KiB payload + headers */
+
+struct net_backend;
+
+/* Called from the backend's own thread with one Ethernet frame (no virtio header) for the
+ * guest. Returns true if taken; false = the guest has no buffer now. The frame is not lost:
+ * "user" queues up to NET_RX_QUEUE_MAX frames (dropping and counting beyond that), "tap" stops
+ * reading its fd; both retry after net_backend_rx_ready. The callback may call
+ * net_backend_send and net_backend_rx_ready, but not net_backend_close. */
+typedef bool (*net_rx_fn)(void *ctx, const uint8_t *frame, size_t len);
+
+#define NET_RX_QUEUE_MAX 256 /* frames "user" holds for a guest without RX buffers */
+#define NET_TX_QUEUE_MAX 256 /* frames "user" holds between net_backend_send and its thread */
+
+/* SPEC is the text after --net:
+ *   user[,mac=M][,ipv6=on|off][,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
+ *   tap[,ifname=NAME][,mac=M]
+ * "user" is QEMU's -netdev user network: 10.0.2.0/24, gateway and host 10.0.2.2, DNS 10.0.2.3,
+ * DHCP from 10.0.2.15; IPv6 fec0::/64 unless ipv6=off. A hostfwd HOSTADDR defaults to
+ * 127.0.0.1 (not QEMU's 0.0.0.0: other machines cannot reach the guest unless asked for),
+ * GUESTADDR to 10.0.2.15. The guest MAC defaults to 52:54:00:12:34:NN, NN = index + 0x56.
+ * On error: a one-line message in err ("--net: ..."), a negative errno, *out untouched. */
+int net_backend_open(const char *spec, unsigned index, net_rx_fn rx, void *rx_ctx,
+                     struct net_backend **out, char *err, size_t errlen);
+/* Starts the backend thread (-EBUSY if it runs). Frames sent before this wait in the queue. */
+int net_backend_start(struct net_backend *nb);
+/* Stops the thread and frees everything. NULL is allowed. */
+void net_backend_close(struct net_backend *nb);
+/* From the device's thread: one frame from the guest to the network. Returns 0 when taken,
+ * -EINVAL for a frame shorter than an Ethernet header or longer than NET_FRAME_MAX, -ENOBUFS
+ * when the backend cannot keep up (the frame is dropped and counted, as a wire would). */
+int net_backend_send(struct net_backend *nb, const uint8_t *frame, size_t len);
+void net_backend_mac(const struct net_backend *nb, uint8_t mac[6]);
+/* The guest has posted RX buffers again: wake the backend thread to retry held frames. */
+void net_backend_rx_ready(struct net_backend *nb);
+
+struct net_stats {
+    uint64_t tx_frames;  /* guest -> network, taken */
+    uint64_t tx_dropped; /* guest -> network, dropped (queue full, write error) */
+    uint64_t rx_frames;  /* network -> guest, delivered */
+    uint64_t rx_dropped; /* network -> guest, dropped (guest queue full) */
+};
+void net_backend_stats(const struct net_backend *nb, struct net_stats *st);
+/* The backend's kind ("user" or "tap") and, for tap, the interface name the kernel gave. */
+const char *net_backend_kind(const struct net_backend *nb);
+const char *net_backend_ifname(const struct net_backend *nb);
+
+#endif
