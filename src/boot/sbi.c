@@ -16,6 +16,7 @@ enum {
 #define EXT_HSM    0x48534d
 #define EXT_SRST   0x53525354
 #define EXT_DBCN   0x4442434e
+#define EXT_PMU    0x504d55
 
 enum { A0 = 10, A1, A2, A3, A4, A5, A6, A7 };
 
@@ -28,7 +29,7 @@ static bool ext_supported(uint64_t eid)
 {
     switch (eid) {
     case EXT_BASE: case EXT_TIME: case EXT_IPI: case EXT_RFENCE: case EXT_HSM: case EXT_SRST:
-    case EXT_DBCN: case 0x00: case 0x01: case 0x02: case 0x08:
+    case EXT_DBCN: case EXT_PMU: case 0x00: case 0x01: case 0x02: case 0x08:
         return true;
     default:
         return false;
@@ -155,6 +156,26 @@ static struct sbi_ret sbi_dbcn(const struct sbi_host *host, struct hart *h, uint
     return ok(len);
 }
 
+/* SBI PMU (spec chapter 11), enough to describe the three fixed counters cycle, time and
+ * instret, which the hart implements as CSRs. Linux's SBI PMU driver then opens the time
+ * CSR to user space (scounteren.TM), which the vDSO's clock_gettime needs. Programmable
+ * events are not offered. */
+static struct sbi_ret sbi_pmu(struct hart *h, uint64_t fid)
+{
+    switch (fid) {
+    case 0: /* number of counters */
+        return ok(3);
+    case 1: /* counter info: hardware counter, 64 bits wide, read from CSR 0xc00 + idx */
+        if (h->x[A0] >= 3)
+            return fail(SBI_ERR_INVALID_PARAM);
+        return ok(63ULL << 12 | (0xc00 + h->x[A0]));
+    case 4: /* stop: the fixed counters always run; nothing was started */
+        return ok(0);
+    default:
+        return fail(SBI_ERR_NOT_SUPPORTED);
+    }
+}
+
 static struct sbi_ret sbi_dispatch(const struct sbi_host *host, struct hart *h)
 {
     uint64_t eid = h->x[A7], fid = h->x[A6];
@@ -183,6 +204,8 @@ static struct sbi_ret sbi_dispatch(const struct sbi_host *host, struct hart *h)
         return ok(0);
     case EXT_DBCN:
         return sbi_dbcn(host, h, fid);
+    case EXT_PMU:
+        return sbi_pmu(h, fid);
     default:
         return fail(SBI_ERR_NOT_SUPPORTED);
     }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dev/virtio/console.h"
+#include "dev/virtio/net.h"
 #include "dev/virtio/rng.h"
 #include "hosted/devices.h"
 #include "machine/virt.h"
@@ -74,6 +75,21 @@ static int attach_rng(struct vm_devices *d, struct board *b, char *err, size_t e
     return plug(d, b, virtio_rng_dev(r), r, rng_destroy, err, errlen);
 }
 
+static void net_destroy(void *m) { virtio_net_destroy(m); }
+
+static int attach_net(struct vm_devices *d, struct board *b, const char *spec, unsigned index,
+                      char *err, size_t errlen)
+{
+    struct virtio_slot s;
+    int rc = next_slot(d, b, &s, err, errlen);
+    if (rc)
+        return rc;
+    struct virtio_net *n = virtio_net_create(&s, spec, index, err, errlen);
+    if (!n)
+        return -EINVAL;
+    return plug(d, b, virtio_net_dev(n), n, net_destroy, err, errlen);
+}
+
 static void console_destroy(void *m) { virtio_console_destroy(m); }
 
 /* --hvc pty: a new pseudo-terminal in raw mode, its name printed for the user;
@@ -132,10 +148,12 @@ int devices_attach(struct board *b, const struct vm_config *vc, struct vm_device
     }
     d->hvc_slave = -1;
     int rc = 0;
-    if (vc->num_disks || vc->num_nets) {
-        snprintf(err, errlen, "virtio devices (--disk, --net) are not available in this build");
+    if (vc->num_disks) {
+        snprintf(err, errlen, "virtio disks (--disk) are not available in this build");
         rc = -ENOTSUP;
     }
+    for (unsigned i = 0; !rc && i < vc->num_nets; i++)
+        rc = attach_net(d, b, vc->nets[i], i, err, errlen);
     if (!rc && vc->rng)
         rc = attach_rng(d, b, err, errlen);
     if (!rc && vc->hvc)

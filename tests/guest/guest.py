@@ -120,6 +120,7 @@ echo "W: tmpfs $(wc -l < /tmp/f) $(md5sum < /tmp/f | cut -d' ' -f1) $(df /tmp | 
 echo "W: busybox $(sha256sum /bin/busybox | cut -d' ' -f1)"
 echo "W: gzip $(gzip -c /lib/modules/kernel/drivers/block/virtio_blk.ko | md5sum | cut -d' ' -f1)"
 echo "W: sort $(seq 1 3000 | sort -r | md5sum | cut -d' ' -f1)"
+ping -c 1 127.0.0.1 >/dev/null && echo "W: vdso-clock-ok"
 echo "ISA: $(grep -m1 '^isa' /proc/cpuinfo)"
 echo "CPUS: $(grep -c ^processor /proc/cpuinfo)"
 t0=$(cut -d' ' -f1 /proc/uptime)

@@ -1,0 +1,183 @@
+/* virtio-net: frames from the guest's transmit queue go to the backend on the kicking
+ * vCPU thread (the backend only queues them); frames from the backend's thread go into
+ * the guest's receive buffers, or wait in the backend when the guest has none. Each frame
+ * is preceded by the 12-byte virtio_net_hdr, which we neither need nor fill: no offloads
+ * are offered, so it is all zero but num_buffers = 1. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/net.h"
+#include "dev/virtio/net.h"
+
+#define VIRTIO_ID_NET 1
+#define F_MAC    5
+#define F_STATUS 16
+#define HDR_LEN 12
+#define QUEUE_SIZE 256
+#define CONFIG_SIZE 12 /* mac[6], status, max_virtqueue_pairs, mtu */
+
+struct virtio_net {
+    struct virtio_dev vdev;
+    struct net_backend *be;
+    uint8_t config[CONFIG_SIZE];
+    pthread_mutex_t rx_lock, tx_lock;
+    bool running;           /* DRIVER_OK and not reset; written under both locks */
+    struct virtq_req rx_req, tx_req;
+    uint8_t tx_frame[NET_FRAME_MAX];
+};
+
+static void net_config_read(void *ctx, uint32_t off, unsigned size, uint64_t *val)
+{
+    struct virtio_net *n = ctx;
+    uint64_t v = 0;
+    memcpy(&v, n->config + off, size);
+    *val = v;
+}
+
+/* Backend thread: one frame for the guest. */
+static bool net_rx(void *ctx, const uint8_t *frame, size_t len)
+{
+    struct virtio_net *n = ctx;
+    struct virtq *q = &n->vdev.vq[0];
+    pthread_mutex_lock(&n->rx_lock);
+    if (!n->running) {
+        pthread_mutex_unlock(&n->rx_lock);
+        return true; /* no driver: the frame falls on the floor, as on a cable to nowhere */
+    }
+    int rc = virtq_pop(q, &n->rx_req);
+    if (rc == 0) {
+        virtq_enable_kick(q);
+        rc = virtq_pop(q, &n->rx_req);
+    }
+    if (rc <= 0) {
+        if (rc < 0)
+            n->running = false;
+        pthread_mutex_unlock(&n->rx_lock);
+        if (rc < 0) {
+            virtio_needs_reset(&n->vdev);
+            return true;
+        }
+        return false; /* held by the backend until the guest posts buffers */
+    }
+    uint8_t hdr[HDR_LEN] = { 0 };
+    hdr[10] = 1; /* num_buffers */
+    size_t put = 0;
+    if (n->rx_req.in_len >= HDR_LEN + len) {
+        put = virtq_copy_to_in(&n->rx_req, 0, hdr, HDR_LEN);
+        put += virtq_copy_to_in(&n->rx_req, HDR_LEN, frame, len);
+    } /* else: a buffer too small for the frame gets nothing (the frame is dropped) */
+    virtq_push(q, n->rx_req.head, (uint32_t)put);
+    pthread_mutex_unlock(&n->rx_lock);
+    virtio_notify_queue(&n->vdev, 0);
+    return true;
+}
+
+static void net_tx(struct virtio_net *n)
+{
+    struct virtq *q = &n->vdev.vq[1];
+    pthread_mutex_lock(&n->tx_lock);
+    if (!n->running) {
+        pthread_mutex_unlock(&n->tx_lock);
+        return;
+    }
+    bool pushed = false;
+    int rc;
+    do {
+        while ((rc = virtq_pop(q, &n->tx_req)) > 0) {
+            size_t len = n->tx_req.out_len;
+            if (len > HDR_LEN && len - HDR_LEN <= NET_FRAME_MAX) {
+                size_t got = virtq_copy_from_out(&n->tx_req, HDR_LEN, n->tx_frame, len - HDR_LEN);
+                net_backend_send(n->be, n->tx_frame, got); /* a full backend drops, as a wire */
+            }
+            virtq_push(q, n->tx_req.head, 0);
+            pushed = true;
+        }
+        if (rc < 0)
+            break;
+        virtq_enable_kick(q);
+    } while (virtq_has_avail(q));
+    if (rc < 0)
+        n->running = false;
+    pthread_mutex_unlock(&n->tx_lock);
+    if (pushed)
+        virtio_notify_queue(&n->vdev, 1);
+    if (rc < 0)
+        virtio_needs_reset(&n->vdev);
+}
+
+static void net_notify(void *ctx, unsigned q)
+{
+    struct virtio_net *n = ctx;
+    if (q == 1)
+        net_tx(n);
+    else
+        net_backend_rx_ready(n->be); /* new receive buffers: retry held frames */
+}
+
+static void set_running(struct virtio_net *n, bool on)
+{
+    pthread_mutex_lock(&n->rx_lock);
+    pthread_mutex_lock(&n->tx_lock);
+    n->running = on;
+    pthread_mutex_unlock(&n->tx_lock);
+    pthread_mutex_unlock(&n->rx_lock);
+}
+
+static void net_start(void *ctx)
+{
+    struct virtio_net *n = ctx;
+    set_running(n, true);
+    net_backend_rx_ready(n->be);
+}
+
+static void net_reset(void *ctx) { set_running(ctx, false); }
+
+static const struct virtio_ops net_ops = {
+    .device_id = VIRTIO_ID_NET, .features = 1ULL << F_MAC | 1ULL << F_STATUS,
+    .num_queues = 2, .queue_max = QUEUE_SIZE, .config_size = CONFIG_SIZE,
+    .config_read = net_config_read, .notify = net_notify, .start = net_start,
+    .reset = net_reset,
+};
+
+struct virtio_net *virtio_net_create(const struct virtio_slot *slot, const char *spec,
+                                     unsigned index, char *err, size_t errlen)
+{
+    struct virtio_net *n = calloc(1, sizeof(*n));
+    if (!n) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (net_backend_open(spec, index, net_rx, n, &n->be, err, errlen)) {
+        free(n);
+        return NULL;
+    }
+    net_backend_mac(n->be, n->config);
+    n->config[6] = 1; /* status: VIRTIO_NET_S_LINK_UP */
+    n->config[8] = 1; /* max_virtqueue_pairs */
+    n->config[10] = 1500 & 0xff;
+    n->config[11] = 1500 >> 8;
+    pthread_mutex_init(&n->rx_lock, NULL);
+    pthread_mutex_init(&n->tx_lock, NULL);
+    virtio_mmio_init(&n->vdev, slot->name, slot->base, slot->mem, slot->irq, &net_ops, n);
+    if (net_backend_start(n->be)) {
+        snprintf(err, errlen, "--net: cannot start the network backend");
+        virtio_net_destroy(n);
+        return NULL;
+    }
+    return n;
+}
+
+struct virtio_dev *virtio_net_dev(struct virtio_net *n) { return &n->vdev; }
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+    if (!n)
+        return;
+    net_backend_close(n->be); /* its thread is gone before the device state goes */
+    virtio_mmio_destroy(&n->vdev);
+    pthread_mutex_destroy(&n->rx_lock);
+    pthread_mutex_destroy(&n->tx_lock);
+    free(n);
+}
