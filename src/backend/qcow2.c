@@ -953,7 +953,13 @@ static int qcow2_open_backing(struct qcow2 *q, const uint8_t *h, const struct qc
     else if (snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - path), path, name) >=
              (int)sizeof(full))
         BAD("backing file path too long");
-    return blk_open_chain(full, fmt, true, chain, &q->backing, err, errlen);
+    /* The message names the image the user asked for and the backing file at fault. */
+    bool top = chain->depth == 1;
+    char sub[512];
+    int rc = blk_open_chain(full, fmt, true, chain, &q->backing, sub, sizeof(sub));
+    if (rc < 0)
+        blk_errf(err, errlen, top ? "image '%s': backing file: %s" : "%.0s%s", path, sub);
+    return rc;
 }
 
 int qcow2_open(struct blk_backend *b, struct blk_chain *chain, char *err, size_t errlen)
