@@ -1,8 +1,9 @@
 /* The qcow2 image backend (versions 2 and 3, per QEMU's docs/interop/qcow2.txt): header checks,
  * L1/L2 lookup, zero and compressed (zlib) clusters, backing chains, cluster allocation at the end
  * of the file with refcounts, copy-on-write of shared clusters and L2 tables (internal snapshots).
- * Not here: encryption, external data files, extended L2 entries, zstd, lazy refcounts, growing the
- * refcount table (a write that needs it fails with -ENOSPC and says so), reusing freed clusters.
+ * Not here: encryption, external data files, extended L2 entries, zstd, lazy refcounts, reusing
+ * freed clusters (allocation only appends; freed ones are punched out), a refcount table beyond
+ * 8 MiB (a write that would need one fails with -ENOSPC and says so).
  *
  * Every header field and table entry comes from an untrusted file: each is checked before use.
  * Metadata is write-through (each changed entry is written at once) in a crash-safe order: a new
@@ -235,6 +236,7 @@ static int qcow2_refcount_get(struct qcow2 *q, uint64_t host, uint64_t *val)
 }
 
 static int qcow2_refcount_set(struct qcow2 *q, uint64_t host, uint64_t val, int depth);
+static int qcow2_unref_range(struct qcow2 *q, uint64_t off, uint64_t len);
 
 /* Refcount block RTI is missing: put a new one at the end of the file, then point the table at it.
  * Its own refcount goes into itself when it covers its own cluster, else into another block. */
@@ -261,6 +263,95 @@ static int qcow2_refblock_alloc(struct qcow2 *q, uint64_t rti, int depth)
     return self ? 0 : qcow2_refcount_set(q, at, 1, depth + 1);
 }
 
+static bool qcow2_rt_missing(const struct qcow2 *q, uint64_t rti)
+{
+    return rti >= q->rt_entries || !q->rt[rti];
+}
+
+/* The refcount table cannot map refcount block RTI: move it to a bigger one at the end of the file.
+ * The new table and the refcount blocks it needs for itself go there together, [start, end), and
+ * the header switches to it with one write (the commit point); then the old table is freed. */
+static int qcow2_grow_reftable(struct qcow2 *q, uint64_t need)
+{
+    uint64_t cs = q->cluster_size, per = cs / 8, start = q->file_end, clusters = q->rt_clusters;
+    uint64_t first = (start >> q->cluster_bits) / q->rb_entries, last = first, blocks = 0;
+    clusters *= 2;                                          /* at most 8 MiB / 512: no overflow */
+    for (int round = 0; round < 16; round++) {           /* converges in two or three rounds */
+        if (clusters * per <= need)
+            clusters = need / per + 1;
+        uint64_t end = start + (clusters + blocks) * cs, nb = 0;
+        last = ((end - 1) >> q->cluster_bits) / q->rb_entries;
+        for (uint64_t r = first; r <= last; r++)
+            nb += qcow2_rt_missing(q, r);
+        if (nb == blocks && clusters * per > last)
+            break;
+        blocks = nb;
+        if (clusters * per <= last)
+            clusters = last / per + 1;
+    }
+    uint64_t end = start + (clusters + blocks) * cs;
+    if (clusters * cs > QCOW2_MAX_RT_BYTES || clusters * per <= last)
+        return blk_io_error(q->b, -ENOSPC, "refcount table would exceed %u MiB: the image "
+                            "cannot grow beyond %#llx", QCOW2_MAX_RT_BYTES >> 20,
+                            (unsigned long long)start);
+    uint64_t *rt = calloc(clusters * per, 8);
+    uint8_t *raw = malloc(clusters * cs), *rb = calloc(1, cs);
+    int rc = -ENOMEM;
+    if (!rt || !raw || !rb)
+        goto out;
+    memcpy(rt, q->rt, q->rt_entries * 8);
+    /* New blocks follow the table; each counts the clusters of [start, end) in its range. */
+    uint64_t at = start + clusters * cs;
+    for (uint64_t r = first; r <= last; r++) {
+        if (!qcow2_rt_missing(q, r))
+            continue;
+        memset(rb, 0, cs);
+        for (uint64_t c = start; c < end; c += cs) {
+            uint64_t ci = c >> q->cluster_bits, pos;
+            unsigned len;
+            if (ci / q->rb_entries == r)
+                rb_entry_set(q, rb, ci % q->rb_entries, 1, &pos, &len);
+        }
+        if ((rc = qcow2_write_meta(q, rb, cs, at)) < 0)
+            goto out;
+        rt[r] = at;
+        at += cs;
+    }
+    for (uint64_t c = start; c < end; c += cs) {         /* and existing blocks the rest */
+        uint64_t r = (c >> q->cluster_bits) / q->rb_entries;
+        if (r < q->rt_entries && q->rt[r] && (rc = qcow2_refcount_set(q, c, 1, 4)) < 0)
+            goto out;
+    }
+    for (uint64_t i = 0; i < clusters * per; i++)
+        put_be64(raw + i * 8, rt[i]);
+    if ((rc = qcow2_write_meta(q, raw, clusters * cs, start)) < 0)
+        goto out;
+    if (fdatasync(q->b->fd) < 0) {
+        rc = blk_io_error(q->b, -errno, "fdatasync: %s", strerror(errno));
+        goto out;
+    }
+    uint8_t hdr[12];
+    put_be64(hdr, start);
+    hdr[8] = (uint8_t)(clusters >> 24), hdr[9] = (uint8_t)(clusters >> 16);
+    hdr[10] = (uint8_t)(clusters >> 8), hdr[11] = (uint8_t)clusters;
+    if ((rc = qcow2_write_meta(q, hdr, sizeof(hdr), 48)) < 0)
+        goto out;
+    uint64_t old = q->rt_offset, old_clusters = q->rt_clusters;
+    free(q->rt);
+    q->rt = rt;
+    rt = NULL;
+    q->rt_entries = clusters * per;
+    q->rt_offset = start;
+    q->rt_clusters = (uint32_t)clusters;
+    q->file_end = end;
+    rc = qcow2_unref_range(q, old, old_clusters * cs);
+out:
+    free(rt);
+    free(raw);
+    free(rb);
+    return rc < 0 ? rc : 0;
+}
+
 static int qcow2_refcount_set(struct qcow2 *q, uint64_t host, uint64_t val, int depth)
 {
     uint64_t ci = host >> q->cluster_bits, rti = ci / q->rb_entries;
@@ -268,11 +359,9 @@ static int qcow2_refcount_set(struct qcow2 *q, uint64_t host, uint64_t val, int 
         return blk_io_error(q->b, -EIO, "refcount overflow at %#llx", (unsigned long long)host);
     if (depth > 4)
         return q_corrupt(q, "refcount block allocation does not converge");
-    if (rti >= q->rt_entries)
-        return blk_io_error(q->b, -ENOSPC, "refcount table is full (growing it is not "
-                            "supported): the image cannot grow beyond %#llx",
-                            (unsigned long long)host);
     int rc;
+    if (rti >= q->rt_entries && (rc = qcow2_grow_reftable(q, rti)) < 0)
+        return rc;
     if (!q->rt[rti] && (rc = qcow2_refblock_alloc(q, rti, depth)) < 0)
         return rc;
     uint8_t *rb;

@@ -294,6 +294,33 @@ static void test_qcow2_writes_small_clusters_new_refblocks(void **state)
     qcow2_roundtrip(*state, "-o cluster_size=512", 3 << 20, 5000);
 }
 
+static void test_qcow2_refcount_table_grows(void **state)
+{
+    /* 512-byte clusters: the first refcount table maps 8 MiB of file, this needs more. */
+    struct fx *f = *state;
+    const size_t size = 12 << 20;
+    assert_int_equal(run(f, "qemu-img create -f qcow2 -o cluster_size=512 g.qcow2 %zu", size), 0);
+    uint8_t *img = malloc(size);
+    fill(img, size, 99);
+    struct blk_backend *b = open_ok(f, P(f, "g.qcow2"), BLK_FORMAT_AUTO, false);
+    for (size_t off = 0; off < size; off += 1 << 20)
+        assert_int_equal(blk_pwrite(b, img + off, 1 << 20, off), 0);
+    random_writes(b, img, size, 20, 100000, 5);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    uint8_t hdr[4];
+    int fd = open(P(f, "g.qcow2"), O_RDONLY);
+    assert_int_equal(pread(fd, hdr, 4, 56), 4);   /* refcount_table_clusters: was 1 */
+    close(fd);
+    assert_true(hdr[3] > 1 || hdr[2]);
+    assert_qemu_sees(f, "g.qcow2", img, size);
+    b = open_ok(f, P(f, "g.qcow2"), BLK_FORMAT_AUTO, false);
+    random_writes(b, img, size, 20, 100000, 6);
+    blk_close(b);
+    assert_qemu_sees(f, "g.qcow2", img, size);
+    free(img);
+}
+
 static void test_qcow2_writes_v2(void **state)
 {
     qcow2_roundtrip(*state, "-o compat=0.10,cluster_size=4096", (4 << 20) + 1536, 20000);
@@ -702,6 +729,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_qcow2_writes_default_clusters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_writes_small_clusters_new_refblocks, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_refcount_table_grows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_writes_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_writes_refcount_widths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_reads_qemu_data_and_compressed, setup,
