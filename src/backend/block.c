@@ -152,7 +152,8 @@ int blk_open_chain(const char *path, enum blk_format fmt, bool readonly, struct 
         return -ENOMEM;
     }
     b->readonly = readonly;
-    b->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named as a backing file must not hang the open; it is refused below. */
+    b->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
     int rc = 0;
     struct stat st;
     if (b->fd < 0) {
@@ -168,6 +169,11 @@ int blk_open_chain(const char *path, enum blk_format fmt, bool readonly, struct 
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
         rc = -EINVAL;
         blk_errf(err, errlen, "image '%s': not a regular file or block device", path);
+        goto fail;
+    }
+    if (fcntl(b->fd, F_SETFL, 0) < 0) {
+        rc = -errno;
+        blk_errf(err, errlen, "image '%s': %s", path, strerror(errno));
         goto fail;
     }
     if ((rc = blk_chain_add(chain, &st, path, err, errlen)) < 0)

@@ -8,8 +8,11 @@
  * Every header field and table entry comes from an untrusted file: each is checked before use.
  * Metadata is write-through (each changed entry is written at once) in a crash-safe order: a new
  * cluster's refcount before anything points at it, a data cluster or a new L2 table before the
- * L2 or L1 entry pointing at it, the new pointer before the old cluster's refcount drops. A crash
- * can at worst leak clusters. blk_flush makes everything durable with one fdatasync. */
+ * L2 or L1 entry pointing at it, the new pointer before the old cluster's refcount drops. If the
+ * process dies (kill -9), the page cache keeps every write in that order, so the image is at
+ * worst left with leaked clusters. blk_flush makes everything durable with one fdatasync; after a
+ * power loss, what was written since the last flush may have reached the disk in another order
+ * (no barriers between the steps, for speed), which 'qemu-img check -r all' repairs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
