@@ -421,6 +421,27 @@ static void test_qcow2_backing_chain(void **state)
     free(img);
 }
 
+static void test_qcow2_backing_smaller_than_overlay(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 1 << 20, bsize = 100000;
+    uint8_t *img = calloc(1, size);
+    fill(img, bsize, 6);
+    write_file(P(f, "small.raw"), img, bsize);
+    assert_int_equal(run(f, "mkdir sub && qemu-img create -f qcow2 -b ../small.raw -F raw "
+                            "sub/big.qcow2 %zu", size), 0);
+    struct blk_backend *b = open_ok(f, P(f, "sub/big.qcow2"), BLK_FORMAT_AUTO, false);
+    assert_disk_is(b, img, size);                  /* zeros past the backing file's end */
+    uint8_t buf[5000];
+    fill(buf, sizeof(buf), 1);
+    assert_int_equal(blk_pwrite(b, buf, sizeof(buf), bsize - 2000), 0);
+    memcpy(img + bsize - 2000, buf, sizeof(buf));
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_qemu_sees(f, "sub/big.qcow2", img, size);
+    free(img);
+}
+
 static void test_qcow2_v2_overlay_discard_keeps_backing(void **state)
 {
     struct fx *f = *state;
@@ -435,6 +456,7 @@ static void test_qcow2_v2_overlay_discard_keeps_backing(void **state)
     random_writes(b, img, size, 20, 50000, 8);
     assert_int_equal(blk_write_zeroes(b, 0, 1 << 17, true), 0);
     memset(img, 0, 1 << 17);
+    assert_int_equal(blk_discard(b, 1 << 18, 1 << 18), 0);   /* v2 cannot hide the backing */
     assert_disk_is(b, img, size);
     blk_close(b);
     assert_qemu_sees(f, "ov.qcow2", img, size);
@@ -739,6 +761,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_qcow2_reads_qemu_data_and_compressed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_backing_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_backing_smaller_than_overlay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_v2_overlay_discard_keeps_backing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_zero_clusters_and_discard, setup, teardown),
