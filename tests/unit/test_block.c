@@ -1,0 +1,778 @@
+/* Unit tests for the block backends (raw, qcow2): images made by qemu-img/qemu-io in a temporary
+ * directory, written and read through blk_*, then checked by qemu-img check and compared with
+ * qemu-img convert's view of the same disk. Malformed headers must fail cleanly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "backend/block.h"
+
+struct fx {
+    char dir[64];
+    char paths[8][256];
+    int next;
+    char err[256];
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/corral-blk-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+/* A path in the test's directory (a ring of buffers, so a few may be live at once). */
+static const char *P(struct fx *f, const char *name)
+{
+    char *p = f->paths[f->next++ % 8], dir[sizeof(f->dir)];
+    memcpy(dir, f->dir, sizeof(dir));
+    snprintf(p, 256, "%s/%s", dir, name);
+    return p;
+}
+
+static bool expect_failure;   /* run() shows a failing command's output unless this is set */
+
+/* Runs a shell command in the test directory; returns its exit status. */
+static int run(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int run(struct fx *f, const char *fmt, ...)
+{
+    char cmd[2048];
+    int n = snprintf(cmd, sizeof(cmd), "cd '%s' && (", f->dir);
+    va_list ap;
+    va_start(ap, fmt);
+    n += vsnprintf(cmd + n, sizeof(cmd) - n, fmt, ap);
+    va_end(ap);
+    snprintf(cmd + n, sizeof(cmd) - n, ") >cmd.log 2>&1");
+    int st = system(cmd);
+    if (st == -1 || !WIFEXITED(st))
+        return -1;
+    if (WEXITSTATUS(st) != 0 && !expect_failure) {
+        char show[2200];
+        snprintf(show, sizeof(show), "echo '--- %s' >&2; cat '%s/cmd.log' >&2", fmt, f->dir);
+        (void)!system(show);
+    }
+    return WEXITSTATUS(st);
+}
+
+static void fill(uint8_t *p, size_t len, uint32_t seed)
+{
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (uint8_t)x;
+    }
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *p = malloc(n ? (size_t)n : 1);
+    if (p && fread(p, 1, (size_t)n, fp) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(fp);
+    *len = (size_t)n;
+    return p;
+}
+
+static void write_file(const char *path, const void *p, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(p, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void assert_file_is(const char *path, const uint8_t *want, size_t len)
+{
+    size_t n;
+    uint8_t *got = read_file(path, &n);
+    assert_non_null(got);
+    assert_int_equal(n, len);
+    assert_memory_equal(got, want, len);
+    free(got);
+}
+
+/* qemu-img check must pass, and qemu-img's view of the disk must equal WANT. */
+static void assert_qemu_sees(struct fx *f, const char *img, const uint8_t *want, size_t len)
+{
+    assert_int_equal(run(f, "qemu-img check '%s'", img), 0);
+    assert_int_equal(run(f, "qemu-img convert -O raw '%s' view.raw", img), 0);
+    assert_file_is(P(f, "view.raw"), want, len);
+}
+
+static void patch_be(const char *path, off_t off, uint64_t v, int bytes)
+{
+    uint8_t b[8];
+    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+        b[i] = (uint8_t)v;
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, b, bytes, off), bytes);
+    close(fd);
+}
+
+static struct blk_backend *open_ok(struct fx *f, const char *path, enum blk_format fmt, bool ro)
+{
+    struct blk_backend *b = NULL;
+    int rc = blk_open(path, fmt, ro, &b, f->err, sizeof(f->err));
+    if (rc)
+        print_error("blk_open: %s\n", f->err);
+    assert_int_equal(rc, 0);
+    assert_non_null(b);
+    return b;
+}
+
+/* blk_open must fail with an error naming the file and containing WHAT. */
+static void open_fails(struct fx *f, const char *path, bool ro, const char *what)
+{
+    struct blk_backend *b = NULL;
+    f->err[0] = '\0';
+    int rc = blk_open(path, BLK_FORMAT_AUTO, ro, &b, f->err, sizeof(f->err));
+    if (rc == 0 || !strstr(f->err, what))
+        print_error("blk_open('%s') = %d, '%s' (wanted '%s')\n", path, rc, f->err, what);
+    assert_true(rc < 0);
+    assert_null(b);
+    assert_non_null(strstr(f->err, what));
+    assert_non_null(strstr(f->err, path));
+}
+
+/* Random writes at unaligned offsets and lengths crossing clusters, mirrored in SHADOW. */
+static void random_writes(struct blk_backend *b, uint8_t *shadow, size_t size, int count,
+                          size_t maxlen, uint32_t seed)
+{
+    uint8_t *buf = malloc(maxlen);
+    assert_non_null(buf);
+    uint32_t r = seed;
+    for (int i = 0; i < count; i++) {
+        r = r * 1103515245u + 12345u;
+        size_t len = 1 + (r >> 4) % maxlen;
+        r = r * 1103515245u + 12345u;
+        uint64_t off = ((uint64_t)r << 7 ^ r) % (size - len + 1);
+        fill(buf, len, seed + i);
+        if (b)      /* NULL: only replay the writes into the shadow */
+            assert_int_equal(blk_pwrite(b, buf, len, off), 0);
+        memcpy(shadow + off, buf, len);
+    }
+    free(buf);
+}
+
+static void assert_disk_is(struct blk_backend *b, const uint8_t *want, size_t len)
+{
+    uint8_t *got = malloc(len);
+    assert_non_null(got);
+    assert_int_equal(blk_pread(b, got, len, 0), 0);
+    assert_memory_equal(got, want, len);
+    /* and again in odd pieces, to cross cluster edges at other places */
+    memset(got, 0xee, len);
+    for (size_t off = 0, step = 777; off < len; off += step, step = step * 3 % 70001 + 1) {
+        size_t n = off + step > len ? len - off : step;
+        assert_int_equal(blk_pread(b, got + off, n, off), 0);
+    }
+    assert_memory_equal(got, want, len);
+    free(got);
+}
+
+/* ---- raw ---- */
+
+static void test_raw_read_write_discard_zeroes(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 1 << 20;
+    uint8_t *img = malloc(size);
+    fill(img, size, 1);
+    write_file(P(f, "d.raw"), img, size);
+    struct blk_backend *b = open_ok(f, P(f, "d.raw"), BLK_FORMAT_AUTO, false);
+    assert_int_equal(blk_size(b), size);
+    assert_false(blk_readonly(b));
+    assert_int_equal(blk_format(b), BLK_FORMAT_RAW);
+    random_writes(b, img, size, 40, 70000, 7);
+    assert_disk_is(b, img, size);
+    assert_int_equal(blk_discard(b, 4096, 65536), 0);   /* a hint: contents unspecified */
+    assert_int_equal(blk_pread(b, img + 4096, 65536, 4096), 0);
+    assert_int_equal(blk_write_zeroes(b, 100000, 12345, true), 0);
+    assert_int_equal(blk_write_zeroes(b, 300001, 99999, false), 0);
+    memset(img + 100000, 0, 12345);
+    memset(img + 300001, 0, 99999);
+    assert_disk_is(b, img, size);
+    assert_int_equal(blk_flush(b), 0);
+    blk_close(b);
+    assert_file_is(P(f, "d.raw"), img, size);
+    free(img);
+}
+
+static void test_out_of_range_is_einval(void **state)
+{
+    struct fx *f = *state;
+    uint8_t buf[1024] = { 0 };
+    assert_int_equal(run(f, "truncate -s 1M d.raw && qemu-img create -f qcow2 d.qcow2 1000000"), 0);
+    const char *names[] = { "d.raw", "d.qcow2" };
+    for (int i = 0; i < 2; i++) {
+        struct blk_backend *b = open_ok(f, P(f, names[i]), BLK_FORMAT_AUTO, false);
+        uint64_t size = blk_size(b);
+        assert_int_equal(blk_pread(b, buf, 1, size), -EINVAL);
+        assert_int_equal(blk_pread(b, buf, 1024, size - 1000), -EINVAL);
+        assert_int_equal(blk_pwrite(b, buf, 2, size - 1), -EINVAL);
+        assert_int_equal(blk_pwrite(b, buf, 16, UINT64_MAX - 8), -EINVAL);
+        assert_int_equal(blk_discard(b, size, 1), -EINVAL);
+        assert_int_equal(blk_write_zeroes(b, 0, size + 1, true), -EINVAL);
+        assert_int_equal(blk_pread(b, buf, 1000, size - 1000), 0);
+        assert_int_equal(blk_pwrite(b, buf, 0, size), 0);
+        blk_close(b);
+        b = open_ok(f, P(f, names[i]), BLK_FORMAT_AUTO, true);
+        assert_true(blk_readonly(b));
+        assert_int_equal(blk_pwrite(b, buf, 1, 0), -EROFS);
+        assert_int_equal(blk_write_zeroes(b, 0, 1, true), -EROFS);
+        blk_close(b);
+    }
+}
+
+/* ---- qcow2 writes checked by qemu-img ---- */
+
+static void qcow2_roundtrip(struct fx *f, const char *opts, size_t size, size_t maxlen)
+{
+    assert_int_equal(run(f, "rm -f t.qcow2; qemu-img create -f qcow2 %s t.qcow2 %zu", opts, size),
+                     0);
+    uint8_t *img = calloc(1, size);
+    struct blk_backend *b = open_ok(f, P(f, "t.qcow2"), BLK_FORMAT_AUTO, false);
+    assert_int_equal(blk_format(b), BLK_FORMAT_QCOW2);
+    assert_int_equal(blk_size(b), size);
+    random_writes(b, img, size, 60, maxlen, 11);
+    assert_disk_is(b, img, size);
+    assert_int_equal(blk_flush(b), 0);
+    blk_close(b);
+    b = open_ok(f, P(f, "t.qcow2"), BLK_FORMAT_QCOW2, true);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_qemu_sees(f, "t.qcow2", img, size);
+    free(img);
+}
+
+static void test_qcow2_writes_default_clusters(void **state)
+{
+    qcow2_roundtrip(*state, "", 8 << 20, 200000);
+}
+
+static void test_qcow2_writes_small_clusters_new_refblocks(void **state)
+{
+    /* 512-byte clusters: each refcount block covers 128 KiB, so writes need new ones. */
+    qcow2_roundtrip(*state, "-o cluster_size=512", 3 << 20, 5000);
+}
+
+static void test_qcow2_refcount_table_grows(void **state)
+{
+    /* 512-byte clusters: the first refcount table maps 8 MiB of file, this needs more. */
+    struct fx *f = *state;
+    const size_t size = 12 << 20;
+    assert_int_equal(run(f, "qemu-img create -f qcow2 -o cluster_size=512 g.qcow2 %zu", size), 0);
+    uint8_t *img = malloc(size);
+    fill(img, size, 99);
+    struct blk_backend *b = open_ok(f, P(f, "g.qcow2"), BLK_FORMAT_AUTO, false);
+    for (size_t off = 0; off < size; off += 1 << 20)
+        assert_int_equal(blk_pwrite(b, img + off, 1 << 20, off), 0);
+    random_writes(b, img, size, 20, 100000, 5);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    uint8_t hdr[4];
+    int fd = open(P(f, "g.qcow2"), O_RDONLY);
+    assert_int_equal(pread(fd, hdr, 4, 56), 4);   /* refcount_table_clusters: was 1 */
+    close(fd);
+    assert_true(hdr[3] > 1 || hdr[2]);
+    assert_qemu_sees(f, "g.qcow2", img, size);
+    b = open_ok(f, P(f, "g.qcow2"), BLK_FORMAT_AUTO, false);
+    random_writes(b, img, size, 20, 100000, 6);
+    blk_close(b);
+    assert_qemu_sees(f, "g.qcow2", img, size);
+    free(img);
+}
+
+static void test_qcow2_writes_v2(void **state)
+{
+    qcow2_roundtrip(*state, "-o compat=0.10,cluster_size=4096", (4 << 20) + 1536, 20000);
+}
+
+static void test_qcow2_writes_refcount_widths(void **state)
+{
+    qcow2_roundtrip(*state, "-o refcount_bits=1,cluster_size=1024", 1 << 20, 9000);
+    qcow2_roundtrip(*state, "-o refcount_bits=64,cluster_size=2048", 1 << 20, 9000);
+    qcow2_roundtrip(*state, "-o refcount_bits=8,cluster_size=2M", 5 << 20, 3000000);
+}
+
+/* ---- data written by QEMU, read by us ---- */
+
+static void test_qcow2_reads_qemu_data_and_compressed(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 3 << 20;
+    uint8_t *img = malloc(size);
+    fill(img, size / 2, 3);            /* half random, half compressible text */
+    for (size_t i = size / 2; i < size; i++)
+        img[i] = "corral qcow2 "[i % 13];
+    memset(img + 200000, 0, 300000);
+    write_file(P(f, "src.raw"), img, size);
+    assert_int_equal(run(f, "qemu-img convert -f raw -O qcow2 src.raw plain.qcow2 && "
+                            "qemu-img convert -c -f raw -O qcow2 src.raw comp.qcow2 && "
+                            "qemu-img convert -c -f raw -O qcow2 -o cluster_size=4096 src.raw "
+                            "comp4k.qcow2"), 0);
+    const char *names[] = { "plain.qcow2", "comp.qcow2", "comp4k.qcow2" };
+    for (int i = 0; i < 3; i++) {
+        struct blk_backend *b = open_ok(f, P(f, names[i]), BLK_FORMAT_AUTO, true);
+        assert_disk_is(b, img, size);
+        blk_close(b);
+    }
+    /* qemu-io writes into an empty image */
+    assert_int_equal(run(f, "qemu-img create -f qcow2 io.qcow2 1M && "
+                            "qemu-io -c 'write -P 0xab 4095 70000' -c 'write -P 0x5c 900000 1' "
+                            "io.qcow2"), 0);
+    uint8_t *want = calloc(1, 1 << 20);
+    memset(want + 4095, 0xab, 70000);
+    want[900000] = 0x5c;
+    struct blk_backend *b = open_ok(f, P(f, "io.qcow2"), BLK_FORMAT_AUTO, true);
+    assert_disk_is(b, want, 1 << 20);
+    blk_close(b);
+    /* partial writes into compressed clusters copy them first and free them */
+    for (int i = 1; i < 3; i++) {
+        b = open_ok(f, P(f, names[i]), BLK_FORMAT_AUTO, false);
+        uint8_t *shadow = malloc(size);
+        memcpy(shadow, img, size);
+        random_writes(b, shadow, size, 30, 10000, 5 + i);
+        assert_int_equal(blk_write_zeroes(b, 2 << 20, 1 << 16, true), 0);
+        memset(shadow + (2 << 20), 0, 1 << 16);
+        assert_disk_is(b, shadow, size);
+        blk_close(b);
+        assert_qemu_sees(f, names[i], shadow, size);
+        free(shadow);
+    }
+    free(want);
+    free(img);
+}
+
+/* ---- backing files ---- */
+
+static void test_qcow2_backing_chain(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 2 << 20;
+    uint8_t *base = malloc(size), *img = malloc(size);
+    fill(base, size, 9);
+    write_file(P(f, "base.raw"), base, size);
+    assert_int_equal(run(f, "qemu-img create -f qcow2 -b base.raw -F raw mid.qcow2 && "
+                            "qemu-io -c 'write -P 0x11 65536 65536' -c 'write -P 0x22 1000 10' "
+                            "mid.qcow2 && "
+                            "qemu-img create -f qcow2 -b mid.qcow2 -F qcow2 top.qcow2"), 0);
+    memcpy(img, base, size);
+    memset(img + 65536, 0x11, 65536);
+    memset(img + 1000, 0x22, 10);
+    uint8_t *mid = malloc(size);
+    memcpy(mid, img, size);
+    struct blk_backend *b = open_ok(f, P(f, "top.qcow2"), BLK_FORMAT_AUTO, false);
+    assert_disk_is(b, img, size);                 /* unwritten ranges come from the chain */
+    random_writes(b, img, size, 40, 100000, 21);
+    assert_int_equal(blk_write_zeroes(b, 3 << 16, 1 << 16, true), 0);   /* hides the base */
+    assert_int_equal(blk_write_zeroes(b, 5 << 16, 1 << 16, false), 0);
+    assert_int_equal(blk_write_zeroes(b, 12345, 3000, true), 0);         /* partial cluster */
+    memset(img + (3 << 16), 0, 1 << 16);
+    memset(img + (5 << 16), 0, 1 << 16);
+    memset(img + 12345, 0, 3000);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_qemu_sees(f, "top.qcow2", img, size);
+    assert_file_is(P(f, "base.raw"), base, size);  /* the chain below is untouched */
+    assert_qemu_sees(f, "mid.qcow2", mid, size);
+    free(base);
+    free(mid);
+    free(img);
+}
+
+static void test_qcow2_backing_smaller_than_overlay(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 1 << 20, bsize = 100000;
+    uint8_t *img = calloc(1, size);
+    fill(img, bsize, 6);
+    write_file(P(f, "small.raw"), img, bsize);
+    assert_int_equal(run(f, "mkdir sub && qemu-img create -f qcow2 -b ../small.raw -F raw "
+                            "sub/big.qcow2 %zu", size), 0);
+    struct blk_backend *b = open_ok(f, P(f, "sub/big.qcow2"), BLK_FORMAT_AUTO, false);
+    assert_disk_is(b, img, size);                  /* zeros past the backing file's end */
+    uint8_t buf[5000];
+    fill(buf, sizeof(buf), 1);
+    assert_int_equal(blk_pwrite(b, buf, sizeof(buf), bsize - 2000), 0);
+    memcpy(img + bsize - 2000, buf, sizeof(buf));
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_qemu_sees(f, "sub/big.qcow2", img, size);
+    free(img);
+}
+
+static void test_qcow2_v2_overlay_discard_keeps_backing(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 1 << 20;
+    uint8_t *base = malloc(size), *img = malloc(size);
+    fill(base, size, 4);
+    write_file(P(f, "base.raw"), base, size);
+    assert_int_equal(run(f, "qemu-img create -f qcow2 -o compat=0.10 -b base.raw -F raw "
+                            "ov.qcow2"), 0);
+    memcpy(img, base, size);
+    struct blk_backend *b = open_ok(f, P(f, "ov.qcow2"), BLK_FORMAT_AUTO, false);
+    random_writes(b, img, size, 20, 50000, 8);
+    assert_int_equal(blk_write_zeroes(b, 0, 1 << 17, true), 0);
+    memset(img, 0, 1 << 17);
+    assert_int_equal(blk_discard(b, 1 << 18, 1 << 18), 0);   /* v2 cannot hide the backing */
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_qemu_sees(f, "ov.qcow2", img, size);
+    free(base);
+    free(img);
+}
+
+static void test_qcow2_zero_clusters_and_discard(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 1 << 20;
+    uint8_t *img = malloc(size);
+    fill(img, size, 12);
+    write_file(P(f, "base.raw"), img, size);
+    assert_int_equal(run(f, "qemu-img create -f qcow2 -b base.raw -F raw z.qcow2 && "
+                            "qemu-io -c 'write -z 0 131072' -c 'write -P 7 262144 65536' "
+                            "-c 'write -z 262144 65536' z.qcow2"), 0);
+    memset(img, 0, 131072);
+    memset(img + 262144, 0, 65536);
+    struct blk_backend *b = open_ok(f, P(f, "z.qcow2"), BLK_FORMAT_AUTO, false);
+    assert_disk_is(b, img, size);
+    random_writes(b, img, size, 20, 100000, 31);
+    assert_int_equal(blk_discard(b, 65536 * 4, 65536 * 3), 0);   /* whole clusters: zeros */
+    memset(img + 65536 * 4, 0, 65536 * 3);
+    assert_int_equal(blk_discard(b, 65536 * 8 + 100, 1000), 0);   /* partial: no change */
+    assert_int_equal(blk_write_zeroes(b, 65536 * 9 - 10, 65536 + 20, false), 0);
+    memset(img + 65536 * 9 - 10, 0, 65536 + 20);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_qemu_sees(f, "z.qcow2", img, size);
+
+    /* without a backing file: discard deallocates, and the space goes back */
+    assert_int_equal(run(f, "qemu-img create -f qcow2 n.qcow2 4M"), 0);
+    b = open_ok(f, P(f, "n.qcow2"), BLK_FORMAT_AUTO, false);
+    uint8_t *big = malloc(4 << 20);
+    fill(big, 4 << 20, 2);
+    assert_int_equal(blk_pwrite(b, big, 4 << 20, 0), 0);
+    assert_int_equal(blk_discard(b, 0, 4 << 20), 0);
+    memset(big, 0, 4 << 20);
+    assert_disk_is(b, big, 4 << 20);
+    blk_close(b);
+    struct stat st;
+    assert_int_equal(stat(P(f, "n.qcow2"), &st), 0);
+    assert_true(st.st_blocks * 512 < (1 << 20));
+    assert_qemu_sees(f, "n.qcow2", big, 4 << 20);
+    free(big);
+    free(img);
+}
+
+/* ---- snapshots: shared clusters and L2 tables are copied before writing ---- */
+
+static void test_qcow2_snapshot_copy_on_write(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 2 << 20;
+    uint8_t *orig = malloc(size), *img = malloc(size);
+    fill(orig, size, 17);
+    write_file(P(f, "src.raw"), orig, size);
+    assert_int_equal(run(f, "qemu-img convert -f raw -O qcow2 -o cluster_size=4096 src.raw "
+                            "s.qcow2 && qemu-img snapshot -c snap1 s.qcow2"), 0);
+    memcpy(img, orig, size);
+    struct blk_backend *b = open_ok(f, P(f, "s.qcow2"), BLK_FORMAT_AUTO, false);
+    random_writes(b, img, size, 40, 20000, 3);
+    assert_int_equal(blk_discard(b, 1 << 20, 1 << 16), 0);
+    memset(img + (1 << 20), 0, 1 << 16);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_qemu_sees(f, "s.qcow2", img, size);
+    assert_int_equal(run(f, "qemu-img convert -O raw -l snapshot.name=snap1 s.qcow2 snap.raw"),
+                     0);
+    assert_file_is(P(f, "snap.raw"), orig, size);
+    free(orig);
+    free(img);
+}
+
+/* ---- durability: flushed data survives kill -9 ---- */
+
+static void test_flushed_data_survives_kill(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 1 << 20;
+    assert_int_equal(run(f, "qemu-img create -f qcow2 -o cluster_size=4096 k.qcow2 1M"), 0);
+    uint8_t *img = calloc(1, size);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct blk_backend *b = NULL;
+        if (blk_open(P(f, "k.qcow2"), BLK_FORMAT_AUTO, false, &b, NULL, 0))
+            _exit(2);
+        random_writes(b, img, size, 50, 30000, 77);
+        if (blk_flush(b))
+            _exit(3);
+        raise(SIGKILL);
+        _exit(4);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    random_writes(NULL, img, size, 50, 30000, 77);
+    struct blk_backend *b = open_ok(f, P(f, "k.qcow2"), BLK_FORMAT_AUTO, true);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_qemu_sees(f, "k.qcow2", img, size);
+    free(img);
+}
+
+/* ---- locking ---- */
+
+static void test_writable_image_is_locked(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(run(f, "qemu-img create -f raw base.raw 1M && "
+                            "qemu-img create -f qcow2 -b base.raw -F raw ov.qcow2"), 0);
+    struct blk_backend *b = open_ok(f, P(f, "ov.qcow2"), BLK_FORMAT_AUTO, false);
+    char want[300];
+    snprintf(want, sizeof(want), "image '%s' is in use by another VM", P(f, "ov.qcow2"));
+    struct blk_backend *b2 = NULL;
+    assert_int_equal(blk_open(P(f, "ov.qcow2"), BLK_FORMAT_AUTO, false, &b2, f->err,
+                              sizeof(f->err)), -EBUSY);
+    assert_string_equal(f->err, want);
+    assert_int_equal(blk_open(P(f, "ov.qcow2"), BLK_FORMAT_AUTO, true, &b2, f->err,
+                              sizeof(f->err)), -EBUSY);
+    open_fails(f, P(f, "base.raw"), false, "is in use by another VM");   /* backing: shared */
+    b2 = open_ok(f, P(f, "base.raw"), BLK_FORMAT_RAW, true);               /* readers share */
+    blk_close(b2);
+    expect_failure = true;
+    assert_int_not_equal(run(f, "qemu-img info ov.qcow2"), 0);            /* QEMU sees it too */
+    expect_failure = false;
+    blk_close(b);
+    b = open_ok(f, P(f, "ov.qcow2"), BLK_FORMAT_AUTO, false);
+    blk_close(b);
+}
+
+static void test_id_is_stable_per_file(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(run(f, "truncate -s 4096 a.raw b.raw"), 0);
+    struct blk_backend *a = open_ok(f, P(f, "a.raw"), BLK_FORMAT_AUTO, true);
+    struct blk_backend *a2 = open_ok(f, P(f, "a.raw"), BLK_FORMAT_AUTO, true);
+    struct blk_backend *b = open_ok(f, P(f, "b.raw"), BLK_FORMAT_AUTO, true);
+    assert_true(strlen(blk_id(a)) > 0 && strlen(blk_id(a)) <= 20);
+    assert_string_equal(blk_id(a), blk_id(a2));
+    assert_string_not_equal(blk_id(a), blk_id(b));
+    blk_close(a);
+    blk_close(a2);
+    blk_close(b);
+}
+
+/* ---- malformed and unsupported images ---- */
+
+static void fresh(struct fx *f, const char *opts)
+{
+    assert_int_equal(run(f, "rm -f m.qcow2; qemu-img create -f qcow2 %s m.qcow2 1M", opts), 0);
+}
+
+static void test_malformed_headers_fail_cleanly(void **state)
+{
+    struct fx *f = *state;
+    const char *m = P(f, "m.qcow2");
+    fresh(f, "");
+    assert_int_equal(truncate(m, 50), 0);
+    open_fails(f, m, true, "truncated");
+    fresh(f, "");
+    assert_int_equal(truncate(m, 80), 0);
+    open_fails(f, m, true, "qcow2");
+    fresh(f, "");
+    patch_be(m, 0, 0x514649fc, 4);               /* bad magic, format forced */
+    struct blk_backend *b = NULL;
+    assert_true(blk_open(m, BLK_FORMAT_QCOW2, true, &b, f->err, sizeof(f->err)) < 0);
+    assert_non_null(strstr(f->err, "bad magic"));
+    fresh(f, "");
+    patch_be(m, 36, 0x7fffffff, 4);              /* huge L1 size */
+    open_fails(f, m, true, "L1 table too large");
+    fresh(f, "");
+    patch_be(m, 36, 4000, 4);                    /* L1 runs past the end of the file */
+    open_fails(f, m, true, "L1 table offset");
+    fresh(f, "");
+    patch_be(m, 24, 1ULL << 50, 8);              /* virtual size beyond what L1 maps */
+    open_fails(f, m, true, "too small for the virtual size");
+    fresh(f, "");
+    patch_be(m, 20, 30, 4);                      /* cluster_bits 30 */
+    open_fails(f, m, true, "cluster_bits 30");
+    fresh(f, "");
+    patch_be(m, 40, 1ULL << 40, 8);              /* L1 offset beyond EOF */
+    open_fails(f, m, true, "L1 table offset");
+    fresh(f, "");
+    patch_be(m, 40, 65536 + 8, 8);               /* L1 offset misaligned */
+    open_fails(f, m, true, "L1 table offset");
+    fresh(f, "");
+    patch_be(m, 48, 0, 8);                       /* refcount table on the header */
+    open_fails(f, m, false, "refcount table offset");
+    fresh(f, "");
+    patch_be(m, 56, 1u << 30, 4);
+    open_fails(f, m, false, "refcount table size");
+    fresh(f, "");
+    patch_be(m, 65536 * 1, 65536, 8);            /* refcount table's entry points at itself */
+    open_fails(f, m, false, "refcount block 0");
+    fresh(f, "");
+    patch_be(m, 96, 7, 4);
+    open_fails(f, m, true, "refcount_order");
+    fresh(f, "");
+    patch_be(m, 4, 4, 4);
+    open_fails(f, m, true, "version 4");
+    fresh(f, "");
+    patch_be(m, 100, 100, 4);
+    open_fails(f, m, true, "header length");
+    fresh(f, "");
+    patch_be(m, 8, 104, 8);                      /* backing name: too long */
+    patch_be(m, 16, 5000, 4);
+    open_fails(f, m, true, "backing file name");
+    fresh(f, "");
+    uint8_t hl[4];                               /* header extension longer than the cluster */
+    int fd = open(m, O_RDONLY);
+    assert_int_equal(pread(fd, hl, 4, 100), 4);
+    close(fd);
+    off_t ext = (off_t)hl[0] << 24 | hl[1] << 16 | hl[2] << 8 | hl[3];
+    patch_be(m, ext, 0xe2792aca, 4);
+    patch_be(m, ext + 4, 0x7fffffff, 4);
+    open_fails(f, m, true, "overruns");
+    fresh(f, "");
+    patch_be(m, 60, 100000, 4);
+    open_fails(f, m, true, "snapshots");
+    fresh(f, "");
+    patch_be(m, 32, 1, 4);
+    open_fails(f, m, true, "encryption");
+    /* an L2 table pointing into the header: reads fail with -EIO, no crash */
+    fresh(f, "");
+    assert_int_equal(run(f, "qemu-io -c 'write -P 1 0 4096' m.qcow2"), 0);
+    patch_be(m, 3 * 65536, 0x8000000000000000ULL | 0, 8);
+    b = open_ok(f, m, BLK_FORMAT_AUTO, true);
+    uint8_t buf[4096];
+    assert_int_equal(blk_pread(b, buf, sizeof(buf), 0), 0);   /* L1 entry 0 -> unallocated */
+    blk_close(b);
+    patch_be(m, 3 * 65536, 0x8000000000000200ULL, 8);
+    b = open_ok(f, m, BLK_FORMAT_AUTO, true);
+    assert_int_equal(blk_pread(b, buf, sizeof(buf), 0), -EIO);
+    assert_non_null(strstr(blk_last_error(b), "L2 table"));
+    blk_close(b);
+}
+
+static void test_unsupported_features_named(void **state)
+{
+    struct fx *f = *state;
+    const char *m = P(f, "m.qcow2");
+    fresh(f, "");
+    patch_be(m, 72, 1ULL << 40, 8);
+    open_fails(f, m, true, "unsupported qcow2 feature");
+    fresh(f, "-o extended_l2=on");
+    open_fails(f, m, true, "subclusters");
+    fresh(f, "-o data_file=data.raw");
+    open_fails(f, m, true, "external data file");
+    fresh(f, "");
+    patch_be(m, 72, 1, 8);                       /* dirty: read-only is fine */
+    open_fails(f, m, false, "dirty");
+    blk_close(open_ok(f, m, BLK_FORMAT_AUTO, true));
+    fresh(f, "");
+    patch_be(m, 72, 2, 8);                       /* corrupt: likewise */
+    open_fails(f, m, false, "corrupt");
+    blk_close(open_ok(f, m, BLK_FORMAT_AUTO, true));
+    fresh(f, "");
+    patch_be(m, 88, 1, 8);                       /* autoclear bits are cleared by a writer */
+    blk_close(open_ok(f, m, BLK_FORMAT_AUTO, false));
+    assert_int_equal(run(f, "qemu-img check m.qcow2"), 0);
+}
+
+static void test_backing_loops_and_depth(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(run(f, "qemu-img create -f qcow2 a.qcow2 1M && "
+                            "qemu-img create -f qcow2 -b a.qcow2 -F qcow2 b.qcow2 && "
+                            "qemu-img rebase -u -b b.qcow2 -F qcow2 a.qcow2"), 0);
+    open_fails(f, P(f, "b.qcow2"), true, "loop");
+    assert_int_equal(run(f, "qemu-img create -f qcow2 self.qcow2 1M && "
+                            "qemu-img rebase -u -b self.qcow2 -F qcow2 self.qcow2"), 0);
+    open_fails(f, P(f, "self.qcow2"), false, "loop");
+    /* top + 16 backing files open; one more is refused */
+    assert_int_equal(run(f, "qemu-img create -f raw c0 1M && for i in $(seq 1 17); do "
+                            "qemu-img create -f qcow2 -b c$((i-1)) -F $([ $i = 1 ] && echo raw "
+                            "|| echo qcow2) -u c$i 1M || exit 1; done"), 0);
+    blk_close(open_ok(f, P(f, "c16"), BLK_FORMAT_AUTO, false));
+    open_fails(f, P(f, "c17"), true, "deeper than 16");
+}
+
+static void test_missing_backing_file_named(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(run(f, "qemu-img create -f qcow2 -u -b gone.raw -F raw o.qcow2 1M"), 0);
+    open_fails(f, P(f, "o.qcow2"), true, "gone.raw");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_raw_read_write_discard_zeroes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_range_is_einval, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_writes_default_clusters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_writes_small_clusters_new_refblocks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_refcount_table_grows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_writes_v2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_writes_refcount_widths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_reads_qemu_data_and_compressed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_backing_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_backing_smaller_than_overlay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_v2_overlay_discard_keeps_backing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_zero_clusters_and_discard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_snapshot_copy_on_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flushed_data_survives_kill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writable_image_is_locked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_id_is_stable_per_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_headers_fail_cleanly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsupported_features_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backing_loops_and_depth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_backing_file_named, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
