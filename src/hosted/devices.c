@@ -9,6 +9,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "backend/block.h"
+#include "dev/virtio/blk.h"
 #include "dev/virtio/console.h"
 #include "dev/virtio/net.h"
 #include "dev/virtio/rng.h"
@@ -73,6 +75,84 @@ static int attach_rng(struct vm_devices *d, struct board *b, char *err, size_t e
         return -ENOMEM;
     }
     return plug(d, b, virtio_rng_dev(r), r, rng_destroy, err, errlen);
+}
+
+static void blk_destroy(void *m) { virtio_blk_destroy(m); }
+
+/* --disk PATH[,format=raw|qcow2|auto][,readonly]; a comma in PATH is written ",,". */
+static int parse_disk(const char *spec, char *path, size_t pathlen, enum blk_format *fmt,
+                      bool *ro, char *err, size_t errlen)
+{
+    size_t n = 0;
+    const char *p = spec;
+    for (; *p; p++) {
+        if (*p == ',' && p[1] == ',') {
+            p++;
+        } else if (*p == ',') {
+            break;
+        }
+        if (n + 1 >= pathlen) {
+            snprintf(err, errlen, "--disk: path too long");
+            return -EINVAL;
+        }
+        path[n++] = *p;
+    }
+    path[n] = '\0';
+    if (!n) {
+        snprintf(err, errlen, "--disk: missing image path in '%s'", spec);
+        return -EINVAL;
+    }
+    *fmt = BLK_FORMAT_AUTO;
+    *ro = false;
+    while (*p == ',') {
+        const char *opt = ++p;
+        size_t len = strcspn(opt, ",");
+        p += len;
+        if (len == 8 && !strncmp(opt, "readonly", 8)) {
+            *ro = true;
+        } else if (len == 10 && !strncmp(opt, "format=raw", 10)) {
+            *fmt = BLK_FORMAT_RAW;
+        } else if (len == 12 && !strncmp(opt, "format=qcow2", 12)) {
+            *fmt = BLK_FORMAT_QCOW2;
+        } else if (len == 11 && !strncmp(opt, "format=auto", 11)) {
+            *fmt = BLK_FORMAT_AUTO;
+        } else if (len > 7 && !strncmp(opt, "format=", 7)) {
+            snprintf(err, errlen, "--disk: unknown format '%.*s' (raw, qcow2 or auto)",
+                     (int)(len - 7), opt + 7);
+            return -EINVAL;
+        } else {
+            snprintf(err, errlen, "--disk: unknown option '%.*s' (format=, readonly)", (int)len, opt);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int attach_disk(struct vm_devices *d, struct board *b, const char *spec, char *err,
+                       size_t errlen)
+{
+    char path[4096];
+    enum blk_format fmt;
+    bool ro;
+    int rc = parse_disk(spec, path, sizeof(path), &fmt, &ro, err, errlen);
+    if (rc)
+        return rc;
+    struct virtio_slot s;
+    if ((rc = next_slot(d, b, &s, err, errlen)))
+        return rc;
+    struct blk_backend *be;
+    char why[512];
+    if ((rc = blk_open(path, fmt, ro, &be, why, sizeof(why)))) {
+        snprintf(err, errlen, "--disk: %s", why);
+        return rc;
+    }
+    struct virtio_blk *blk = virtio_blk_create(&s, be);
+    if (!blk) {
+        blk_close(be);
+        snprintf(err, errlen, "--disk: cannot create the disk device for '%s'", path);
+        return -ENOMEM;
+    }
+    return plug(d, b, virtio_blk_dev(blk), blk, blk_destroy, err, errlen);
 }
 
 static void net_destroy(void *m) { virtio_net_destroy(m); }
@@ -148,10 +228,8 @@ int devices_attach(struct board *b, const struct vm_config *vc, struct vm_device
     }
     d->hvc_slave = -1;
     int rc = 0;
-    if (vc->num_disks) {
-        snprintf(err, errlen, "virtio disks (--disk) are not available in this build");
-        rc = -ENOTSUP;
-    }
+    for (unsigned i = 0; !rc && i < vc->num_disks; i++)
+        rc = attach_disk(d, b, vc->disks[i], err, errlen);
     for (unsigned i = 0; !rc && i < vc->num_nets; i++)
         rc = attach_net(d, b, vc->nets[i], i, err, errlen);
     if (!rc && vc->rng)

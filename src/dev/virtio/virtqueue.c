@@ -160,7 +160,8 @@ int virtq_pop(struct virtq *q, struct virtq_req *r)
         if (d.flags & DESC_F_INDIRECT) {
             if (r->n_out + r->n_in)
                 return -EPROTO; /* an indirect descriptor must be the only one */
-            return walk_indirect(q, &d, r);
+            rc = walk_indirect(q, &d, r);
+            return rc ? rc : 1;
         }
         if ((rc = add_segment(r, q, &d)))
             return rc;

@@ -1,0 +1,319 @@
+/* virtio-blk: one request queue worked by an I/O thread. Each request is a 16-byte header
+ * {type, reserved, sector}, data buffers, and a final status byte the device writes. Every
+ * field is checked against the disk size and the request's own buffers before any I/O. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "backend/block.h"
+#include "dev/virtio/blk.h"
+
+#define VIRTIO_ID_BLOCK 2
+
+#define F_SEG_MAX      2
+#define F_RO           5
+#define F_BLK_SIZE     6
+#define F_FLUSH        9
+#define F_DISCARD      13
+#define F_WRITE_ZEROES 14
+
+#define T_IN           0
+#define T_OUT          1
+#define T_FLUSH        4
+#define T_GET_ID       8
+#define T_DISCARD      11
+#define T_WRITE_ZEROES 13
+
+#define S_OK     0
+#define S_IOERR  1
+#define S_UNSUPP 2
+
+#define QUEUE_SIZE 256
+#define SEG_MAX (QUEUE_SIZE - 2)
+#define MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per discard or write-zeroes range */
+#define CONFIG_SIZE 60
+
+struct virtio_blk {
+    struct virtio_dev vdev;
+    struct blk_backend *be;
+    uint64_t sectors;
+    bool readonly;
+    uint8_t config[CONFIG_SIZE];
+    pthread_t thread;
+    int kick_fd;                 /* eventfd: queue notified, or stop */
+    pthread_mutex_t qlock;       /* held while the I/O thread works the queue */
+    bool running;                /* DRIVER_OK and not reset (under qlock) */
+    bool stop;
+    struct virtq_req req;
+};
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+static void build_config(struct virtio_blk *b)
+{
+    uint8_t *c = b->config;
+    memset(c, 0, sizeof(b->config));
+    put64(c + 0, b->sectors);               /* capacity in 512-byte sectors */
+    put32(c + 12, SEG_MAX);                 /* seg_max */
+    put32(c + 20, 512);                     /* blk_size */
+    put32(c + 36, MAX_DISCARD_SECTORS);     /* max_discard_sectors */
+    put32(c + 40, 1);                       /* max_discard_seg */
+    put32(c + 44, 8);                       /* discard_sector_alignment: 4 KiB */
+    put32(c + 48, MAX_DISCARD_SECTORS);     /* max_write_zeroes_sectors */
+    put32(c + 52, 1);                       /* max_write_zeroes_seg */
+    c[56] = 1;                              /* write_zeroes_may_unmap */
+}
+
+static void blk_config_read(void *ctx, uint32_t off, unsigned size, uint64_t *val)
+{
+    struct virtio_blk *b = ctx;
+    uint64_t v = 0;
+    memcpy(&v, b->config + off, size); /* the transport checked off + size */
+    *val = v;
+}
+
+/* Data buffers of an IN request: every writable buffer but the status byte at the end. */
+static int do_read(struct virtio_blk *b, const struct virtq_req *r, uint64_t off, size_t len)
+{
+    size_t done = 0;
+    for (unsigned i = r->n_out; i < r->n_out + r->n_in && done < len; i++) {
+        size_t n = r->iov[i].iov_len;
+        if (n > len - done)
+            n = len - done;
+        int rc = blk_pread(b->be, r->iov[i].iov_base, n, off + done);
+        if (rc)
+            return rc;
+        done += n;
+    }
+    return 0;
+}
+
+static int do_write(struct virtio_blk *b, const struct virtq_req *r, uint64_t off, size_t len)
+{
+    size_t skip = 16, done = 0; /* the header comes first in the readable buffers */
+    for (unsigned i = 0; i < r->n_out && done < len; i++) {
+        size_t n = r->iov[i].iov_len;
+        if (skip >= n) {
+            skip -= n;
+            continue;
+        }
+        const uint8_t *p = (const uint8_t *)r->iov[i].iov_base + skip;
+        n -= skip;
+        skip = 0;
+        if (n > len - done)
+            n = len - done;
+        int rc = blk_pwrite(b->be, p, n, off + done);
+        if (rc)
+            return rc;
+        done += n;
+    }
+    return 0;
+}
+
+static bool in_range(const struct virtio_blk *b, uint64_t sector, uint64_t bytes)
+{
+    return sector <= b->sectors && bytes <= (b->sectors - sector) * 512;
+}
+
+/* DISCARD and WRITE_ZEROES carry one 16-byte segment {sector, num_sectors, flags}. */
+static uint8_t do_ranges(struct virtio_blk *b, const struct virtq_req *r, bool zeroes)
+{
+    uint8_t seg[16];
+    if (r->out_len != 32 || virtq_copy_from_out(r, 16, seg, 16) != 16)
+        return S_UNSUPP; /* more than max_discard_seg segments, or a torn one */
+    uint64_t sector;
+    uint32_t num, flags;
+    memcpy(&sector, seg, 8);
+    memcpy(&num, seg + 8, 4);
+    memcpy(&flags, seg + 12, 4);
+    if ((flags & ~1u) || (!zeroes && flags) || num > MAX_DISCARD_SECTORS)
+        return S_UNSUPP;
+    if (!in_range(b, sector, (uint64_t)num * 512))
+        return S_IOERR;
+    int rc = zeroes ? blk_write_zeroes(b->be, sector * 512, (uint64_t)num * 512, flags & 1)
+                    : blk_discard(b->be, sector * 512, (uint64_t)num * 512);
+    return rc ? S_IOERR : S_OK;
+}
+
+/* Serves one request; returns the bytes written into the driver's buffers. */
+static uint32_t serve(struct virtio_blk *b, const struct virtq_req *r)
+{
+    uint8_t hdr[16];
+    if (r->out_len < 16 || r->in_len < 1 || virtq_copy_from_out(r, 0, hdr, 16) != 16)
+        return 0; /* no room for a status: nothing we can say */
+    uint32_t type;
+    uint64_t sector;
+    memcpy(&type, hdr, 4);
+    memcpy(&sector, hdr + 8, 8);
+    size_t in_data = r->in_len - 1, out_data = r->out_len - 16;
+    uint32_t written = 0;
+    uint8_t status = S_OK;
+    bool writes = type == T_OUT || type == T_DISCARD || type == T_WRITE_ZEROES;
+    if (writes && b->readonly) {
+        status = S_IOERR;
+    } else if (type == T_IN) {
+        if (!in_range(b, sector, in_data))
+            status = S_IOERR;
+        else if (do_read(b, r, sector * 512, in_data))
+            status = S_IOERR;
+        else
+            written = (uint32_t)in_data;
+    } else if (type == T_OUT) {
+        if (!in_range(b, sector, out_data) || do_write(b, r, sector * 512, out_data))
+            status = S_IOERR;
+    } else if (type == T_FLUSH) {
+        status = blk_flush(b->be) ? S_IOERR : S_OK;
+    } else if (type == T_GET_ID) {
+        char id[20] = { 0 };
+        const char *s = blk_id(b->be);
+        strncpy(id, s ? s : "", sizeof(id));
+        size_t n = in_data < sizeof(id) ? in_data : sizeof(id);
+        written = (uint32_t)virtq_copy_to_in(r, 0, id, n);
+    } else if (type == T_DISCARD || type == T_WRITE_ZEROES) {
+        status = do_ranges(b, r, type == T_WRITE_ZEROES);
+    } else {
+        status = S_UNSUPP;
+    }
+    virtq_copy_to_in(r, r->in_len - 1, &status, 1);
+    return written + 1;
+}
+
+/* Works the queue until it is empty; false if the driver broke it. */
+static bool drain(struct virtio_blk *b)
+{
+    struct virtq *q = &b->vdev.vq[0];
+    for (;;) {
+        int rc;
+        bool pushed = false;
+        while ((rc = virtq_pop(q, &b->req)) > 0) {
+            virtq_push(q, b->req.head, serve(b, &b->req));
+            pushed = true;
+        }
+        if (pushed)
+            virtio_notify_queue(&b->vdev, 0);
+        if (rc < 0)
+            return false;
+        virtq_enable_kick(q);
+        if (!virtq_has_avail(q))
+            return true;
+    }
+}
+
+static void *io_thread(void *arg)
+{
+    struct virtio_blk *b = arg;
+    for (;;) {
+        struct pollfd p = { b->kick_fd, POLLIN, 0 };
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            break;
+        uint64_t n;
+        if (read(b->kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+            break;
+        pthread_mutex_lock(&b->qlock);
+        if (b->stop) {
+            pthread_mutex_unlock(&b->qlock);
+            break;
+        }
+        bool broken = b->running && !drain(b);
+        if (broken)
+            b->running = false;
+        pthread_mutex_unlock(&b->qlock);
+        if (broken)
+            virtio_needs_reset(&b->vdev);
+    }
+    return NULL;
+}
+
+static void kick(struct virtio_blk *b)
+{
+    uint64_t one = 1;
+    if (write(b->kick_fd, &one, sizeof(one)) < 0) {
+        /* an eventfd write fails only on counter overflow: a kick is pending anyway */
+    }
+}
+
+static void blk_notify(void *ctx, unsigned q)
+{
+    (void)q;
+    kick(ctx);
+}
+
+static void blk_start(void *ctx)
+{
+    struct virtio_blk *b = ctx;
+    pthread_mutex_lock(&b->qlock);
+    b->running = true;
+    pthread_mutex_unlock(&b->qlock);
+    kick(b);
+}
+
+static void blk_reset(void *ctx)
+{
+    struct virtio_blk *b = ctx;
+    pthread_mutex_lock(&b->qlock); /* waits for the I/O thread to finish its batch */
+    b->running = false;
+    pthread_mutex_unlock(&b->qlock);
+}
+
+static struct virtio_ops blk_ops_template = {
+    .device_id = VIRTIO_ID_BLOCK,
+    .features = 1ULL << F_SEG_MAX | 1ULL << F_BLK_SIZE | 1ULL << F_FLUSH | 1ULL << F_DISCARD |
+                1ULL << F_WRITE_ZEROES,
+    .num_queues = 1, .queue_max = QUEUE_SIZE, .config_size = CONFIG_SIZE,
+    .config_read = blk_config_read, .notify = blk_notify, .start = blk_start, .reset = blk_reset,
+};
+
+struct blk_model {
+    struct virtio_blk blk;
+    struct virtio_ops ops; /* per device: RO differs */
+};
+
+struct virtio_blk *virtio_blk_create(const struct virtio_slot *slot, struct blk_backend *be)
+{
+    struct blk_model *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    struct virtio_blk *b = &m->blk;
+    b->be = be;
+    b->sectors = blk_size(be) / 512;
+    b->readonly = blk_readonly(be);
+    m->ops = blk_ops_template;
+    if (b->readonly)
+        m->ops.features |= 1ULL << F_RO;
+    build_config(b);
+    b->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pthread_mutex_init(&b->qlock, NULL);
+    virtio_mmio_init(&b->vdev, slot->name, slot->base, slot->mem, slot->irq, &m->ops, b);
+    if (b->kick_fd < 0 || pthread_create(&b->thread, NULL, io_thread, b)) {
+        if (b->kick_fd >= 0)
+            close(b->kick_fd);
+        virtio_mmio_destroy(&b->vdev);
+        pthread_mutex_destroy(&b->qlock);
+        free(m);
+        return NULL;
+    }
+    return b;
+}
+
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *b) { return &b->vdev; }
+
+void virtio_blk_destroy(struct virtio_blk *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->qlock);
+    b->stop = true;
+    pthread_mutex_unlock(&b->qlock);
+    kick(b);
+    pthread_join(b->thread, NULL);
+    close(b->kick_fd);
+    blk_flush(b->be);
+    blk_close(b->be);
+    virtio_mmio_destroy(&b->vdev);
+    pthread_mutex_destroy(&b->qlock);
+    free((struct blk_model *)b);
+}
