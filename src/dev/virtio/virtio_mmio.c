@@ -37,14 +37,21 @@ static struct virtq *cur_queue(struct virtio_dev *d)
 static void set_hi(uint64_t *v, uint32_t x) { *v = (*v & 0xffffffffULL) | (uint64_t)x << 32; }
 static void set_lo(uint64_t *v, uint32_t x) { *v = (*v & ~0xffffffffULL) | x; }
 
+/* A config access the model can serve: a register size, wholly inside its config space (the
+ * models copy SIZE bytes into a uint64_t). */
+static bool config_ok(const struct virtio_dev *d, uint64_t coff, unsigned size)
+{
+    bool sized = size == 1 || size == 2 || size == 4 || size == 8;
+    return sized && coff < d->ops->config_size && size <= d->ops->config_size - coff;
+}
+
 static int mmio_read(void *dev, uint64_t off, unsigned size, uint64_t *val)
 {
     struct virtio_dev *d = dev;
     if (off >= R_CONFIG) {
-        uint64_t coff = off - R_CONFIG;
         *val = 0;
-        if (d->ops->config_read && coff + size <= d->ops->config_size)
-            d->ops->config_read(d->ctx, (uint32_t)coff, size, val);
+        if (d->ops->config_read && config_ok(d, off - R_CONFIG, size))
+            d->ops->config_read(d->ctx, (uint32_t)(off - R_CONFIG), size, val);
         return 0;
     }
     if (size != 4 || (off & 3)) {
@@ -115,8 +122,9 @@ static void write_status(struct virtio_dev *d, uint32_t v, bool *start, bool *re
     }
     if ((v & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_DRIVER_OK))
         *start = (v & VIRTIO_STATUS_FEATURES_OK) != 0;
-    /* NEEDS_RESET is the device's to set; the driver cannot clear it but by reset */
-    d->status = v | (d->status & VIRTIO_STATUS_NEEDS_RESET);
+    /* NEEDS_RESET is the device's to set; the driver cannot clear it but by reset. Nor DRIVER_OK
+     * (2.1.2: the driver must not clear a status bit): the device may be working its queues. */
+    d->status = v | (d->status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_DRIVER_OK));
 }
 
 static void write_queue_ready(struct virtio_dev *d, struct virtq *q, uint32_t v)
@@ -141,9 +149,8 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
     struct virtio_dev *d = dev;
     if (off >= R_CONFIG) {
-        uint64_t coff = off - R_CONFIG;
-        if (d->ops->config_write && coff + size <= d->ops->config_size)
-            d->ops->config_write(d->ctx, (uint32_t)coff, size, val);
+        if (d->ops->config_write && config_ok(d, off - R_CONFIG, size))
+            d->ops->config_write(d->ctx, (uint32_t)(off - R_CONFIG), size, val);
         return 0;
     }
     if (size != 4 || (off & 3))
@@ -154,6 +161,8 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
     pthread_mutex_lock(&d->lock);
     struct virtq *q = cur_queue(d);
     bool live = d->status & VIRTIO_STATUS_DRIVER_OK;
+    /* After DRIVER_OK the device's threads work the queues without this lock: hands off. */
+    struct virtq *setup = q && !live ? q : NULL;
     switch (off) {
     case R_DEV_FEATURES_SEL: d->dev_features_sel = v; break;
     case R_DRV_FEATURES_SEL: d->drv_features_sel = v; break;
@@ -167,11 +176,11 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
         break;
     case R_QUEUE_SEL: d->queue_sel = v; break;
     case R_QUEUE_NUM:
-        if (q && !q->ready && !live)
+        if (setup && !q->ready)
             q->size = v <= d->ops->queue_max && v && !(v & (v - 1)) ? (uint16_t)v : 0;
         break;
     case R_QUEUE_READY:
-        if (q)
+        if (setup)
             write_queue_ready(d, q, v);
         break;
     case R_QUEUE_NOTIFY:
@@ -184,12 +193,12 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
             irq_set(&d->irq, 0);
         break;
     case R_STATUS: write_status(d, v, &start, &reset); break;
-    case R_QUEUE_DESC_LO: if (q && !q->ready) set_lo(&q->desc_gpa, v); break;
-    case R_QUEUE_DESC_HI: if (q && !q->ready) set_hi(&q->desc_gpa, v); break;
-    case R_QUEUE_AVAIL_LO: if (q && !q->ready) set_lo(&q->avail_gpa, v); break;
-    case R_QUEUE_AVAIL_HI: if (q && !q->ready) set_hi(&q->avail_gpa, v); break;
-    case R_QUEUE_USED_LO: if (q && !q->ready) set_lo(&q->used_gpa, v); break;
-    case R_QUEUE_USED_HI: if (q && !q->ready) set_hi(&q->used_gpa, v); break;
+    case R_QUEUE_DESC_LO: if (setup && !q->ready) set_lo(&q->desc_gpa, v); break;
+    case R_QUEUE_DESC_HI: if (setup && !q->ready) set_hi(&q->desc_gpa, v); break;
+    case R_QUEUE_AVAIL_LO: if (setup && !q->ready) set_lo(&q->avail_gpa, v); break;
+    case R_QUEUE_AVAIL_HI: if (setup && !q->ready) set_hi(&q->avail_gpa, v); break;
+    case R_QUEUE_USED_LO: if (setup && !q->ready) set_lo(&q->used_gpa, v); break;
+    case R_QUEUE_USED_HI: if (setup && !q->ready) set_hi(&q->used_gpa, v); break;
     case R_SHM_SEL: break;
     default: break;
     }

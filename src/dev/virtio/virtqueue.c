@@ -120,14 +120,10 @@ static int walk_indirect(const struct virtq *q, const struct vdesc *d, struct vi
     }
 }
 
-static bool table_ok(const struct virtq *q)
-{
-    return guest_mem_ptr(q->mem, q->desc_gpa, 16ULL * q->size) != NULL;
-}
-
 int virtq_pop(struct virtq *q, struct virtq_req *r)
 {
-    if (!q->ready)
+    uint16_t size = q->size; /* read once: a reset racing with us may zero it */
+    if (!q->ready || !size)
         return 0;
     const uint8_t *aidx = avail(q, 2, 2);
     if (!aidx)
@@ -135,24 +131,24 @@ int virtq_pop(struct virtq *q, struct virtq_req *r)
     uint16_t idx = load16(aidx);
     if (idx == q->last_avail)
         return 0;
-    if ((uint16_t)(idx - q->last_avail) > q->size)
+    if ((uint16_t)(idx - q->last_avail) > size)
         return -EPROTO; /* the driver claims more entries than the ring holds */
-    const uint8_t *slot = avail(q, 4 + 2ULL * (q->last_avail % q->size), 2);
-    if (!slot || !table_ok(q))
+    const uint8_t *slot = avail(q, 4 + 2ULL * (q->last_avail % size), 2);
+    const uint8_t *table = guest_mem_ptr(q->mem, q->desc_gpa, 16ULL * size);
+    if (!slot || !table)
         return -EFAULT;
     uint16_t head;
     memcpy(&head, slot, 2);
-    if (head >= q->size)
+    if (head >= size)
         return -EPROTO;
     q->last_avail++;
 
     r->head = head;
     r->n_out = r->n_in = 0;
     r->out_len = r->in_len = 0;
-    const uint8_t *table = guest_mem_ptr(q->mem, q->desc_gpa, 16ULL * q->size);
     uint16_t i = head;
     for (unsigned steps = 0;; steps++) {
-        if (steps >= q->size)
+        if (steps >= size)
             return -ELOOP;
         struct vdesc d;
         memcpy(&d, table + 16ULL * i, sizeof(d));
@@ -167,7 +163,7 @@ int virtq_pop(struct virtq *q, struct virtq_req *r)
             return rc;
         if (!(d.flags & DESC_F_NEXT))
             return 1;
-        if (d.next >= q->size)
+        if (d.next >= size)
             return -EPROTO;
         i = d.next;
     }
@@ -175,7 +171,10 @@ int virtq_pop(struct virtq *q, struct virtq_req *r)
 
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 {
-    uint8_t *e = used(q, 4 + 8ULL * (q->used_idx % q->size), 8);
+    uint16_t size = q->size;
+    if (!size)
+        return;
+    uint8_t *e = used(q, 4 + 8ULL * (q->used_idx % size), 8);
     uint8_t *uidx = used(q, 2, 2);
     if (!e || !uidx)
         return;
