@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -240,6 +241,78 @@ int blk_pread(struct blk_backend *b, void *buf, size_t len, uint64_t off)
     if (!blk_in_range(b, off, len))
         return -EINVAL;
     return len ? b->ops->pread(b, buf, len, off) : 0;
+}
+
+static size_t iov_total(const struct iovec *iov, int n)
+{
+    size_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
+/* Raw images: preadv/pwritev straight to the file, resuming after short transfers. */
+static int raw_rw_v(struct blk_backend *b, const struct iovec *iov_in, int n, uint64_t off, bool write)
+{
+    struct iovec iov[IOV_MAX];
+    if (n > IOV_MAX)
+        return -EINVAL;
+    memcpy(iov, iov_in, sizeof(*iov) * (size_t)n);
+    struct iovec *v = iov;
+    while (n > 0) {
+        ssize_t got = write ? pwritev(b->fd, v, n, (off_t)off) : preadv(b->fd, v, n, (off_t)off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -errno;
+        if (got == 0) {
+            if (write)
+                return -EIO;
+            for (int i = 0; i < n; i++) /* a raw file shorter than its size: zeros, as a hole */
+                memset(v[i].iov_base, 0, v[i].iov_len);
+            return 0;
+        }
+        off += (uint64_t)got;
+        size_t left = (size_t)got;
+        while (n > 0 && left >= v->iov_len) {
+            left -= v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (uint8_t *)v->iov_base + left;
+            v->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+static int rw_v(struct blk_backend *b, const struct iovec *iov, int n, uint64_t off, bool write)
+{
+    if (n < 0 || !blk_in_range(b, off, iov_total(iov, n)))
+        return -EINVAL;
+    if (write && b->readonly)
+        return -EROFS;
+    if (b->format == BLK_FORMAT_RAW)
+        return raw_rw_v(b, iov, n, off, write);
+    for (int i = 0; i < n; i++) {
+        int rc = write ? blk_pwrite(b, iov[i].iov_base, iov[i].iov_len, off)
+                       : blk_pread(b, iov[i].iov_base, iov[i].iov_len, off);
+        if (rc)
+            return rc;
+        off += iov[i].iov_len;
+    }
+    return 0;
+}
+
+int blk_preadv(struct blk_backend *b, const struct iovec *iov, int n, uint64_t off)
+{
+    return rw_v(b, iov, n, off, false);
+}
+
+int blk_pwritev(struct blk_backend *b, const struct iovec *iov, int n, uint64_t off)
+{
+    return rw_v(b, iov, n, off, true);
 }
 
 int blk_pwrite(struct blk_backend *b, const void *buf, size_t len, uint64_t off)

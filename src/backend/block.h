@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct blk_backend;
 enum blk_format { BLK_FORMAT_AUTO, BLK_FORMAT_RAW, BLK_FORMAT_QCOW2 };
@@ -27,6 +28,9 @@ enum blk_format blk_format(const struct blk_backend *b);
 /* 0 or -errno; off+len beyond the size -> -EINVAL; writes to a read-only backend -> -EROFS. */
 int blk_pread(struct blk_backend *b, void *buf, size_t len, uint64_t off);
 int blk_pwrite(struct blk_backend *b, const void *buf, size_t len, uint64_t off);
+/* Scatter/gather forms: one system call for a raw image, a loop for other formats. */
+int blk_preadv(struct blk_backend *b, const struct iovec *iov, int n, uint64_t off);
+int blk_pwritev(struct blk_backend *b, const struct iovec *iov, int n, uint64_t off);
 /* Data and metadata on stable storage (fdatasync) before it returns. */
 int blk_flush(struct blk_backend *b);
 /* A hint: raw punches a hole; qcow2 deallocates the whole clusters in the range (partial ones are

@@ -48,6 +48,7 @@ struct virtio_blk {
     bool running;                /* DRIVER_OK and not reset (under qlock) */
     bool stop;
     struct virtq_req req;
+    struct iovec iov[VIRTQ_MAX_SEGS];
 };
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
@@ -76,42 +77,36 @@ static void blk_config_read(void *ctx, uint32_t off, unsigned size, uint64_t *va
     *val = v;
 }
 
-/* Data buffers of an IN request: every writable buffer but the status byte at the end. */
+/* The data part of a request as an iovec list: LEN bytes starting SKIP bytes into the
+ * buffers [first, first + count). Returns the number of entries. */
+static int data_iov(const struct virtq_req *r, unsigned first, unsigned count, size_t skip,
+                    size_t len, struct iovec *out)
+{
+    int n = 0;
+    for (unsigned i = first; i < first + count && len; i++) {
+        size_t l = r->iov[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        size_t take = l - skip < len ? l - skip : len;
+        out[n++] = (struct iovec){ (uint8_t *)r->iov[i].iov_base + skip, take };
+        len -= take;
+        skip = 0;
+    }
+    return n;
+}
+
 static int do_read(struct virtio_blk *b, const struct virtq_req *r, uint64_t off, size_t len)
 {
-    size_t done = 0;
-    for (unsigned i = r->n_out; i < r->n_out + r->n_in && done < len; i++) {
-        size_t n = r->iov[i].iov_len;
-        if (n > len - done)
-            n = len - done;
-        int rc = blk_pread(b->be, r->iov[i].iov_base, n, off + done);
-        if (rc)
-            return rc;
-        done += n;
-    }
-    return 0;
+    int n = data_iov(r, r->n_out, r->n_in, 0, len, b->iov);
+    return blk_preadv(b->be, b->iov, n, off);
 }
 
 static int do_write(struct virtio_blk *b, const struct virtq_req *r, uint64_t off, size_t len)
 {
-    size_t skip = 16, done = 0; /* the header comes first in the readable buffers */
-    for (unsigned i = 0; i < r->n_out && done < len; i++) {
-        size_t n = r->iov[i].iov_len;
-        if (skip >= n) {
-            skip -= n;
-            continue;
-        }
-        const uint8_t *p = (const uint8_t *)r->iov[i].iov_base + skip;
-        n -= skip;
-        skip = 0;
-        if (n > len - done)
-            n = len - done;
-        int rc = blk_pwrite(b->be, p, n, off + done);
-        if (rc)
-            return rc;
-        done += n;
-    }
-    return 0;
+    int n = data_iov(r, 0, r->n_out, 16, len, b->iov); /* the header comes first */
+    return blk_pwritev(b->be, b->iov, n, off);
 }
 
 static bool in_range(const struct virtio_blk *b, uint64_t sector, uint64_t bytes)
