@@ -12,6 +12,28 @@ sys.path.insert(0, os.path.join(SRC, "tools"))
 import cpio  # noqa: E402
 
 _failures = []
+_children = []
+
+
+def spawn(cmd, **kw):
+    """Popen that is killed when the test ends, however it ends (also on SIGTERM from ctest)."""
+    p = subprocess.Popen(cmd, **kw)
+    _children.append(p)
+    return p
+
+
+def _kill_children(*_):
+    for p in _children:
+        if p.poll() is None:
+            p.kill()
+    if _:
+        sys.exit(1)
+
+
+import atexit  # noqa: E402
+import signal  # noqa: E402
+atexit.register(_kill_children)
+signal.signal(signal.SIGTERM, _kill_children)
 
 
 def assets():
@@ -62,7 +84,7 @@ class Run:
 def run(cmd, timeout=300, stdin=subprocess.DEVNULL):
     """Run CMD, collecting output lines with arrival times; kill it after TIMEOUT s."""
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    p = spawn(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines, buf = [], b""
     fd = p.stdout.fileno()
     while True:

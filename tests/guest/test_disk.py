@@ -105,7 +105,7 @@ done
 
 
 def killed_run(spec, img_for_check, label, qcow=None):
-    p = subprocess.Popen([corral, "run", "--kernel", a["CORRAL_KERNEL"], "--initrd", a["CORRAL_INITRD"],
+    p = guest.spawn([corral, "run", "--kernel", a["CORRAL_KERNEL"], "--initrd", a["CORRAL_INITRD"],
                           "--mem", "512M", "--append", APPEND, "--disk", spec],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out, want, deadline = b"", None, time.monotonic() + 240

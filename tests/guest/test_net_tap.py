@@ -33,7 +33,7 @@ try:
     blob = os.urandom(1 << 20)
     with open(os.path.join(d, "blob"), "wb") as f:
         f.write(blob)
-    srv = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-m", "http.server", "8000",
+    srv = guest.spawn(["ip", "netns", "exec", ns, "python3", "-m", "http.server", "8000",
                             "--bind", "192.168.77.1", "--directory", d],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     script = r"""#!/bin/sh

@@ -64,7 +64,7 @@ read answer
 echo "HOST-SAID: $answer"
 """ % {"port": port}
 initrd = guest.autorun_initrd(a["CORRAL_INITRD"], script, d)
-p = subprocess.Popen([corral, "run", "--kernel", a["CORRAL_KERNEL"], "--initrd", initrd,
+p = guest.spawn([corral, "run", "--kernel", a["CORRAL_KERNEL"], "--initrd", initrd,
                       "--mem", "512M", "--append", "console=ttyS0 quiet",
                       "--net", "user,hostfwd=tcp:127.0.0.1:%d-:8080" % fwd],
                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

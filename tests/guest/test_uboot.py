@@ -11,7 +11,7 @@ corral = sys.argv[1]
 a = guest.assets()
 uboot = a["CORRAL_UBOOT"]
 guest.check(os.path.exists(uboot), "U-Boot is installed at %s" % uboot)
-p = subprocess.Popen([corral, "run", "--kernel", uboot, "--mem", "256M"], stdin=subprocess.PIPE,
+p = guest.spawn([corral, "run", "--kernel", uboot, "--mem", "256M"], stdin=subprocess.PIPE,
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 out = bytearray()
 
