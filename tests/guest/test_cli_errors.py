@@ -3,6 +3,7 @@ crash or a hang; --help and --version work."""
 import os
 import subprocess
 import sys
+import time
 import guest
 
 corral = sys.argv[1]
@@ -68,6 +69,30 @@ bad(["run", "--kernel", K, "--bios", "/nonexistent/fw.bin"], "missing firmware")
 bad(["run", "--kernel", K, "--bios", text], "text file as firmware")
 bad(["run", "--kernel", K, "--dtb", garbage], "a device tree that is not one")
 bad(["run", "--kernel", K, "--append", "x" * 5000], "a command line too long for the device tree")
+
+# virtio device options
+img = os.path.join(d, "disk.raw")
+with open(img, "wb") as f:
+    f.truncate(64 << 20)
+bad(["run", "--kernel", K, "--disk", "/nonexistent/disk.img"], "missing disk image", "/nonexistent/disk.img")
+bad(["run", "--kernel", K, "--disk", img + ",format=vmdk"], "unknown disk format", "vmdk")
+bad(["run", "--kernel", K, "--disk", img + ",bogus"], "unknown disk option", "bogus")
+bad(["run", "--kernel", K, "--disk", text + ",format=qcow2"], "a raw file opened as qcow2")
+bad(["run", "--kernel", K, "--disk", ""], "empty disk spec")
+bad(["run", "--kernel", K, "--net", "carrier-pigeon"], "unknown network backend", "carrier-pigeon")
+bad(["run", "--kernel", K, "--net", "user,hostfwd=tcp:abc-:22"], "bad hostfwd", "abc")
+bad(["run", "--kernel", K, "--net", "user,hostfwd=tcp::99999-:22"], "hostfwd port out of range")
+bad(["run", "--kernel", K, "--net", "user,mac=52:54:00:zz:00:01"], "bad MAC address")
+bad(["run", "--kernel", K, "--hvc", "serial"], "bad --hvc", "serial")
+# an image in use by a running VM cannot be opened for writing by a second one
+first = guest.spawn([corral, "run", "--kernel", K, "--initrd", I, "--disk", img,
+                     "--append", "console=ttyS0 quiet"], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+time.sleep(2)
+guest.check(first.poll() is None, "a first VM with the disk is running")
+bad(["run", "--kernel", K, "--disk", img], "disk image locked by another VM", "in use")
+first.kill()
+first.wait()
 
 rc, out, err = run(["--help"])
 guest.check(rc == 0 and "--kernel" in out and "--mem" in out, "--help prints usage and exits 0")
