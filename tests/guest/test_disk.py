@@ -3,6 +3,7 @@ read-write, then from a qcow2 overlay on a raw base; and corral is killed with S
 while the guest writes, after which everything the guest flushed must be intact."""
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -117,9 +118,9 @@ def killed_run(spec, img_for_check, label, qcow=None):
             if not chunk:
                 break
             out += chunk
-        for line in out.decode("utf-8", "replace").splitlines():
-            if line.startswith("FLUSHED: "):
-                want = line.split()[1]
+        m = re.search(r"FLUSHED: ([0-9a-f]{32})\s", out.decode("utf-8", "replace"))
+        if m:
+            want = m.group(1)
         if want:
             break
     time.sleep(3)  # let the churn run: the kill lands in the middle of writes
