@@ -3,6 +3,7 @@
  * Hot path: dense on purpose, one function, so the compiler keeps state in registers. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cpu/exec.h"
 #include "cpu/fpu.h"
@@ -28,21 +29,26 @@ static inline int64_t imm_j(uint32_t insn)
            ((insn >> 21 & 0x3ff) << 1);
 }
 
-static inline int tlb_mode(const struct hart *h) { return h->priv == PRV_M ? 2 : h->priv; }
+/* The data TLB set for access type t at the current privilege, or NULL when every access
+ * must take the slow path (M-mode with MPRV). */
+static inline struct tlb_entry *dtlb_set(struct hart *h, enum access_type t)
+{
+    if (h->priv == PRV_M)
+        return (h->mstatus & MSTATUS_MPRV) ? NULL : h->tlb[TLB_M][t];
+    if (h->priv == PRV_S)
+        return h->tlb[(h->mstatus & MSTATUS_SUM) ? TLB_S_SUM : TLB_S][t];
+    return h->tlb[TLB_U][t];
+}
 
 /* TLB hit for a data access that stays inside one page, or NULL (then take the slow path). */
 static inline uint8_t *tlb_hit(struct hart *h, uint64_t va, unsigned size, enum access_type t)
 {
-    if (unlikely(h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV)))
+    struct tlb_entry *set = dtlb_set(h, t);
+    if (unlikely(!set))
         return NULL;
-    int m = tlb_mode(h);
-    uint64_t vpn = va >> 12;
-    struct tlb_entry *e = &h->tlb[m][t][vpn % TLB_SIZE];
-    if (likely(e->tag == ((va & ~0xfffULL) | h->tlb_gen) && e->host && (va & 0xfff) + size <= 0x1000)) {
-        if (unlikely(e->user && m == PRV_S && !(h->mstatus & MSTATUS_SUM)))
-            return NULL;
+    struct tlb_entry *e = &set[(va >> 12) % TLB_SIZE];
+    if (likely(e->tag == ((va & ~0xfffULL) | h->tlb_gen) && (va & 0xfff) + size <= 0x1000))
         return e->host + (va & 0xfff);
-    }
     return NULL;
 }
 
@@ -375,6 +381,7 @@ static int exec_amo(struct hart *h, uint32_t insn, uint64_t *rd_val, bool *ok)
         h->fault_tval = va;
         return (cause < 0 ? EXC_STORE_ACCESS : cause) + 1;
     }
+    code_store(h, h->bus->ram->base + (uint64_t)(p - h->bus->ram->host), size);
     uint64_t b = h->x[RS2];
     if (f5 == 0x03) { /* sc: succeeds if the reserved value is still there */
         bool success = false;
@@ -593,7 +600,7 @@ static bool exec_one(struct hart *h, uint32_t raw)
         case 0x3b: v = op_reg32(insn, x[RS1], x[RS2], &ok); if (!ok) goto illegal; break;
         case 0x0f:                                              /* fence, fence.i */
             if (F3 == 1)
-                h->fetch_vpage = ~0ULL;
+                hart_flush_code(h);
             else if (F3 != 0)
                 goto illegal;
             h->pc = pc + len;
@@ -655,32 +662,176 @@ static bool exec_one(struct hart *h, uint32_t raw)
 }
 
 /* ---- the fast loop ----
- * Decoded instructions are memoised in a per-hart table indexed by pc. An entry is valid
- * for as long as its raw bits match what is in memory now, so the table needs no
- * invalidation on stores, DMA or fence.i: a changed instruction simply misses.
+ * Decoded instructions live in pages that mirror guest physical pages: one entry per
+ * 2-byte slot, decoded on first execution. The loop finds the page once per change of
+ * virtual page and then runs straight from the entries, with no fetch, no TLB lookup and
+ * no re-decode per instruction.
+ * Keeping the pages right: a decoded page is "live" only while no writable TLB entry maps
+ * it (making it live kills those entries), so any store to it from this hart takes the slow
+ * path, which clears the page (code_page_written). Other harts' stores and device DMA are
+ * seen after a fence.i on this hart or a remote fence (hart_flush_code), which is what the
+ * ISA asks software to do (Zifencei).
  * Each handler ends in its own indirect jump (threaded code), which the host's branch
  * predictor handles far better than one central switch. Rare instructions go to exec_one. */
 
 enum fast_op {
-    F_DECODE = 0, F_GENERIC, F_NOP, F_LUI, F_AUIPC, F_JAL, F_JALR,
+    F_DECODE = 0, F_GENERIC, F_CROSS, F_NOP, F_LUI, F_AUIPC, F_JAL, F_JALR,
     F_BEQ, F_BNE, F_BLT, F_BGE, F_BLTU, F_BGEU,
     F_LB, F_LH, F_LW, F_LD, F_LBU, F_LHU, F_LWU, F_SB, F_SH, F_SW, F_SD,
     F_ADDI, F_SLTI, F_SLTIU, F_XORI, F_ORI, F_ANDI, F_SLLI, F_SRLI, F_SRAI,
     F_ADD, F_SUB, F_SLL, F_SLT, F_SLTU, F_XOR, F_SRL, F_SRA, F_OR, F_AND,
     F_ADDIW, F_SLLIW, F_SRLIW, F_SRAIW, F_ADDW, F_SUBW, F_MUL, F_ADDUW, F_SH1ADD, F_SH2ADD, F_SH3ADD,
     F_MULH, F_MULHU, F_DIV, F_DIVU, F_REM, F_REMU, F_MULW, F_DIVUW, F_REMUW, F_ORCB, F_REV8,
-    F_CLZ, F_CTZ, F_CPOP, F_ANDN, F_MINU, F_MAXU,
+    F_CLZ, F_CTZ, F_CPOP, F_ANDN, F_MINU, F_MAXU, F_JIT,
     F_COUNT
 };
 
 struct dentry {
-    uint32_t raw;
-    uint8_t op, rd, rs1, rs2;
+    const void *handler;  /* the fast loop's label for this instruction */
     int32_t imm;
-    uint32_t len;
+    uint8_t rd, rs1, rs2, len;
 };
 
-#define DCACHE_ENTRIES 65536
+/* The fast loop's labels by fast_op, published by its first run (decode_entry needs them). */
+static const void *const *fast_labels;
+
+/* Resets entries to "not decoded yet". */
+static void dentries_clear(struct dentry *d, unsigned count)
+{
+    const void *decode = fast_labels[F_DECODE];
+    for (unsigned i = 0; i < count; i++)
+        d[i].handler = decode;
+}
+
+#define PAGE_SLOTS 2048   /* 2-byte slots in a 4 KiB page */
+#define CODE_SLOTS 1024   /* decoded pages per hart, direct-mapped by physical page number */
+
+struct code_page {
+    uint64_t ppage;       /* physical page address */
+    uint8_t *host;        /* its host address */
+    uint32_t gen;         /* == hart.code_gen while live (code_gen is never 0) */
+    struct dentry d[PAGE_SLOTS];
+};
+
+#define JIT_SIZE (8u << 20)  /* host code for runs of ALU instructions, per hart */
+#define JIT_RUN_MAX 32        /* instructions in one run (so at most 128 bytes of guest code) */
+
+struct code_cache {
+    struct code_page *slot[CODE_SLOTS];
+    uint8_t *jit;         /* JIT_SIZE bytes, RWX; NULL if unavailable */
+    uint32_t jit_used;
+};
+
+void hart_flush_code(struct hart *h)
+{
+    if (++h->code_gen == 0) {
+        /* wrapped: no page may look live by accident */
+        for (unsigned i = 0; h->code && i < CODE_SLOTS; i++)
+            if (h->code->slot[i])
+                h->code->slot[i]->gen = 0;
+        h->code_gen = 1;
+    }
+    h->fetch_vpage = ~0ULL;
+    if (h->code)
+        h->code->jit_used = 0; /* no live page refers to translated code any more */
+}
+
+static inline struct code_page *code_slot(struct hart *h, uint64_t ppage)
+{
+    return h->code->slot[(ppage >> 12) % CODE_SLOTS];
+}
+
+bool code_page_live(struct hart *h, uint64_t ppage)
+{
+    if (!h->code)
+        return false;
+    struct code_page *cp = code_slot(h, ppage);
+    return cp && cp->ppage == ppage && cp->gen == h->code_gen;
+}
+
+void code_store(struct hart *h, uint64_t pa, unsigned size)
+{
+    uint64_t ppage = pa & ~0xfffULL;
+    if (!code_page_live(h, ppage))
+        return;
+    /* the slots the bytes fall in, and those before whose instruction or translated run
+     * may cover them */
+    unsigned off = pa & 0xfff;
+    unsigned first = off >= 4 * JIT_RUN_MAX ? (off - 4 * JIT_RUN_MAX) / 2 : 0;
+    unsigned last = (off + size - 1) / 2;
+    if (last >= PAGE_SLOTS)
+        last = PAGE_SLOTS - 1;
+    struct code_page *cp = code_slot(h, ppage);
+    dentries_clear(&cp->d[first], last - first + 1);
+}
+
+/* Makes cp live: clears stale entries and marks every writable TLB entry for the page so
+ * that stores to it take the slow path. */
+static void code_page_activate(struct hart *h, struct code_page *cp)
+{
+    dentries_clear(cp->d, PAGE_SLOTS);
+    cp->gen = h->code_gen;
+    for (unsigned m = 0; m < TLB_MODES; m++) {
+        struct tlb_entry *set = h->tlb[m][ACC_WRITE];
+        for (unsigned i = 0; i < TLB_SIZE; i++)
+            if (set[i].host == cp->host && set[i].tag)
+                set[i].tag |= TLB_CODE;
+    }
+}
+
+/* The live decoded page holding pc, or NULL with *cause set (h->fault_tval = pc). */
+static struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
+{
+    struct tlb_entry *e = &h->tlb[h->priv == PRV_M ? TLB_M : h->priv][ACC_EXEC][(pc >> 12) % TLB_SIZE];
+    uint8_t *host;
+    if (likely(e->tag == ((pc & ~0xfffULL) | h->tlb_gen))) {
+        host = e->host;
+    } else {
+        uint64_t pa;
+        int r = mmu_translate(h, pc, ACC_EXEC, &pa);
+        host = r ? NULL : guest_mem_ptr(h->bus->ram, pa & ~0xfffULL, 4096);
+        if (!host) {
+            *cause = r ? r - 1 : EXC_INSN_ACCESS;
+            h->fault_tval = pc;
+            return NULL;
+        }
+    }
+    uint64_t ppage = h->bus->ram->base + (uint64_t)(host - h->bus->ram->host);
+    struct code_page **sp = &h->code->slot[(ppage >> 12) % CODE_SLOTS];
+    struct code_page *cp = *sp;
+    if (unlikely(!cp)) {
+        cp = calloc(1, sizeof(*cp));
+        if (!cp) {
+            *cause = EXC_INSN_ACCESS;
+            h->fault_tval = pc;
+            return NULL;
+        }
+        cp->ppage = ~0ULL;
+        *sp = cp;
+    }
+    if (cp->ppage != ppage) {
+        cp->gen = 0; /* not live: activation below clears it */
+        cp->ppage = ppage;
+        cp->host = host;
+    }
+    if (cp->gen != h->code_gen)
+        code_page_activate(h, cp);
+    return cp;
+}
+
+static void code_cache_free(struct hart *h)
+{
+    if (!h->code)
+        return;
+    for (unsigned i = 0; i < CODE_SLOTS; i++)
+        free(h->code->slot[i]);
+    if (h->code->jit)
+        munmap(h->code->jit, JIT_SIZE);
+    free(h->code);
+    h->code = NULL;
+}
+
+void hart_free_code(struct hart *h) { code_cache_free(h); }
 
 static uint8_t decode_op(uint32_t insn, int32_t *imm)
 {
@@ -785,10 +936,10 @@ static bool op_writes_rd_only(uint8_t op)
     return op == F_LUI || op == F_AUIPC || (op >= F_ADDI && op < F_COUNT);
 }
 
-static void decode_entry(struct dentry *e, uint32_t raw)
+/* Fills e's operands and length; returns its fast_op. */
+static uint8_t decode_fields(struct dentry *e, uint32_t raw)
 {
     uint32_t insn = raw;
-    e->raw = raw;
     e->len = 4;
     if ((raw & 3) != 3) {
         e->len = 2;
@@ -798,17 +949,174 @@ static void decode_entry(struct dentry *e, uint32_t raw)
     uint8_t op = insn ? decode_op(insn, &imm) : F_GENERIC;
     if (op_writes_rd_only(op) && RD == 0)
         op = F_NOP;
-    e->op = op;
     e->rd = RD;
     e->rs1 = RS1;
     e->rs2 = RS2;
     e->imm = imm;
+    return op;
 }
 
+static void decode_entry(struct dentry *e, uint32_t raw)
+{
+    e->handler = fast_labels[decode_fields(e, raw)];
+}
+
+/* The raw instruction at offset off of a decoded page (not one that crosses the page). */
+static inline uint32_t code_raw(const struct code_page *cp, unsigned off)
+{
+    uint16_t lo;
+    memcpy(&lo, cp->host + off, 2);
+    if ((lo & 3) != 3)
+        return lo;
+    uint32_t raw;
+    memcpy(&raw, cp->host + off, 4);
+    return raw;
+}
+
+/* ---- runs of ALU instructions translated to x86-64 ----
+ * A run is a straight line of register-only instructions (no memory, no control flow, no
+ * pc: nothing that can trap or depends on the virtual address), so it needs no exits: the
+ * host code reads and writes the guest registers in x[] (rdi) and returns. The run's first
+ * entry becomes F_JIT; the interpreter is still the reference for every instruction. */
+#if defined(__x86_64__)
+#define HAVE_JIT 1
+
+struct jit_out { uint8_t *p; };
+
+static void jb(struct jit_out *j, unsigned n, const uint8_t *b) { memcpy(j->p, b, n); j->p += n; }
+static void j32(struct jit_out *j, uint32_t v) { memcpy(j->p, &v, 4); j->p += 4; }
+/* REX.W opcode reg, [rdi + 8*xr] (rax = 0, rcx = 1) */
+static void jmem(struct jit_out *j, uint8_t rex, uint8_t opc, unsigned reg, unsigned xr)
+{
+    if (rex) *j->p++ = rex;
+    *j->p++ = opc;
+    *j->p++ = (uint8_t)(0x80 | (reg << 3) | 7);
+    j32(j, xr * 8);
+}
+static void jload(struct jit_out *j, unsigned xr) { jmem(j, 0x48, 0x8b, 0, xr); }   /* mov rax, x[r] */
+static void jloadc(struct jit_out *j, unsigned xr) { jmem(j, 0x48, 0x8b, 1, xr); }  /* mov rcx, x[r] */
+static void jstore(struct jit_out *j, unsigned xr) { jmem(j, 0x48, 0x89, 0, xr); }  /* mov x[r], rax */
+static void jalu_imm(struct jit_out *j, uint8_t opc, int32_t imm) { uint8_t b[2] = { 0x48, opc }; jb(j, 2, b); j32(j, (uint32_t)imm); }
+static void jshift_imm(struct jit_out *j, bool wide, uint8_t modrm, unsigned sh)
+{
+    if (wide) *j->p++ = 0x48;
+    uint8_t b[3] = { 0xc1, modrm, (uint8_t)sh };
+    jb(j, 3, b);
+}
+static void jsext32(struct jit_out *j) { static const uint8_t b[3] = { 0x48, 0x63, 0xc0 }; jb(j, 3, b); }
+static void jsetcc(struct jit_out *j, uint8_t cc)
+{
+    uint8_t b[6] = { 0x0f, cc, 0xc0, 0x0f, 0xb6, 0xc0 }; /* setcc al; movzx eax, al */
+    jb(j, 6, b);
+}
+
+static bool jit_op_ok(uint8_t op)
+{
+    switch (op) {
+    case F_NOP: case F_LUI: case F_ADDI: case F_SLTI: case F_SLTIU: case F_XORI: case F_ORI:
+    case F_ANDI: case F_SLLI: case F_SRLI: case F_SRAI: case F_ADD: case F_SUB: case F_SLL:
+    case F_SLT: case F_SLTU: case F_XOR: case F_SRL: case F_SRA: case F_OR: case F_AND:
+    case F_ADDIW: case F_SLLIW: case F_SRLIW: case F_SRAIW: case F_ADDW: case F_SUBW:
+    case F_MUL: case F_MULW: case F_ADDUW: case F_SH1ADD: case F_SH2ADD: case F_SH3ADD: case F_ANDN:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Emits one instruction (at most 24 bytes). */
+static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d)
+{
+    static const uint8_t rr_opc[] = { [F_ADD] = 0x03, [F_SUB] = 0x2b, [F_XOR] = 0x33, [F_OR] = 0x0b,
+                                      [F_AND] = 0x23, [F_ADDW] = 0x03, [F_SUBW] = 0x2b };
+    if (op == F_NOP)
+        return;
+    switch (op) {
+    case F_LUI: { uint8_t b[3] = { 0x48, 0xc7, 0xc0 }; jb(j, 3, b); j32(j, (uint32_t)d->imm); break; }
+    case F_ADDI: jload(j, d->rs1); if (d->imm) jalu_imm(j, 0x05, d->imm); break;
+    case F_XORI: jload(j, d->rs1); jalu_imm(j, 0x35, d->imm); break;
+    case F_ORI:  jload(j, d->rs1); jalu_imm(j, 0x0d, d->imm); break;
+    case F_ANDI: jload(j, d->rs1); jalu_imm(j, 0x25, d->imm); break;
+    case F_SLTI:  jload(j, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x9c); break;
+    case F_SLTIU: jload(j, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x92); break;
+    case F_SLLI: jload(j, d->rs1); jshift_imm(j, true, 0xe0, (unsigned)d->imm); break;
+    case F_SRLI: jload(j, d->rs1); jshift_imm(j, true, 0xe8, (unsigned)d->imm); break;
+    case F_SRAI: jload(j, d->rs1); jshift_imm(j, true, 0xf8, (unsigned)d->imm); break;
+    case F_ADD: case F_SUB: case F_XOR: case F_OR: case F_AND:
+        jload(j, d->rs1); jmem(j, 0x48, rr_opc[op], 0, d->rs2); break;
+    case F_ADDW: case F_SUBW:
+        jload(j, d->rs1); jmem(j, 0x48, rr_opc[op], 0, d->rs2); jsext32(j); break;
+    case F_SLL: case F_SRL: case F_SRA: {
+        uint8_t b[3] = { 0x48, 0xd3, op == F_SLL ? 0xe0 : op == F_SRL ? 0xe8 : 0xf8 };
+        jload(j, d->rs1); jloadc(j, d->rs2); jb(j, 3, b); break;
+    }
+    case F_SLT:  jload(j, d->rs1); jmem(j, 0x48, 0x3b, 0, d->rs2); jsetcc(j, 0x9c); break;
+    case F_SLTU: jload(j, d->rs1); jmem(j, 0x48, 0x3b, 0, d->rs2); jsetcc(j, 0x92); break;
+    case F_ADDIW: jload(j, d->rs1); jalu_imm(j, 0x05, d->imm); jsext32(j); break;
+    case F_SLLIW: jload(j, d->rs1); jshift_imm(j, false, 0xe0, (unsigned)d->imm); jsext32(j); break;
+    case F_SRLIW: jload(j, d->rs1); jshift_imm(j, false, 0xe8, (unsigned)d->imm); jsext32(j); break;
+    case F_SRAIW: jload(j, d->rs1); jshift_imm(j, false, 0xf8, (unsigned)d->imm); jsext32(j); break;
+    case F_MUL: case F_MULW: {
+        uint8_t b[3] = { 0x48, 0x0f, 0xaf }; /* imul rax, x[rs2] */
+        jload(j, d->rs1); jb(j, 3, b); *j->p++ = 0x87; j32(j, d->rs2 * 8u);
+        if (op == F_MULW) jsext32(j);
+        break;
+    }
+    case F_ADDUW: jmem(j, 0, 0x8b, 0, d->rs1); jmem(j, 0x48, 0x03, 0, d->rs2); break;
+    case F_SH1ADD: case F_SH2ADD: case F_SH3ADD:
+        jload(j, d->rs1); jshift_imm(j, true, 0xe0, op == F_SH1ADD ? 1 : op == F_SH2ADD ? 2 : 3);
+        jmem(j, 0x48, 0x03, 0, d->rs2); break;
+    case F_ANDN: {
+        static const uint8_t b[6] = { 0x48, 0xf7, 0xd1, 0x48, 0x21, 0xc8 }; /* not rcx; and rax, rcx */
+        jload(j, d->rs1); jloadc(j, d->rs2); jb(j, 6, b); break;
+    }
+    default: return;
+    }
+    jstore(j, d->rd);
+}
+
+/* Translates the run of ALU instructions starting at offset off of cp into head, if it is
+ * long enough to pay. */
+static void jit_run(struct code_cache *cc, const struct code_page *cp, unsigned off, struct dentry *head)
+{
+    struct dentry d[JIT_RUN_MAX];
+    uint8_t ops[JIT_RUN_MAX];
+    unsigned count = 0, o = off;
+    while (count < JIT_RUN_MAX && o <= 0xffe) {
+        uint16_t lo;
+        memcpy(&lo, cp->host + o, 2);
+        if ((lo & 3) == 3 && o > 0xffc)
+            break;
+        ops[count] = decode_fields(&d[count], code_raw(cp, o));
+        if (!jit_op_ok(ops[count]))
+            break;
+        o += d[count].len;
+        count++;
+    }
+    if (count < 3 || !cc->jit || cc->jit_used + JIT_RUN_MAX * 24 + 1 > JIT_SIZE)
+        return;
+    struct jit_out j = { cc->jit + cc->jit_used };
+    for (unsigned i = 0; i < count; i++)
+        jit_emit(&j, ops[i], &d[i]);
+    *j.p++ = 0xc3; /* ret */
+    head->handler = fast_labels[F_JIT];
+    head->imm = (int32_t)cc->jit_used;
+    head->rd = (uint8_t)count;
+    head->len = (uint8_t)(o - off);
+    cc->jit_used = (uint32_t)(j.p - cc->jit + 15) & ~15u;
+}
+#endif
+
+/* Never matches: the data TLB set used while every access must take the slow path. */
+static struct tlb_entry no_tlb[TLB_SIZE];
+
+/* no-gcse, no-crossjumping: keep the copies of the dispatch apart (see NEXT) */
+__attribute__((optimize("no-gcse", "no-crossjumping")))
 unsigned hart_exec_block(struct hart *h, unsigned max)
 {
-    static void *const labels[F_COUNT] = {
-        [F_DECODE] = &&do_decode, [F_GENERIC] = &&op_generic, [F_NOP] = &&op_nop,
+    static const void *const labels[F_COUNT] = {
+        [F_DECODE] = &&do_decode, [F_GENERIC] = &&op_generic, [F_CROSS] = &&op_cross,
+        [F_NOP] = &&op_nop,
         [F_LUI] = &&op_lui, [F_AUIPC] = &&op_auipc, [F_JAL] = &&op_jal, [F_JALR] = &&op_jalr,
         [F_BEQ] = &&op_beq, [F_BNE] = &&op_bne, [F_BLT] = &&op_blt, [F_BGE] = &&op_bge,
         [F_BLTU] = &&op_bltu, [F_BGEU] = &&op_bgeu,
@@ -827,79 +1135,128 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
         [F_REM] = &&op_rem, [F_REMU] = &&op_remu, [F_MULW] = &&op_mulw, [F_DIVUW] = &&op_divuw,
         [F_REMUW] = &&op_remuw, [F_ORCB] = &&op_orcb, [F_REV8] = &&op_rev8, [F_CLZ] = &&op_clz,
         [F_CTZ] = &&op_ctz, [F_CPOP] = &&op_cpop, [F_ANDN] = &&op_andn, [F_MINU] = &&op_minu,
-        [F_MAXU] = &&op_maxu,
+        [F_MAXU] = &&op_maxu, [F_JIT] = &&op_jit,
     };
     pthread_once(&rvc_once, rvc_table_init);
-    if (unlikely(!h->dcache)) {
-        h->dcache = calloc(DCACHE_ENTRIES, sizeof(struct dentry));
-        if (!h->dcache)
+    if (unlikely(!__atomic_load_n(&fast_labels, __ATOMIC_ACQUIRE)))
+        __atomic_store_n(&fast_labels, labels, __ATOMIC_RELEASE);
+    if (unlikely(!h->code)) {
+        h->code = calloc(1, sizeof(*h->code));
+        if (!h->code)
             return 0;
+#ifdef HAVE_JIT
+        void *m = mmap(NULL, JIT_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        h->code->jit = m == MAP_FAILED ? NULL : m;
+#endif
     }
-    struct dentry *dc = h->dcache, *e;
     uint64_t *x = h->x;
     uint64_t pc = h->pc;
     unsigned n = 0;
     uint32_t raw;
     uint64_t v;
     int r;
+    /* Hot state in locals; SYNC() reloads it after anything that may change privilege,
+     * mstatus, the TLB generation or the decoded pages. */
+    struct code_page *cp = NULL;
+    struct dentry *e;
+    uint64_t vpage, gen;
+    struct tlb_entry *rset, *wset;
+    struct dentry one;           /* a run's first instruction, when the run cannot be taken */
+    uint8_t *const jit_base = h->code->jit;
+#define SYNC() do { vpage = ~0ULL; gen = h->tlb_gen; \
+        rset = dtlb_set(h, ACC_READ); wset = dtlb_set(h, ACC_WRITE); \
+        if (unlikely(!rset)) rset = wset = no_tlb; } while (0)
+    SYNC();
 
-#define NEXT()     do { if (unlikely(++n >= max)) goto out; goto next; } while (0)
+/* Every handler ends in its own copy of the dispatch, so that each has its own indirect
+ * jump for the host's branch predictor to learn. */
+#define NEXT()     do { if (unlikely(++n >= max)) goto out; \
+        if (unlikely((pc & ~0xfffULL) != vpage)) goto next; \
+        e = &cp->d[(pc & 0xfff) >> 1]; goto *e->handler; } while (0)
 #define STEP()     do { pc += e->len; NEXT(); } while (0)
 #define BRANCH(c)  do { pc = (c) ? pc + (uint64_t)(int64_t)e->imm : pc + e->len; NEXT(); } while (0)
 #define LOADOP(sz, T, ext) do { uint64_t va = x[e->rs1] + (uint64_t)(int64_t)e->imm; \
-        uint8_t *p = tlb_hit(h, va, sz, ACC_READ); \
-        if (likely(p != NULL)) { T t; memcpy(&t, p, sz); v = t; } \
+        const struct tlb_entry *t = &rset[(va >> 12) % TLB_SIZE]; \
+        if (likely(t->tag == ((va & ~0xfffULL) | gen) && (va & 0xfff) <= 0x1000 - sz)) \
+            { T tv; memcpy(&tv, t->host + (va & 0xfff), sz); v = tv; } \
         else { h->pc = pc; r = mmu_load(h, va, sz, &v); if (unlikely(r)) goto mem_fault; } \
         x[e->rd] = ext; STEP(); } while (0)
 #define STOREOP(sz, T) do { uint64_t va = x[e->rs1] + (uint64_t)(int64_t)e->imm; \
-        uint8_t *p = tlb_hit(h, va, sz, ACC_WRITE); \
-        if (likely(p != NULL)) { T t = (T)x[e->rs2]; memcpy(p, &t, sz); } \
-        else { h->pc = pc; r = mmu_store(h, va, sz, x[e->rs2]); if (unlikely(r)) goto mem_fault; } \
-        STEP(); } while (0)
+        const struct tlb_entry *t = &wset[(va >> 12) % TLB_SIZE]; \
+        if (likely(t->tag == ((va & ~0xfffULL) | gen) && (va & 0xfff) <= 0x1000 - sz)) \
+            { T tv = (T)x[e->rs2]; memcpy(t->host + (va & 0xfff), &tv, sz); STEP(); } \
+        /* the slow path may clear this very entry (a store to code): keep its length */ \
+        uint32_t len = e->len; h->pc = pc; r = mmu_store(h, va, sz, x[e->rs2]); \
+        if (unlikely(r)) goto mem_fault; \
+        pc += len; NEXT(); } while (0)
 
 next:
-    if (likely((pc & ~0xfffULL) == h->fetch_vpage)) {
-        unsigned off = pc & 0xfff;
-        uint16_t lo;
-        memcpy(&lo, h->fetch_host + off, 2);
-        if ((lo & 3) != 3) {
-            raw = lo;
-        } else if (likely(off <= 0xffc)) {
-            memcpy(&raw, h->fetch_host + off, 4);
-        } else {
-            goto slow_fetch;
-        }
-    } else {
-    slow_fetch:
+    if (unlikely((pc & ~0xfffULL) != vpage)) {
         h->pc = pc;
-        r = fetch(h, &raw);
-        if (unlikely(r)) {
-            hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
+        cp = code_lookup(h, pc, &r);
+        if (unlikely(!cp)) {
+            hart_take_trap(h, (uint64_t)r, h->fault_tval, false);
             pc = h->pc;
+            SYNC();
             NEXT();
         }
+        vpage = pc & ~0xfffULL;
     }
-    e = &dc[(pc >> 1) % DCACHE_ENTRIES];
-    if (unlikely(e->raw != raw || e->op == F_DECODE))
-        decode_entry(e, raw);
-    goto *labels[e->op];
+    e = &cp->d[(pc & 0xfff) >> 1];
+    goto *e->handler;
 
 do_decode:
-    decode_entry(e, raw);
-    goto *labels[e->op];
+    {
+        unsigned off = pc & 0xfff;
+        uint16_t lo;
+        memcpy(&lo, cp->host + off, 2);
+        if ((lo & 3) == 3 && off == 0xffe) {
+            e->handler = &&op_cross; /* the second half is on the next page: fetch it each time */
+            e->len = 4;
+        } else {
+            decode_entry(e, code_raw(cp, off));
+#ifdef HAVE_JIT
+            jit_run(h->code, cp, off, e);
+#endif
+        }
+    }
+    goto *e->handler;
+op_jit:
+    if (unlikely(n + e->rd > max)) {
+        /* the run would overshoot the budget: interpret its first instruction alone */
+        decode_entry(&one, code_raw(cp, pc & 0xfff));
+        e = &one;
+        goto *e->handler;
+    }
+    ((void (*)(uint64_t *))(jit_base + (uint32_t)e->imm))(x);
+    n += e->rd - 1u;
+    STEP();
+op_cross:
+    h->pc = pc;
+    r = fetch(h, &raw);
+    if (unlikely(r)) {
+        hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
+        pc = h->pc;
+        SYNC();
+        NEXT();
+    }
+    goto generic;
 op_generic:
     h->pc = pc;
+    raw = code_raw(cp, pc & 0xfff);
+generic:
     if (exec_one(h, raw)) {
         n++;
         goto out_synced;
     }
     pc = h->pc;
+    SYNC();
     NEXT();
 mem_fault:
     hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
     pc = h->pc;
+    SYNC();
     NEXT();
-
 op_nop:   STEP();
 op_lui:   x[e->rd] = (uint64_t)(int64_t)e->imm; STEP();
 op_auipc: x[e->rd] = pc + (uint64_t)(int64_t)e->imm; STEP();
@@ -990,6 +1347,7 @@ out_synced:
     h->instret += n;
     return n;
 #undef NEXT
+#undef SYNC
 #undef STEP
 #undef BRANCH
 #undef LOADOP

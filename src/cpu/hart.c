@@ -27,8 +27,7 @@ void hart_init(struct hart *h, uint64_t hartid, const struct hart_bus *bus)
 
 void hart_destroy(struct hart *h)
 {
-    free(h->dcache);
-    h->dcache = NULL;
+    hart_free_code(h);
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->wake);
 }
@@ -61,6 +60,7 @@ void hart_reset(struct hart *h, uint64_t entry)
     h->stimecmp_enabled = builtin;
     atomic_store(&h->flush_tlb_req, false);
     hart_flush_tlb(h);
+    hart_flush_code(h);
 }
 
 void hart_wakeup(struct hart *h)
@@ -165,8 +165,10 @@ void hart_run(struct hart *h)
             continue;
         }
         if (atomic_load_explicit(&h->flush_tlb_req, memory_order_acquire)) {
+            /* remote sfence.vma or fence.i (SBI RFENCE): both may follow a change to code */
             atomic_store(&h->flush_tlb_req, false);
             hart_flush_tlb(h);
+            hart_flush_code(h);
         }
         hart_check_interrupts(h);
         if (h->wfi_pending) {

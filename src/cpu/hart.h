@@ -31,7 +31,7 @@ enum {
 enum access_type { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
 
 struct hart;
-struct dentry;
+struct code_cache;
 
 /* What the hart needs from its board. All calls come from the hart's own thread. */
 struct hart_bus {
@@ -52,12 +52,17 @@ struct hart_bus {
 
 #define TLB_SIZE 512
 
+/* Only RAM pages are cached: a hit is one tag compare and gives the host address. */
 struct tlb_entry {
-    uint64_t tag;      /* virtual page address | generation (generation 0 = never valid) */
-    uint8_t *host;     /* host address of the page for RAM, NULL for MMIO */
-    uint64_t ppage;    /* physical page address */
-    bool user;         /* PTE.U, rechecked against SUM for S-mode accesses */
+    uint64_t tag;      /* virtual page address | generation (0 = never valid) | TLB_CODE */
+    uint8_t *host;     /* host address of the page */
 };
+
+/* TLB sets by effective privilege. S-mode data accesses use a set of their own when
+ * mstatus.SUM is on, so an entry never needs the U bit rechecked on a hit. */
+#define TLB_GEN_MASK 0x7ffULL
+#define TLB_CODE 0x800ULL  /* in a writable entry's tag: the page holds decoded code */
+enum { TLB_U = 0, TLB_S = 1, TLB_M = 2, TLB_S_SUM = 3, TLB_MODES = 4 };
 
 struct hart {
     uint64_t x[32];
@@ -83,9 +88,9 @@ struct hart {
     bool resv_valid;
 
     /* TLBs by effective privilege and access type */
-    struct tlb_entry tlb[3][3][TLB_SIZE]; /* [U, S, M][R, W, X] */
+    struct tlb_entry tlb[TLB_MODES][3][TLB_SIZE]; /* [U, S, M, S+SUM][R, W, X] */
     uint64_t fault_tval;        /* address of the last failed mmu_* access */
-    uint64_t tlb_gen;           /* bumping it empties every TLB at once (1..4095) */
+    uint64_t tlb_gen;           /* bumping it empties every TLB at once (1..2047) */
 
     /* instruction fetch fast path: the current virtual page and its host address */
     uint64_t fetch_vpage;
@@ -99,7 +104,8 @@ struct hart {
     atomic_bool sleeping;       /* inside bus->wait(): executes nothing until woken */
     bool wfi_pending;
 
-    struct dentry *dcache;      /* decoded-instruction memo (exec.c) */
+    struct code_cache *code;    /* decoded pages, by physical page (exec.c) */
+    uint32_t code_gen;          /* bumping it drops every decoded page (fence.i) */
     const struct hart_bus *bus;
     pthread_mutex_t lock;       /* guards the sleep in WFI */
     pthread_cond_t wake;
@@ -118,6 +124,15 @@ void hart_wakeup(struct hart *h);
 /* True if an interrupt is pending and enabled in mie (the WFI wake-up condition). */
 bool hart_wfi_should_wake(struct hart *h);
 void hart_flush_tlb(struct hart *h);
+/* Forgets every decoded instruction (fence.i, remote fence.i, reset). */
+void hart_flush_code(struct hart *h);
+void hart_free_code(struct hart *h);
+/* A store of size bytes at RAM address pa (slow path): drops the decoded instructions it
+ * overlaps. */
+void code_store(struct hart *h, uint64_t pa, unsigned size);
+/* True if RAM page ppage holds live decoded instructions: its writable TLB entries carry
+ * TLB_CODE so that stores to it take the slow path through code_store(). */
+bool code_page_live(struct hart *h, uint64_t ppage);
 /* Raises a synchronous exception and moves to the handler (trap entry). */
 void hart_take_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt);
 

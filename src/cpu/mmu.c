@@ -21,7 +21,7 @@ static const int access_fault_cause[3] = { EXC_LOAD_ACCESS, EXC_STORE_ACCESS, EX
  * generation makes every entry stale at once; the arrays are cleared only on wrap-around. */
 void hart_flush_tlb(struct hart *h)
 {
-    h->tlb_gen = (h->tlb_gen + 1) & 0xfff;
+    h->tlb_gen = (h->tlb_gen + 1) & TLB_GEN_MASK;
     if (h->tlb_gen == 0) {
         memset(h->tlb, 0, sizeof(h->tlb));
         h->tlb_gen = 1;
@@ -29,7 +29,15 @@ void hart_flush_tlb(struct hart *h)
     h->fetch_vpage = ~0ULL;
 }
 
-static inline int tlb_index_for(int priv) { return priv == PRV_M ? 2 : priv; }
+/* The TLB set for an access by priv (see TLB_S_SUM in hart.h). */
+static inline int tlb_index_for(const struct hart *h, int priv, enum access_type t)
+{
+    if (priv == PRV_M)
+        return TLB_M;
+    if (priv == PRV_S && t != ACC_EXEC && (h->mstatus & MSTATUS_SUM))
+        return TLB_S_SUM;
+    return priv;
+}
 
 /* The privilege a data or fetch access is checked with (priv spec 3.1.6.3: MPRV). */
 static int effective_priv(struct hart *h, enum access_type t)
@@ -158,12 +166,14 @@ static int translate_fill(struct hart *h, uint64_t va, enum access_type t, uint6
     bool page_ok = pmp_check(h, ppage, 4096, t, priv);
     if (!page_ok && !pmp_check(h, *pa, 1, t, priv))
         return access_fault_cause[t] + 1;
-    if (fill && page_ok && !(h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV) && t != ACC_EXEC)) {
-        struct tlb_entry *e = &h->tlb[tlb_index_for(priv)][t][(va >> 12) % TLB_SIZE];
+    uint8_t *host;
+    if (fill && page_ok && !(h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV) && t != ACC_EXEC) &&
+        (host = guest_mem_ptr(h->bus->ram, ppage, 4096)) != NULL) {
+        struct tlb_entry *e = &h->tlb[tlb_index_for(h, priv, t)][t][(va >> 12) % TLB_SIZE];
         e->tag = (va & ~0xfffULL) | h->tlb_gen;
-        e->host = guest_mem_ptr(h->bus->ram, ppage, 4096);
-        e->ppage = ppage;
-        e->user = (pte & PTE_U) != 0;
+        if (t == ACC_WRITE && code_page_live(h, ppage))
+            e->tag |= TLB_CODE;
+        e->host = host;
     }
     return 0;
 }
@@ -206,6 +216,7 @@ int phys_store(struct hart *h, uint64_t pa, unsigned size, uint64_t val)
 {
     uint8_t *p = guest_mem_ptr(h->bus->ram, pa, size);
     if (p) {
+        code_store(h, pa, size);
         memcpy(p, &val, size);
         return 0;
     }
@@ -260,6 +271,19 @@ int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
                 return r;
         }
         return 0;
+    }
+    /* a TLB hit on a page with decoded code: store without a walk */
+    if (!(h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV))) {
+        struct tlb_entry *e = &h->tlb[tlb_index_for(h, h->priv, ACC_WRITE)][ACC_WRITE][(va >> 12) % TLB_SIZE];
+        if (e->tag == ((va & ~0xfffULL) | h->tlb_gen | TLB_CODE)) {
+            const struct guest_mem *ram = h->bus->ram;
+            uint64_t ppage = ram->base + (uint64_t)(e->host - ram->host);
+            if (!code_page_live(h, ppage))
+                e->tag &= ~TLB_CODE; /* decoded code dropped since (fence.i): fast again */
+            code_store(h, ppage | (va & 0xfff), size);
+            memcpy(e->host + (va & 0xfff), &val, size);
+            return 0;
+        }
     }
     uint64_t pa;
     int r = translate_fill(h, va, ACC_WRITE, &pa, true);

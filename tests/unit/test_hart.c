@@ -753,6 +753,116 @@ static void test_pmp_csr_write_read_back(void **state)
     assert_int_equal(csr_read(&hart, 0x3a1, &v), -1); /* odd pmpcfg does not exist on RV64 */
 }
 
+/* ---- decoded-code cache ---- */
+
+#define JAL(rd, off) ((((uint32_t)(off) >> 20 & 1) << 31) | (((uint32_t)(off) >> 1 & 0x3ff) << 21) | \
+                      (((uint32_t)(off) >> 11 & 1) << 20) | ((uint32_t)(off) & 0xff000) | (rd) << 7 | 0x6f)
+#define SW(rs2, rs1, imm) S(imm, rs2, rs1, 2, 0x23)
+#define RET I(0, 1, 0, 0, 0x67)
+
+static void test_store_to_decoded_code_is_seen(void **state)
+{
+    (void)state;
+    /* 0x100: addi t0, x0, 1; ret. main: call it, patch its addi, call it again */
+    put32(RAM_BASE + 0x100, ADDI(5, 0, 1));
+    put32(RAM_BASE + 0x104, RET);
+    hart.x[6] = ADDI(5, 0, 42);
+    hart.x[7] = RAM_BASE + 0x100;
+    uint32_t p[] = { JAL(1, 0x100), SW(6, 7, 0), JAL(1, 0x100 - 8) };
+    run_prog(p, 3, 3);
+    assert_int_equal(hart.x[5], 1);
+    assert_int_equal(hart.pc, RAM_BASE + 4);
+    for (unsigned done = 0; done < 4;)
+        done += hart_exec_block(&hart, 4 - done);
+    assert_int_equal(hart.x[5], 42);
+    assert_int_equal(hart.pc, RAM_BASE + 12);
+}
+
+static void test_store_to_the_next_instruction_is_seen(void **state)
+{
+    (void)state;
+    /* sw t1, 4(t2) overwrites the instruction right after it, in the same run of code */
+    hart.x[6] = ADDI(5, 0, 7);
+    hart.x[7] = RAM_BASE;
+    uint32_t p[] = { ADDI(5, 0, 1), SW(6, 7, 8), ADDI(5, 0, 3), ADDI(28, 0, 9) };
+    run_prog(p, 4, 1);   /* decodes the page */
+    hart.pc = RAM_BASE;
+    for (unsigned done = 0; done < 4;)
+        done += hart_exec_block(&hart, 4 - done);
+    assert_int_equal(hart.x[5], 7);
+    assert_int_equal(hart.x[28], 9);
+}
+
+static void test_fence_i_drops_code_changed_behind_the_harts_back(void **state)
+{
+    (void)state;
+    /* another hart or a device changes code: this hart sees it after fence.i */
+    uint32_t p[] = { ADDI(5, 0, 1), 0x0000100f /* fence.i */, ADDI(6, 0, 2) };
+    run_prog(p, 3, 1);
+    assert_int_equal(hart.x[5], 1);
+    put32(RAM_BASE + 8, ADDI(6, 0, 5));
+    for (unsigned done = 0; done < 2;)
+        done += hart_exec_block(&hart, 2 - done);
+    assert_int_equal(hart.x[6], 5);
+    /* and code run again after fence.i is decoded afresh */
+    put32(RAM_BASE, ADDI(5, 0, 11));
+    hart.pc = RAM_BASE;
+    hart_flush_code(&hart);
+    hart_exec_block(&hart, 1);
+    assert_int_equal(hart.x[5], 11);
+}
+
+static void test_translated_alu_run_matches_the_interpreter(void **state)
+{
+    (void)state;
+    /* a run of ALU instructions long enough to be translated; run once as a whole and once
+     * one instruction per call (which interprets each), and compare the registers */
+    uint32_t p[] = {
+        R(0, 6, 5, 0, 7, 0x33), R(0x20, 6, 5, 0, 8, 0x33), R(0, 6, 5, 4, 9, 0x33),
+        R(0, 6, 5, 6, 10, 0x33), R(0, 6, 5, 7, 11, 0x33), R(0, 6, 5, 1, 12, 0x33),
+        R(0, 6, 5, 5, 13, 0x33), R(0x20, 6, 5, 5, 14, 0x33), R(0, 6, 5, 2, 15, 0x33),
+        R(0, 6, 5, 3, 16, 0x33), R(0, 6, 5, 0, 17, 0x3b), R(0x20, 6, 5, 0, 18, 0x3b),
+        R(1, 6, 5, 0, 19, 0x33), R(1, 6, 5, 0, 20, 0x3b), I(13, 5, 1, 21, 0x13),
+        I(7, 5, 5, 22, 0x13), I(0x400 | 9, 5, 5, 23, 0x13), I(3, 5, 1, 24, 0x1b),
+        I(5, 5, 5, 25, 0x1b), I(0x400 | 6, 5, 5, 26, 0x1b), I(-2000, 5, 0, 27, 0x1b),
+        I(-5, 5, 2, 28, 0x13), I(-5, 5, 3, 29, 0x13), I(0x123, 5, 4, 30, 0x13),
+        I(-0x123, 5, 6, 31, 0x13), I(0x7f0, 5, 7, 1, 0x13), 0xfedcb237 /* lui t0... x4 */,
+        R(0x10, 6, 5, 2, 3, 0x33) /* sh1add */, R(0x04, 6, 5, 0, 2, 0x3b) /* add.uw */,
+        R(0x20, 6, 5, 7, 0, 0x33) /* andn x0: no effect */, R(0x20, 6, 5, 7, 4, 0x33) /* andn */,
+    };
+    unsigned count = sizeof(p) / sizeof(p[0]);
+    uint64_t seeds[][2] = { { 0x8000000087654321ULL, 0x00000000000000c5ULL },
+                            { 0x00000000fffffff0ULL, 0xffffffffffffff3fULL },
+                            { 0x7fffffff12345678ULL, 0x8000000000000000ULL } };
+    for (unsigned k = 0; k < 3; k++) {
+        uint64_t want[32];
+        for (int pass = 0; pass < 2; pass++) {
+            memset(hart.x, 0, sizeof(hart.x));
+            hart.x[5] = seeds[k][0];
+            hart.x[6] = seeds[k][1];
+            hart.pc = RAM_BASE;
+            hart_flush_code(&hart);
+            for (unsigned i = 0; i < count; i++)
+                put32(RAM_BASE + 4 * i, p[i]);
+            if (pass == 0) {
+                for (unsigned done = 0; done < count;)
+                    done += hart_exec_block(&hart, 1);
+                memcpy(want, hart.x, sizeof(want));
+            } else {
+                assert_int_equal(hart_exec_block(&hart, count), count);
+                for (unsigned r = 0; r < 32; r++)
+                    assert_int_equal(hart.x[r], want[r]);
+            }
+            assert_int_equal(hart.pc, RAM_BASE + 4 * count);
+        }
+        assert_int_equal(want[0], 0);
+        assert_int_equal(want[7], seeds[k][0] + seeds[k][1]);
+        assert_int_equal(want[13], seeds[k][0] >> (seeds[k][1] & 63));
+        assert_int_equal(want[19], seeds[k][0] * seeds[k][1]);
+        assert_int_equal(want[4], seeds[k][0] & ~seeds[k][1]);
+    }
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -780,6 +890,9 @@ int main(void)
         T(test_sv39_mxr_makes_execute_only_readable), T(test_sv39_write_to_read_only_faults),
         T(test_sv39_reserved_w_without_r_faults), T(test_page_crossing_load_faults_on_second_page),
         T(test_sv48_walk), T(test_pmp_denies_supervisor_outside_regions), T(test_pmp_csr_write_read_back),
+        T(test_store_to_decoded_code_is_seen), T(test_store_to_the_next_instruction_is_seen),
+        T(test_fence_i_drops_code_changed_behind_the_harts_back),
+        T(test_translated_alu_run_matches_the_interpreter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
