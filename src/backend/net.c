@@ -151,6 +151,11 @@ const char *net_backend_kind(const struct net_backend *nb)
     return nb->kind;
 }
 
+unsigned net_backend_mtu(const struct net_backend *nb)
+{
+    return strcmp(nb->kind, "user") ? 1500 : NET_USER_MTU;
+}
+
 const char *net_backend_ifname(const struct net_backend *nb)
 {
     return nb->ifname;

@@ -51,6 +51,11 @@ struct net_stats {
 void net_backend_stats(const struct net_backend *nb, struct net_stats *st);
 /* The backend's kind ("user" or "tap") and, for tap, the interface name the kernel gave. */
 const char *net_backend_kind(const struct net_backend *nb);
+/* The largest IP packet the backend carries: "user" takes NET_USER_MTU (libslirp segments
+ * TCP for the host sockets itself, so a big MTU saves the guest per-packet work); "tap"
+ * follows the usual Ethernet 1500. */
+#define NET_USER_MTU 65520
+unsigned net_backend_mtu(const struct net_backend *nb);
 const char *net_backend_ifname(const struct net_backend *nb);
 
 #endif

@@ -316,6 +316,8 @@ static Slirp *slirp_create(struct net_slirp *s, bool ipv6)
     SlirpConfig cfg = {
         .version = SLIRP_CFG_VERSION,
         .restricted = 0,
+        .if_mtu = NET_USER_MTU,
+        .if_mru = NET_USER_MTU,
         .in_enabled = true,
         .vnetwork = ip4("10.0.2.0"),
         .vnetmask = ip4("255.255.255.0"),

@@ -127,6 +127,8 @@ def killed_run(spec, img_for_check, label, qcow=None):
     p.send_signal(signal.SIGKILL)
     p.wait()
     guest.check(want is not None, "%s: the guest flushed its file before the kill" % label)
+    if want is None:
+        print(out.decode("utf-8", "replace")[-2000:])
     if qcow:
         chk = sh("qemu-img check %s" % qcow)
         # 0: clean; 3: only leaked clusters, which a crash may leave and which lose no data
@@ -153,6 +155,6 @@ shutil.copyfile(a["CORRAL_ROOTFS"], base2)
 inject(base2, KILLED)
 ov2 = os.path.join(d, "kill.qcow2")
 sh("qemu-img create -q -f qcow2 -b %s -F raw %s" % (base2, ov2))
-killed_run(ov2, os.path.join(d, "kill-flat.raw"), "qcow2 SIGKILL", qcow=ov2)
+killed_run(ov2 + ",format=qcow2", os.path.join(d, "kill-flat.raw"), "qcow2 SIGKILL", qcow=ov2)
 shutil.rmtree(d, ignore_errors=True)
 guest.finish()

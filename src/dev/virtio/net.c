@@ -1,8 +1,11 @@
 /* virtio-net: frames from the guest's transmit queue go to the backend on the kicking
  * vCPU thread (the backend only queues them); frames from the backend's thread go into
  * the guest's receive buffers, or wait in the backend when the guest has none. Each frame
- * is preceded by the 12-byte virtio_net_hdr, which we neither need nor fill: no offloads
- * are offered, so it is all zero but num_buffers = 1. */
+ * is preceded by the 12-byte virtio_net_hdr {flags, gso_type, hdr_len, gso_size, csum_start,
+ * csum_offset, num_buffers}. The only offloads are checksums: a transmitted frame may ask
+ * us to finish its TCP/UDP checksum (NEEDS_CSUM), and frames from the user network, whose
+ * checksums libslirp computed, are marked DATA_VALID so the guest does not verify them
+ * again. No segmentation offload: every frame fits the MTU. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,9 @@
 #include "dev/virtio/net.h"
 
 #define VIRTIO_ID_NET 1
+#define F_CSUM        0 /* we complete checksums the guest leaves partial */
+#define F_GUEST_CSUM  1 /* we may mark received checksums as already verified */
+#define F_MTU    3
 #define F_MAC    5
 #define F_STATUS 16
 #define HDR_LEN 12
@@ -24,6 +30,7 @@ struct virtio_net {
     uint8_t config[CONFIG_SIZE];
     pthread_mutex_t rx_lock, tx_lock;
     bool running;           /* DRIVER_OK and not reset; written under both locks */
+    bool trusted_csum;      /* the backend's frames carry correct checksums (user network) */
     struct virtq_req rx_req, tx_req;
     uint8_t tx_frame[NET_FRAME_MAX];
 };
@@ -63,6 +70,8 @@ static bool net_rx(void *ctx, const uint8_t *frame, size_t len)
     }
     uint8_t hdr[HDR_LEN] = { 0 };
     hdr[10] = 1; /* num_buffers */
+    if (n->trusted_csum && virtio_has_feature(&n->vdev, F_GUEST_CSUM))
+        hdr[0] = 2; /* VIRTIO_NET_HDR_F_DATA_VALID */
     size_t put = 0;
     if (n->rx_req.in_len >= HDR_LEN + len) {
         put = virtq_copy_to_in(&n->rx_req, 0, hdr, HDR_LEN);
@@ -72,6 +81,30 @@ static bool net_rx(void *ctx, const uint8_t *frame, size_t len)
     pthread_mutex_unlock(&n->rx_lock);
     virtio_notify_queue(&n->vdev, 0);
     return true;
+}
+
+/* NEEDS_CSUM: the Internet checksum of frame[start..len), folded and complemented, goes at
+ * start + offset, where the guest left the pseudo-header sum. Bad offsets: leave it alone. */
+static void complete_csum(uint8_t *frame, size_t len, const uint8_t *hdr)
+{
+    uint16_t start, offset;
+    memcpy(&start, hdr + 6, 2);
+    memcpy(&offset, hdr + 8, 2);
+    if (!(hdr[0] & 1) || (size_t)start + offset + 2 > len)
+        return;
+    uint64_t sum = 0;
+    size_t i = start;
+    for (; i + 1 < len; i += 2)
+        sum += (uint32_t)frame[i] << 8 | frame[i + 1];
+    if (i < len)
+        sum += (uint32_t)frame[i] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    uint16_t c = (uint16_t)~sum;
+    if (!c)
+        c = 0xffff; /* 0 would mean "no checksum" to UDP */
+    frame[start + offset] = (uint8_t)(c >> 8);
+    frame[start + offset + 1] = (uint8_t)c;
 }
 
 static void net_tx(struct virtio_net *n)
@@ -88,7 +121,11 @@ static void net_tx(struct virtio_net *n)
         while ((rc = virtq_pop(q, &n->tx_req)) > 0) {
             size_t len = n->tx_req.out_len;
             if (len > HDR_LEN && len - HDR_LEN <= NET_FRAME_MAX) {
+                uint8_t hdr[HDR_LEN];
+                virtq_copy_from_out(&n->tx_req, 0, hdr, HDR_LEN);
                 size_t got = virtq_copy_from_out(&n->tx_req, HDR_LEN, n->tx_frame, len - HDR_LEN);
+                if (virtio_has_feature(&n->vdev, F_CSUM))
+                    complete_csum(n->tx_frame, got, hdr);
                 net_backend_send(n->be, n->tx_frame, got); /* a full backend drops, as a wire */
             }
             virtq_push(q, n->tx_req.head, 0);
@@ -135,7 +172,9 @@ static void net_start(void *ctx)
 static void net_reset(void *ctx) { set_running(ctx, false); }
 
 static const struct virtio_ops net_ops = {
-    .device_id = VIRTIO_ID_NET, .features = 1ULL << F_MAC | 1ULL << F_STATUS,
+    .device_id = VIRTIO_ID_NET,
+    .features = 1ULL << F_CSUM | 1ULL << F_GUEST_CSUM | 1ULL << F_MTU | 1ULL << F_MAC |
+                1ULL << F_STATUS,
     .num_queues = 2, .queue_max = QUEUE_SIZE, .config_size = CONFIG_SIZE,
     .config_read = net_config_read, .notify = net_notify, .start = net_start,
     .reset = net_reset,
@@ -154,10 +193,12 @@ struct virtio_net *virtio_net_create(const struct virtio_slot *slot, const char 
         return NULL;
     }
     net_backend_mac(n->be, n->config);
+    n->trusted_csum = !strcmp(net_backend_kind(n->be), "user");
     n->config[6] = 1; /* status: VIRTIO_NET_S_LINK_UP */
     n->config[8] = 1; /* max_virtqueue_pairs */
-    n->config[10] = 1500 & 0xff;
-    n->config[11] = 1500 >> 8;
+    unsigned mtu = net_backend_mtu(n->be);
+    n->config[10] = (uint8_t)mtu;
+    n->config[11] = (uint8_t)(mtu >> 8);
     pthread_mutex_init(&n->rx_lock, NULL);
     pthread_mutex_init(&n->tx_lock, NULL);
     virtio_mmio_init(&n->vdev, slot->name, slot->base, slot->mem, slot->irq, &net_ops, n);
