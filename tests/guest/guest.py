@@ -152,3 +152,24 @@ echo SLEEP-END
 t1=$(cut -d' ' -f1 /proc/uptime)
 awk "BEGIN { print \"SLEEP-GUEST:\", $t1 - $t0 }"
 """
+
+
+def check_workload(r, cpus):
+    """The checks both boot tests make on a run of WORKLOAD."""
+    check(r.rc == 0, "corral exits 0 after the guest powers off (rc=%d)" % r.rc, r)
+    check("autorun-exit=0" in r.text, "the workload script ran to the end", r)
+    check("W: arith 42 1099511627776 -3 -1 -9223372036854775808 -1" in r.text,
+          "shell arithmetic", r)
+    check("W: awk 3.141593 2147483647 0.500000000" in r.text, "awk floating point", r)
+    check("W: awk-sum 2666866670000" in r.text, "awk loop", r)
+    check("W: tmpfs 4 " in r.text and " tmpfs" in r.text, "files in tmpfs", r)
+    check("W: vdso-clock-ok" in r.text, "user space reads the clock through the vDSO", r)
+    isa = r.values("ISA:")
+    check(bool(isa) and "rv64imafdc" in isa[0], "/proc/cpuinfo shows the ISA (%s)" % isa, r)
+    check("CPUS: %d" % cpus in r.text, "%d hart(s) online" % cpus, r)
+    t0, t1 = r.time_of("^SLEEP-START"), r.time_of("^SLEEP-END")
+    wall = (t1 - t0) if t0 is not None and t1 is not None else -1
+    check(0.9 <= wall <= 2.0, "sleep 1 takes about a second of wall time (%.2f s)" % wall, r)
+    g = r.values("SLEEP-GUEST:")
+    gv = float(g[0].split()[1]) if g else -1
+    check(0.95 <= gv <= 1.6, "sleep 1 takes about a second of guest time (%.2f s)" % gv, r)
