@@ -13,6 +13,7 @@
 #include "boot/sbi.h"
 #include "cpu/hart.h"
 #include "dev/aclint.h"
+#include "dev/goldfish_rtc.h"
 #include "dev/plic.h"
 #include "dev/sifive_test.h"
 #include "dev/uart16550.h"
@@ -39,6 +40,7 @@ struct board {
     struct plic *plic;
     struct aclint *aclint;
     struct sifive_test *test;
+    struct goldfish_rtc *rtc;
     uint64_t start_ns;
     pthread_mutex_t exit_lock;
     int exit_kind; /* -1 while running, else enum board_exit */
@@ -248,8 +250,11 @@ static int create_devices(struct board *b)
     struct irq_line uart_irq = board_irq(b, VIRT_UART0_IRQ);
     b->uart = uart16550_create(&b->cfg.console, &uart_irq);
     b->test = sifive_test_create(power_request, b);
-    if (!b->plic || !b->aclint || !b->uart || !b->test)
+    struct irq_line rtc_irq = board_irq(b, VIRT_RTC_IRQ);
+    b->rtc = goldfish_rtc_create(&rtc_irq, NULL);
+    if (!b->plic || !b->aclint || !b->uart || !b->test || !b->rtc)
         return -ENOMEM;
+    add_region(b, "rtc", VIRT_RTC_BASE, VIRT_RTC_SIZE, b->rtc, goldfish_rtc_read, goldfish_rtc_write);
     add_region(b, "test", VIRT_TEST_BASE, VIRT_TEST_SIZE, b->test, sifive_test_read, sifive_test_write);
     add_region(b, "clint", VIRT_CLINT_BASE, VIRT_CLINT_SIZE, b->aclint, aclint_read, aclint_write);
     add_region(b, "plic", VIRT_PLIC_BASE, VIRT_PLIC_SIZE, b->plic, plic_read, plic_write);
@@ -308,6 +313,7 @@ void board_destroy(struct board *b)
     if (b->plic) plic_destroy(b->plic);
     if (b->aclint) aclint_destroy(b->aclint);
     if (b->test) sifive_test_destroy(b->test);
+    goldfish_rtc_destroy(b->rtc);
     if (b->ram.host)
         munmap(b->ram.host, b->ram.size);
     pthread_mutex_destroy(&b->exit_lock);

@@ -251,6 +251,11 @@ static int node_soc(void *fdt, const struct fdt_config *cfg)
     TRY(prop_reg(fdt, VIRT_TEST_BASE, VIRT_TEST_SIZE));
     TRY(fdt_end_node(fdt));
 
+    snprintf(name, sizeof(name), "rtc@%llx", (unsigned long long)VIRT_RTC_BASE);
+    TRY(node_plic_device(fdt, name, VIRT_RTC_BASE, VIRT_RTC_SIZE, "google,goldfish-rtc",
+                         VIRT_RTC_IRQ));
+    TRY(fdt_end_node(fdt));
+
     for (unsigned i = 0; i < cfg->num_virtio; i++) {
         const struct fdt_virtio_slot *s = &cfg->virtio[i];
         snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)s->base);

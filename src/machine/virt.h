@@ -7,6 +7,8 @@
 #define VIRT_MROM_SIZE    0x0000f000ULL
 #define VIRT_TEST_BASE    0x00100000ULL  /* sifive,test0: poweroff and reboot */
 #define VIRT_TEST_SIZE    0x00001000ULL
+#define VIRT_RTC_BASE     0x00101000ULL  /* google,goldfish-rtc */
+#define VIRT_RTC_SIZE     0x00001000ULL
 #define VIRT_CLINT_BASE   0x02000000ULL  /* ACLINT MSWI + MTIMER, CLINT layout */
 #define VIRT_CLINT_SIZE   0x00010000ULL
 #define VIRT_PLIC_BASE    0x0c000000ULL
@@ -19,6 +21,7 @@
 #define VIRT_DRAM_BASE    0x80000000ULL
 
 #define VIRT_UART0_IRQ    10
+#define VIRT_RTC_IRQ      11
 #define VIRT_VIRTIO_IRQ   1   /* slot i uses VIRT_VIRTIO_IRQ + i */
 #define VIRT_PLIC_SOURCES 96  /* riscv,ndev = 95 */
 

@@ -145,6 +145,7 @@ echo "W: sort $(seq 1 3000 | sort -r | md5sum | cut -d' ' -f1)"
 ping -c 1 127.0.0.1 >/dev/null && echo "W: vdso-clock-ok"
 echo "ISA: $(grep -m1 '^isa' /proc/cpuinfo)"
 echo "CPUS: $(grep -c ^processor /proc/cpuinfo)"
+echo "EPOCH: $(date +%s)"
 t0=$(cut -d' ' -f1 /proc/uptime)
 echo SLEEP-START
 sleep 1
@@ -167,6 +168,9 @@ def check_workload(r, cpus):
     isa = r.values("ISA:")
     check(bool(isa) and "rv64imafdc" in isa[0], "/proc/cpuinfo shows the ISA (%s)" % isa, r)
     check("CPUS: %d" % cpus in r.text, "%d hart(s) online" % cpus, r)
+    e = r.values("EPOCH:")
+    skew = abs(int(e[0].split()[1]) - time.time()) if e and e[0].split()[1:] else -1
+    check(0 <= skew < 600, "the guest's wall clock (from the RTC) is the host's (off by %d s)" % skew, r)
     t0, t1 = r.time_of("^SLEEP-START"), r.time_of("^SLEEP-END")
     wall = (t1 - t0) if t0 is not None and t1 is not None else -1
     check(0.9 <= wall <= 2.0, "sleep 1 takes about a second of wall time (%.2f s)" % wall, r)
