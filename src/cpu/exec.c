@@ -713,8 +713,9 @@ struct code_page {
     struct dentry d[PAGE_SLOTS];
 };
 
-#define JIT_SIZE (8u << 20)  /* host code for runs of ALU instructions, per hart */
+#define JIT_SIZE (32u << 20)  /* host code for runs of ALU instructions, per hart */
 #define JIT_RUN_MAX 32        /* instructions in one run (so at most 128 bytes of guest code) */
+#define JIT_INSN_MAX 128      /* host bytes for one instruction, with its exit stub */
 
 struct code_cache {
     struct code_page *slot[CODE_SLOTS];
@@ -978,10 +979,18 @@ static inline uint32_t code_raw(const struct code_page *cp, unsigned off)
  * pc: nothing that can trap or depends on the virtual address), so it needs no exits: the
  * host code reads and writes the guest registers in x[] (rdi) and returns. The run's first
  * entry becomes F_JIT; the interpreter is still the reference for every instruction. */
+/* A translated run is called as jit_fn(x, pc of its first instruction, ctx) and returns
+ * the next pc and the number of instructions it completed (fewer than the run's length
+ * when it stopped before a load or store the TLB could not serve). */
+struct jit_ctx { struct tlb_entry *rset, *wset; uint64_t gen; };
+struct jit_ret { uint64_t pc, done; };
+typedef struct jit_ret (*jit_fn)(uint64_t *x, uint64_t pc, const struct jit_ctx *ctx);
+
 #if defined(__x86_64__)
 #define HAVE_JIT 1
 
 struct jit_out { uint8_t *p; };
+
 
 static void jb(struct jit_out *j, unsigned n, const uint8_t *b) { memcpy(j->p, b, n); j->p += n; }
 static void j32(struct jit_out *j, uint32_t v) { memcpy(j->p, &v, 4); j->p += 4; }
@@ -1013,6 +1022,8 @@ static void jsetcc(struct jit_out *j, uint8_t cc)
 static bool jit_op_ok(uint8_t op)
 {
     switch (op) {
+    case F_LB: case F_LH: case F_LW: case F_LD: case F_LBU: case F_LHU: case F_LWU:
+    case F_SB: case F_SH: case F_SW: case F_SD: case F_AUIPC:
     case F_NOP: case F_LUI: case F_ADDI: case F_SLTI: case F_SLTIU: case F_XORI: case F_ORI:
     case F_ANDI: case F_SLLI: case F_SRLI: case F_SRAI: case F_ADD: case F_SUB: case F_SLL:
     case F_SLT: case F_SLTU: case F_XOR: case F_SRL: case F_SRA: case F_OR: case F_AND:
@@ -1024,8 +1035,119 @@ static bool jit_op_ok(uint8_t op)
     }
 }
 
+/* Ends a run: rax = next pc, edx = instructions done (the jit_ret pair), ret. */
+static void jret(struct jit_out *j, unsigned done)
+{
+    *j->p++ = 0xba; j32(j, done); /* mov edx, done */
+    *j->p++ = 0xc3;
+}
+/* lea rax/rcx, [rsi + disp]: the run's pc (rsi) plus an offset */
+static void jlea_pc(struct jit_out *j, unsigned reg, int32_t disp)
+{
+    uint8_t b[3] = { 0x48, 0x8d, (uint8_t)(0x86 | (reg << 3)) };
+    jb(j, 3, b); j32(j, (uint32_t)disp);
+}
+
+/* A load or store: the data TLB hit check the interpreter does (rset in r8, wset in r9,
+ * the TLB generation in r10), then the access through the entry's host page. A miss, or an
+ * access that would leave the page, jumps to the exit stub *exit (patched later) so that
+ * the interpreter executes this instruction itself with everything before it done. */
+static void jit_emit_mem(struct jit_out *j, uint8_t op, const struct dentry *d, uint8_t **fix, unsigned *nfix)
+{
+    static const uint8_t size[] = { [F_LB] = 1, [F_LH] = 2, [F_LW] = 4, [F_LD] = 8, [F_LBU] = 1,
+                                    [F_LHU] = 2, [F_LWU] = 4, [F_SB] = 1, [F_SH] = 2, [F_SW] = 4, [F_SD] = 8 };
+    bool st = op >= F_SB;
+    unsigned sz = size[op];
+    jload(j, d->rs1);
+    if (d->imm) jalu_imm(j, 0x05, d->imm);                         /* rax = va */
+    static const uint8_t idx[] = {
+        0x48, 0x89, 0xc1,                                          /* mov rcx, rax */
+        0x48, 0xc1, 0xe9, 0x0c,                                    /* shr rcx, 12 */
+        0x81, 0xe1, 0xff, 0x01, 0x00, 0x00,                        /* and ecx, 511 */
+        0xc1, 0xe1, 0x04,                                          /* shl ecx, 4 */
+    };
+    _Static_assert(sizeof(struct tlb_entry) == 16 && TLB_SIZE == 512, "jit TLB layout");
+    jb(j, sizeof(idx), idx);
+    uint8_t add[3] = { 0x4c, 0x01, st ? 0xc9 : 0xc1 };             /* add rcx, r9 / r8 */
+    jb(j, 3, add);
+    static const uint8_t tag[] = {
+        0x48, 0x89, 0xc2,                                          /* mov rdx, rax */
+        0x48, 0x81, 0xe2, 0x00, 0xf0, 0xff, 0xff,                  /* and rdx, ~0xfff */
+        0x4c, 0x09, 0xd2,                                          /* or rdx, r10 */
+        0x48, 0x3b, 0x11,                                          /* cmp rdx, [rcx] */
+        0x0f, 0x85,                                                /* jne exit */
+    };
+    jb(j, sizeof(tag), tag);
+    fix[(*nfix)++] = j->p; j32(j, 0);
+    static const uint8_t off[] = {
+        0x89, 0xc2,                                                /* mov edx, eax */
+        0x81, 0xe2, 0xff, 0x0f, 0x00, 0x00,                        /* and edx, 0xfff */
+        0x81, 0xfa,                                                /* cmp edx, 0x1000 - sz */
+    };
+    jb(j, sizeof(off), off);
+    j32(j, 0x1000 - sz);
+    static const uint8_t ja[] = { 0x0f, 0x87 };                    /* ja exit */
+    jb(j, 2, ja);
+    fix[(*nfix)++] = j->p; j32(j, 0);
+    static const uint8_t host[] = { 0x48, 0x03, 0x51, 0x08 };      /* add rdx, [rcx + 8] */
+    jb(j, 4, host);
+    if (st) {
+        jloadc(j, d->rs2);
+        switch (sz) {
+        case 1: { static const uint8_t b[] = { 0x88, 0x0a }; jb(j, 2, b); break; }        /* mov [rdx], cl */
+        case 2: { static const uint8_t b[] = { 0x66, 0x89, 0x0a }; jb(j, 3, b); break; }  /* mov [rdx], cx */
+        case 4: { static const uint8_t b[] = { 0x89, 0x0a }; jb(j, 2, b); break; }        /* mov [rdx], ecx */
+        default: { static const uint8_t b[] = { 0x48, 0x89, 0x0a }; jb(j, 3, b); break; } /* mov [rdx], rcx */
+        }
+        return;
+    }
+    switch (op) {
+    case F_LB:  { static const uint8_t b[] = { 0x48, 0x0f, 0xbe, 0x02 }; jb(j, 4, b); break; } /* movsx rax, byte */
+    case F_LBU: { static const uint8_t b[] = { 0x0f, 0xb6, 0x02 }; jb(j, 3, b); break; }       /* movzx eax, byte */
+    case F_LH:  { static const uint8_t b[] = { 0x48, 0x0f, 0xbf, 0x02 }; jb(j, 4, b); break; } /* movsx rax, word */
+    case F_LHU: { static const uint8_t b[] = { 0x0f, 0xb7, 0x02 }; jb(j, 3, b); break; }       /* movzx eax, word */
+    case F_LW:  { static const uint8_t b[] = { 0x48, 0x63, 0x02 }; jb(j, 3, b); break; }       /* movsxd rax, dword */
+    case F_LWU: { static const uint8_t b[] = { 0x8b, 0x02 }; jb(j, 2, b); break; }             /* mov eax, dword */
+    default:    { static const uint8_t b[] = { 0x48, 0x8b, 0x02 }; jb(j, 3, b); break; }       /* mov rax, qword */
+    }
+    jstore(j, d->rd);
+}
+
+/* Emits the control transfer that ends a run (the run's last instruction, at offset off
+ * from the run's pc), then returns the next pc. */
+static void jit_emit_end(struct jit_out *j, uint8_t op, const struct dentry *d, unsigned off, unsigned done)
+{
+    int32_t next = (int32_t)(off + d->len);
+    if (op == F_JAL) {
+        if (d->rd) { jlea_pc(j, 1, next); jmem(j, 0x48, 0x89, 1, d->rd); }   /* x[rd] = link */
+        jlea_pc(j, 0, (int32_t)off + d->imm);
+    } else if (op == F_JALR) {
+        static const uint8_t clr[] = { 0x48, 0x83, 0xe0, 0xfe };          /* and rax, ~1 */
+        jload(j, d->rs1);
+        if (d->imm) jalu_imm(j, 0x05, d->imm);
+        jb(j, 4, clr);
+        if (d->rd) { jlea_pc(j, 1, next); jmem(j, 0x48, 0x89, 1, d->rd); }
+    } else {
+        /* taken if the condition holds: cmp x[rs1], x[rs2]; rax = taken ? target : next */
+        static const uint8_t cc[] = { [F_BEQ] = 0x44, [F_BNE] = 0x45, [F_BLT] = 0x4c, [F_BGE] = 0x4d,
+                                      [F_BLTU] = 0x42, [F_BGEU] = 0x43 };
+        jload(j, d->rs1);
+        jmem(j, 0x48, 0x3b, 0, d->rs2);
+        jlea_pc(j, 0, next);
+        jlea_pc(j, 1, (int32_t)off + d->imm);
+        uint8_t b[4] = { 0x48, 0x0f, cc[op], 0xc1 };                     /* cmovcc rax, rcx */
+        jb(j, 4, b);
+    }
+    jret(j, done);
+}
+
+static bool jit_end_ok(uint8_t op)
+{
+    return op == F_JAL || op == F_JALR || (op >= F_BEQ && op <= F_BGEU);
+}
+
 /* Emits one instruction (at most 24 bytes). */
-static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d)
+static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d, unsigned off)
 {
     static const uint8_t rr_opc[] = { [F_ADD] = 0x03, [F_SUB] = 0x2b, [F_XOR] = 0x33, [F_OR] = 0x0b,
                                       [F_AND] = 0x23, [F_ADDW] = 0x03, [F_SUBW] = 0x2b };
@@ -1033,6 +1155,7 @@ static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d)
         return;
     switch (op) {
     case F_LUI: { uint8_t b[3] = { 0x48, 0xc7, 0xc0 }; jb(j, 3, b); j32(j, (uint32_t)d->imm); break; }
+    case F_AUIPC: jlea_pc(j, 0, (int32_t)off); jalu_imm(j, 0x05, d->imm); break;
     case F_ADDI: jload(j, d->rs1); if (d->imm) jalu_imm(j, 0x05, d->imm); break;
     case F_XORI: jload(j, d->rs1); jalu_imm(j, 0x35, d->imm); break;
     case F_ORI:  jload(j, d->rs1); jalu_imm(j, 0x0d, d->imm); break;
@@ -1075,30 +1198,72 @@ static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d)
     jstore(j, d->rd);
 }
 
-/* Translates the run of ALU instructions starting at offset off of cp into head, if it is
- * long enough to pay. */
+/* Translates the run starting at offset off of cp into head, if it is long enough to pay:
+ * ALU instructions, loads and stores, and at most one jump or branch, which ends it. */
 static void jit_run(struct code_cache *cc, const struct code_page *cp, unsigned off, struct dentry *head)
 {
     struct dentry d[JIT_RUN_MAX];
     uint8_t ops[JIT_RUN_MAX];
     unsigned count = 0, o = off;
+    bool end = false;
     while (count < JIT_RUN_MAX && o <= 0xffe) {
         uint16_t lo;
         memcpy(&lo, cp->host + o, 2);
         if ((lo & 3) == 3 && o > 0xffc)
             break;
         ops[count] = decode_fields(&d[count], code_raw(cp, o));
-        if (!jit_op_ok(ops[count]))
+        end = jit_end_ok(ops[count]);
+        if (!end && !jit_op_ok(ops[count]))
             break;
         o += d[count].len;
         count++;
+        if (end)
+            break;
     }
-    if (count < 3 || !cc->jit || cc->jit_used + JIT_RUN_MAX * 24 + 1 > JIT_SIZE)
+    if (count < 3 || !cc->jit || cc->jit_used + JIT_RUN_MAX * JIT_INSN_MAX + 64 > JIT_SIZE)
         return;
     struct jit_out j = { cc->jit + cc->jit_used };
-    for (unsigned i = 0; i < count; i++)
-        jit_emit(&j, ops[i], &d[i]);
-    *j.p++ = 0xc3; /* ret */
+    uint8_t *fix[2 * JIT_RUN_MAX];
+    unsigned fix_insn[2 * JIT_RUN_MAX], fix_off[2 * JIT_RUN_MAX], nfix = 0;
+    static const uint8_t prologue[] = {
+        0x4c, 0x8b, 0x02,        /* mov r8, [rdx]       rset */
+        0x4c, 0x8b, 0x4a, 0x08,  /* mov r9, [rdx + 8]   wset */
+        0x4c, 0x8b, 0x52, 0x10,  /* mov r10, [rdx + 16] gen */
+    };
+    jb(&j, sizeof(prologue), prologue);
+    unsigned at = 0;
+    for (unsigned i = 0; i < count; i++) {
+        if (end && i == count - 1) {
+            jit_emit_end(&j, ops[i], &d[i], at, count);
+        } else if (ops[i] >= F_LB && ops[i] <= F_SD) {
+            unsigned first = nfix;
+            jit_emit_mem(&j, ops[i], &d[i], fix, &nfix);
+            for (unsigned f = first; f < nfix; f++) {
+                fix_insn[f] = i;
+                fix_off[f] = at;
+            }
+        } else {
+            jit_emit(&j, ops[i], &d[i], at);
+        }
+        at += d[i].len;
+    }
+    if (!end) {
+        jlea_pc(&j, 0, (int32_t)at);
+        jret(&j, count);
+    }
+    /* exit stubs: the pc of the instruction that missed, and how many were done before it */
+    for (unsigned f = 0; f < nfix; f++) {
+        uint8_t *stub = j.p;
+        if (f > 0 && fix_insn[f] == fix_insn[f - 1]) {
+            stub = fix[f - 1] + 4 + (int32_t)(fix[f - 1][0] | fix[f - 1][1] << 8 | fix[f - 1][2] << 16 |
+                                               (uint32_t)fix[f - 1][3] << 24);
+        } else {
+            jlea_pc(&j, 0, (int32_t)fix_off[f]);
+            jret(&j, fix_insn[f]);
+        }
+        int32_t rel = (int32_t)(stub - (fix[f] + 4));
+        memcpy(fix[f], &rel, 4);
+    }
     head->handler = fast_labels[F_JIT];
     head->imm = (int32_t)cc->jit_used;
     head->rd = (uint8_t)count;
@@ -1163,9 +1328,11 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
     struct tlb_entry *rset, *wset;
     struct dentry one;           /* a run's first instruction, when the run cannot be taken */
     uint8_t *const jit_base = h->code->jit;
+    struct jit_ctx jctx;         /* the same, for translated runs */
 #define SYNC() do { vpage = ~0ULL; gen = h->tlb_gen; \
         rset = dtlb_set(h, ACC_READ); wset = dtlb_set(h, ACC_WRITE); \
-        if (unlikely(!rset)) rset = wset = no_tlb; } while (0)
+        if (unlikely(!rset)) rset = wset = no_tlb; \
+        jctx.rset = rset; jctx.wset = wset; jctx.gen = gen; } while (0)
     SYNC();
 
 /* Every handler ends in its own copy of the dispatch, so that each has its own indirect
@@ -1228,9 +1395,20 @@ op_jit:
         e = &one;
         goto *e->handler;
     }
-    ((void (*)(uint64_t *))(jit_base + (uint32_t)e->imm))(x);
-    n += e->rd - 1u;
-    STEP();
+    {
+        struct jit_ret jr = ((jit_fn)(jit_base + (uint32_t)e->imm))(x, pc, &jctx);
+        pc = jr.pc;
+        if (unlikely(jr.done < e->rd)) {
+            /* stopped at a load or store that missed the TLB (or would cross its page):
+             * everything before it is done; interpret that one instruction */
+            n += (unsigned)jr.done;
+            decode_entry(&one, code_raw(cp, pc & 0xfff));
+            e = &one;
+            goto *e->handler;
+        }
+        n += (unsigned)jr.done - 1u;
+        NEXT();
+    }
 op_cross:
     h->pc = pc;
     r = fetch(h, &raw);
