@@ -710,7 +710,12 @@ struct code_page {
     uint64_t ppage;       /* physical page address */
     uint8_t *host;        /* its host address */
     uint32_t gen;         /* == hart.code_gen while live (code_gen is never 0) */
+    bool snap_ok;         /* snap may bring the page back to life */
     struct dentry d[PAGE_SLOTS];
+    /* The page's bytes as its entries were decoded from: every decoded instruction and
+     * translated run writes the bytes it was made from here. After a fence.i the page is
+     * live again without a re-decode if the guest page still holds exactly these bytes. */
+    uint8_t snap[4096];
 };
 
 #define JIT_SIZE (32u << 20)  /* host code for runs of ALU instructions, per hart */
@@ -721,6 +726,7 @@ struct code_cache {
     struct code_page *slot[CODE_SLOTS];
     uint8_t *jit;         /* JIT_SIZE bytes, RWX; NULL if unavailable */
     uint32_t jit_used;
+    bool jit_full;        /* out of room: start afresh at the next flush */
 };
 
 void hart_flush_code(struct hart *h)
@@ -733,8 +739,16 @@ void hart_flush_code(struct hart *h)
         h->code_gen = 1;
     }
     h->fetch_vpage = ~0ULL;
-    if (h->code)
-        h->code->jit_used = 0; /* no live page refers to translated code any more */
+    /* Pages whose bytes have not changed come back to life with their entries and runs
+     * (code_page_activate), so translated code stays until its room runs out; then every
+     * page starts afresh and so does the room. */
+    if (h->code && h->code->jit_full) {
+        for (unsigned i = 0; i < CODE_SLOTS; i++)
+            if (h->code->slot[i])
+                h->code->slot[i]->snap_ok = false;
+        h->code->jit_used = 0;
+        h->code->jit_full = false;
+    }
 }
 
 static inline struct code_page *code_slot(struct hart *h, uint64_t ppage)
@@ -750,27 +764,34 @@ bool code_page_live(struct hart *h, uint64_t ppage)
     return cp && cp->ppage == ppage && cp->gen == h->code_gen;
 }
 
+/* Drops the entries made from bytes [off, off + size) of cp: the slots the bytes fall in,
+ * and those before whose instruction or translated run may cover them. */
+static void code_clear_range(struct code_page *cp, unsigned off, unsigned size)
+{
+    unsigned first = off >= 4 * JIT_RUN_MAX ? (off - 4 * JIT_RUN_MAX) / 2 : 0;
+    unsigned last = (off + size - 1) / 2;
+    if (last >= PAGE_SLOTS)
+        last = PAGE_SLOTS - 1;
+    dentries_clear(&cp->d[first], last - first + 1);
+}
+
 void code_store(struct hart *h, uint64_t pa, unsigned size)
 {
     uint64_t ppage = pa & ~0xfffULL;
     if (!code_page_live(h, ppage))
         return;
-    /* the slots the bytes fall in, and those before whose instruction or translated run
-     * may cover them */
-    unsigned off = pa & 0xfff;
-    unsigned first = off >= 4 * JIT_RUN_MAX ? (off - 4 * JIT_RUN_MAX) / 2 : 0;
-    unsigned last = (off + size - 1) / 2;
-    if (last >= PAGE_SLOTS)
-        last = PAGE_SLOTS - 1;
-    struct code_page *cp = code_slot(h, ppage);
-    dentries_clear(&cp->d[first], last - first + 1);
+    code_clear_range(code_slot(h, ppage), pa & 0xfff, size);
 }
 
 /* Makes cp live: clears stale entries and marks every writable TLB entry for the page so
  * that stores to it take the slow path. */
 static void code_page_activate(struct hart *h, struct code_page *cp)
 {
-    dentries_clear(cp->d, PAGE_SLOTS);
+    if (!cp->snap_ok || memcmp(cp->snap, cp->host, sizeof(cp->snap)) != 0) {
+        dentries_clear(cp->d, PAGE_SLOTS);
+        memcpy(cp->snap, cp->host, sizeof(cp->snap));
+        cp->snap_ok = true;
+    }
     cp->gen = h->code_gen;
     for (unsigned m = 0; m < TLB_MODES; m++) {
         struct tlb_entry *set = h->tlb[m][ACC_WRITE];
@@ -812,6 +833,7 @@ static struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
     }
     if (cp->ppage != ppage) {
         cp->gen = 0; /* not live: activation below clears it */
+        cp->snap_ok = false;
         cp->ppage = ppage;
         cp->host = host;
     }
@@ -960,6 +982,18 @@ static uint8_t decode_fields(struct dentry *e, uint32_t raw)
 static void decode_entry(struct dentry *e, uint32_t raw)
 {
     e->handler = fast_labels[decode_fields(e, raw)];
+}
+
+/* Records in the page's snapshot the bytes of the instruction raw decoded at off. */
+static inline void code_snap(struct code_page *cp, unsigned off, uint32_t raw)
+{
+    unsigned len = (raw & 3) == 3 ? 4 : 2;
+    if (unlikely(memcmp(cp->snap + off, &raw, len) != 0)) {
+        /* changed by another hart or a device since: what was made from the old bytes
+         * must go, or the page could come back to life with it */
+        memcpy(cp->snap + off, &raw, len);
+        code_clear_range(cp, off, len);
+    }
 }
 
 /* The raw instruction at offset off of a decoded page (not one that crosses the page). */
@@ -1200,10 +1234,17 @@ static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d, unsi
 
 /* Translates the run starting at offset off of cp into head, if it is long enough to pay:
  * ALU instructions, loads and stores, and at most one jump or branch, which ends it. */
-static void jit_run(struct code_cache *cc, const struct code_page *cp, unsigned off, struct dentry *head)
+static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, struct dentry *head)
 {
     struct dentry d[JIT_RUN_MAX];
     uint8_t ops[JIT_RUN_MAX];
+    uint32_t raw[JIT_RUN_MAX];
+    if (!cc->jit || cc->jit_full)
+        return;
+    if (cc->jit_used + JIT_RUN_MAX * JIT_INSN_MAX + 64 > JIT_SIZE) {
+        cc->jit_full = true;
+        return;
+    }
     unsigned count = 0, o = off;
     bool end = false;
     while (count < JIT_RUN_MAX && o <= 0xffe) {
@@ -1211,7 +1252,8 @@ static void jit_run(struct code_cache *cc, const struct code_page *cp, unsigned 
         memcpy(&lo, cp->host + o, 2);
         if ((lo & 3) == 3 && o > 0xffc)
             break;
-        ops[count] = decode_fields(&d[count], code_raw(cp, o));
+        raw[count] = code_raw(cp, o);
+        ops[count] = decode_fields(&d[count], raw[count]);
         end = jit_end_ok(ops[count]);
         if (!end && !jit_op_ok(ops[count]))
             break;
@@ -1220,8 +1262,10 @@ static void jit_run(struct code_cache *cc, const struct code_page *cp, unsigned 
         if (end)
             break;
     }
-    if (count < 3 || !cc->jit || cc->jit_used + JIT_RUN_MAX * JIT_INSN_MAX + 64 > JIT_SIZE)
+    if (count < 3)
         return;
+    for (unsigned i = 0, at = off; i < count; at += d[i].len, i++)
+        code_snap(cp, at, raw[i]);
     struct jit_out j = { cc->jit + cc->jit_used };
     uint8_t *fix[2 * JIT_RUN_MAX];
     unsigned fix_insn[2 * JIT_RUN_MAX], fix_off[2 * JIT_RUN_MAX], nfix = 0;
@@ -1381,7 +1425,9 @@ do_decode:
             e->handler = &&op_cross; /* the second half is on the next page: fetch it each time */
             e->len = 4;
         } else {
-            decode_entry(e, code_raw(cp, off));
+            uint32_t raw1 = code_raw(cp, off);
+            code_snap(cp, off, raw1);
+            decode_entry(e, raw1);
 #ifdef HAVE_JIT
             jit_run(h->code, cp, off, e);
 #endif

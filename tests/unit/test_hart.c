@@ -976,6 +976,38 @@ static void test_fault_in_the_middle_of_a_translated_run_is_precise(void **state
     }
 }
 
+static void test_code_changed_behind_the_harts_back_is_seen_after_fence_i(void **state)
+{
+    (void)state;
+    /* 0x108 is decoded (and translated) first; another hart then changes it, and a run
+     * from 0x100 over it is made from the new bytes. After fence.i the page is unchanged
+     * since that run, but what was made from the old bytes at 0x108 must not come back. */
+    uint64_t f = RAM_BASE + 0x100;
+    uint32_t p[] = { ADDI(5, 0, 1), ADDI(6, 0, 2), ADDI(7, 0, 3), ADDI(8, 0, 4), RET };
+    for (unsigned i = 0; i < 5; i++)
+        put32(f + 4 * i, p[i]);
+    hart.x[1] = RAM_BASE + 0x200;
+    hart.pc = f + 8;
+    assert_int_equal(hart_exec_block(&hart, 1), 1);
+    assert_int_equal(hart.x[7], 3);
+    put32(f + 8, ADDI(7, 0, 33));
+    hart.pc = f;
+    assert_int_equal(hart_exec_block(&hart, 5), 5);
+    assert_int_equal(hart.x[7], 33);
+    assert_int_equal(hart.pc, RAM_BASE + 0x200);
+    hart_flush_code(&hart);
+    hart.x[7] = 0;
+    hart.pc = f + 8;
+    assert_int_equal(hart_exec_block(&hart, 3), 3);
+    assert_int_equal(hart.x[7], 33);
+    /* and a change with nothing decoded over it since is seen after fence.i too */
+    put32(f + 12, ADDI(8, 0, 44));
+    hart_flush_code(&hart);
+    hart.pc = f;
+    assert_int_equal(hart_exec_block(&hart, 5), 5);
+    assert_int_equal(hart.x[8], 44);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1008,6 +1040,7 @@ int main(void)
         T(test_translated_alu_run_matches_the_interpreter),
         T(test_translated_runs_with_memory_and_branches_match_the_interpreter),
         T(test_fault_in_the_middle_of_a_translated_run_is_precise),
+        T(test_code_changed_behind_the_harts_back_is_seen_after_fence_i),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
