@@ -518,6 +518,15 @@ static enum sys_result exec_system(struct hart *h, uint32_t insn, unsigned len)
 
 static inline bool fp_enabled(const struct hart *h) { return (h->mstatus & MSTATUS_FS) != 0; }
 
+/* A fence that orders earlier stores before later loads: the one ordering an x86-64 host
+ * does not give by itself (stores wait in its store buffer), so it needs a full barrier
+ * for the other harts' sake. fence.tso does not order stores before loads. */
+static inline bool fence_orders_store_load(uint32_t insn)
+{
+    unsigned fm = insn >> 28, pred = (insn >> 24) & 15, succ = (insn >> 20) & 15;
+    return fm != 8 && (pred & 5) && (succ & 10); /* pred has w or o, succ has r or i */
+}
+
 /* Every 16-bit encoding expanded once: a 256 KiB table turns the C extension's decode
  * into one load on the hot path (about half of a Linux guest's instructions are compressed). */
 static uint32_t rvc_table[65536];
@@ -601,6 +610,8 @@ static bool exec_one(struct hart *h, uint32_t raw)
         case 0x0f:                                              /* fence, fence.i */
             if (F3 == 1)
                 hart_flush_code(h);
+            else if (F3 == 0 && fence_orders_store_load(insn))
+                __atomic_thread_fence(__ATOMIC_SEQ_CST);
             else if (F3 != 0)
                 goto illegal;
             h->pc = pc + len;
@@ -675,7 +686,7 @@ static bool exec_one(struct hart *h, uint32_t raw)
  * predictor handles far better than one central switch. Rare instructions go to exec_one. */
 
 enum fast_op {
-    F_DECODE = 0, F_GENERIC, F_CROSS, F_NOP, F_LUI, F_AUIPC, F_JAL, F_JALR,
+    F_DECODE = 0, F_GENERIC, F_CROSS, F_NOP, F_FENCE, F_LUI, F_AUIPC, F_JAL, F_JALR,
     F_BEQ, F_BNE, F_BLT, F_BGE, F_BLTU, F_BGEU,
     F_LB, F_LH, F_LW, F_LD, F_LBU, F_LHU, F_LWU, F_SB, F_SH, F_SW, F_SD,
     F_ADDI, F_SLTI, F_SLTIU, F_XORI, F_ORI, F_ANDI, F_SLLI, F_SRLI, F_SRAI,
@@ -937,7 +948,8 @@ static uint8_t decode_op(uint32_t insn, int32_t *imm)
         default: return F_GENERIC;
         }
     case 0x0f:
-        return f3 == 0 ? F_NOP : F_GENERIC; /* fence: memory is already ordered for one hart */
+        /* fence: a no-op for this hart, but stores before loads need a barrier (SMP) */
+        return f3 == 0 ? (fence_orders_store_load(insn) ? F_FENCE : F_NOP) : F_GENERIC;
     case 0x3b:
         switch ((f7 << 3) | f3) {
         case 0x000: return F_ADDW;
@@ -1058,7 +1070,7 @@ static bool jit_op_ok(uint8_t op)
     switch (op) {
     case F_LB: case F_LH: case F_LW: case F_LD: case F_LBU: case F_LHU: case F_LWU:
     case F_SB: case F_SH: case F_SW: case F_SD: case F_AUIPC:
-    case F_NOP: case F_LUI: case F_ADDI: case F_SLTI: case F_SLTIU: case F_XORI: case F_ORI:
+    case F_NOP: case F_FENCE: case F_LUI: case F_ADDI: case F_SLTI: case F_SLTIU: case F_XORI: case F_ORI:
     case F_ANDI: case F_SLLI: case F_SRLI: case F_SRAI: case F_ADD: case F_SUB: case F_SLL:
     case F_SLT: case F_SLTU: case F_XOR: case F_SRL: case F_SRA: case F_OR: case F_AND:
     case F_ADDIW: case F_SLLIW: case F_SRLIW: case F_SRAIW: case F_ADDW: case F_SUBW:
@@ -1187,6 +1199,11 @@ static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d, unsi
                                       [F_AND] = 0x23, [F_ADDW] = 0x03, [F_SUBW] = 0x2b };
     if (op == F_NOP)
         return;
+    if (op == F_FENCE) {
+        static const uint8_t b[3] = { 0x0f, 0xae, 0xf0 }; /* mfence */
+        jb(j, 3, b);
+        return;
+    }
     switch (op) {
     case F_LUI: { uint8_t b[3] = { 0x48, 0xc7, 0xc0 }; jb(j, 3, b); j32(j, (uint32_t)d->imm); break; }
     case F_AUIPC: jlea_pc(j, 0, (int32_t)off); jalu_imm(j, 0x05, d->imm); break;
@@ -1325,7 +1342,7 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
 {
     static const void *const labels[F_COUNT] = {
         [F_DECODE] = &&do_decode, [F_GENERIC] = &&op_generic, [F_CROSS] = &&op_cross,
-        [F_NOP] = &&op_nop,
+        [F_NOP] = &&op_nop, [F_FENCE] = &&op_fence,
         [F_LUI] = &&op_lui, [F_AUIPC] = &&op_auipc, [F_JAL] = &&op_jal, [F_JALR] = &&op_jalr,
         [F_BEQ] = &&op_beq, [F_BNE] = &&op_bne, [F_BLT] = &&op_blt, [F_BGE] = &&op_bge,
         [F_BLTU] = &&op_bltu, [F_BGEU] = &&op_bgeu,
@@ -1482,6 +1499,7 @@ mem_fault:
     SYNC();
     NEXT();
 op_nop:   STEP();
+op_fence: __atomic_thread_fence(__ATOMIC_SEQ_CST); STEP();
 op_lui:   x[e->rd] = (uint64_t)(int64_t)e->imm; STEP();
 op_auipc: x[e->rd] = pc + (uint64_t)(int64_t)e->imm; STEP();
 op_jal:   x[e->rd] = pc + e->len; x[0] = 0; pc += (uint64_t)(int64_t)e->imm; NEXT();

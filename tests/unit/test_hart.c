@@ -1008,6 +1008,21 @@ static void test_code_changed_behind_the_harts_back_is_seen_after_fence_i(void *
     assert_int_equal(hart.x[8], 44);
 }
 
+static void test_fences_in_a_translated_run(void **state)
+{
+    (void)state;
+    /* fence rw,rw and fence w,r need a host barrier (stores before loads), fence.tso and
+     * fence r,r do not: whichever, a run with them computes what the interpreter does */
+    hart.x[10] = RAM_BASE + 0x2000;
+    uint32_t p[] = { ADDI(5, 0, 77), 0x0330000f /* fence rw,rw */, SD(5, 10, 0), 0x0120000f /* fence w,r */,
+                     LD(6, 10, 0), 0x8330000f /* fence.tso */, ADDI(7, 6, 1), 0x0220000f /* fence r,r */,
+                     ADDI(8, 7, 1) };
+    run_prog(p, 9, 9);
+    assert_int_equal(hart.x[6], 77);
+    assert_int_equal(hart.x[8], 79);
+    assert_int_equal(hart.pc, RAM_BASE + 36);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1041,6 +1056,7 @@ int main(void)
         T(test_translated_runs_with_memory_and_branches_match_the_interpreter),
         T(test_fault_in_the_middle_of_a_translated_run_is_precise),
         T(test_code_changed_behind_the_harts_back_is_seen_after_fence_i),
+        T(test_fences_in_a_translated_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
