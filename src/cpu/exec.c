@@ -518,6 +518,15 @@ static enum sys_result exec_system(struct hart *h, uint32_t insn, unsigned len)
 
 static inline bool fp_enabled(const struct hart *h) { return (h->mstatus & MSTATUS_FS) != 0; }
 
+/* A fence that orders earlier stores before later loads: the one ordering an x86-64 host
+ * does not give by itself (stores wait in its store buffer), so it needs a full barrier
+ * for the other harts' sake. fence.tso does not order stores before loads. */
+static inline bool fence_orders_store_load(uint32_t insn)
+{
+    unsigned fm = insn >> 28, pred = (insn >> 24) & 15, succ = (insn >> 20) & 15;
+    return fm != 8 && (pred & 5) && (succ & 10); /* pred has w or o, succ has r or i */
+}
+
 /* Every 16-bit encoding expanded once: a 256 KiB table turns the C extension's decode
  * into one load on the hot path (about half of a Linux guest's instructions are compressed). */
 static uint32_t rvc_table[65536];
@@ -601,6 +610,8 @@ static bool exec_one(struct hart *h, uint32_t raw)
         case 0x0f:                                              /* fence, fence.i */
             if (F3 == 1)
                 hart_flush_code(h);
+            else if (F3 == 0 && fence_orders_store_load(insn))
+                __atomic_thread_fence(__ATOMIC_SEQ_CST);
             else if (F3 != 0)
                 goto illegal;
             h->pc = pc + len;
@@ -675,7 +686,7 @@ static bool exec_one(struct hart *h, uint32_t raw)
  * predictor handles far better than one central switch. Rare instructions go to exec_one. */
 
 enum fast_op {
-    F_DECODE = 0, F_GENERIC, F_CROSS, F_NOP, F_LUI, F_AUIPC, F_JAL, F_JALR,
+    F_DECODE = 0, F_GENERIC, F_CROSS, F_NOP, F_FENCE, F_LUI, F_AUIPC, F_JAL, F_JALR,
     F_BEQ, F_BNE, F_BLT, F_BGE, F_BLTU, F_BGEU,
     F_LB, F_LH, F_LW, F_LD, F_LBU, F_LHU, F_LWU, F_SB, F_SH, F_SW, F_SD,
     F_ADDI, F_SLTI, F_SLTIU, F_XORI, F_ORI, F_ANDI, F_SLLI, F_SRLI, F_SRAI,
@@ -710,16 +721,23 @@ struct code_page {
     uint64_t ppage;       /* physical page address */
     uint8_t *host;        /* its host address */
     uint32_t gen;         /* == hart.code_gen while live (code_gen is never 0) */
+    bool snap_ok;         /* snap may bring the page back to life */
     struct dentry d[PAGE_SLOTS];
+    /* The page's bytes as its entries were decoded from: every decoded instruction and
+     * translated run writes the bytes it was made from here. After a fence.i the page is
+     * live again without a re-decode if the guest page still holds exactly these bytes. */
+    uint8_t snap[4096];
 };
 
-#define JIT_SIZE (8u << 20)  /* host code for runs of ALU instructions, per hart */
+#define JIT_SIZE (32u << 20)  /* host code for runs of ALU instructions, per hart */
 #define JIT_RUN_MAX 32        /* instructions in one run (so at most 128 bytes of guest code) */
+#define JIT_INSN_MAX 128      /* host bytes for one instruction, with its exit stub */
 
 struct code_cache {
     struct code_page *slot[CODE_SLOTS];
     uint8_t *jit;         /* JIT_SIZE bytes, RWX; NULL if unavailable */
     uint32_t jit_used;
+    bool jit_full;        /* out of room: start afresh at the next flush */
 };
 
 void hart_flush_code(struct hart *h)
@@ -732,8 +750,16 @@ void hart_flush_code(struct hart *h)
         h->code_gen = 1;
     }
     h->fetch_vpage = ~0ULL;
-    if (h->code)
-        h->code->jit_used = 0; /* no live page refers to translated code any more */
+    /* Pages whose bytes have not changed come back to life with their entries and runs
+     * (code_page_activate), so translated code stays until its room runs out; then every
+     * page starts afresh and so does the room. */
+    if (h->code && h->code->jit_full) {
+        for (unsigned i = 0; i < CODE_SLOTS; i++)
+            if (h->code->slot[i])
+                h->code->slot[i]->snap_ok = false;
+        h->code->jit_used = 0;
+        h->code->jit_full = false;
+    }
 }
 
 static inline struct code_page *code_slot(struct hart *h, uint64_t ppage)
@@ -749,27 +775,34 @@ bool code_page_live(struct hart *h, uint64_t ppage)
     return cp && cp->ppage == ppage && cp->gen == h->code_gen;
 }
 
+/* Drops the entries made from bytes [off, off + size) of cp: the slots the bytes fall in,
+ * and those before whose instruction or translated run may cover them. */
+static void code_clear_range(struct code_page *cp, unsigned off, unsigned size)
+{
+    unsigned first = off >= 4 * JIT_RUN_MAX ? (off - 4 * JIT_RUN_MAX) / 2 : 0;
+    unsigned last = (off + size - 1) / 2;
+    if (last >= PAGE_SLOTS)
+        last = PAGE_SLOTS - 1;
+    dentries_clear(&cp->d[first], last - first + 1);
+}
+
 void code_store(struct hart *h, uint64_t pa, unsigned size)
 {
     uint64_t ppage = pa & ~0xfffULL;
     if (!code_page_live(h, ppage))
         return;
-    /* the slots the bytes fall in, and those before whose instruction or translated run
-     * may cover them */
-    unsigned off = pa & 0xfff;
-    unsigned first = off >= 4 * JIT_RUN_MAX ? (off - 4 * JIT_RUN_MAX) / 2 : 0;
-    unsigned last = (off + size - 1) / 2;
-    if (last >= PAGE_SLOTS)
-        last = PAGE_SLOTS - 1;
-    struct code_page *cp = code_slot(h, ppage);
-    dentries_clear(&cp->d[first], last - first + 1);
+    code_clear_range(code_slot(h, ppage), pa & 0xfff, size);
 }
 
 /* Makes cp live: clears stale entries and marks every writable TLB entry for the page so
  * that stores to it take the slow path. */
 static void code_page_activate(struct hart *h, struct code_page *cp)
 {
-    dentries_clear(cp->d, PAGE_SLOTS);
+    if (!cp->snap_ok || memcmp(cp->snap, cp->host, sizeof(cp->snap)) != 0) {
+        dentries_clear(cp->d, PAGE_SLOTS);
+        memcpy(cp->snap, cp->host, sizeof(cp->snap));
+        cp->snap_ok = true;
+    }
     cp->gen = h->code_gen;
     for (unsigned m = 0; m < TLB_MODES; m++) {
         struct tlb_entry *set = h->tlb[m][ACC_WRITE];
@@ -811,6 +844,7 @@ static struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
     }
     if (cp->ppage != ppage) {
         cp->gen = 0; /* not live: activation below clears it */
+        cp->snap_ok = false;
         cp->ppage = ppage;
         cp->host = host;
     }
@@ -914,7 +948,8 @@ static uint8_t decode_op(uint32_t insn, int32_t *imm)
         default: return F_GENERIC;
         }
     case 0x0f:
-        return f3 == 0 ? F_NOP : F_GENERIC; /* fence: memory is already ordered for one hart */
+        /* fence: a no-op for this hart, but stores before loads need a barrier (SMP) */
+        return f3 == 0 ? (fence_orders_store_load(insn) ? F_FENCE : F_NOP) : F_GENERIC;
     case 0x3b:
         switch ((f7 << 3) | f3) {
         case 0x000: return F_ADDW;
@@ -961,6 +996,18 @@ static void decode_entry(struct dentry *e, uint32_t raw)
     e->handler = fast_labels[decode_fields(e, raw)];
 }
 
+/* Records in the page's snapshot the bytes of the instruction raw decoded at off. */
+static inline void code_snap(struct code_page *cp, unsigned off, uint32_t raw)
+{
+    unsigned len = (raw & 3) == 3 ? 4 : 2;
+    if (unlikely(memcmp(cp->snap + off, &raw, len) != 0)) {
+        /* changed by another hart or a device since: what was made from the old bytes
+         * must go, or the page could come back to life with it */
+        memcpy(cp->snap + off, &raw, len);
+        code_clear_range(cp, off, len);
+    }
+}
+
 /* The raw instruction at offset off of a decoded page (not one that crosses the page). */
 static inline uint32_t code_raw(const struct code_page *cp, unsigned off)
 {
@@ -978,10 +1025,18 @@ static inline uint32_t code_raw(const struct code_page *cp, unsigned off)
  * pc: nothing that can trap or depends on the virtual address), so it needs no exits: the
  * host code reads and writes the guest registers in x[] (rdi) and returns. The run's first
  * entry becomes F_JIT; the interpreter is still the reference for every instruction. */
+/* A translated run is called as jit_fn(x, pc of its first instruction, ctx) and returns
+ * the next pc and the number of instructions it completed (fewer than the run's length
+ * when it stopped before a load or store the TLB could not serve). */
+struct jit_ctx { struct tlb_entry *rset, *wset; uint64_t gen; };
+struct jit_ret { uint64_t pc, done; };
+typedef struct jit_ret (*jit_fn)(uint64_t *x, uint64_t pc, const struct jit_ctx *ctx);
+
 #if defined(__x86_64__)
 #define HAVE_JIT 1
 
 struct jit_out { uint8_t *p; };
+
 
 static void jb(struct jit_out *j, unsigned n, const uint8_t *b) { memcpy(j->p, b, n); j->p += n; }
 static void j32(struct jit_out *j, uint32_t v) { memcpy(j->p, &v, 4); j->p += 4; }
@@ -1013,7 +1068,9 @@ static void jsetcc(struct jit_out *j, uint8_t cc)
 static bool jit_op_ok(uint8_t op)
 {
     switch (op) {
-    case F_NOP: case F_LUI: case F_ADDI: case F_SLTI: case F_SLTIU: case F_XORI: case F_ORI:
+    case F_LB: case F_LH: case F_LW: case F_LD: case F_LBU: case F_LHU: case F_LWU:
+    case F_SB: case F_SH: case F_SW: case F_SD: case F_AUIPC:
+    case F_NOP: case F_FENCE: case F_LUI: case F_ADDI: case F_SLTI: case F_SLTIU: case F_XORI: case F_ORI:
     case F_ANDI: case F_SLLI: case F_SRLI: case F_SRAI: case F_ADD: case F_SUB: case F_SLL:
     case F_SLT: case F_SLTU: case F_XOR: case F_SRL: case F_SRA: case F_OR: case F_AND:
     case F_ADDIW: case F_SLLIW: case F_SRLIW: case F_SRAIW: case F_ADDW: case F_SUBW:
@@ -1024,15 +1081,132 @@ static bool jit_op_ok(uint8_t op)
     }
 }
 
+/* Ends a run: rax = next pc, edx = instructions done (the jit_ret pair), ret. */
+static void jret(struct jit_out *j, unsigned done)
+{
+    *j->p++ = 0xba; j32(j, done); /* mov edx, done */
+    *j->p++ = 0xc3;
+}
+/* lea rax/rcx, [rsi + disp]: the run's pc (rsi) plus an offset */
+static void jlea_pc(struct jit_out *j, unsigned reg, int32_t disp)
+{
+    uint8_t b[3] = { 0x48, 0x8d, (uint8_t)(0x86 | (reg << 3)) };
+    jb(j, 3, b); j32(j, (uint32_t)disp);
+}
+
+/* A load or store: the data TLB hit check the interpreter does (rset in r8, wset in r9,
+ * the TLB generation in r10), then the access through the entry's host page. A miss, or an
+ * access that would leave the page, jumps to the exit stub *exit (patched later) so that
+ * the interpreter executes this instruction itself with everything before it done. */
+static void jit_emit_mem(struct jit_out *j, uint8_t op, const struct dentry *d, uint8_t **fix, unsigned *nfix)
+{
+    static const uint8_t size[] = { [F_LB] = 1, [F_LH] = 2, [F_LW] = 4, [F_LD] = 8, [F_LBU] = 1,
+                                    [F_LHU] = 2, [F_LWU] = 4, [F_SB] = 1, [F_SH] = 2, [F_SW] = 4, [F_SD] = 8 };
+    bool st = op >= F_SB;
+    unsigned sz = size[op];
+    jload(j, d->rs1);
+    if (d->imm) jalu_imm(j, 0x05, d->imm);                         /* rax = va */
+    static const uint8_t idx[] = {
+        0x48, 0x89, 0xc1,                                          /* mov rcx, rax */
+        0x48, 0xc1, 0xe9, 0x0c,                                    /* shr rcx, 12 */
+        0x81, 0xe1, 0xff, 0x01, 0x00, 0x00,                        /* and ecx, 511 */
+        0xc1, 0xe1, 0x04,                                          /* shl ecx, 4 */
+    };
+    _Static_assert(sizeof(struct tlb_entry) == 16 && TLB_SIZE == 512, "jit TLB layout");
+    jb(j, sizeof(idx), idx);
+    uint8_t add[3] = { 0x4c, 0x01, st ? 0xc9 : 0xc1 };             /* add rcx, r9 / r8 */
+    jb(j, 3, add);
+    static const uint8_t tag[] = {
+        0x48, 0x89, 0xc2,                                          /* mov rdx, rax */
+        0x48, 0x81, 0xe2, 0x00, 0xf0, 0xff, 0xff,                  /* and rdx, ~0xfff */
+        0x4c, 0x09, 0xd2,                                          /* or rdx, r10 */
+        0x48, 0x3b, 0x11,                                          /* cmp rdx, [rcx] */
+        0x0f, 0x85,                                                /* jne exit */
+    };
+    jb(j, sizeof(tag), tag);
+    fix[(*nfix)++] = j->p; j32(j, 0);
+    static const uint8_t off[] = {
+        0x89, 0xc2,                                                /* mov edx, eax */
+        0x81, 0xe2, 0xff, 0x0f, 0x00, 0x00,                        /* and edx, 0xfff */
+        0x81, 0xfa,                                                /* cmp edx, 0x1000 - sz */
+    };
+    jb(j, sizeof(off), off);
+    j32(j, 0x1000 - sz);
+    static const uint8_t ja[] = { 0x0f, 0x87 };                    /* ja exit */
+    jb(j, 2, ja);
+    fix[(*nfix)++] = j->p; j32(j, 0);
+    static const uint8_t host[] = { 0x48, 0x03, 0x51, 0x08 };      /* add rdx, [rcx + 8] */
+    jb(j, 4, host);
+    if (st) {
+        jloadc(j, d->rs2);
+        switch (sz) {
+        case 1: { static const uint8_t b[] = { 0x88, 0x0a }; jb(j, 2, b); break; }        /* mov [rdx], cl */
+        case 2: { static const uint8_t b[] = { 0x66, 0x89, 0x0a }; jb(j, 3, b); break; }  /* mov [rdx], cx */
+        case 4: { static const uint8_t b[] = { 0x89, 0x0a }; jb(j, 2, b); break; }        /* mov [rdx], ecx */
+        default: { static const uint8_t b[] = { 0x48, 0x89, 0x0a }; jb(j, 3, b); break; } /* mov [rdx], rcx */
+        }
+        return;
+    }
+    switch (op) {
+    case F_LB:  { static const uint8_t b[] = { 0x48, 0x0f, 0xbe, 0x02 }; jb(j, 4, b); break; } /* movsx rax, byte */
+    case F_LBU: { static const uint8_t b[] = { 0x0f, 0xb6, 0x02 }; jb(j, 3, b); break; }       /* movzx eax, byte */
+    case F_LH:  { static const uint8_t b[] = { 0x48, 0x0f, 0xbf, 0x02 }; jb(j, 4, b); break; } /* movsx rax, word */
+    case F_LHU: { static const uint8_t b[] = { 0x0f, 0xb7, 0x02 }; jb(j, 3, b); break; }       /* movzx eax, word */
+    case F_LW:  { static const uint8_t b[] = { 0x48, 0x63, 0x02 }; jb(j, 3, b); break; }       /* movsxd rax, dword */
+    case F_LWU: { static const uint8_t b[] = { 0x8b, 0x02 }; jb(j, 2, b); break; }             /* mov eax, dword */
+    default:    { static const uint8_t b[] = { 0x48, 0x8b, 0x02 }; jb(j, 3, b); break; }       /* mov rax, qword */
+    }
+    jstore(j, d->rd);
+}
+
+/* Emits the control transfer that ends a run (the run's last instruction, at offset off
+ * from the run's pc), then returns the next pc. */
+static void jit_emit_end(struct jit_out *j, uint8_t op, const struct dentry *d, unsigned off, unsigned done)
+{
+    int32_t next = (int32_t)(off + d->len);
+    if (op == F_JAL) {
+        if (d->rd) { jlea_pc(j, 1, next); jmem(j, 0x48, 0x89, 1, d->rd); }   /* x[rd] = link */
+        jlea_pc(j, 0, (int32_t)off + d->imm);
+    } else if (op == F_JALR) {
+        static const uint8_t clr[] = { 0x48, 0x83, 0xe0, 0xfe };          /* and rax, ~1 */
+        jload(j, d->rs1);
+        if (d->imm) jalu_imm(j, 0x05, d->imm);
+        jb(j, 4, clr);
+        if (d->rd) { jlea_pc(j, 1, next); jmem(j, 0x48, 0x89, 1, d->rd); }
+    } else {
+        /* taken if the condition holds: cmp x[rs1], x[rs2]; rax = taken ? target : next */
+        static const uint8_t cc[] = { [F_BEQ] = 0x44, [F_BNE] = 0x45, [F_BLT] = 0x4c, [F_BGE] = 0x4d,
+                                      [F_BLTU] = 0x42, [F_BGEU] = 0x43 };
+        jload(j, d->rs1);
+        jmem(j, 0x48, 0x3b, 0, d->rs2);
+        jlea_pc(j, 0, next);
+        jlea_pc(j, 1, (int32_t)off + d->imm);
+        uint8_t b[4] = { 0x48, 0x0f, cc[op], 0xc1 };                     /* cmovcc rax, rcx */
+        jb(j, 4, b);
+    }
+    jret(j, done);
+}
+
+static bool jit_end_ok(uint8_t op)
+{
+    return op == F_JAL || op == F_JALR || (op >= F_BEQ && op <= F_BGEU);
+}
+
 /* Emits one instruction (at most 24 bytes). */
-static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d)
+static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d, unsigned off)
 {
     static const uint8_t rr_opc[] = { [F_ADD] = 0x03, [F_SUB] = 0x2b, [F_XOR] = 0x33, [F_OR] = 0x0b,
                                       [F_AND] = 0x23, [F_ADDW] = 0x03, [F_SUBW] = 0x2b };
     if (op == F_NOP)
         return;
+    if (op == F_FENCE) {
+        static const uint8_t b[3] = { 0x0f, 0xae, 0xf0 }; /* mfence */
+        jb(j, 3, b);
+        return;
+    }
     switch (op) {
     case F_LUI: { uint8_t b[3] = { 0x48, 0xc7, 0xc0 }; jb(j, 3, b); j32(j, (uint32_t)d->imm); break; }
+    case F_AUIPC: jlea_pc(j, 0, (int32_t)off); jalu_imm(j, 0x05, d->imm); break;
     case F_ADDI: jload(j, d->rs1); if (d->imm) jalu_imm(j, 0x05, d->imm); break;
     case F_XORI: jload(j, d->rs1); jalu_imm(j, 0x35, d->imm); break;
     case F_ORI:  jload(j, d->rs1); jalu_imm(j, 0x0d, d->imm); break;
@@ -1075,30 +1249,82 @@ static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d)
     jstore(j, d->rd);
 }
 
-/* Translates the run of ALU instructions starting at offset off of cp into head, if it is
- * long enough to pay. */
-static void jit_run(struct code_cache *cc, const struct code_page *cp, unsigned off, struct dentry *head)
+/* Translates the run starting at offset off of cp into head, if it is long enough to pay:
+ * ALU instructions, loads and stores, and at most one jump or branch, which ends it. */
+static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, struct dentry *head)
 {
     struct dentry d[JIT_RUN_MAX];
     uint8_t ops[JIT_RUN_MAX];
+    uint32_t raw[JIT_RUN_MAX];
+    if (!cc->jit || cc->jit_full)
+        return;
+    if (cc->jit_used + JIT_RUN_MAX * JIT_INSN_MAX + 64 > JIT_SIZE) {
+        cc->jit_full = true;
+        return;
+    }
     unsigned count = 0, o = off;
+    bool end = false;
     while (count < JIT_RUN_MAX && o <= 0xffe) {
         uint16_t lo;
         memcpy(&lo, cp->host + o, 2);
         if ((lo & 3) == 3 && o > 0xffc)
             break;
-        ops[count] = decode_fields(&d[count], code_raw(cp, o));
-        if (!jit_op_ok(ops[count]))
+        raw[count] = code_raw(cp, o);
+        ops[count] = decode_fields(&d[count], raw[count]);
+        end = jit_end_ok(ops[count]);
+        if (!end && !jit_op_ok(ops[count]))
             break;
         o += d[count].len;
         count++;
+        if (end)
+            break;
     }
-    if (count < 3 || !cc->jit || cc->jit_used + JIT_RUN_MAX * 24 + 1 > JIT_SIZE)
+    if (count < 3)
         return;
+    for (unsigned i = 0, at = off; i < count; at += d[i].len, i++)
+        code_snap(cp, at, raw[i]);
     struct jit_out j = { cc->jit + cc->jit_used };
-    for (unsigned i = 0; i < count; i++)
-        jit_emit(&j, ops[i], &d[i]);
-    *j.p++ = 0xc3; /* ret */
+    uint8_t *fix[2 * JIT_RUN_MAX];
+    unsigned fix_insn[2 * JIT_RUN_MAX], fix_off[2 * JIT_RUN_MAX], nfix = 0;
+    static const uint8_t prologue[] = {
+        0x4c, 0x8b, 0x02,        /* mov r8, [rdx]       rset */
+        0x4c, 0x8b, 0x4a, 0x08,  /* mov r9, [rdx + 8]   wset */
+        0x4c, 0x8b, 0x52, 0x10,  /* mov r10, [rdx + 16] gen */
+    };
+    jb(&j, sizeof(prologue), prologue);
+    unsigned at = 0;
+    for (unsigned i = 0; i < count; i++) {
+        if (end && i == count - 1) {
+            jit_emit_end(&j, ops[i], &d[i], at, count);
+        } else if (ops[i] >= F_LB && ops[i] <= F_SD) {
+            unsigned first = nfix;
+            jit_emit_mem(&j, ops[i], &d[i], fix, &nfix);
+            for (unsigned f = first; f < nfix; f++) {
+                fix_insn[f] = i;
+                fix_off[f] = at;
+            }
+        } else {
+            jit_emit(&j, ops[i], &d[i], at);
+        }
+        at += d[i].len;
+    }
+    if (!end) {
+        jlea_pc(&j, 0, (int32_t)at);
+        jret(&j, count);
+    }
+    /* exit stubs: the pc of the instruction that missed, and how many were done before it */
+    for (unsigned f = 0; f < nfix; f++) {
+        uint8_t *stub = j.p;
+        if (f > 0 && fix_insn[f] == fix_insn[f - 1]) {
+            stub = fix[f - 1] + 4 + (int32_t)(fix[f - 1][0] | fix[f - 1][1] << 8 | fix[f - 1][2] << 16 |
+                                               (uint32_t)fix[f - 1][3] << 24);
+        } else {
+            jlea_pc(&j, 0, (int32_t)fix_off[f]);
+            jret(&j, fix_insn[f]);
+        }
+        int32_t rel = (int32_t)(stub - (fix[f] + 4));
+        memcpy(fix[f], &rel, 4);
+    }
     head->handler = fast_labels[F_JIT];
     head->imm = (int32_t)cc->jit_used;
     head->rd = (uint8_t)count;
@@ -1116,7 +1342,7 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
 {
     static const void *const labels[F_COUNT] = {
         [F_DECODE] = &&do_decode, [F_GENERIC] = &&op_generic, [F_CROSS] = &&op_cross,
-        [F_NOP] = &&op_nop,
+        [F_NOP] = &&op_nop, [F_FENCE] = &&op_fence,
         [F_LUI] = &&op_lui, [F_AUIPC] = &&op_auipc, [F_JAL] = &&op_jal, [F_JALR] = &&op_jalr,
         [F_BEQ] = &&op_beq, [F_BNE] = &&op_bne, [F_BLT] = &&op_blt, [F_BGE] = &&op_bge,
         [F_BLTU] = &&op_bltu, [F_BGEU] = &&op_bgeu,
@@ -1163,9 +1389,11 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
     struct tlb_entry *rset, *wset;
     struct dentry one;           /* a run's first instruction, when the run cannot be taken */
     uint8_t *const jit_base = h->code->jit;
+    struct jit_ctx jctx;         /* the same, for translated runs */
 #define SYNC() do { vpage = ~0ULL; gen = h->tlb_gen; \
         rset = dtlb_set(h, ACC_READ); wset = dtlb_set(h, ACC_WRITE); \
-        if (unlikely(!rset)) rset = wset = no_tlb; } while (0)
+        if (unlikely(!rset)) rset = wset = no_tlb; \
+        jctx.rset = rset; jctx.wset = wset; jctx.gen = gen; } while (0)
     SYNC();
 
 /* Every handler ends in its own copy of the dispatch, so that each has its own indirect
@@ -1214,7 +1442,9 @@ do_decode:
             e->handler = &&op_cross; /* the second half is on the next page: fetch it each time */
             e->len = 4;
         } else {
-            decode_entry(e, code_raw(cp, off));
+            uint32_t raw1 = code_raw(cp, off);
+            code_snap(cp, off, raw1);
+            decode_entry(e, raw1);
 #ifdef HAVE_JIT
             jit_run(h->code, cp, off, e);
 #endif
@@ -1228,9 +1458,20 @@ op_jit:
         e = &one;
         goto *e->handler;
     }
-    ((void (*)(uint64_t *))(jit_base + (uint32_t)e->imm))(x);
-    n += e->rd - 1u;
-    STEP();
+    {
+        struct jit_ret jr = ((jit_fn)(jit_base + (uint32_t)e->imm))(x, pc, &jctx);
+        pc = jr.pc;
+        if (unlikely(jr.done < e->rd)) {
+            /* stopped at a load or store that missed the TLB (or would cross its page):
+             * everything before it is done; interpret that one instruction */
+            n += (unsigned)jr.done;
+            decode_entry(&one, code_raw(cp, pc & 0xfff));
+            e = &one;
+            goto *e->handler;
+        }
+        n += (unsigned)jr.done - 1u;
+        NEXT();
+    }
 op_cross:
     h->pc = pc;
     r = fetch(h, &raw);
@@ -1258,6 +1499,7 @@ mem_fault:
     SYNC();
     NEXT();
 op_nop:   STEP();
+op_fence: __atomic_thread_fence(__ATOMIC_SEQ_CST); STEP();
 op_lui:   x[e->rd] = (uint64_t)(int64_t)e->imm; STEP();
 op_auipc: x[e->rd] = pc + (uint64_t)(int64_t)e->imm; STEP();
 op_jal:   x[e->rd] = pc + e->len; x[0] = 0; pc += (uint64_t)(int64_t)e->imm; NEXT();

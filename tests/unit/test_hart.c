@@ -863,6 +863,166 @@ static void test_translated_alu_run_matches_the_interpreter(void **state)
     }
 }
 
+static uint32_t Bt(int32_t off, uint32_t rs2, uint32_t rs1, uint32_t f3)
+{
+    uint32_t u = (uint32_t)off;
+    return (u >> 12 & 1) << 31 | (u >> 5 & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 |
+           (u >> 1 & 0xf) << 8 | (u >> 11 & 1) << 7 | 0x63;
+}
+
+static void test_translated_runs_with_memory_and_branches_match_the_interpreter(void **state)
+{
+    (void)state;
+    /* runs of loads, stores and ALU instructions that end in branches and jumps, in a loop:
+     * the first pass of the loop leaves translated runs at TLB misses, later ones hit */
+    uint64_t data = RAM_BASE + 0x2000;
+    uint32_t p[] = {
+        ADDI(5, 10, 0x100), LD(6, 5, 0), I(4, 5, 2, 7, 0x03) /* lw */, I(1, 5, 4, 8, 0x03) /* lbu */,
+        I(3, 5, 0, 9, 0x03) /* lb */, I(2, 5, 1, 11, 0x03) /* lh */, I(6, 5, 5, 12, 0x03) /* lhu */,
+        I(4, 5, 6, 13, 0x03) /* lwu */, R(0, 16, 6, 0, 6, 0x33) /* add */, SD(6, 5, 16),
+        S(24, 7, 5, 2, 0x23) /* sw */, S(28, 8, 5, 1, 0x23) /* sh */, S(30, 9, 5, 0, 0x23) /* sb */,
+        LD(14, 5, 24), 0x00000797 /* auipc x15, 0 */, SD(14, 5, 0), ADDI(16, 16, 1),
+        Bt(-68, 17, 16, 4) /* blt x16, x17, start */,
+        ADDI(18, 0, 7), Bt(8, 16, 18, 7) /* bgeu: taken */, ADDI(19, 0, 1),
+        R(0, 16, 18, 0, 20, 0x33), JAL(1, 8), ADDI(19, 19, 2), ADDI(21, 1, 0),
+        Bt(8, 0, 0, 0) /* beq x0, x0: taken */, ADDI(19, 19, 4), Bt(8, 17, 16, 1) /* bne: not taken */,
+        0x00000b17 /* auipc x22, 0 */, ADDI(22, 22, 16), I(0, 22, 0, 23, 0x67) /* jalr x23 */,
+        ADDI(19, 19, 8), Bt(8, 16, 17, 5) /* bge: taken */, ADDI(19, 19, 16),
+        Bt(8, 0, 16, 6) /* bltu x16, x0: not taken */, ADDI(24, 0, 1),
+    };
+    unsigned count = sizeof(p) / sizeof(p[0]), total = 18 * 3 + 13;
+    uint64_t want[32], want_mem[8], want_instret = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        memset(hart.x, 0, sizeof(hart.x));
+        hart.x[10] = data;
+        hart.x[17] = 3;
+        hart.pc = RAM_BASE;
+        hart.instret = 0;
+        hart_flush_code(&hart);
+        hart_flush_tlb(&hart);
+        for (unsigned i = 0; i < count; i++)
+            put32(RAM_BASE + 4 * i, p[i]);
+        put64(data + 0x100, 0x8123456789abcdefULL);
+        put64(data + 0x108, 0xfedcba9876543210ULL);
+        for (unsigned i = 2; i < 8; i++)
+            put64(data + 0x100 + 8 * i, 0);
+        if (pass == 0) {
+            for (unsigned done = 0; done < total;)
+                done += hart_exec_block(&hart, 1);
+            memcpy(want, hart.x, sizeof(want));
+            memcpy(want_mem, ram.host + (data + 0x100 - RAM_BASE), sizeof(want_mem));
+            want_instret = hart.instret;
+        } else {
+            unsigned done = 0;
+            while (done < total)
+                done += hart_exec_block(&hart, total - done);
+            assert_int_equal(done, total);
+            for (unsigned r = 0; r < 32; r++)
+                assert_int_equal(hart.x[r], want[r]);
+            assert_memory_equal(ram.host + (data + 0x100 - RAM_BASE), want_mem, sizeof(want_mem));
+            assert_int_equal(hart.instret, want_instret);
+        }
+        assert_int_equal(hart.pc, RAM_BASE + 4 * count);
+    }
+    assert_int_equal(want[16], 3);
+    assert_int_equal(want[19], 0);
+    assert_int_equal(want[24], 1);
+    assert_int_equal(want[1], RAM_BASE + 4 * 23);
+    assert_int_equal(want[21], RAM_BASE + 4 * 23);
+    assert_int_equal(want[23], RAM_BASE + 4 * 31);
+    assert_int_equal(want[15], RAM_BASE + 4 * 14);
+}
+
+/* A load or store in the middle of a translated run that faults: the instructions before
+ * it are done, none after it, and the trap sees its pc, as if each were interpreted. */
+static void test_fault_in_the_middle_of_a_translated_run_is_precise(void **state)
+{
+    (void)state;
+    for (int store = 0; store < 2; store++) {
+        memset(hart.x, 0, sizeof(hart.x));
+        hart.x[10] = 0x1000; /* not RAM: the bus refuses it */
+        hart.mtvec = RAM_BASE + 0x800;
+        put32(RAM_BASE + 0x800, CSRRS(20, 0x342, 0)); /* csrr x20, mcause: ends the block */
+        uint32_t p[] = { ADDI(5, 0, 1), ADDI(6, 5, 2), 0 /* set below */,
+                         store ? SD(5, 10, 8) : LD(8, 10, 8), ADDI(9, 0, 4), ADDI(11, 0, 5) };
+        p[2] = ADDI(7, 6, 3);
+        hart.pc = RAM_BASE;
+        hart_flush_code(&hart);
+        for (unsigned i = 0; i < 6; i++)
+            put32(RAM_BASE + 4 * i, p[i]);
+        unsigned instret = (unsigned)hart.instret;
+        /* three instructions, the trap, the csrr in the handler */
+        assert_int_equal(hart_exec_block(&hart, 100), 5);
+        assert_int_equal(hart.instret - instret, 5);
+        assert_int_equal(hart.x[5], 1);
+        assert_int_equal(hart.x[6], 3);
+        assert_int_equal(hart.x[7], 6);
+        assert_int_equal(hart.x[8], 0);
+        assert_int_equal(hart.x[9], 0);
+        assert_int_equal(hart.x[11], 0);
+        assert_int_equal(hart.x[20], store ? EXC_STORE_ACCESS : EXC_LOAD_ACCESS);
+        assert_int_equal(hart.mepc, RAM_BASE + 12);
+        assert_int_equal(hart.mtval, 0x1008);
+        assert_int_equal(hart.pc, RAM_BASE + 0x804);
+        /* and again, now that the run is translated, from the same start */
+        memset(hart.x, 0, sizeof(hart.x));
+        hart.x[10] = 0x1000;
+        hart.pc = RAM_BASE;
+        assert_int_equal(hart_exec_block(&hart, 100), 5);
+        assert_int_equal(hart.x[7], 6);
+        assert_int_equal(hart.x[8], 0);
+        assert_int_equal(hart.x[9], 0);
+        assert_int_equal(hart.mepc, RAM_BASE + 12);
+    }
+}
+
+static void test_code_changed_behind_the_harts_back_is_seen_after_fence_i(void **state)
+{
+    (void)state;
+    /* 0x108 is decoded (and translated) first; another hart then changes it, and a run
+     * from 0x100 over it is made from the new bytes. After fence.i the page is unchanged
+     * since that run, but what was made from the old bytes at 0x108 must not come back. */
+    uint64_t f = RAM_BASE + 0x100;
+    uint32_t p[] = { ADDI(5, 0, 1), ADDI(6, 0, 2), ADDI(7, 0, 3), ADDI(8, 0, 4), RET };
+    for (unsigned i = 0; i < 5; i++)
+        put32(f + 4 * i, p[i]);
+    hart.x[1] = RAM_BASE + 0x200;
+    hart.pc = f + 8;
+    assert_int_equal(hart_exec_block(&hart, 1), 1);
+    assert_int_equal(hart.x[7], 3);
+    put32(f + 8, ADDI(7, 0, 33));
+    hart.pc = f;
+    assert_int_equal(hart_exec_block(&hart, 5), 5);
+    assert_int_equal(hart.x[7], 33);
+    assert_int_equal(hart.pc, RAM_BASE + 0x200);
+    hart_flush_code(&hart);
+    hart.x[7] = 0;
+    hart.pc = f + 8;
+    assert_int_equal(hart_exec_block(&hart, 3), 3);
+    assert_int_equal(hart.x[7], 33);
+    /* and a change with nothing decoded over it since is seen after fence.i too */
+    put32(f + 12, ADDI(8, 0, 44));
+    hart_flush_code(&hart);
+    hart.pc = f;
+    assert_int_equal(hart_exec_block(&hart, 5), 5);
+    assert_int_equal(hart.x[8], 44);
+}
+
+static void test_fences_in_a_translated_run(void **state)
+{
+    (void)state;
+    /* fence rw,rw and fence w,r need a host barrier (stores before loads), fence.tso and
+     * fence r,r do not: whichever, a run with them computes what the interpreter does */
+    hart.x[10] = RAM_BASE + 0x2000;
+    uint32_t p[] = { ADDI(5, 0, 77), 0x0330000f /* fence rw,rw */, SD(5, 10, 0), 0x0120000f /* fence w,r */,
+                     LD(6, 10, 0), 0x8330000f /* fence.tso */, ADDI(7, 6, 1), 0x0220000f /* fence r,r */,
+                     ADDI(8, 7, 1) };
+    run_prog(p, 9, 9);
+    assert_int_equal(hart.x[6], 77);
+    assert_int_equal(hart.x[8], 79);
+    assert_int_equal(hart.pc, RAM_BASE + 36);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -893,6 +1053,10 @@ int main(void)
         T(test_store_to_decoded_code_is_seen), T(test_store_to_the_next_instruction_is_seen),
         T(test_fence_i_drops_code_changed_behind_the_harts_back),
         T(test_translated_alu_run_matches_the_interpreter),
+        T(test_translated_runs_with_memory_and_branches_match_the_interpreter),
+        T(test_fault_in_the_middle_of_a_translated_run_is_precise),
+        T(test_code_changed_behind_the_harts_back_is_seen_after_fence_i),
+        T(test_fences_in_a_translated_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
