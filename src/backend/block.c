@@ -113,13 +113,17 @@ static void blk_make_id(struct blk_backend *b, const struct stat *st)
     snprintf(b->id, sizeof(b->id), "crl-%016llx", (unsigned long long)x);
 }
 
-static int blk_probe(int fd, enum blk_format *fmt)
+/* Guesses the format from the qcow2 magic. *backing tells whether a qcow2 header names a
+ * backing file (its offset, bytes 8..15, is not zero). */
+static int blk_probe(int fd, enum blk_format *fmt, bool *backing)
 {
-    uint8_t magic[4];
-    ssize_t n = pread(fd, magic, sizeof(magic), 0);
+    uint8_t h[16] = { 0 };
+    ssize_t n = pread(fd, h, sizeof(h), 0);
     if (n < 0)
         return -errno;
-    *fmt = (n == 4 && !memcmp(magic, "QFI\xfb", 4)) ? BLK_FORMAT_QCOW2 : BLK_FORMAT_RAW;
+    *fmt = (n >= 4 && !memcmp(h, "QFI\xfb", 4)) ? BLK_FORMAT_QCOW2 : BLK_FORMAT_RAW;
+    static const uint8_t zero[8];
+    *backing = *fmt == BLK_FORMAT_QCOW2 && memcmp(h + 8, zero, 8);
     return 0;
 }
 
@@ -187,8 +191,15 @@ int blk_open_chain(const char *path, enum blk_format fmt, bool readonly, struct 
         goto fail;
     }
     blk_make_id(b, &st);
-    if (fmt == BLK_FORMAT_AUTO && (rc = blk_probe(b->fd, &fmt)) < 0) {
+    bool backing = false, strict = fmt == BLK_FORMAT_AUTO_STRICT;
+    if ((fmt == BLK_FORMAT_AUTO || strict) && (rc = blk_probe(b->fd, &fmt, &backing)) < 0) {
         blk_errf(err, errlen, "image '%s': %s", path, strerror(-rc));
+        goto fail;
+    }
+    if (strict && backing) {
+        blk_errf(err, errlen, "'%s' is a qcow2 image with a backing file; add format=qcow2 to "
+                 "use it (a probed image could be a guest-written header)", path);
+        rc = -EPERM;
         goto fail;
     }
     b->format = fmt;

@@ -12,9 +12,11 @@
 #include <sys/uio.h>
 
 struct blk_backend;
-enum blk_format { BLK_FORMAT_AUTO, BLK_FORMAT_RAW, BLK_FORMAT_QCOW2 };
+enum blk_format { BLK_FORMAT_AUTO, BLK_FORMAT_RAW, BLK_FORMAT_QCOW2, BLK_FORMAT_AUTO_STRICT };
 
-/* Opens PATH; AUTO probes the qcow2 magic. readonly opens O_RDONLY. A writable image takes an
+/* Opens PATH; AUTO probes the qcow2 magic. AUTO_STRICT probes too but refuses a probed qcow2
+ * image that names a backing file, before opening it: for images a guest could have written
+ * (a qcow2 header in a raw disk would otherwise point the VM at any host file). readonly opens O_RDONLY. A writable image takes an
  * exclusive OFD lock on the whole file, a read-only image and every backing file a shared one, so a
  * second VM cannot open it for writing: that is the error "image 'PATH' is in use by another VM"
  * (-EBUSY). Errors fill err with a one-line message naming the file and the problem; returns 0 or

@@ -102,7 +102,7 @@ static int parse_disk(const char *spec, char *path, size_t pathlen, enum blk_for
         snprintf(err, errlen, "--disk: missing image path in '%s'", spec);
         return -EINVAL;
     }
-    *fmt = BLK_FORMAT_AUTO;
+    *fmt = BLK_FORMAT_AUTO_STRICT; /* the guest may have written the header it would probe */
     *ro = false;
     while (*p == ',') {
         const char *opt = ++p;
@@ -115,7 +115,7 @@ static int parse_disk(const char *spec, char *path, size_t pathlen, enum blk_for
         } else if (len == 12 && !strncmp(opt, "format=qcow2", 12)) {
             *fmt = BLK_FORMAT_QCOW2;
         } else if (len == 11 && !strncmp(opt, "format=auto", 11)) {
-            *fmt = BLK_FORMAT_AUTO;
+            *fmt = BLK_FORMAT_AUTO_STRICT; /* the guest may have written the header it would probe */
         } else if (len > 7 && !strncmp(opt, "format=", 7)) {
             snprintf(err, errlen, "--disk: unknown format '%.*s' (raw, qcow2 or auto)",
                      (int)(len - 7), opt + 7);
@@ -126,29 +126,6 @@ static int parse_disk(const char *spec, char *path, size_t pathlen, enum blk_for
         }
     }
     return 0;
-}
-
-/* A guest can write a qcow2 header into a raw disk it owns; probed on the next start, its
- * backing file would let it read any host file. So a probed qcow2 image may not name a
- * backing file: the user says format=qcow2 for that. */
-static bool qcow2_probe_safe(const char *path, char *err, size_t errlen)
-{
-    uint8_t h[16];
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return true; /* blk_open reports the problem */
-    ssize_t n = pread(fd, h, sizeof(h), 0);
-    close(fd);
-    if (n != (ssize_t)sizeof(h) || memcmp(h, "QFI\xfb", 4))
-        return true;
-    for (int i = 8; i < 16; i++) {
-        if (h[i]) {
-            snprintf(err, errlen, "--disk: '%s' is a qcow2 image with a backing file; add "
-                     "format=qcow2 to use it (a probed image could be a guest-written header)", path);
-            return false;
-        }
-    }
-    return true;
 }
 
 static int attach_disk(struct vm_devices *d, struct board *b, const char *spec, char *err,
@@ -163,8 +140,6 @@ static int attach_disk(struct vm_devices *d, struct board *b, const char *spec, 
     struct virtio_slot s;
     if ((rc = next_slot(d, b, &s, err, errlen)))
         return rc;
-    if (fmt == BLK_FORMAT_AUTO && !qcow2_probe_safe(path, err, errlen))
-        return -EPERM;
     struct blk_backend *be;
     char why[512];
     if ((rc = blk_open(path, fmt, ro, &be, why, sizeof(why)))) {
