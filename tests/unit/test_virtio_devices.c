@@ -24,6 +24,7 @@
 #include "dev/virtio/virtqueue.h"
 
 #define RAM_BASE 0x80000000ULL
+#include "fake_ring.h"
 #define RAM_SIZE (2u << 20)
 #define QSIZE 8
 #define DATA (RAM_BASE + 0x20000)   /* buffers from here on */
@@ -32,14 +33,6 @@
 #define F_NEXT 1
 #define F_WRITE 2
 
-enum {
-    R_DEVICE_ID = 0x008, R_DRV_FEATURES = 0x020, R_DRV_FEATURES_SEL = 0x024,
-    R_QUEUE_SEL = 0x030, R_QUEUE_NUM = 0x038, R_QUEUE_READY = 0x044, R_QUEUE_NOTIFY = 0x050,
-    R_INT_STATUS = 0x060, R_STATUS = 0x070,
-    R_QUEUE_DESC_LO = 0x080, R_QUEUE_DESC_HI = 0x084,
-    R_QUEUE_AVAIL_LO = 0x090, R_QUEUE_AVAIL_HI = 0x094,
-    R_QUEUE_USED_LO = 0x0a0, R_QUEUE_USED_HI = 0x0a4, R_CONFIG = 0x100,
-};
 
 #define S_ACK 1
 #define S_DRIVER 2
@@ -49,40 +42,10 @@ enum {
 #define S_LIVE (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK)
 #define V1 (1ULL << 32)
 
-static uint8_t *ram;
-static struct guest_mem mem;
 static int irq_calls; /* raised from device threads: touched atomically only */
 
 /* ---- guest memory seen from the driver's side */
 
-static uint8_t *gp(uint64_t gpa) { return ram + (gpa - RAM_BASE); }
-
-static uint16_t get16(uint64_t gpa)
-{
-    return __atomic_load_n((uint16_t *)gp(gpa), __ATOMIC_ACQUIRE);
-}
-
-static void put16(uint64_t gpa, uint16_t v)
-{
-    __atomic_store_n((uint16_t *)gp(gpa), v, __ATOMIC_RELEASE);
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-    uint32_t v;
-    memcpy(&v, gp(gpa), 4);
-    return v;
-}
-
-static void set_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
-                     uint16_t next)
-{
-    uint8_t *p = gp(table + 16ULL * i);
-    memcpy(p, &addr, 8);
-    memcpy(p + 8, &len, 4);
-    memcpy(p + 12, &flags, 2);
-    memcpy(p + 14, &next, 2);
-}
 
 /* Queue QI's rings: descriptors, available and used ring, 4 KiB apart. */
 static uint64_t q_desc(unsigned qi) { return RAM_BASE + 0x1000 + 0x4000ULL * qi; }

@@ -19,6 +19,7 @@
 #include "dev/virtio/virtqueue.h"
 
 #define RAM_BASE 0x80000000ULL
+#include "fake_ring.h"
 #define RAM_SIZE (1u << 20)
 #define DESC  (RAM_BASE + 0x1000)
 #define AVAIL (RAM_BASE + 0x2000)
@@ -31,8 +32,6 @@
 #define F_WRITE 2
 #define F_INDIRECT 4
 
-static uint8_t *ram;
-static struct guest_mem mem;
 static struct virtq q;
 
 static int setup(void **state)
@@ -55,34 +54,6 @@ static int teardown(void **state)
 
 /* ---- guest memory seen from the driver's side */
 
-static uint8_t *gp(uint64_t gpa) { return ram + (gpa - RAM_BASE); }
-
-static uint16_t get16(uint64_t gpa)
-{
-    return __atomic_load_n((uint16_t *)gp(gpa), __ATOMIC_ACQUIRE);
-}
-
-static void put16(uint64_t gpa, uint16_t v)
-{
-    __atomic_store_n((uint16_t *)gp(gpa), v, __ATOMIC_RELEASE);
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-    uint32_t v;
-    memcpy(&v, gp(gpa), 4);
-    return v;
-}
-
-static void set_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
-                     uint16_t next)
-{
-    uint8_t *p = gp(table + 16ULL * i);
-    memcpy(p, &addr, 8);
-    memcpy(p + 8, &len, 4);
-    memcpy(p + 12, &flags, 2);
-    memcpy(p + 14, &next, 2);
-}
 
 /* Offers the chain at HEAD on an available ring of SIZE entries. */
 static void offer(uint64_t avail, uint16_t size, uint16_t head)
@@ -562,18 +533,6 @@ static void test_copy_helpers_span_buffers(void **state)
 
 /* ---- the transport, through its registers, with a fake device */
 
-enum {
-    R_MAGIC = 0x000, R_VERSION = 0x004, R_DEVICE_ID = 0x008, R_VENDOR_ID = 0x00c,
-    R_DEV_FEATURES = 0x010, R_DEV_FEATURES_SEL = 0x014,
-    R_DRV_FEATURES = 0x020, R_DRV_FEATURES_SEL = 0x024,
-    R_QUEUE_SEL = 0x030, R_QUEUE_NUM_MAX = 0x034, R_QUEUE_NUM = 0x038,
-    R_QUEUE_READY = 0x044, R_QUEUE_NOTIFY = 0x050,
-    R_INT_STATUS = 0x060, R_INT_ACK = 0x064, R_STATUS = 0x070,
-    R_QUEUE_DESC_LO = 0x080, R_QUEUE_DESC_HI = 0x084,
-    R_QUEUE_AVAIL_LO = 0x090, R_QUEUE_AVAIL_HI = 0x094,
-    R_QUEUE_USED_LO = 0x0a0, R_QUEUE_USED_HI = 0x0a4,
-    R_CONFIG_GEN = 0x0fc, R_CONFIG = 0x100,
-};
 
 #define S_ACK 1
 #define S_DRIVER 2

@@ -13,6 +13,22 @@
 
 #define VIRTIO_MAX_QUEUES 8
 
+/* Register offsets of a virtio-mmio version 2 device (virtio 1.x 4.2.2). */
+enum {
+    R_MAGIC = 0x000, R_VERSION = 0x004, R_DEVICE_ID = 0x008, R_VENDOR_ID = 0x00c,
+    R_DEV_FEATURES = 0x010, R_DEV_FEATURES_SEL = 0x014,
+    R_DRV_FEATURES = 0x020, R_DRV_FEATURES_SEL = 0x024,
+    R_QUEUE_SEL = 0x030, R_QUEUE_NUM_MAX = 0x034, R_QUEUE_NUM = 0x038,
+    R_QUEUE_READY = 0x044, R_QUEUE_NOTIFY = 0x050,
+    R_INT_STATUS = 0x060, R_INT_ACK = 0x064, R_STATUS = 0x070,
+    R_QUEUE_DESC_LO = 0x080, R_QUEUE_DESC_HI = 0x084,
+    R_QUEUE_AVAIL_LO = 0x090, R_QUEUE_AVAIL_HI = 0x094,
+    R_QUEUE_USED_LO = 0x0a0, R_QUEUE_USED_HI = 0x0a4,
+    R_SHM_SEL = 0x0ac, R_SHM_LEN_LO = 0x0b0, R_SHM_LEN_HI = 0x0b4,
+    R_SHM_BASE_LO = 0x0b8, R_SHM_BASE_HI = 0x0bc,
+    R_CONFIG_GEN = 0x0fc, R_CONFIG = 0x100,
+};
+
 /* Feature bits (the transport adds VERSION_1, RING_INDIRECT_DESC and RING_EVENT_IDX). */
 #define VIRTIO_F_INDIRECT_DESC 28
 #define VIRTIO_F_EVENT_IDX     29
