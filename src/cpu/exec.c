@@ -775,6 +775,14 @@ bool code_page_live(struct hart *h, uint64_t ppage)
     return cp && cp->ppage == ppage && cp->gen == h->code_gen;
 }
 
+bool code_page_cached(struct hart *h, uint64_t ppage)
+{
+    if (!h->code)
+        return false;
+    struct code_page *cp = code_slot(h, ppage);
+    return cp && cp->ppage == ppage;
+}
+
 /* Drops the entries made from bytes [off, off + size) of cp: the slots the bytes fall in,
  * and those before whose instruction or translated run may cover them. */
 static void code_clear_range(struct code_page *cp, unsigned off, unsigned size)
@@ -789,13 +797,20 @@ static void code_clear_range(struct code_page *cp, unsigned off, unsigned size)
 void code_store(struct hart *h, uint64_t pa, unsigned size)
 {
     uint64_t ppage = pa & ~0xfffULL;
-    if (!code_page_live(h, ppage))
+    if (!code_page_cached(h, ppage))
         return;
-    code_clear_range(code_slot(h, ppage), pa & 0xfff, size);
+    struct code_page *cp = code_slot(h, ppage);
+    if (cp->gen != h->code_gen) {
+        /* kept since a fence.i but not run since: a page written to is most likely data
+         * now, so give it up rather than make every store to it take the slow path */
+        cp->ppage = ~0ULL;
+        cp->snap_ok = false;
+        return;
+    }
+    code_clear_range(cp, pa & 0xfff, size);
 }
 
-/* Makes cp live: clears stale entries and marks every writable TLB entry for the page so
- * that stores to it take the slow path. */
+/* Makes cp live: clears its entries unless the page still holds the bytes they came from. */
 static void code_page_activate(struct hart *h, struct code_page *cp)
 {
     if (!cp->snap_ok || memcmp(cp->snap, cp->host, sizeof(cp->snap)) != 0) {
@@ -804,10 +819,20 @@ static void code_page_activate(struct hart *h, struct code_page *cp)
         cp->snap_ok = true;
     }
     cp->gen = h->code_gen;
+}
+
+/* Gives cp to the page at ppage (host address host): marks every writable TLB entry for the
+ * page so that stores to it take the slow path, for as long as cp stays with the page. */
+static void code_page_assign(struct hart *h, struct code_page *cp, uint64_t ppage, uint8_t *host)
+{
+    cp->gen = 0; /* not live: activation clears it */
+    cp->snap_ok = false;
+    cp->ppage = ppage;
+    cp->host = host;
     for (unsigned m = 0; m < TLB_MODES; m++) {
         struct tlb_entry *set = h->tlb[m][ACC_WRITE];
         for (unsigned i = 0; i < TLB_SIZE; i++)
-            if (set[i].host == cp->host && set[i].tag)
+            if (set[i].host == host && set[i].tag)
                 set[i].tag |= TLB_CODE;
     }
 }
@@ -842,12 +867,8 @@ static struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
         cp->ppage = ~0ULL;
         *sp = cp;
     }
-    if (cp->ppage != ppage) {
-        cp->gen = 0; /* not live: activation below clears it */
-        cp->snap_ok = false;
-        cp->ppage = ppage;
-        cp->host = host;
-    }
+    if (cp->ppage != ppage)
+        code_page_assign(h, cp, ppage, host);
     if (cp->gen != h->code_gen)
         code_page_activate(h, cp);
     return cp;
@@ -1020,17 +1041,19 @@ static inline uint32_t code_raw(const struct code_page *cp, unsigned off)
     return raw;
 }
 
-/* ---- runs of ALU instructions translated to x86-64 ----
- * A run is a straight line of register-only instructions (no memory, no control flow, no
- * pc: nothing that can trap or depends on the virtual address), so it needs no exits: the
- * host code reads and writes the guest registers in x[] (rdi) and returns. The run's first
- * entry becomes F_JIT; the interpreter is still the reference for every instruction. */
-/* A translated run is called as jit_fn(x, pc of its first instruction, ctx) and returns
- * the next pc and the number of instructions it completed (fewer than the run's length
- * when it stopped before a load or store the TLB could not serve). */
-struct jit_ctx { struct tlb_entry *rset, *wset; uint64_t gen; };
-struct jit_ret { uint64_t pc, done; };
-typedef struct jit_ret (*jit_fn)(uint64_t *x, uint64_t pc, const struct jit_ctx *ctx);
+/* ---- runs translated to x86-64 ----
+ * A run is a straight line of ALU instructions, loads and stores, ended by at most one jump
+ * or branch. The host code reads and writes the guest registers in x[] (rdi) and the state
+ * in hart.jit, which follows x[]. The run's first entry becomes F_JIT; the interpreter is
+ * still the reference for every instruction.
+ * A run is called as jit_fn(x, pc of its first instruction) with hart.jit.done = 0 and
+ * returns the next pc and whether it stopped at a load or store the TLB could not serve
+ * (then pc is that instruction's and everything before it is done). hart.jit.done counts
+ * the instructions completed. A run whose next pc is in the same page goes on to the run
+ * that starts there, if there is one, without coming back (chaining), while done is below
+ * hart.jit.limit. */
+struct jit_ret { uint64_t pc, miss; };
+typedef struct jit_ret (*jit_fn)(uint64_t *x, uint64_t pc);
 
 #if defined(__x86_64__)
 #define HAVE_JIT 1
@@ -1075,23 +1098,110 @@ static bool jit_op_ok(uint8_t op)
     case F_SLT: case F_SLTU: case F_XOR: case F_SRL: case F_SRA: case F_OR: case F_AND:
     case F_ADDIW: case F_SLLIW: case F_SRLIW: case F_SRAIW: case F_ADDW: case F_SUBW:
     case F_MUL: case F_MULW: case F_ADDUW: case F_SH1ADD: case F_SH2ADD: case F_SH3ADD: case F_ANDN:
+    case F_MULH: case F_MULHU: case F_MINU: case F_MAXU: case F_REV8:
         return true;
     default:
         return false;
     }
 }
 
-/* Ends a run: rax = next pc, edx = instructions done (the jit_ret pair), ret. */
-static void jret(struct jit_out *j, unsigned done)
+/* Offsets of hart.jit's fields from x[] (rdi). */
+#define JX(f) (unsigned)(offsetof(struct hart, jit) - offsetof(struct hart, x) + offsetof(struct hart_jit, f))
+_Static_assert(offsetof(struct hart, jit) == offsetof(struct hart, x) + sizeof(((struct hart *)0)->x),
+               "hart.jit follows x[]");
+
+/* opc reg64, [rdi + off] with reg 0..15 */
+static void jctx_op(struct jit_out *j, uint8_t opc, unsigned reg, unsigned off)
 {
-    *j->p++ = 0xba; j32(j, done); /* mov edx, done */
-    *j->p++ = 0xc3;
+    uint8_t b[3] = { (uint8_t)(0x48 | (reg >= 8 ? 4 : 0)), opc, (uint8_t)(0x87 | ((reg & 7) << 3)) };
+    jb(j, 3, b); j32(j, off);
 }
-/* lea rax/rcx, [rsi + disp]: the run's pc (rsi) plus an offset */
+/* lea rax/rcx/rsi, [rsi + disp]: the run's pc (rsi) plus an offset */
 static void jlea_pc(struct jit_out *j, unsigned reg, int32_t disp)
 {
     uint8_t b[3] = { 0x48, 0x8d, (uint8_t)(0x86 | (reg << 3)) };
     jb(j, 3, b); j32(j, (uint32_t)disp);
+}
+/* add qword [rdi + JX(done)], n */
+static void jdone(struct jit_out *j, unsigned n)
+{
+    static const uint8_t b[3] = { 0x48, 0x83, 0x87 };
+    jb(j, 3, b); j32(j, JX(done)); *j->p++ = (uint8_t)n;
+}
+/* Returns: rax = the pc already there, edx = miss. */
+static void jret(struct jit_out *j, bool miss)
+{
+    if (miss) { *j->p++ = 0xba; j32(j, 1); }                    /* mov edx, 1 */
+    else { *j->p++ = 0x31; *j->p++ = 0xd2; }                    /* xor edx, edx */
+    *j->p++ = 0xc3;
+}
+/* A short forward jump (jcc rel8, or jmp with cc 0xeb), patched by jpatch8. */
+static uint8_t *jfwd8(struct jit_out *j, uint8_t cc) { *j->p++ = cc; *j->p++ = 0; return j->p - 1; }
+static void jpatch8(struct jit_out *j, uint8_t *at) { *at = (uint8_t)(j->p - (at + 1)); }
+
+/* The end of a run whose next pc is pc + rel, page offset t (known when translating):
+ * count its n instructions, then go on to the run at t if it is in this page and there is
+ * one, or return. */
+static void jit_emit_next(struct jit_out *j, unsigned n, int32_t rel, int32_t t)
+{
+    jdone(j, n);
+    if (t >= 0 && t < 4096) {
+        uint8_t *x1, *x2;
+        jctx_op(j, 0x8b, 0, JX(done));                           /* mov rax, done */
+        jctx_op(j, 0x3b, 0, JX(limit));                          /* cmp rax, limit */
+        x1 = jfwd8(j, 0x73);                                     /* jae out */
+        jctx_op(j, 0x8b, 2, JX(dents));                          /* mov rdx, dents */
+        static const uint8_t ld[] = { 0x48, 0x8b, 0x82 };         /* mov rax, [rdx + slot] */
+        jb(j, 3, ld); j32(j, (uint32_t)(t >> 1) * (uint32_t)sizeof(struct dentry));
+        jctx_op(j, 0x3b, 0, JX(run_label));                      /* cmp rax, run_label */
+        x2 = jfwd8(j, 0x75);                                     /* jne out */
+        static const uint8_t ld2[] = { 0x8b, 0x82 };              /* mov eax, [rdx + slot + 8] */
+        jb(j, 2, ld2); j32(j, (uint32_t)(t >> 1) * (uint32_t)sizeof(struct dentry) + 8);
+        jctx_op(j, 0x03, 0, JX(base));                           /* add rax, base */
+        jlea_pc(j, 6, rel);                                      /* lea rsi, [rsi + rel] */
+        static const uint8_t jmp[] = { 0xff, 0xe0 };              /* jmp rax */
+        jb(j, 2, jmp);
+        jpatch8(j, x1);
+        jpatch8(j, x2);
+    }
+    jlea_pc(j, 0, rel);                                          /* out: rax = next pc */
+    jret(j, false);
+}
+
+/* The same for a next pc computed into rax (jalr): chained when it is in the run's page. */
+static void jit_emit_next_dyn(struct jit_out *j, unsigned n)
+{
+    uint8_t *x1, *x2, *x3;
+    jdone(j, n);
+    static const uint8_t same[] = {
+        0x48, 0x89, 0xc1,                                        /* mov rcx, rax */
+        0x48, 0x31, 0xf1,                                        /* xor rcx, rsi */
+        0x48, 0xc1, 0xe9, 0x0c,                                  /* shr rcx, 12 */
+    };
+    jb(j, sizeof(same), same);
+    x1 = jfwd8(j, 0x75);                                         /* jnz out */
+    jctx_op(j, 0x8b, 1, JX(done));                               /* mov rcx, done */
+    jctx_op(j, 0x3b, 1, JX(limit));                              /* cmp rcx, limit */
+    x2 = jfwd8(j, 0x73);                                         /* jae out */
+    jctx_op(j, 0x8b, 2, JX(dents));                              /* mov rdx, dents */
+    static const uint8_t slot[] = {
+        0x89, 0xc1,                                              /* mov ecx, eax */
+        0x81, 0xe1, 0xfe, 0x0f, 0x00, 0x00,                      /* and ecx, 0xffe */
+        0x4c, 0x8b, 0x1c, 0xca,                                  /* mov r11, [rdx + rcx*8] */
+    };
+    _Static_assert(sizeof(struct dentry) == 16, "jit dentry layout");
+    jb(j, sizeof(slot), slot);
+    jctx_op(j, 0x3b, 11, JX(run_label));                         /* cmp r11, run_label */
+    x3 = jfwd8(j, 0x75);                                         /* jne out */
+    static const uint8_t ld[] = { 0x44, 0x8b, 0x5c, 0xca, 0x08 }; /* mov r11d, [rdx + rcx*8 + 8] */
+    jb(j, sizeof(ld), ld);
+    jctx_op(j, 0x03, 11, JX(base));                              /* add r11, base */
+    static const uint8_t go[] = { 0x48, 0x89, 0xc6, 0x41, 0xff, 0xe3 }; /* mov rsi, rax; jmp r11 */
+    jb(j, sizeof(go), go);
+    jpatch8(j, x1);
+    jpatch8(j, x2);
+    jpatch8(j, x3);
+    jret(j, false);
 }
 
 /* A load or store: the data TLB hit check the interpreter does (rset in r8, wset in r9,
@@ -1160,31 +1270,36 @@ static void jit_emit_mem(struct jit_out *j, uint8_t op, const struct dentry *d, 
 }
 
 /* Emits the control transfer that ends a run (the run's last instruction, at offset off
- * from the run's pc), then returns the next pc. */
-static void jit_emit_end(struct jit_out *j, uint8_t op, const struct dentry *d, unsigned off, unsigned done)
+ * from the run's pc, which is at page offset start), then goes on to the next pc. */
+static void jit_emit_end(struct jit_out *j, uint8_t op, const struct dentry *d, unsigned start,
+                         unsigned off, unsigned done)
 {
-    int32_t next = (int32_t)(off + d->len);
+    int32_t next = (int32_t)(off + d->len), target = (int32_t)off + d->imm;
     if (op == F_JAL) {
         if (d->rd) { jlea_pc(j, 1, next); jmem(j, 0x48, 0x89, 1, d->rd); }   /* x[rd] = link */
-        jlea_pc(j, 0, (int32_t)off + d->imm);
+        jit_emit_next(j, done, target, (int32_t)start + target);
     } else if (op == F_JALR) {
         static const uint8_t clr[] = { 0x48, 0x83, 0xe0, 0xfe };          /* and rax, ~1 */
         jload(j, d->rs1);
         if (d->imm) jalu_imm(j, 0x05, d->imm);
         jb(j, 4, clr);
         if (d->rd) { jlea_pc(j, 1, next); jmem(j, 0x48, 0x89, 1, d->rd); }
+        jit_emit_next_dyn(j, done);
     } else {
-        /* taken if the condition holds: cmp x[rs1], x[rs2]; rax = taken ? target : next */
-        static const uint8_t cc[] = { [F_BEQ] = 0x44, [F_BNE] = 0x45, [F_BLT] = 0x4c, [F_BGE] = 0x4d,
-                                      [F_BLTU] = 0x42, [F_BGEU] = 0x43 };
+        /* cmp x[rs1], x[rs2]; jcc taken; the next pc, then taken: the target */
+        static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
+                                      [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
         jload(j, d->rs1);
         jmem(j, 0x48, 0x3b, 0, d->rs2);
-        jlea_pc(j, 0, next);
-        jlea_pc(j, 1, (int32_t)off + d->imm);
-        uint8_t b[4] = { 0x48, 0x0f, cc[op], 0xc1 };                     /* cmovcc rax, rcx */
-        jb(j, 4, b);
+        uint8_t b[2] = { 0x0f, cc[op] };
+        jb(j, 2, b);
+        uint8_t *taken = j->p;
+        j32(j, 0);
+        jit_emit_next(j, done, next, (int32_t)start + next);
+        int32_t rel = (int32_t)(j->p - (taken + 4));
+        memcpy(taken, &rel, 4);
+        jit_emit_next(j, done, target, (int32_t)start + target);
     }
-    jret(j, done);
 }
 
 static bool jit_end_ok(uint8_t op)
@@ -1236,6 +1351,16 @@ static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d, unsi
         if (op == F_MULW) jsext32(j);
         break;
     }
+    case F_MULH: case F_MULHU:
+        /* one-operand imul/mul x[rs2]: rdx = the high half */
+        jload(j, d->rs1); jmem(j, 0x48, 0xf7, op == F_MULH ? 5 : 4, d->rs2);
+        jmem(j, 0x48, 0x89, 2, d->rd);
+        return;
+    case F_MINU: case F_MAXU: {
+        uint8_t b[4] = { 0x48, 0x0f, op == F_MINU ? 0x47 : 0x42, 0xc1 }; /* cmova/cmovb rax, rcx */
+        jload(j, d->rs1); jloadc(j, d->rs2); jmem(j, 0x48, 0x3b, 0, d->rs2); jb(j, 4, b); break;
+    }
+    case F_REV8: { static const uint8_t b[3] = { 0x48, 0x0f, 0xc8 }; jload(j, d->rs1); jb(j, 3, b); break; }
     case F_ADDUW: jmem(j, 0, 0x8b, 0, d->rs1); jmem(j, 0x48, 0x03, 0, d->rs2); break;
     case F_SH1ADD: case F_SH2ADD: case F_SH3ADD:
         jload(j, d->rs1); jshift_imm(j, true, 0xe0, op == F_SH1ADD ? 1 : op == F_SH2ADD ? 2 : 3);
@@ -1258,7 +1383,7 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
     uint32_t raw[JIT_RUN_MAX];
     if (!cc->jit || cc->jit_full)
         return;
-    if (cc->jit_used + JIT_RUN_MAX * JIT_INSN_MAX + 64 > JIT_SIZE) {
+    if (cc->jit_used + JIT_RUN_MAX * JIT_INSN_MAX + 512 > JIT_SIZE) {
         cc->jit_full = true;
         return;
     }
@@ -1279,23 +1404,20 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
         if (end)
             break;
     }
-    if (count < 3)
+    if (count == 0)
         return;
     for (unsigned i = 0, at = off; i < count; at += d[i].len, i++)
         code_snap(cp, at, raw[i]);
     struct jit_out j = { cc->jit + cc->jit_used };
     uint8_t *fix[2 * JIT_RUN_MAX];
     unsigned fix_insn[2 * JIT_RUN_MAX], fix_off[2 * JIT_RUN_MAX], nfix = 0;
-    static const uint8_t prologue[] = {
-        0x4c, 0x8b, 0x02,        /* mov r8, [rdx]       rset */
-        0x4c, 0x8b, 0x4a, 0x08,  /* mov r9, [rdx + 8]   wset */
-        0x4c, 0x8b, 0x52, 0x10,  /* mov r10, [rdx + 16] gen */
-    };
-    jb(&j, sizeof(prologue), prologue);
+    jctx_op(&j, 0x8b, 8, JX(rset));  /* mov r8, rset */
+    jctx_op(&j, 0x8b, 9, JX(wset));  /* mov r9, wset */
+    jctx_op(&j, 0x8b, 10, JX(gen));  /* mov r10, gen */
     unsigned at = 0;
     for (unsigned i = 0; i < count; i++) {
         if (end && i == count - 1) {
-            jit_emit_end(&j, ops[i], &d[i], at, count);
+            jit_emit_end(&j, ops[i], &d[i], off, at, count);
         } else if (ops[i] >= F_LB && ops[i] <= F_SD) {
             unsigned first = nfix;
             jit_emit_mem(&j, ops[i], &d[i], fix, &nfix);
@@ -1308,10 +1430,8 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
         }
         at += d[i].len;
     }
-    if (!end) {
-        jlea_pc(&j, 0, (int32_t)at);
-        jret(&j, count);
-    }
+    if (!end)
+        jit_emit_next(&j, count, (int32_t)at, (int32_t)(off + at));
     /* exit stubs: the pc of the instruction that missed, and how many were done before it */
     for (unsigned f = 0; f < nfix; f++) {
         uint8_t *stub = j.p;
@@ -1319,8 +1439,10 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
             stub = fix[f - 1] + 4 + (int32_t)(fix[f - 1][0] | fix[f - 1][1] << 8 | fix[f - 1][2] << 16 |
                                                (uint32_t)fix[f - 1][3] << 24);
         } else {
+            if (fix_insn[f])
+                jdone(&j, fix_insn[f]);
             jlea_pc(&j, 0, (int32_t)fix_off[f]);
-            jret(&j, fix_insn[f]);
+            jret(&j, true);
         }
         int32_t rel = (int32_t)(stub - (fix[f] + 4));
         memcpy(fix[f], &rel, 4);
@@ -1389,11 +1511,12 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
     struct tlb_entry *rset, *wset;
     struct dentry one;           /* a run's first instruction, when the run cannot be taken */
     uint8_t *const jit_base = h->code->jit;
-    struct jit_ctx jctx;         /* the same, for translated runs */
+    h->jit.base = jit_base;
+    h->jit.run_label = labels[F_JIT];
 #define SYNC() do { vpage = ~0ULL; gen = h->tlb_gen; \
         rset = dtlb_set(h, ACC_READ); wset = dtlb_set(h, ACC_WRITE); \
         if (unlikely(!rset)) rset = wset = no_tlb; \
-        jctx.rset = rset; jctx.wset = wset; jctx.gen = gen; } while (0)
+        h->jit.rset = rset; h->jit.wset = wset; h->jit.gen = gen; } while (0)
     SYNC();
 
 /* Every handler ends in its own copy of the dispatch, so that each has its own indirect
@@ -1459,17 +1582,20 @@ op_jit:
         goto *e->handler;
     }
     {
-        struct jit_ret jr = ((jit_fn)(jit_base + (uint32_t)e->imm))(x, pc, &jctx);
+        h->jit.done = 0;
+        h->jit.limit = max - n > JIT_RUN_MAX ? max - n - JIT_RUN_MAX : 0;
+        h->jit.dents = cp->d;
+        struct jit_ret jr = ((jit_fn)(jit_base + (uint32_t)e->imm))(x, pc);
         pc = jr.pc;
-        if (unlikely(jr.done < e->rd)) {
+        n += (unsigned)h->jit.done;
+        if (unlikely(jr.miss)) {
             /* stopped at a load or store that missed the TLB (or would cross its page):
              * everything before it is done; interpret that one instruction */
-            n += (unsigned)jr.done;
             decode_entry(&one, code_raw(cp, pc & 0xfff));
             e = &one;
             goto *e->handler;
         }
-        n += (unsigned)jr.done - 1u;
+        n--;
         NEXT();
     }
 op_cross:

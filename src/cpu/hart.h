@@ -64,8 +64,20 @@ struct tlb_entry {
 #define TLB_CODE 0x800ULL  /* in a writable entry's tag: the page holds decoded code */
 enum { TLB_U = 0, TLB_S = 1, TLB_M = 2, TLB_S_SUM = 3, TLB_MODES = 4 };
 
+/* What translated code reads and writes at fixed offsets from x[] (exec.c sets it). */
+struct hart_jit {
+    struct tlb_entry *rset, *wset; /* data TLB sets of the current mode */
+    uint64_t gen;                  /* tlb_gen */
+    void *dents;                   /* decoded entries of the page the code runs in */
+    const void *run_label;         /* the handler that marks the head of a translated run */
+    uint8_t *base;                 /* the code buffer */
+    uint64_t done;                 /* instructions completed by the current call */
+    uint64_t limit;                /* runs are chained only while done is below this */
+};
+
 struct hart {
     uint64_t x[32];
+    struct hart_jit jit;        /* must follow x[] */
     uint64_t pc;
     uint64_t f[32];
     uint32_t fcsr;
@@ -130,9 +142,11 @@ void hart_free_code(struct hart *h);
 /* A store of size bytes at RAM address pa (slow path): drops the decoded instructions it
  * overlaps. */
 void code_store(struct hart *h, uint64_t pa, unsigned size);
-/* True if RAM page ppage holds live decoded instructions: its writable TLB entries carry
- * TLB_CODE so that stores to it take the slow path through code_store(). */
+/* True if RAM page ppage holds live decoded instructions. */
 bool code_page_live(struct hart *h, uint64_t ppage);
+/* True if RAM page ppage has a decoded page, live or kept for a later fence.i: its writable
+ * TLB entries carry TLB_CODE so that stores to it take the slow path through code_store(). */
+bool code_page_cached(struct hart *h, uint64_t ppage);
 /* Raises a synchronous exception and moves to the handler (trap entry). */
 void hart_take_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt);
 

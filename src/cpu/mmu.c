@@ -171,7 +171,7 @@ static int translate_fill(struct hart *h, uint64_t va, enum access_type t, uint6
         (host = guest_mem_ptr(h->bus->ram, ppage, 4096)) != NULL) {
         struct tlb_entry *e = &h->tlb[tlb_index_for(h, priv, t)][t][(va >> 12) % TLB_SIZE];
         e->tag = (va & ~0xfffULL) | h->tlb_gen;
-        if (t == ACC_WRITE && code_page_live(h, ppage))
+        if (t == ACC_WRITE && code_page_cached(h, ppage))
             e->tag |= TLB_CODE;
         e->host = host;
     }
@@ -278,9 +278,9 @@ int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
         if (e->tag == ((va & ~0xfffULL) | h->tlb_gen | TLB_CODE)) {
             const struct guest_mem *ram = h->bus->ram;
             uint64_t ppage = ram->base + (uint64_t)(e->host - ram->host);
-            if (!code_page_live(h, ppage))
-                e->tag &= ~TLB_CODE; /* decoded code dropped since (fence.i): fast again */
             code_store(h, ppage | (va & 0xfff), size);
+            if (!code_page_cached(h, ppage))
+                e->tag &= ~TLB_CODE; /* no decoded page any more: fast again */
             memcpy(e->host + (va & 0xfff), &val, size);
             return 0;
         }

@@ -829,6 +829,9 @@ static void test_translated_alu_run_matches_the_interpreter(void **state)
         I(-0x123, 5, 6, 31, 0x13), I(0x7f0, 5, 7, 1, 0x13), 0xfedcb237 /* lui t0... x4 */,
         R(0x10, 6, 5, 2, 3, 0x33) /* sh1add */, R(0x04, 6, 5, 0, 2, 0x3b) /* add.uw */,
         R(0x20, 6, 5, 7, 0, 0x33) /* andn x0: no effect */, R(0x20, 6, 5, 7, 4, 0x33) /* andn */,
+        R(1, 6, 5, 1, 27, 0x33) /* mulh */, R(1, 6, 5, 3, 28, 0x33) /* mulhu */,
+        R(5, 6, 5, 5, 29, 0x33) /* minu */, R(5, 6, 5, 7, 30, 0x33) /* maxu */,
+        I(0x6b8, 5, 5, 31, 0x13) /* rev8 */,
     };
     unsigned count = sizeof(p) / sizeof(p[0]);
     uint64_t seeds[][2] = { { 0x8000000087654321ULL, 0x00000000000000c5ULL },
@@ -860,6 +863,11 @@ static void test_translated_alu_run_matches_the_interpreter(void **state)
         assert_int_equal(want[13], seeds[k][0] >> (seeds[k][1] & 63));
         assert_int_equal(want[19], seeds[k][0] * seeds[k][1]);
         assert_int_equal(want[4], seeds[k][0] & ~seeds[k][1]);
+        assert_int_equal(want[27], (uint64_t)(((__int128)(int64_t)seeds[k][0] * (int64_t)seeds[k][1]) >> 64));
+        assert_int_equal(want[28], (uint64_t)(((unsigned __int128)seeds[k][0] * seeds[k][1]) >> 64));
+        assert_int_equal(want[29], seeds[k][0] < seeds[k][1] ? seeds[k][0] : seeds[k][1]);
+        assert_int_equal(want[30], seeds[k][0] > seeds[k][1] ? seeds[k][0] : seeds[k][1]);
+        assert_int_equal(want[31], __builtin_bswap64(seeds[k][0]));
     }
 }
 
@@ -869,6 +877,45 @@ static uint32_t Bt(int32_t off, uint32_t rs2, uint32_t rs1, uint32_t f3)
     return (u >> 12 & 1) << 31 | (u >> 5 & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 |
            (u >> 1 & 0xf) << 8 | (u >> 11 & 1) << 7 | 0x63;
 }
+
+/* Runs that go on to the next run in the same page (chained) without coming back: loops by
+ * a branch and by jalr, run with a small budget per call. Every call keeps to its budget and
+ * the loop ends with the right counts. */
+static void test_chained_runs_keep_to_the_budget(void **state)
+{
+    (void)state;
+    uint32_t branch_loop[] = { ADDI(5, 5, 1), Bt(-4, 6, 5, 4) /* blt x5, x6 */, ADDI(7, 0, 9) };
+    uint32_t jalr_loop[] = { ADDI(5, 5, 1), Bt(8, 6, 5, 5) /* bge x5, x6, +8 */,
+                             I(0, 10, 0, 0, 0x67) /* jalr x0, 0(x10) */, ADDI(7, 0, 9) };
+    struct { const uint32_t *p; unsigned count, total; } loops[] = {
+        { branch_loop, 3, 2 * 1000 + 1 }, { jalr_loop, 4, 3 * 999 + 2 + 1 },
+    };
+    for (unsigned l = 0; l < 2; l++) {
+        for (unsigned budget = 1; budget <= 4096; budget *= 8) {
+            memset(hart.x, 0, sizeof(hart.x));
+            hart.x[6] = 1000;
+            hart.x[10] = RAM_BASE;
+            hart.pc = RAM_BASE;
+            hart.instret = 0;
+            hart_flush_code(&hart);
+            for (unsigned i = 0; i < loops[l].count; i++)
+                put32(RAM_BASE + 4 * i, loops[l].p[i]);
+            unsigned done = 0, calls = 0;
+            while (done < loops[l].total && calls++ < 10000) {
+                unsigned want = loops[l].total - done < budget ? loops[l].total - done : budget;
+                unsigned got = hart_exec_block(&hart, want);
+                assert_true(got >= 1 && got <= want);
+                done += got;
+            }
+            assert_int_equal(done, loops[l].total);
+            assert_int_equal(hart.x[5], 1000);
+            assert_int_equal(hart.x[7], 9);
+            assert_int_equal(hart.instret, loops[l].total);
+            assert_int_equal(hart.pc, RAM_BASE + 4 * loops[l].count);
+        }
+    }
+}
+
 
 static void test_translated_runs_with_memory_and_branches_match_the_interpreter(void **state)
 {
@@ -1056,7 +1103,7 @@ int main(void)
         T(test_translated_runs_with_memory_and_branches_match_the_interpreter),
         T(test_fault_in_the_middle_of_a_translated_run_is_precise),
         T(test_code_changed_behind_the_harts_back_is_seen_after_fence_i),
-        T(test_fences_in_a_translated_run),
+        T(test_fences_in_a_translated_run), T(test_chained_runs_keep_to_the_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
