@@ -731,7 +731,9 @@ struct code_page {
 
 #define JIT_SIZE (32u << 20)  /* host code for runs of ALU instructions, per hart */
 #define JIT_RUN_MAX 32        /* instructions in one run (so at most 128 bytes of guest code) */
-#define JIT_INSN_MAX 128      /* host bytes for one instruction, with its exit stub */
+#define JIT_INSN_MAX 160      /* host bytes for one instruction, with its exit stub */
+#define JIT_START 64          /* the entry trampoline, then runs */
+#define JIT_XBIAS 128         /* translated code addresses x[] from (uint8_t *)x + JIT_XBIAS */
 
 struct code_cache {
     struct code_page *slot[CODE_SLOTS];
@@ -757,7 +759,7 @@ void hart_flush_code(struct hart *h)
         for (unsigned i = 0; i < CODE_SLOTS; i++)
             if (h->code->slot[i])
                 h->code->slot[i]->snap_ok = false;
-        h->code->jit_used = 0;
+        h->code->jit_used = JIT_START;
         h->code->jit_full = false;
     }
 }
@@ -1043,37 +1045,71 @@ static inline uint32_t code_raw(const struct code_page *cp, unsigned off)
 
 /* ---- runs translated to x86-64 ----
  * A run is a straight line of ALU instructions, loads and stores, ended by at most one jump
- * or branch. The host code reads and writes the guest registers in x[] (rdi) and the state
- * in hart.jit, which follows x[]. The run's first entry becomes F_JIT; the interpreter is
- * still the reference for every instruction.
- * A run is called as jit_fn(x, pc of its first instruction) with hart.jit.done = 0 and
- * returns the next pc and whether it stopped at a load or store the TLB could not serve
- * (then pc is that instruction's and everything before it is done). hart.jit.done counts
- * the instructions completed. A run whose next pc is in the same page goes on to the run
- * that starts there, if there is one, without coming back (chaining), while done is below
- * hart.jit.limit. */
+ * or branch. The run's first entry becomes F_JIT; the interpreter is still the reference
+ * for every instruction.
+ * Host code is entered through a trampoline at the start of the code buffer, as
+ * jit_entry(x + 16, pc of the run's first instruction, the run's code). rdi points into x[]
+ * so that every guest register is at an 8-bit displacement; hart.jit follows x[]. Within a
+ * run, guest registers live in host registers (rbx, rbp, r8-r10, r12-r15), loaded on first
+ * use and written back at every way out of the run.
+ * A run returns the next pc and 0, or the pc of a load or store the TLB could not serve and
+ * 1 (everything before it is done). Every run subtracts the instructions it completed from
+ * hart.jit.left. A run whose next pc is in the same page goes on to the run that starts
+ * there, if there is one, without coming back (chaining), while left stays above zero. */
 struct jit_ret { uint64_t pc, miss; };
-typedef struct jit_ret (*jit_fn)(uint64_t *x, uint64_t pc);
+typedef struct jit_ret (*jit_entry)(uint8_t *xb, uint64_t pc, const uint8_t *code);
 
 #if defined(__x86_64__)
 #define HAVE_JIT 1
 
 struct jit_out { uint8_t *p; };
 
+enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7, R11 = 11 };
+/* Offsets of hart.jit's fields from rdi. */
+#define JX(f) (unsigned)(offsetof(struct hart, jit) - offsetof(struct hart, x) - JIT_XBIAS + offsetof(struct hart_jit, f))
+_Static_assert(offsetof(struct hart, jit) == offsetof(struct hart, x) + sizeof(((struct hart *)0)->x),
+               "hart.jit follows x[]");
+
+/* The trampoline at the start of the code buffer (JIT_START bytes) saves the registers the
+ * C ABI asks a callee to keep and jumps to the run (rdx); runs leave through JIT_EXIT. */
+#define JIT_EXIT 16
 
 static void jb(struct jit_out *j, unsigned n, const uint8_t *b) { memcpy(j->p, b, n); j->p += n; }
 static void j32(struct jit_out *j, uint32_t v) { memcpy(j->p, &v, 4); j->p += 4; }
-/* REX.W opcode reg, [rdi + 8*xr] (rax = 0, rcx = 1) */
-static void jmem(struct jit_out *j, uint8_t rex, uint8_t opc, unsigned reg, unsigned xr)
+
+/* [REX] opcode modrm with reg and a register operand rm (mod = 11) */
+static void jrr(struct jit_out *j, bool w, unsigned nopc, const uint8_t *opc, unsigned reg, unsigned rm)
 {
-    if (rex) *j->p++ = rex;
-    *j->p++ = opc;
-    *j->p++ = (uint8_t)(0x80 | (reg << 3) | 7);
-    j32(j, xr * 8);
+    uint8_t rex = (uint8_t)(0x40 | (w ? 8 : 0) | (reg >= 8 ? 4 : 0) | (rm >= 8 ? 1 : 0));
+    if (rex != 0x40) *j->p++ = rex;
+    jb(j, nopc, opc);
+    *j->p++ = (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7));
 }
-static void jload(struct jit_out *j, unsigned xr) { jmem(j, 0x48, 0x8b, 0, xr); }   /* mov rax, x[r] */
-static void jloadc(struct jit_out *j, unsigned xr) { jmem(j, 0x48, 0x8b, 1, xr); }  /* mov rcx, x[r] */
-static void jstore(struct jit_out *j, unsigned xr) { jmem(j, 0x48, 0x89, 0, xr); }  /* mov x[r], rax */
+static void jrr1(struct jit_out *j, uint8_t opc, unsigned reg, unsigned rm) { jrr(j, true, 1, &opc, reg, rm); }
+/* [REX.W] opcode modrm with reg and [rdi + disp] */
+static void jrm(struct jit_out *j, bool w, uint8_t opc, unsigned reg, int32_t disp)
+{
+    uint8_t rex = (uint8_t)(0x40 | (w ? 8 : 0) | (reg >= 8 ? 4 : 0));
+    if (rex != 0x40) *j->p++ = rex;
+    *j->p++ = opc;
+    if (disp >= -128 && disp <= 127) {
+        *j->p++ = (uint8_t)(0x47 | (reg & 7) << 3);
+        *j->p++ = (uint8_t)disp;
+    } else {
+        *j->p++ = (uint8_t)(0x87 | (reg & 7) << 3);
+        j32(j, (uint32_t)disp);
+    }
+}
+static int32_t xdisp(unsigned xr) { return (int32_t)(xr * 8) - JIT_XBIAS; }
+/* opc reg64, [rdi + hart.jit field] */
+static void jctx_op(struct jit_out *j, uint8_t opc, unsigned reg, unsigned off) { jrm(j, true, opc, reg, (int32_t)off); }
+/* lea reg, [rsi + disp]: the run's pc (rsi) plus an offset */
+static void jlea_pc(struct jit_out *j, unsigned reg, int32_t disp)
+{
+    uint8_t b[3] = { (uint8_t)(0x48 | (reg >= 8 ? 4 : 0)), 0x8d, (uint8_t)(0x86 | (reg & 7) << 3) };
+    jb(j, 3, b); j32(j, (uint32_t)disp);
+}
+/* op rax, imm32 (opc: 05 add, 25 and, 0d or, 35 xor, 3d cmp) */
 static void jalu_imm(struct jit_out *j, uint8_t opc, int32_t imm) { uint8_t b[2] = { 0x48, opc }; jb(j, 2, b); j32(j, (uint32_t)imm); }
 static void jshift_imm(struct jit_out *j, bool wide, uint8_t modrm, unsigned sh)
 {
@@ -1086,6 +1122,134 @@ static void jsetcc(struct jit_out *j, uint8_t cc)
 {
     uint8_t b[6] = { 0x0f, cc, 0xc0, 0x0f, 0xb6, 0xc0 }; /* setcc al; movzx eax, al */
     jb(j, 6, b);
+}
+/* sub qword [rdi + left], n */
+static void jleft(struct jit_out *j, unsigned n)
+{
+    jrm(j, true, 0x83, 5, (int32_t)JX(left));
+    *j->p++ = (uint8_t)n;
+}
+/* Leaves: rax = the pc already there, edx = miss, through the trampoline's exit. */
+static void jret(struct jit_out *j, uint8_t *base, bool miss)
+{
+    if (miss) { *j->p++ = 0xba; j32(j, 1); }                    /* mov edx, 1 */
+    else { *j->p++ = 0x31; *j->p++ = 0xd2; }                    /* xor edx, edx */
+    *j->p++ = 0xe9;                                             /* jmp exit */
+    j32(j, (uint32_t)(int32_t)(base + JIT_EXIT - (j->p + 4)));
+}
+/* A short forward jump (jcc rel8, or jmp with cc 0xeb), patched by jpatch8. */
+static uint8_t *jfwd8(struct jit_out *j, uint8_t cc) { *j->p++ = cc; *j->p++ = 0; return j->p - 1; }
+static void jpatch8(struct jit_out *j, uint8_t *at) { *at = (uint8_t)(j->p - (at + 1)); }
+
+static void jit_emit_trampoline(uint8_t *base)
+{
+    static const uint8_t entry[] = {
+        0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, /* push rbx, rbp, r12-r15 */
+        0xff, 0xe2,                                                 /* jmp rdx */
+    };
+    static const uint8_t exit[] = {
+        0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, /* pop r15-r12, rbp, rbx */
+        0xc3,
+    };
+    memcpy(base, entry, sizeof(entry));
+    memcpy(base + JIT_EXIT, exit, sizeof(exit));
+}
+
+/* ---- guest registers in host registers, within one run ---- */
+#define RA_N 9
+static const uint8_t ra_pool[RA_N] = { RBX, RBP, 8, 9, 10, 12, 13, 14, 15 };
+struct ra {
+    int8_t slot_of[32];      /* -1, or the pool slot holding the guest register */
+    int8_t guest[RA_N];      /* -1, or the guest register in the slot */
+    bool dirty[RA_N];
+    uint32_t used[RA_N];
+    uint32_t tick;
+};
+
+static void ra_init(struct ra *ra)
+{
+    memset(ra, 0, sizeof(*ra));
+    memset(ra->slot_of, -1, sizeof(ra->slot_of));
+    memset(ra->guest, -1, sizeof(ra->guest));
+}
+
+static void ra_writeback(struct jit_out *j, const struct ra *ra, unsigned s)
+{
+    jrm(j, true, 0x89, ra_pool[s], xdisp((unsigned)ra->guest[s]));  /* mov x[r], host */
+}
+
+/* A slot for a new guest register: a free one, or the one used longest ago (written back). */
+static unsigned ra_take(struct jit_out *j, struct ra *ra)
+{
+    unsigned best = 0;
+    for (unsigned s = 0; s < RA_N; s++) {
+        if (ra->guest[s] < 0) { best = s; goto got; }
+        if (ra->used[s] < ra->used[best]) best = s;
+    }
+    if (ra->dirty[best]) ra_writeback(j, ra, best);
+    ra->slot_of[ra->guest[best]] = -1;
+got:
+    ra->dirty[best] = false;
+    return best;
+}
+
+/* The host register holding guest register xr, loaded if it is not there yet. */
+static unsigned ra_get(struct jit_out *j, struct ra *ra, unsigned xr)
+{
+    int s = ra->slot_of[xr];
+    if (s < 0) {
+        s = (int)ra_take(j, ra);
+        ra->guest[s] = (int8_t)xr;
+        ra->slot_of[xr] = (int8_t)s;
+        jrm(j, true, 0x8b, ra_pool[s], xdisp(xr));              /* mov host, x[r] */
+    }
+    ra->used[s] = ++ra->tick;
+    return ra_pool[s];
+}
+
+/* The host register to write guest register xr to (never x0: its writes are dropped). */
+static unsigned ra_def(struct jit_out *j, struct ra *ra, unsigned xr)
+{
+    if (xr == 0)
+        return R11;
+    int s = ra->slot_of[xr];
+    if (s < 0) {
+        s = (int)ra_take(j, ra);
+        ra->guest[s] = (int8_t)xr;
+        ra->slot_of[xr] = (int8_t)s;
+    }
+    ra->used[s] = ++ra->tick;
+    ra->dirty[s] = true;
+    return ra_pool[s];
+}
+
+/* Writes back every changed register (they stay cached). */
+static void ra_flush(struct jit_out *j, struct ra *ra)
+{
+    for (unsigned s = 0; s < RA_N; s++)
+        if (ra->dirty[s]) {
+            ra_writeback(j, ra, s);
+            ra->dirty[s] = false;
+        }
+}
+
+/* mov rax/rcx, guest register */
+static void jget(struct jit_out *j, struct ra *ra, unsigned reg, unsigned xr)
+{
+    unsigned h = ra_get(j, ra, xr);
+    jrr1(j, 0x8b, reg, h);
+}
+/* op rax, guest register (opc with modrm reg = rax, rm = the register: 03 add, 2b sub, ...) */
+static void jop(struct jit_out *j, struct ra *ra, uint8_t opc, unsigned xr)
+{
+    unsigned h = ra_get(j, ra, xr);
+    jrr1(j, opc, RAX, h);
+}
+/* guest register = rax (or another scratch register) */
+static void jset(struct jit_out *j, struct ra *ra, unsigned xr, unsigned from)
+{
+    unsigned h = ra_def(j, ra, xr);
+    jrr1(j, 0x8b, h, from);
 }
 
 static bool jit_op_ok(uint8_t op)
@@ -1105,74 +1269,39 @@ static bool jit_op_ok(uint8_t op)
     }
 }
 
-/* Offsets of hart.jit's fields from x[] (rdi). */
-#define JX(f) (unsigned)(offsetof(struct hart, jit) - offsetof(struct hart, x) + offsetof(struct hart_jit, f))
-_Static_assert(offsetof(struct hart, jit) == offsetof(struct hart, x) + sizeof(((struct hart *)0)->x),
-               "hart.jit follows x[]");
-
-/* opc reg64, [rdi + off] with reg 0..15 */
-static void jctx_op(struct jit_out *j, uint8_t opc, unsigned reg, unsigned off)
-{
-    uint8_t b[3] = { (uint8_t)(0x48 | (reg >= 8 ? 4 : 0)), opc, (uint8_t)(0x87 | ((reg & 7) << 3)) };
-    jb(j, 3, b); j32(j, off);
-}
-/* lea rax/rcx/rsi, [rsi + disp]: the run's pc (rsi) plus an offset */
-static void jlea_pc(struct jit_out *j, unsigned reg, int32_t disp)
-{
-    uint8_t b[3] = { 0x48, 0x8d, (uint8_t)(0x86 | (reg << 3)) };
-    jb(j, 3, b); j32(j, (uint32_t)disp);
-}
-/* add qword [rdi + JX(done)], n */
-static void jdone(struct jit_out *j, unsigned n)
-{
-    static const uint8_t b[3] = { 0x48, 0x83, 0x87 };
-    jb(j, 3, b); j32(j, JX(done)); *j->p++ = (uint8_t)n;
-}
-/* Returns: rax = the pc already there, edx = miss. */
-static void jret(struct jit_out *j, bool miss)
-{
-    if (miss) { *j->p++ = 0xba; j32(j, 1); }                    /* mov edx, 1 */
-    else { *j->p++ = 0x31; *j->p++ = 0xd2; }                    /* xor edx, edx */
-    *j->p++ = 0xc3;
-}
-/* A short forward jump (jcc rel8, or jmp with cc 0xeb), patched by jpatch8. */
-static uint8_t *jfwd8(struct jit_out *j, uint8_t cc) { *j->p++ = cc; *j->p++ = 0; return j->p - 1; }
-static void jpatch8(struct jit_out *j, uint8_t *at) { *at = (uint8_t)(j->p - (at + 1)); }
-
 /* The end of a run whose next pc is pc + rel, page offset t (known when translating):
  * count its n instructions, then go on to the run at t if it is in this page and there is
- * one, or return. */
-static void jit_emit_next(struct jit_out *j, unsigned n, int32_t rel, int32_t t)
+ * one, or leave. Registers are written back already. */
+static void jit_emit_next(struct jit_out *j, uint8_t *base, unsigned n, int32_t rel, int32_t t)
 {
-    jdone(j, n);
+    jleft(j, n);
     if (t >= 0 && t < 4096) {
         uint8_t *x1, *x2;
-        jctx_op(j, 0x8b, 0, JX(done));                           /* mov rax, done */
-        jctx_op(j, 0x3b, 0, JX(limit));                          /* cmp rax, limit */
-        x1 = jfwd8(j, 0x73);                                     /* jae out */
-        jctx_op(j, 0x8b, 2, JX(dents));                          /* mov rdx, dents */
+        x1 = jfwd8(j, 0x7e);                                     /* jle out */
+        jctx_op(j, 0x8b, RDX, JX(dents));                        /* mov rdx, dents */
         static const uint8_t ld[] = { 0x48, 0x8b, 0x82 };         /* mov rax, [rdx + slot] */
         jb(j, 3, ld); j32(j, (uint32_t)(t >> 1) * (uint32_t)sizeof(struct dentry));
-        jctx_op(j, 0x3b, 0, JX(run_label));                      /* cmp rax, run_label */
+        jctx_op(j, 0x3b, RAX, JX(run_label));                    /* cmp rax, run_label */
         x2 = jfwd8(j, 0x75);                                     /* jne out */
         static const uint8_t ld2[] = { 0x8b, 0x82 };              /* mov eax, [rdx + slot + 8] */
         jb(j, 2, ld2); j32(j, (uint32_t)(t >> 1) * (uint32_t)sizeof(struct dentry) + 8);
-        jctx_op(j, 0x03, 0, JX(base));                           /* add rax, base */
-        jlea_pc(j, 6, rel);                                      /* lea rsi, [rsi + rel] */
+        jctx_op(j, 0x03, RAX, JX(base));                         /* add rax, base */
+        jlea_pc(j, RSI, rel);                                    /* lea rsi, [rsi + rel] */
         static const uint8_t jmp[] = { 0xff, 0xe0 };              /* jmp rax */
         jb(j, 2, jmp);
         jpatch8(j, x1);
         jpatch8(j, x2);
     }
-    jlea_pc(j, 0, rel);                                          /* out: rax = next pc */
-    jret(j, false);
+    jlea_pc(j, RAX, rel);                                        /* out: rax = next pc */
+    jret(j, base, false);
 }
 
 /* The same for a next pc computed into rax (jalr): chained when it is in the run's page. */
-static void jit_emit_next_dyn(struct jit_out *j, unsigned n)
+static void jit_emit_next_dyn(struct jit_out *j, uint8_t *base, unsigned n)
 {
     uint8_t *x1, *x2, *x3;
-    jdone(j, n);
+    jleft(j, n);
+    x2 = jfwd8(j, 0x7e);                                         /* jle out */
     static const uint8_t same[] = {
         0x48, 0x89, 0xc1,                                        /* mov rcx, rax */
         0x48, 0x31, 0xf1,                                        /* xor rcx, rsi */
@@ -1180,10 +1309,7 @@ static void jit_emit_next_dyn(struct jit_out *j, unsigned n)
     };
     jb(j, sizeof(same), same);
     x1 = jfwd8(j, 0x75);                                         /* jnz out */
-    jctx_op(j, 0x8b, 1, JX(done));                               /* mov rcx, done */
-    jctx_op(j, 0x3b, 1, JX(limit));                              /* cmp rcx, limit */
-    x2 = jfwd8(j, 0x73);                                         /* jae out */
-    jctx_op(j, 0x8b, 2, JX(dents));                              /* mov rdx, dents */
+    jctx_op(j, 0x8b, RDX, JX(dents));                            /* mov rdx, dents */
     static const uint8_t slot[] = {
         0x89, 0xc1,                                              /* mov ecx, eax */
         0x81, 0xe1, 0xfe, 0x0f, 0x00, 0x00,                      /* and ecx, 0xffe */
@@ -1191,114 +1317,123 @@ static void jit_emit_next_dyn(struct jit_out *j, unsigned n)
     };
     _Static_assert(sizeof(struct dentry) == 16, "jit dentry layout");
     jb(j, sizeof(slot), slot);
-    jctx_op(j, 0x3b, 11, JX(run_label));                         /* cmp r11, run_label */
+    jctx_op(j, 0x3b, R11, JX(run_label));                        /* cmp r11, run_label */
     x3 = jfwd8(j, 0x75);                                         /* jne out */
     static const uint8_t ld[] = { 0x44, 0x8b, 0x5c, 0xca, 0x08 }; /* mov r11d, [rdx + rcx*8 + 8] */
     jb(j, sizeof(ld), ld);
-    jctx_op(j, 0x03, 11, JX(base));                              /* add r11, base */
+    jctx_op(j, 0x03, R11, JX(base));                             /* add r11, base */
     static const uint8_t go[] = { 0x48, 0x89, 0xc6, 0x41, 0xff, 0xe3 }; /* mov rsi, rax; jmp r11 */
     jb(j, sizeof(go), go);
     jpatch8(j, x1);
     jpatch8(j, x2);
     jpatch8(j, x3);
-    jret(j, false);
+    jret(j, base, false);
 }
 
-/* A load or store: the data TLB hit check the interpreter does (rset in r8, wset in r9,
- * the TLB generation in r10), then the access through the entry's host page. A miss, or an
- * access that would leave the page, jumps to the exit stub *exit (patched later) so that
- * the interpreter executes this instruction itself with everything before it done. */
-static void jit_emit_mem(struct jit_out *j, uint8_t op, const struct dentry *d, uint8_t **fix, unsigned *nfix)
+/* A way out of a run at a load or store that missed: the registers changed before it. */
+struct jit_fix {
+    uint8_t *at;            /* rel32 of the jump to patch */
+    unsigned insn, off;     /* instructions done before it, its offset from the run's pc */
+    uint8_t nwb, wb_host[RA_N], wb_guest[RA_N];
+};
+
+/* A load or store: the data TLB hit check the interpreter does, then the access through the
+ * entry's host page. A miss, or an access that would leave the page (the page of its last
+ * byte is then not the entry's), jumps to an exit stub so that the interpreter executes
+ * this instruction itself with everything before it done. */
+static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d,
+                         struct jit_fix *fix)
 {
     static const uint8_t size[] = { [F_LB] = 1, [F_LH] = 2, [F_LW] = 4, [F_LD] = 8, [F_LBU] = 1,
                                     [F_LHU] = 2, [F_LWU] = 4, [F_SB] = 1, [F_SH] = 2, [F_SW] = 4, [F_SD] = 8 };
     bool st = op >= F_SB;
     unsigned sz = size[op];
-    jload(j, d->rs1);
+    jget(j, ra, RAX, d->rs1);
     if (d->imm) jalu_imm(j, 0x05, d->imm);                         /* rax = va */
     static const uint8_t idx[] = {
-        0x48, 0x89, 0xc1,                                          /* mov rcx, rax */
-        0x48, 0xc1, 0xe9, 0x0c,                                    /* shr rcx, 12 */
-        0x81, 0xe1, 0xff, 0x01, 0x00, 0x00,                        /* and ecx, 511 */
-        0xc1, 0xe1, 0x04,                                          /* shl ecx, 4 */
+        0x89, 0xc1,                                                /* mov ecx, eax */
+        0xc1, 0xe9, 0x08,                                          /* shr ecx, 8 */
+        0x81, 0xe1, 0xf0, 0x1f, 0x00, 0x00,                        /* and ecx, 511 << 4 */
     };
     _Static_assert(sizeof(struct tlb_entry) == 16 && TLB_SIZE == 512, "jit TLB layout");
     jb(j, sizeof(idx), idx);
-    uint8_t add[3] = { 0x4c, 0x01, st ? 0xc9 : 0xc1 };             /* add rcx, r9 / r8 */
-    jb(j, 3, add);
-    static const uint8_t tag[] = {
-        0x48, 0x89, 0xc2,                                          /* mov rdx, rax */
-        0x48, 0x81, 0xe2, 0x00, 0xf0, 0xff, 0xff,                  /* and rdx, ~0xfff */
-        0x4c, 0x09, 0xd2,                                          /* or rdx, r10 */
-        0x48, 0x3b, 0x11,                                          /* cmp rdx, [rcx] */
-        0x0f, 0x85,                                                /* jne exit */
+    jctx_op(j, 0x03, RCX, st ? JX(wset) : JX(rset));               /* add rcx, wset / rset */
+    uint8_t lea[4] = { 0x48, 0x8d, 0x50, (uint8_t)(sz - 1) };      /* lea rdx, [rax + sz - 1] */
+    jb(j, 4, lea);
+    static const uint8_t pg[] = { 0x48, 0x81, 0xe2, 0x00, 0xf0, 0xff, 0xff }; /* and rdx, ~0xfff */
+    jb(j, sizeof(pg), pg);
+    jctx_op(j, 0x0b, RDX, JX(gen));                                /* or rdx, gen */
+    static const uint8_t cmp[] = { 0x48, 0x3b, 0x11, 0x0f, 0x85 }; /* cmp rdx, [rcx]; jne exit */
+    jb(j, sizeof(cmp), cmp);
+    fix->at = j->p;
+    j32(j, 0);
+    fix->nwb = 0;
+    for (unsigned s = 0; s < RA_N; s++)
+        if (ra->dirty[s]) {
+            fix->wb_host[fix->nwb] = ra_pool[s];
+            fix->wb_guest[fix->nwb++] = (uint8_t)ra->guest[s];
+        }
+    static const uint8_t host[] = {
+        0x25, 0xff, 0x0f, 0x00, 0x00,                              /* and eax, 0xfff */
+        0x48, 0x03, 0x41, 0x08,                                    /* add rax, [rcx + 8] */
     };
-    jb(j, sizeof(tag), tag);
-    fix[(*nfix)++] = j->p; j32(j, 0);
-    static const uint8_t off[] = {
-        0x89, 0xc2,                                                /* mov edx, eax */
-        0x81, 0xe2, 0xff, 0x0f, 0x00, 0x00,                        /* and edx, 0xfff */
-        0x81, 0xfa,                                                /* cmp edx, 0x1000 - sz */
-    };
-    jb(j, sizeof(off), off);
-    j32(j, 0x1000 - sz);
-    static const uint8_t ja[] = { 0x0f, 0x87 };                    /* ja exit */
-    jb(j, 2, ja);
-    fix[(*nfix)++] = j->p; j32(j, 0);
-    static const uint8_t host[] = { 0x48, 0x03, 0x51, 0x08 };      /* add rdx, [rcx + 8] */
-    jb(j, 4, host);
+    jb(j, sizeof(host), host);
     if (st) {
-        jloadc(j, d->rs2);
+        jget(j, ra, RCX, d->rs2);
         switch (sz) {
-        case 1: { static const uint8_t b[] = { 0x88, 0x0a }; jb(j, 2, b); break; }        /* mov [rdx], cl */
-        case 2: { static const uint8_t b[] = { 0x66, 0x89, 0x0a }; jb(j, 3, b); break; }  /* mov [rdx], cx */
-        case 4: { static const uint8_t b[] = { 0x89, 0x0a }; jb(j, 2, b); break; }        /* mov [rdx], ecx */
-        default: { static const uint8_t b[] = { 0x48, 0x89, 0x0a }; jb(j, 3, b); break; } /* mov [rdx], rcx */
+        case 1: { static const uint8_t b[] = { 0x88, 0x08 }; jb(j, 2, b); break; }        /* mov [rax], cl */
+        case 2: { static const uint8_t b[] = { 0x66, 0x89, 0x08 }; jb(j, 3, b); break; }  /* mov [rax], cx */
+        case 4: { static const uint8_t b[] = { 0x89, 0x08 }; jb(j, 2, b); break; }        /* mov [rax], ecx */
+        default: { static const uint8_t b[] = { 0x48, 0x89, 0x08 }; jb(j, 3, b); break; } /* mov [rax], rcx */
         }
         return;
     }
     switch (op) {
-    case F_LB:  { static const uint8_t b[] = { 0x48, 0x0f, 0xbe, 0x02 }; jb(j, 4, b); break; } /* movsx rax, byte */
-    case F_LBU: { static const uint8_t b[] = { 0x0f, 0xb6, 0x02 }; jb(j, 3, b); break; }       /* movzx eax, byte */
-    case F_LH:  { static const uint8_t b[] = { 0x48, 0x0f, 0xbf, 0x02 }; jb(j, 4, b); break; } /* movsx rax, word */
-    case F_LHU: { static const uint8_t b[] = { 0x0f, 0xb7, 0x02 }; jb(j, 3, b); break; }       /* movzx eax, word */
-    case F_LW:  { static const uint8_t b[] = { 0x48, 0x63, 0x02 }; jb(j, 3, b); break; }       /* movsxd rax, dword */
-    case F_LWU: { static const uint8_t b[] = { 0x8b, 0x02 }; jb(j, 2, b); break; }             /* mov eax, dword */
-    default:    { static const uint8_t b[] = { 0x48, 0x8b, 0x02 }; jb(j, 3, b); break; }       /* mov rax, qword */
+    case F_LB:  { static const uint8_t b[] = { 0x48, 0x0f, 0xbe, 0x00 }; jb(j, 4, b); break; } /* movsx rax, byte */
+    case F_LBU: { static const uint8_t b[] = { 0x0f, 0xb6, 0x00 }; jb(j, 3, b); break; }       /* movzx eax, byte */
+    case F_LH:  { static const uint8_t b[] = { 0x48, 0x0f, 0xbf, 0x00 }; jb(j, 4, b); break; } /* movsx rax, word */
+    case F_LHU: { static const uint8_t b[] = { 0x0f, 0xb7, 0x00 }; jb(j, 3, b); break; }       /* movzx eax, word */
+    case F_LW:  { static const uint8_t b[] = { 0x48, 0x63, 0x00 }; jb(j, 3, b); break; }       /* movsxd rax, dword */
+    case F_LWU: { static const uint8_t b[] = { 0x8b, 0x00 }; jb(j, 2, b); break; }             /* mov eax, dword */
+    default:    { static const uint8_t b[] = { 0x48, 0x8b, 0x00 }; jb(j, 3, b); break; }       /* mov rax, qword */
     }
-    jstore(j, d->rd);
+    jset(j, ra, d->rd, RAX);
 }
 
 /* Emits the control transfer that ends a run (the run's last instruction, at offset off
  * from the run's pc, which is at page offset start), then goes on to the next pc. */
-static void jit_emit_end(struct jit_out *j, uint8_t op, const struct dentry *d, unsigned start,
-                         unsigned off, unsigned done)
+static void jit_emit_end(struct jit_out *j, uint8_t *base, struct ra *ra, uint8_t op, const struct dentry *d,
+                         unsigned start, unsigned off, unsigned done)
 {
     int32_t next = (int32_t)(off + d->len), target = (int32_t)off + d->imm;
     if (op == F_JAL) {
-        if (d->rd) { jlea_pc(j, 1, next); jmem(j, 0x48, 0x89, 1, d->rd); }   /* x[rd] = link */
-        jit_emit_next(j, done, target, (int32_t)start + target);
+        if (d->rd) { jlea_pc(j, RCX, next); jset(j, ra, d->rd, RCX); }   /* x[rd] = link */
+        ra_flush(j, ra);
+        jit_emit_next(j, base, done, target, (int32_t)start + target);
     } else if (op == F_JALR) {
         static const uint8_t clr[] = { 0x48, 0x83, 0xe0, 0xfe };          /* and rax, ~1 */
-        jload(j, d->rs1);
+        jget(j, ra, RAX, d->rs1);
         if (d->imm) jalu_imm(j, 0x05, d->imm);
         jb(j, 4, clr);
-        if (d->rd) { jlea_pc(j, 1, next); jmem(j, 0x48, 0x89, 1, d->rd); }
-        jit_emit_next_dyn(j, done);
+        if (d->rd) { jlea_pc(j, RCX, next); jset(j, ra, d->rd, RCX); }
+        ra_flush(j, ra);
+        jit_emit_next_dyn(j, base, done);
     } else {
         /* cmp x[rs1], x[rs2]; jcc taken; the next pc, then taken: the target */
         static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
                                       [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
-        jload(j, d->rs1);
-        jmem(j, 0x48, 0x3b, 0, d->rs2);
+        jget(j, ra, RAX, d->rs1);
+        unsigned h2 = ra_get(j, ra, d->rs2);
+        ra_flush(j, ra);                                                  /* movs: flags untouched */
+        jrr1(j, 0x3b, RAX, h2);
         uint8_t b[2] = { 0x0f, cc[op] };
         jb(j, 2, b);
         uint8_t *taken = j->p;
         j32(j, 0);
-        jit_emit_next(j, done, next, (int32_t)start + next);
+        jit_emit_next(j, base, done, next, (int32_t)start + next);
         int32_t rel = (int32_t)(j->p - (taken + 4));
         memcpy(taken, &rel, 4);
-        jit_emit_next(j, done, target, (int32_t)start + target);
+        jit_emit_next(j, base, done, target, (int32_t)start + target);
     }
 }
 
@@ -1307,11 +1442,12 @@ static bool jit_end_ok(uint8_t op)
     return op == F_JAL || op == F_JALR || (op >= F_BEQ && op <= F_BGEU);
 }
 
-/* Emits one instruction (at most 24 bytes). */
-static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d, unsigned off)
+/* Emits one ALU instruction: the result in rax (rdx for mulh), then into x[rd]. */
+static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d, unsigned off)
 {
     static const uint8_t rr_opc[] = { [F_ADD] = 0x03, [F_SUB] = 0x2b, [F_XOR] = 0x33, [F_OR] = 0x0b,
                                       [F_AND] = 0x23, [F_ADDW] = 0x03, [F_SUBW] = 0x2b };
+    unsigned result = RAX;
     if (op == F_NOP)
         return;
     if (op == F_FENCE) {
@@ -1321,61 +1457,70 @@ static void jit_emit(struct jit_out *j, uint8_t op, const struct dentry *d, unsi
     }
     switch (op) {
     case F_LUI: { uint8_t b[3] = { 0x48, 0xc7, 0xc0 }; jb(j, 3, b); j32(j, (uint32_t)d->imm); break; }
-    case F_AUIPC: jlea_pc(j, 0, (int32_t)off); jalu_imm(j, 0x05, d->imm); break;
-    case F_ADDI: jload(j, d->rs1); if (d->imm) jalu_imm(j, 0x05, d->imm); break;
-    case F_XORI: jload(j, d->rs1); jalu_imm(j, 0x35, d->imm); break;
-    case F_ORI:  jload(j, d->rs1); jalu_imm(j, 0x0d, d->imm); break;
-    case F_ANDI: jload(j, d->rs1); jalu_imm(j, 0x25, d->imm); break;
-    case F_SLTI:  jload(j, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x9c); break;
-    case F_SLTIU: jload(j, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x92); break;
-    case F_SLLI: jload(j, d->rs1); jshift_imm(j, true, 0xe0, (unsigned)d->imm); break;
-    case F_SRLI: jload(j, d->rs1); jshift_imm(j, true, 0xe8, (unsigned)d->imm); break;
-    case F_SRAI: jload(j, d->rs1); jshift_imm(j, true, 0xf8, (unsigned)d->imm); break;
+    case F_AUIPC: jlea_pc(j, RAX, (int32_t)off + d->imm); break;
+    case F_ADDI: jget(j, ra, RAX, d->rs1); if (d->imm) jalu_imm(j, 0x05, d->imm); break;
+    case F_XORI: jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x35, d->imm); break;
+    case F_ORI:  jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x0d, d->imm); break;
+    case F_ANDI: jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x25, d->imm); break;
+    case F_SLTI:  jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x9c); break;
+    case F_SLTIU: jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x92); break;
+    case F_SLLI: jget(j, ra, RAX, d->rs1); jshift_imm(j, true, 0xe0, (unsigned)d->imm); break;
+    case F_SRLI: jget(j, ra, RAX, d->rs1); jshift_imm(j, true, 0xe8, (unsigned)d->imm); break;
+    case F_SRAI: jget(j, ra, RAX, d->rs1); jshift_imm(j, true, 0xf8, (unsigned)d->imm); break;
     case F_ADD: case F_SUB: case F_XOR: case F_OR: case F_AND:
-        jload(j, d->rs1); jmem(j, 0x48, rr_opc[op], 0, d->rs2); break;
+        jget(j, ra, RAX, d->rs1); jop(j, ra, rr_opc[op], d->rs2); break;
     case F_ADDW: case F_SUBW:
-        jload(j, d->rs1); jmem(j, 0x48, rr_opc[op], 0, d->rs2); jsext32(j); break;
+        jget(j, ra, RAX, d->rs1); jop(j, ra, rr_opc[op], d->rs2); jsext32(j); break;
     case F_SLL: case F_SRL: case F_SRA: {
         uint8_t b[3] = { 0x48, 0xd3, op == F_SLL ? 0xe0 : op == F_SRL ? 0xe8 : 0xf8 };
-        jload(j, d->rs1); jloadc(j, d->rs2); jb(j, 3, b); break;
+        jget(j, ra, RAX, d->rs1); jget(j, ra, RCX, d->rs2); jb(j, 3, b); break;
     }
-    case F_SLT:  jload(j, d->rs1); jmem(j, 0x48, 0x3b, 0, d->rs2); jsetcc(j, 0x9c); break;
-    case F_SLTU: jload(j, d->rs1); jmem(j, 0x48, 0x3b, 0, d->rs2); jsetcc(j, 0x92); break;
-    case F_ADDIW: jload(j, d->rs1); jalu_imm(j, 0x05, d->imm); jsext32(j); break;
-    case F_SLLIW: jload(j, d->rs1); jshift_imm(j, false, 0xe0, (unsigned)d->imm); jsext32(j); break;
-    case F_SRLIW: jload(j, d->rs1); jshift_imm(j, false, 0xe8, (unsigned)d->imm); jsext32(j); break;
-    case F_SRAIW: jload(j, d->rs1); jshift_imm(j, false, 0xf8, (unsigned)d->imm); jsext32(j); break;
+    case F_SLT:  jget(j, ra, RAX, d->rs1); jop(j, ra, 0x3b, d->rs2); jsetcc(j, 0x9c); break;
+    case F_SLTU: jget(j, ra, RAX, d->rs1); jop(j, ra, 0x3b, d->rs2); jsetcc(j, 0x92); break;
+    case F_ADDIW: jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x05, d->imm); jsext32(j); break;
+    case F_SLLIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xe0, (unsigned)d->imm); jsext32(j); break;
+    case F_SRLIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xe8, (unsigned)d->imm); jsext32(j); break;
+    case F_SRAIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xf8, (unsigned)d->imm); jsext32(j); break;
     case F_MUL: case F_MULW: {
-        uint8_t b[3] = { 0x48, 0x0f, 0xaf }; /* imul rax, x[rs2] */
-        jload(j, d->rs1); jb(j, 3, b); *j->p++ = 0x87; j32(j, d->rs2 * 8u);
+        static const uint8_t imul[2] = { 0x0f, 0xaf };            /* imul rax, host */
+        jget(j, ra, RAX, d->rs1);
+        jrr(j, true, 2, imul, RAX, ra_get(j, ra, d->rs2));
         if (op == F_MULW) jsext32(j);
         break;
     }
     case F_MULH: case F_MULHU:
-        /* one-operand imul/mul x[rs2]: rdx = the high half */
-        jload(j, d->rs1); jmem(j, 0x48, 0xf7, op == F_MULH ? 5 : 4, d->rs2);
-        jmem(j, 0x48, 0x89, 2, d->rd);
-        return;
+        /* one-operand imul/mul: rdx = the high half */
+        jget(j, ra, RAX, d->rs1);
+        jrr1(j, 0xf7, op == F_MULH ? 5 : 4, ra_get(j, ra, d->rs2));
+        result = RDX;
+        break;
     case F_MINU: case F_MAXU: {
         uint8_t b[4] = { 0x48, 0x0f, op == F_MINU ? 0x47 : 0x42, 0xc1 }; /* cmova/cmovb rax, rcx */
-        jload(j, d->rs1); jloadc(j, d->rs2); jmem(j, 0x48, 0x3b, 0, d->rs2); jb(j, 4, b); break;
+        jget(j, ra, RAX, d->rs1); jget(j, ra, RCX, d->rs2);
+        static const uint8_t c[3] = { 0x48, 0x39, 0xc8 };                 /* cmp rax, rcx */
+        jb(j, 3, c); jb(j, 4, b); break;
     }
-    case F_REV8: { static const uint8_t b[3] = { 0x48, 0x0f, 0xc8 }; jload(j, d->rs1); jb(j, 3, b); break; }
-    case F_ADDUW: jmem(j, 0, 0x8b, 0, d->rs1); jmem(j, 0x48, 0x03, 0, d->rs2); break;
+    case F_REV8: { static const uint8_t b[3] = { 0x48, 0x0f, 0xc8 }; jget(j, ra, RAX, d->rs1); jb(j, 3, b); break; }
+    case F_ADDUW: {
+        static const uint8_t mov = 0x8b;                                  /* mov eax, host32 */
+        jrr(j, false, 1, &mov, RAX, ra_get(j, ra, d->rs1));
+        jop(j, ra, 0x03, d->rs2);
+        break;
+    }
     case F_SH1ADD: case F_SH2ADD: case F_SH3ADD:
-        jload(j, d->rs1); jshift_imm(j, true, 0xe0, op == F_SH1ADD ? 1 : op == F_SH2ADD ? 2 : 3);
-        jmem(j, 0x48, 0x03, 0, d->rs2); break;
+        jget(j, ra, RAX, d->rs1); jshift_imm(j, true, 0xe0, op == F_SH1ADD ? 1 : op == F_SH2ADD ? 2 : 3);
+        jop(j, ra, 0x03, d->rs2); break;
     case F_ANDN: {
         static const uint8_t b[6] = { 0x48, 0xf7, 0xd1, 0x48, 0x21, 0xc8 }; /* not rcx; and rax, rcx */
-        jload(j, d->rs1); jloadc(j, d->rs2); jb(j, 6, b); break;
+        jget(j, ra, RAX, d->rs1); jget(j, ra, RCX, d->rs2); jb(j, 6, b); break;
     }
     default: return;
     }
-    jstore(j, d->rd);
+    jset(j, ra, d->rd, result);
 }
 
-/* Translates the run starting at offset off of cp into head, if it is long enough to pay:
- * ALU instructions, loads and stores, and at most one jump or branch, which ends it. */
+/* Translates the run starting at offset off of cp into head: ALU instructions, loads and
+ * stores, and at most one jump or branch, which ends it. */
 static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, struct dentry *head)
 {
     struct dentry d[JIT_RUN_MAX];
@@ -1383,7 +1528,7 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
     uint32_t raw[JIT_RUN_MAX];
     if (!cc->jit || cc->jit_full)
         return;
-    if (cc->jit_used + JIT_RUN_MAX * JIT_INSN_MAX + 512 > JIT_SIZE) {
+    if (cc->jit_used + JIT_RUN_MAX * JIT_INSN_MAX + 1024 > JIT_SIZE) {
         cc->jit_full = true;
         return;
     }
@@ -1408,44 +1553,41 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
         return;
     for (unsigned i = 0, at = off; i < count; at += d[i].len, i++)
         code_snap(cp, at, raw[i]);
-    struct jit_out j = { cc->jit + cc->jit_used };
-    uint8_t *fix[2 * JIT_RUN_MAX];
-    unsigned fix_insn[2 * JIT_RUN_MAX], fix_off[2 * JIT_RUN_MAX], nfix = 0;
-    jctx_op(&j, 0x8b, 8, JX(rset));  /* mov r8, rset */
-    jctx_op(&j, 0x8b, 9, JX(wset));  /* mov r9, wset */
-    jctx_op(&j, 0x8b, 10, JX(gen));  /* mov r10, gen */
+    uint8_t *base = cc->jit;
+    struct jit_out j = { base + cc->jit_used };
+    struct jit_fix fix[JIT_RUN_MAX];
+    unsigned nfix = 0;
+    struct ra ra;
+    ra_init(&ra);
     unsigned at = 0;
     for (unsigned i = 0; i < count; i++) {
         if (end && i == count - 1) {
-            jit_emit_end(&j, ops[i], &d[i], off, at, count);
+            jit_emit_end(&j, base, &ra, ops[i], &d[i], off, at, count);
         } else if (ops[i] >= F_LB && ops[i] <= F_SD) {
-            unsigned first = nfix;
-            jit_emit_mem(&j, ops[i], &d[i], fix, &nfix);
-            for (unsigned f = first; f < nfix; f++) {
-                fix_insn[f] = i;
-                fix_off[f] = at;
-            }
+            fix[nfix].insn = i;
+            fix[nfix].off = at;
+            jit_emit_mem(&j, &ra, ops[i], &d[i], &fix[nfix]);
+            nfix++;
         } else {
-            jit_emit(&j, ops[i], &d[i], at);
+            jit_emit(&j, &ra, ops[i], &d[i], at);
         }
         at += d[i].len;
     }
-    if (!end)
-        jit_emit_next(&j, count, (int32_t)at, (int32_t)(off + at));
-    /* exit stubs: the pc of the instruction that missed, and how many were done before it */
+    if (!end) {
+        ra_flush(&j, &ra);
+        jit_emit_next(&j, base, count, (int32_t)at, (int32_t)(off + at));
+    }
+    /* exit stubs: write back what changed before the instruction that missed, count the
+     * instructions done before it, and leave with its pc */
     for (unsigned f = 0; f < nfix; f++) {
-        uint8_t *stub = j.p;
-        if (f > 0 && fix_insn[f] == fix_insn[f - 1]) {
-            stub = fix[f - 1] + 4 + (int32_t)(fix[f - 1][0] | fix[f - 1][1] << 8 | fix[f - 1][2] << 16 |
-                                               (uint32_t)fix[f - 1][3] << 24);
-        } else {
-            if (fix_insn[f])
-                jdone(&j, fix_insn[f]);
-            jlea_pc(&j, 0, (int32_t)fix_off[f]);
-            jret(&j, true);
-        }
-        int32_t rel = (int32_t)(stub - (fix[f] + 4));
-        memcpy(fix[f], &rel, 4);
+        int32_t rel = (int32_t)(j.p - (fix[f].at + 4));
+        memcpy(fix[f].at, &rel, 4);
+        for (unsigned w = 0; w < fix[f].nwb; w++)
+            jrm(&j, true, 0x89, fix[f].wb_host[w], xdisp(fix[f].wb_guest[w]));
+        if (fix[f].insn)
+            jleft(&j, fix[f].insn);
+        jlea_pc(&j, RAX, (int32_t)fix[f].off);
+        jret(&j, base, true);
     }
     head->handler = fast_labels[F_JIT];
     head->imm = (int32_t)cc->jit_used;
@@ -1495,6 +1637,10 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
 #ifdef HAVE_JIT
         void *m = mmap(NULL, JIT_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         h->code->jit = m == MAP_FAILED ? NULL : m;
+        if (h->code->jit) {
+            jit_emit_trampoline(h->code->jit);
+            h->code->jit_used = JIT_START;
+        }
 #endif
     }
     uint64_t *x = h->x;
@@ -1570,6 +1716,14 @@ do_decode:
             decode_entry(e, raw1);
 #ifdef HAVE_JIT
             jit_run(h->code, cp, off, e);
+            if (unlikely(h->code->jit_full)) {
+                /* out of room for host code: start afresh now (every decoded page is
+                 * cleared as it comes back to life), not at the next fence.i, so that no
+                 * code goes on being interpreted in the meantime */
+                hart_flush_code(h);
+                SYNC();
+                goto next;
+            }
 #endif
         }
     }
@@ -1582,12 +1736,12 @@ op_jit:
         goto *e->handler;
     }
     {
-        h->jit.done = 0;
-        h->jit.limit = max - n > JIT_RUN_MAX ? max - n - JIT_RUN_MAX : 0;
+        int64_t left = max - n > JIT_RUN_MAX ? (int64_t)(max - n - JIT_RUN_MAX) : 0;
+        h->jit.left = left;
         h->jit.dents = cp->d;
-        struct jit_ret jr = ((jit_fn)(jit_base + (uint32_t)e->imm))(x, pc);
+        struct jit_ret jr = ((jit_entry)jit_base)((uint8_t *)x + JIT_XBIAS, pc, jit_base + (uint32_t)e->imm);
         pc = jr.pc;
-        n += (unsigned)h->jit.done;
+        n += (unsigned)(left - h->jit.left);
         if (unlikely(jr.miss)) {
             /* stopped at a load or store that missed the TLB (or would cross its page):
              * everything before it is done; interpret that one instruction */

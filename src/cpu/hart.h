@@ -71,8 +71,7 @@ struct hart_jit {
     void *dents;                   /* decoded entries of the page the code runs in */
     const void *run_label;         /* the handler that marks the head of a translated run */
     uint8_t *base;                 /* the code buffer */
-    uint64_t done;                 /* instructions completed by the current call */
-    uint64_t limit;                /* runs are chained only while done is below this */
+    int64_t left;                  /* runs are chained while this stays above 0 */
 };
 
 struct hart {
