@@ -715,13 +715,16 @@ static void dentries_clear(struct dentry *d, unsigned count)
 }
 
 #define PAGE_SLOTS 2048   /* 2-byte slots in a 4 KiB page */
-#define CODE_SLOTS 1024   /* decoded pages per hart, direct-mapped by physical page number */
+#define CODE_WAYS 4       /* decoded pages per hart: 4-way set-associative by physical page */
+#define CODE_SETS 256
+#define CODE_SLOTS (CODE_WAYS * CODE_SETS)
 
 struct code_page {
     uint64_t ppage;       /* physical page address */
     uint8_t *host;        /* its host address */
     uint32_t gen;         /* == hart.code_gen while live (code_gen is never 0) */
     bool snap_ok;         /* snap may bring the page back to life */
+    uint64_t used;        /* code_cache.clock when last looked up (the least recent goes) */
     struct dentry d[PAGE_SLOTS];
     /* The page's bytes as its entries were decoded from: every decoded instruction and
      * translated run writes the bytes it was made from here. After a fence.i the page is
@@ -736,7 +739,8 @@ struct code_page {
 #define JIT_XBIAS 128         /* translated code addresses x[] from (uint8_t *)x + JIT_XBIAS */
 
 struct code_cache {
-    struct code_page *slot[CODE_SLOTS];
+    struct code_page *slot[CODE_SLOTS]; /* set s is slot[s * CODE_WAYS ...] */
+    uint64_t clock;
     uint8_t *jit;         /* JIT_SIZE bytes, RWX; NULL if unavailable */
     uint32_t jit_used;
     bool jit_full;        /* out of room: start afresh at the next flush */
@@ -764,9 +768,19 @@ void hart_flush_code(struct hart *h)
     }
 }
 
+static inline struct code_page **code_set(struct hart *h, uint64_t ppage)
+{
+    return &h->code->slot[(ppage >> 12) % CODE_SETS * CODE_WAYS];
+}
+
+/* The decoded page given to ppage, or NULL. */
 static inline struct code_page *code_slot(struct hart *h, uint64_t ppage)
 {
-    return h->code->slot[(ppage >> 12) % CODE_SLOTS];
+    struct code_page **set = code_set(h, ppage);
+    for (unsigned w = 0; w < CODE_WAYS; w++)
+        if (set[w] && set[w]->ppage == ppage)
+            return set[w];
+    return NULL;
 }
 
 bool code_page_live(struct hart *h, uint64_t ppage)
@@ -774,15 +788,14 @@ bool code_page_live(struct hart *h, uint64_t ppage)
     if (!h->code)
         return false;
     struct code_page *cp = code_slot(h, ppage);
-    return cp && cp->ppage == ppage && cp->gen == h->code_gen;
+    return cp && cp->gen == h->code_gen;
 }
 
 bool code_page_cached(struct hart *h, uint64_t ppage)
 {
     if (!h->code)
         return false;
-    struct code_page *cp = code_slot(h, ppage);
-    return cp && cp->ppage == ppage;
+    return code_slot(h, ppage) != NULL;
 }
 
 /* Drops the entries made from bytes [off, off + size) of cp: the slots the bytes fall in,
@@ -798,10 +811,9 @@ static void code_clear_range(struct code_page *cp, unsigned off, unsigned size)
 
 void code_store(struct hart *h, uint64_t pa, unsigned size)
 {
-    uint64_t ppage = pa & ~0xfffULL;
-    if (!code_page_cached(h, ppage))
+    struct code_page *cp = h->code ? code_slot(h, pa & ~0xfffULL) : NULL;
+    if (!cp)
         return;
-    struct code_page *cp = code_slot(h, ppage);
     if (cp->gen != h->code_gen) {
         /* kept since a fence.i but not run since: a page written to is most likely data
          * now, so give it up rather than make every store to it take the slow path */
@@ -857,8 +869,20 @@ static struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
         }
     }
     uint64_t ppage = h->bus->ram->base + (uint64_t)(host - h->bus->ram->host);
-    struct code_page **sp = &h->code->slot[(ppage >> 12) % CODE_SLOTS];
-    struct code_page *cp = *sp;
+    /* the way holding ppage, else an empty or given-up way, else the least recently used */
+    struct code_page **set = code_set(h, ppage), *cp = code_slot(h, ppage);
+    unsigned victim = 0;
+    for (unsigned w = 0; !cp && w < CODE_WAYS; w++) {
+        if (!set[w]) {
+            victim = w;
+            break;
+        }
+        if (set[victim]->ppage != ~0ULL &&
+            (set[w]->ppage == ~0ULL || set[w]->used < set[victim]->used))
+            victim = w;
+    }
+    if (!cp)
+        cp = set[victim];
     if (unlikely(!cp)) {
         cp = calloc(1, sizeof(*cp));
         if (!cp) {
@@ -867,8 +891,9 @@ static struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
             return NULL;
         }
         cp->ppage = ~0ULL;
-        *sp = cp;
+        set[victim] = cp;
     }
+    cp->used = ++h->code->clock;
     if (cp->ppage != ppage)
         code_page_assign(h, cp, ppage, host);
     if (cp->gen != h->code_gen)
