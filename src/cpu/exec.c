@@ -738,7 +738,18 @@ struct code_page {
 #define JIT_START 64          /* the entry trampoline, then runs */
 #define JIT_XBIAS 128         /* translated code addresses x[] from (uint8_t *)x + JIT_XBIAS */
 
+/* Jump cache: for translated code that leaves its page, the decoded page of a virtual page,
+ * by mode (U, S, M). Valid while the TLB generation (in tag) and jc_gen are those of now. */
+#define JC_SIZE 512
+struct jc_entry {
+    uint64_t tag;         /* virtual page | tlb_gen */
+    struct dentry *dents; /* the decoded page's entries */
+    uint64_t gen;         /* hart.jit.jc_gen when made */
+    uint64_t pad;
+};
+
 struct code_cache {
+    struct jc_entry jc[3][JC_SIZE];
     struct code_page *slot[CODE_SLOTS]; /* set s is slot[s * CODE_WAYS ...] */
     uint64_t clock;
     uint8_t *jit;         /* JIT_SIZE bytes, RWX; NULL if unavailable */
@@ -748,6 +759,7 @@ struct code_cache {
 
 void hart_flush_code(struct hart *h)
 {
+    h->jit.jc_gen++;
     if (++h->code_gen == 0) {
         /* wrapped: no page may look live by accident */
         for (unsigned i = 0; h->code && i < CODE_SLOTS; i++)
@@ -819,6 +831,7 @@ void code_store(struct hart *h, uint64_t pa, unsigned size)
          * now, so give it up rather than make every store to it take the slow path */
         cp->ppage = ~0ULL;
         cp->snap_ok = false;
+        h->jit.jc_gen++;
         return;
     }
     code_clear_range(cp, pa & 0xfff, size);
@@ -840,6 +853,7 @@ static void code_page_activate(struct hart *h, struct code_page *cp)
 static void code_page_assign(struct hart *h, struct code_page *cp, uint64_t ppage, uint8_t *host)
 {
     cp->gen = 0; /* not live: activation clears it */
+    h->jit.jc_gen++;
     cp->snap_ok = false;
     cp->ppage = ppage;
     cp->host = host;
@@ -1294,6 +1308,54 @@ static bool jit_op_ok(uint8_t op)
     }
 }
 
+/* Goes on to the run at the pc in rax, in another page, if the jump cache knows the page
+ * and there is a run there; or leaves. Budget already checked. */
+static void jit_emit_far(struct jit_out *j, uint8_t *base)
+{
+    uint8_t *x1, *x2, *x3;
+    static const uint8_t idx[] = {
+        0x89, 0xc1,                                              /* mov ecx, eax */
+        0xc1, 0xe9, 0x07,                                        /* shr ecx, 7 */
+        0x81, 0xe1, 0xe0, 0x3f, 0x00, 0x00,                      /* and ecx, 511 << 5 */
+    };
+    _Static_assert(sizeof(struct jc_entry) == 32 && JC_SIZE == 512, "jit jump cache layout");
+    jb(j, sizeof(idx), idx);
+    jctx_op(j, 0x03, RCX, JX(jcache));                           /* add rcx, jcache */
+    static const uint8_t pg[] = {
+        0x48, 0x89, 0xc2,                                        /* mov rdx, rax */
+        0x48, 0x81, 0xe2, 0x00, 0xf0, 0xff, 0xff,                /* and rdx, ~0xfff */
+    };
+    jb(j, sizeof(pg), pg);
+    jctx_op(j, 0x0b, RDX, JX(gen));                              /* or rdx, gen */
+    static const uint8_t cmp[] = { 0x48, 0x3b, 0x11 };           /* cmp rdx, [rcx] */
+    jb(j, sizeof(cmp), cmp);
+    x1 = jfwd8(j, 0x75);                                         /* jne out */
+    jctx_op(j, 0x8b, RDX, JX(jc_gen));                           /* mov rdx, jc_gen */
+    static const uint8_t cmp2[] = { 0x48, 0x3b, 0x51, 0x10 };    /* cmp rdx, [rcx + 16] */
+    jb(j, sizeof(cmp2), cmp2);
+    x2 = jfwd8(j, 0x75);                                         /* jne out */
+    static const uint8_t ld[] = { 0x48, 0x8b, 0x51, 0x08 };      /* mov rdx, [rcx + 8] */
+    jb(j, sizeof(ld), ld);
+    jrm(j, true, 0x89, RDX, (int32_t)JX(dents));                 /* mov dents, rdx */
+    static const uint8_t slot[] = {
+        0x89, 0xc1,                                              /* mov ecx, eax */
+        0x81, 0xe1, 0xfe, 0x0f, 0x00, 0x00,                      /* and ecx, 0xffe */
+        0x4c, 0x8b, 0x1c, 0xca,                                  /* mov r11, [rdx + rcx*8] */
+    };
+    jb(j, sizeof(slot), slot);
+    jctx_op(j, 0x3b, R11, JX(run_label));                        /* cmp r11, run_label */
+    x3 = jfwd8(j, 0x75);                                         /* jne out */
+    static const uint8_t ld2[] = { 0x44, 0x8b, 0x5c, 0xca, 0x08 }; /* mov r11d, [rdx + rcx*8 + 8] */
+    jb(j, sizeof(ld2), ld2);
+    jctx_op(j, 0x03, R11, JX(base));                             /* add r11, base */
+    static const uint8_t go[] = { 0x48, 0x89, 0xc6, 0x41, 0xff, 0xe3 }; /* mov rsi, rax; jmp r11 */
+    jb(j, sizeof(go), go);
+    jpatch8(j, x1);
+    jpatch8(j, x2);
+    jpatch8(j, x3);
+    jret(j, base, false);
+}
+
 /* The end of a run whose next pc is pc + rel, page offset t (known when translating):
  * count its n instructions, then go on to the run at t if it is in this page and there is
  * one, or leave. Registers are written back already. */
@@ -1316,7 +1378,14 @@ static void jit_emit_next(struct jit_out *j, uint8_t *base, unsigned n, int32_t 
         jb(j, 2, jmp);
         jpatch8(j, x1);
         jpatch8(j, x2);
+        jlea_pc(j, RAX, rel);                                    /* out: rax = next pc */
+        jret(j, base, false);
+        return;
     }
+    uint8_t *x0 = jfwd8(j, 0x7e);                                /* jle out */
+    jlea_pc(j, RAX, rel);
+    jit_emit_far(j, base);
+    jpatch8(j, x0);
     jlea_pc(j, RAX, rel);                                        /* out: rax = next pc */
     jret(j, base, false);
 }
@@ -1333,7 +1402,7 @@ static void jit_emit_next_dyn(struct jit_out *j, uint8_t *base, unsigned n)
         0x48, 0xc1, 0xe9, 0x0c,                                  /* shr rcx, 12 */
     };
     jb(j, sizeof(same), same);
-    x1 = jfwd8(j, 0x75);                                         /* jnz out */
+    x1 = jfwd8(j, 0x75);                                         /* jnz far */
     jctx_op(j, 0x8b, RDX, JX(dents));                            /* mov rdx, dents */
     static const uint8_t slot[] = {
         0x89, 0xc1,                                              /* mov ecx, eax */
@@ -1349,10 +1418,11 @@ static void jit_emit_next_dyn(struct jit_out *j, uint8_t *base, unsigned n)
     jctx_op(j, 0x03, R11, JX(base));                             /* add r11, base */
     static const uint8_t go[] = { 0x48, 0x89, 0xc6, 0x41, 0xff, 0xe3 }; /* mov rsi, rax; jmp r11 */
     jb(j, sizeof(go), go);
-    jpatch8(j, x1);
     jpatch8(j, x2);
     jpatch8(j, x3);
-    jret(j, base, false);
+    jret(j, base, false);                                        /* out */
+    jpatch8(j, x1);
+    jit_emit_far(j, base);                                       /* another page */
 }
 
 /* A way out of a run at a load or store that missed: the registers changed before it. */
@@ -1622,6 +1692,12 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
 }
 #endif
 
+/* The decoded page whose entries are dents. */
+static struct code_page *container_of_dents(void *dents)
+{
+    return (struct code_page *)((char *)dents - offsetof(struct code_page, d));
+}
+
 /* Never matches: the data TLB set used while every access must take the slow path. */
 static struct tlb_entry no_tlb[TLB_SIZE];
 
@@ -1683,11 +1759,14 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
     struct dentry one;           /* a run's first instruction, when the run cannot be taken */
     uint8_t *const jit_base = h->code->jit;
     h->jit.base = jit_base;
+    if (h->jit.jc_gen == 0)
+        h->jit.jc_gen = 1; /* entries still zero never match */
     h->jit.run_label = labels[F_JIT];
 #define SYNC() do { vpage = ~0ULL; gen = h->tlb_gen; \
         rset = dtlb_set(h, ACC_READ); wset = dtlb_set(h, ACC_WRITE); \
         if (unlikely(!rset)) rset = wset = no_tlb; \
-        h->jit.rset = rset; h->jit.wset = wset; h->jit.gen = gen; } while (0)
+        h->jit.rset = rset; h->jit.wset = wset; h->jit.gen = gen; \
+        h->jit.jcache = h->code->jc[h->priv == PRV_M ? 2 : h->priv]; } while (0)
     SYNC();
 
 /* Every handler ends in its own copy of the dispatch, so that each has its own indirect
@@ -1723,6 +1802,10 @@ next:
             NEXT();
         }
         vpage = pc & ~0xfffULL;
+        struct jc_entry *jc = &((struct jc_entry *)h->jit.jcache)[(pc >> 12) % JC_SIZE];
+        jc->tag = vpage | gen;
+        jc->dents = cp->d;
+        jc->gen = h->jit.jc_gen;
     }
     e = &cp->d[(pc & 0xfff) >> 1];
     goto *e->handler;
@@ -1769,7 +1852,12 @@ op_jit:
         n += (unsigned)(left - h->jit.left);
         if (unlikely(jr.miss)) {
             /* stopped at a load or store that missed the TLB (or would cross its page):
-             * everything before it is done; interpret that one instruction */
+             * everything before it is done; interpret that one instruction, which may be
+             * in another page (the runs went on there) */
+            if ((pc & ~0xfffULL) != vpage) {
+                vpage = pc & ~0xfffULL;
+                cp = container_of_dents(h->jit.dents);
+            }
             decode_entry(&one, code_raw(cp, pc & 0xfff));
             e = &one;
             goto *e->handler;

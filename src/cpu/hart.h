@@ -70,6 +70,8 @@ struct hart_jit {
     uint64_t gen;                  /* tlb_gen */
     void *dents;                   /* decoded entries of the page the code runs in */
     const void *run_label;         /* the handler that marks the head of a translated run */
+    void *jcache;                  /* the current mode's jump cache (exec.c) */
+    uint64_t jc_gen;               /* jump cache entries of other generations are stale */
     uint8_t *base;                 /* the code buffer */
     int64_t left;                  /* runs are chained while this stays above 0 */
 };
