@@ -881,6 +881,58 @@ static uint32_t Bt(int32_t off, uint32_t rs2, uint32_t rs1, uint32_t f3)
 /* Runs that go on to the next run in the same page (chained) without coming back: loops by
  * a branch and by jalr, run with a small budget per call. Every call keeps to its budget and
  * the loop ends with the right counts. */
+/* Runs that go on to runs in another page (through the jump cache): a loop across two pages
+ * by jal/blt and by jalr, with a small budget per call; then the second page's code is
+ * changed behind the hart's back and, after fence.i, the new code runs. */
+static void test_chained_runs_across_pages(void **state)
+{
+    (void)state;
+    uint64_t b = RAM_BASE + 0x1000;
+    for (int use_jalr = 0; use_jalr < 2; use_jalr++) {
+        for (unsigned budget = 1; budget <= 4096; budget *= 16) {
+            memset(hart.x, 0, sizeof(hart.x));
+            hart.x[7] = 300;
+            hart.x[10] = b;
+            hart.pc = RAM_BASE;
+            hart.instret = 0;
+            hart_flush_code(&hart);
+            put32(RAM_BASE, ADDI(5, 5, 1));
+            put32(RAM_BASE + 4, use_jalr ? I(0, 10, 0, 0, 0x67) /* jalr x0, 0(x10) */ : JAL(0, 0x1000 - 4));
+            /* starts at RAM_BASE + 8, which leaves a run there at the offset of a run in b */
+            put32(RAM_BASE + 8, ADDI(9, 9, 100));
+            put32(RAM_BASE + 12, JAL(0, -12));
+            hart.pc = RAM_BASE + 8;
+            put32(b, ADDI(6, 6, 2));
+            put32(b + 4, Bt(8, 7, 5, 5));             /* bge x5, x7, b + 12 */
+            put32(b + 8, JAL(0, -0x1000 - 8));        /* back to RAM_BASE */
+            put32(b + 12, ADDI(8, 0, 9));
+            unsigned total = 2 + 300 * 2 + 299 * 3 + 3, done = 0, calls = 0;
+            while (done < total && calls++ < 100000) {
+                unsigned want = total - done < budget ? total - done : budget;
+                unsigned got = hart_exec_block(&hart, want);
+                assert_true(got >= 1 && got <= want);
+                done += got;
+            }
+            assert_int_equal(done, total);
+            assert_int_equal(hart.x[5], 300);
+            assert_int_equal(hart.x[6], 600);
+            assert_int_equal(hart.x[8], 9);
+            assert_int_equal(hart.x[9], 100);
+            assert_int_equal(hart.pc, b + 16);
+            /* new code in the second page, seen after fence.i */
+            put32(b, ADDI(6, 6, 5));
+            hart_flush_code(&hart);
+            hart.x[5] = 0;
+            hart.x[6] = 0;
+            hart.pc = RAM_BASE;
+            total -= 2;
+            for (done = 0; done < total;)
+                done += hart_exec_block(&hart, total - done < budget ? total - done : budget);
+            assert_int_equal(hart.x[6], 1500);
+        }
+    }
+}
+
 static void test_chained_runs_keep_to_the_budget(void **state)
 {
     (void)state;
@@ -1104,6 +1156,7 @@ int main(void)
         T(test_fault_in_the_middle_of_a_translated_run_is_precise),
         T(test_code_changed_behind_the_harts_back_is_seen_after_fence_i),
         T(test_fences_in_a_translated_run), T(test_chained_runs_keep_to_the_budget),
+        T(test_chained_runs_across_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
