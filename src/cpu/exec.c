@@ -1,9 +1,11 @@
 /* The interpreter's inner loop: fetch (with a per-page fast path), decode and execute
  * RV64IMAFDC, Zicsr, Zifencei, Zba/Zbb/Zbs and the privileged instructions.
  * Hot path: dense on purpose, one function, so the compiler keeps state in registers. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "cpu/exec.h"
 #include "cpu/fpu.h"
@@ -1180,8 +1182,26 @@ static void jret(struct jit_out *j, uint8_t *base, bool miss)
 static uint8_t *jfwd8(struct jit_out *j, uint8_t cc) { *j->p++ = cc; *j->p++ = 0; return j->p - 1; }
 static void jpatch8(struct jit_out *j, uint8_t *at) { *at = (uint8_t)(j->p - (at + 1)); }
 
+/* With CORRAL_PERF_MAP set, every run is listed in /tmp/perf-PID.map for perf(1), named by
+ * the guest physical address it was made from. */
+static FILE *perf_map;
+
+static void perf_map_open(void)
+{
+    if (getenv("CORRAL_PERF_MAP")) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+        perf_map = fopen(path, "w");
+        if (perf_map)
+            setvbuf(perf_map, NULL, _IOLBF, 0);
+    }
+}
+
+
 static void jit_emit_trampoline(uint8_t *base)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, perf_map_open);
     static const uint8_t entry[] = {
         0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, /* push rbx, rbp, r12-r15 */
         0xff, 0xe2,                                                 /* jmp rdx */
@@ -1684,6 +1704,9 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
         jlea_pc(&j, RAX, (int32_t)fix[f].off);
         jret(&j, base, true);
     }
+    if (perf_map)
+        fprintf(perf_map, "%lx %lx run_%llx\n", (unsigned long)(cc->jit + cc->jit_used),
+                (unsigned long)(j.p - (cc->jit + cc->jit_used)), (unsigned long long)(cp->ppage + off));
     head->handler = fast_labels[F_JIT];
     head->imm = (int32_t)cc->jit_used;
     head->rd = (uint8_t)count;
