@@ -1322,6 +1322,8 @@ static bool jit_op_ok(uint8_t op)
     case F_ADDIW: case F_SLLIW: case F_SRLIW: case F_SRAIW: case F_ADDW: case F_SUBW:
     case F_MUL: case F_MULW: case F_ADDUW: case F_SH1ADD: case F_SH2ADD: case F_SH3ADD: case F_ANDN:
     case F_MULH: case F_MULHU: case F_MINU: case F_MAXU: case F_REV8:
+    case F_DIV: case F_DIVU: case F_REM: case F_REMU: case F_DIVUW: case F_REMUW:
+    case F_ORCB: case F_CTZ: case F_CLZ:
         return true;
     default:
         return false;
@@ -1552,6 +1554,47 @@ static void jit_emit_end(struct jit_out *j, uint8_t *base, struct ra *ra, uint8_
     }
 }
 
+/* Division with the RISC-V results for a zero divisor and for overflow, which trap on
+ * x86: quotient in rax, remainder in rdx (sign-extended from 32 bits for the W forms). */
+static void jit_emit_div(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d)
+{
+    bool w = op == F_DIVUW || op == F_REMUW, sgn = op == F_DIV || op == F_REM;
+    bool rem = op == F_REM || op == F_REMU || op == F_REMUW;
+    jget(j, ra, RCX, d->rs2);
+    jget(j, ra, RAX, d->rs1);
+    if (w) { static const uint8_t b[] = { 0x89, 0xc9, 0x89, 0xc0 }; jb(j, 4, b); } /* mov ecx, ecx; mov eax, eax */
+    static const uint8_t test[] = { 0x48, 0x85, 0xc9 };                  /* test rcx, rcx */
+    jb(j, 3, test);
+    uint8_t *zero = jfwd8(j, 0x74), *ovf = NULL, *end1 = NULL;           /* jz zero */
+    if (sgn) {
+        static const uint8_t m1[] = { 0x48, 0x83, 0xf9, 0xff };           /* cmp rcx, -1 */
+        jb(j, 4, m1);
+        uint8_t *norm = jfwd8(j, 0x75);                                   /* jne norm */
+        if (rem) { static const uint8_t b[] = { 0x31, 0xd2 }; jb(j, 2, b); }             /* xor edx, edx */
+        else { static const uint8_t b[] = { 0x48, 0xf7, 0xd8 }; jb(j, 3, b); }          /* neg rax */
+        ovf = jfwd8(j, 0xeb);                                             /* jmp end */
+        jpatch8(j, norm);
+        static const uint8_t b[] = { 0x48, 0x99, 0x48, 0xf7, 0xf9 };      /* cqo; idiv rcx */
+        jb(j, 5, b);
+    } else if (w) {
+        static const uint8_t b[] = { 0x31, 0xd2, 0xf7, 0xf1 };            /* xor edx, edx; div ecx */
+        jb(j, 4, b);
+    } else {
+        static const uint8_t b[] = { 0x31, 0xd2, 0x48, 0xf7, 0xf1 };      /* xor edx, edx; div rcx */
+        jb(j, 5, b);
+    }
+    end1 = jfwd8(j, 0xeb);                                                /* jmp end */
+    jpatch8(j, zero);
+    if (rem) { static const uint8_t b[] = { 0x48, 0x89, 0xc2 }; jb(j, 3, b); }               /* mov rdx, rax */
+    else { static const uint8_t b[] = { 0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff }; jb(j, 7, b); } /* mov rax, -1 */
+    jpatch8(j, end1);
+    if (ovf) jpatch8(j, ovf);
+    if (w) {
+        if (rem) { static const uint8_t b[] = { 0x48, 0x63, 0xd2 }; jb(j, 3, b); }   /* movsxd rdx, edx */
+        else jsext32(j);
+    }
+}
+
 static bool jit_end_ok(uint8_t op)
 {
     return op == F_JAL || op == F_JALR || (op >= F_BEQ && op <= F_BGEU);
@@ -1616,6 +1659,29 @@ static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct 
         jb(j, 3, c); jb(j, 4, b); break;
     }
     case F_REV8: { static const uint8_t b[3] = { 0x48, 0x0f, 0xc8 }; jget(j, ra, RAX, d->rs1); jb(j, 3, b); break; }
+    case F_DIV: case F_DIVU: case F_REM: case F_REMU: case F_DIVUW: case F_REMUW:
+        jit_emit_div(j, ra, op, d);
+        result = op == F_REM || op == F_REMU || op == F_REMUW ? RDX : RAX;
+        break;
+    case F_ORCB: {
+        static const uint8_t b[] = {
+            0x66, 0x48, 0x0f, 0x6e, 0xc0,  /* movq xmm0, rax */
+            0x66, 0x0f, 0xef, 0xc9,        /* pxor xmm1, xmm1 */
+            0x66, 0x0f, 0x74, 0xc1,        /* pcmpeqb xmm0, xmm1: 0xff where a byte is 0 */
+            0x66, 0x48, 0x0f, 0x7e, 0xc0,  /* movq rax, xmm0 */
+            0x48, 0xf7, 0xd0,              /* not rax */
+        };
+        jget(j, ra, RAX, d->rs1); jb(j, sizeof(b), b); break;
+    }
+    case F_CTZ: case F_CLZ: {
+        /* bsf/bsr leave ZF set for 0: then 64 (clz: 127 ^ 63) */
+        uint8_t b[] = { 0xb9, op == F_CTZ ? 64 : 127, 0, 0, 0,   /* mov ecx, 64 / 127 */
+                        0x48, 0x0f, op == F_CTZ ? 0xbc : 0xbd, 0xc0, /* bsf/bsr rax, rax */
+                        0x48, 0x0f, 0x44, 0xc1 };                /* cmovz rax, rcx */
+        jget(j, ra, RAX, d->rs1); jb(j, sizeof(b), b);
+        if (op == F_CLZ) { static const uint8_t x[3] = { 0x83, 0xf0, 0x3f }; jb(j, 3, x); } /* xor eax, 63 */
+        break;
+    }
     case F_ADDUW: {
         static const uint8_t mov = 0x8b;                                  /* mov eax, host32 */
         jrr(j, false, 1, &mov, RAX, ra_get(j, ra, d->rs1));

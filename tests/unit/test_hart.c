@@ -832,12 +832,20 @@ static void test_translated_alu_run_matches_the_interpreter(void **state)
         R(1, 6, 5, 1, 27, 0x33) /* mulh */, R(1, 6, 5, 3, 28, 0x33) /* mulhu */,
         R(5, 6, 5, 5, 29, 0x33) /* minu */, R(5, 6, 5, 7, 30, 0x33) /* maxu */,
         I(0x6b8, 5, 5, 31, 0x13) /* rev8 */,
+        R(1, 6, 5, 4, 14, 0x33) /* div */, R(1, 6, 5, 5, 15, 0x33) /* divu */,
+        R(1, 6, 5, 6, 16, 0x33) /* rem */, R(1, 6, 5, 7, 17, 0x33) /* remu */,
+        R(1, 6, 5, 5, 18, 0x3b) /* divuw */, R(1, 6, 5, 7, 20, 0x3b) /* remuw */,
+        I(0x287, 5, 5, 21, 0x13) /* orc.b */, I(0x601, 5, 1, 22, 0x13) /* ctz */,
+        I(0x600, 5, 1, 23, 0x13) /* clz */,
     };
     unsigned count = sizeof(p) / sizeof(p[0]);
     uint64_t seeds[][2] = { { 0x8000000087654321ULL, 0x00000000000000c5ULL },
                             { 0x00000000fffffff0ULL, 0xffffffffffffff3fULL },
-                            { 0x7fffffff12345678ULL, 0x8000000000000000ULL } };
-    for (unsigned k = 0; k < 3; k++) {
+                            { 0x7fffffff12345678ULL, 0x8000000000000000ULL },
+                            { 0x8000000000000000ULL, ~0ULL },           /* division overflow */
+                            { 0x0000123400560000ULL, 0 },               /* division by zero */
+                            { 0, 0xffffffff00000007ULL } };            /* clz, ctz of 0 */
+    for (unsigned k = 0; k < sizeof(seeds) / sizeof(seeds[0]); k++) {
         uint64_t want[32];
         for (int pass = 0; pass < 2; pass++) {
             memset(hart.x, 0, sizeof(hart.x));
@@ -868,6 +876,24 @@ static void test_translated_alu_run_matches_the_interpreter(void **state)
         assert_int_equal(want[29], seeds[k][0] < seeds[k][1] ? seeds[k][0] : seeds[k][1]);
         assert_int_equal(want[30], seeds[k][0] > seeds[k][1] ? seeds[k][0] : seeds[k][1]);
         assert_int_equal(want[31], __builtin_bswap64(seeds[k][0]));
+        uint64_t a = seeds[k][0], b = seeds[k][1];
+        assert_int_equal(want[15], b ? a / b : ~0ULL);
+        assert_int_equal(want[17], b ? a % b : a);
+        if (b == ~0ULL) {
+            assert_int_equal(want[14], -a);
+            assert_int_equal(want[16], 0);
+        } else if (b) {
+            assert_int_equal(want[14], (uint64_t)((int64_t)a / (int64_t)b));
+            assert_int_equal(want[16], (uint64_t)((int64_t)a % (int64_t)b));
+        } else {
+            assert_int_equal(want[14], ~0ULL);
+            assert_int_equal(want[16], a);
+        }
+        uint32_t a32 = (uint32_t)a, b32 = (uint32_t)b;
+        assert_int_equal(want[18], (uint64_t)(int64_t)(int32_t)(b32 ? a32 / b32 : ~0u));
+        assert_int_equal(want[20], (uint64_t)(int64_t)(int32_t)(b32 ? a32 % b32 : a32));
+        assert_int_equal(want[22], a ? (uint64_t)__builtin_ctzll(a) : 64);
+        assert_int_equal(want[23], a ? (uint64_t)__builtin_clzll(a) : 64);
     }
 }
 
