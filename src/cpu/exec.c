@@ -1600,6 +1600,62 @@ static bool jit_end_ok(uint8_t op)
     return op == F_JAL || op == F_JALR || (op >= F_BEQ && op <= F_BGEU);
 }
 
+/* rd = rs1 op rs2 straight in host registers (opc: 03 add, 2b sub, 33 xor, 0b or, 23 and,
+ * 0f af imul), with a 32-bit result sign-extended for the W forms. */
+static void jit_emit_rr(struct jit_out *j, struct ra *ra, unsigned nopc, const uint8_t *opc, bool commutes,
+                        bool w32, const struct dentry *d)
+{
+    unsigned h1 = ra_get(j, ra, d->rs1), h2 = ra_get(j, ra, d->rs2);
+    unsigned hd = ra_def(j, ra, d->rd);
+    static const uint8_t mov = 0x8b, movsxd = 0x63;
+    if (w32 || (hd == h2 && hd != h1 && !commutes)) {
+        jrr1(j, mov, RAX, h1);
+        jrr(j, true, nopc, opc, RAX, h2);
+        if (w32) jrr(j, true, 1, &movsxd, hd, RAX);
+        else jrr1(j, mov, hd, RAX);
+        return;
+    }
+    if (hd == h2 && hd != h1) {
+        jrr(j, true, nopc, opc, hd, h1);
+        return;
+    }
+    if (hd != h1) jrr1(j, mov, hd, h1);
+    jrr(j, true, nopc, opc, hd, h2);
+}
+
+/* rd = rs1 + imm as one lea */
+static void jit_emit_addi(struct jit_out *j, struct ra *ra, const struct dentry *d)
+{
+    unsigned h1 = ra_get(j, ra, d->rs1);
+    unsigned hd = ra_def(j, ra, d->rd);
+    bool short_disp = d->imm >= -128 && d->imm <= 127;
+    *j->p++ = (uint8_t)(0x48 | (hd >= 8 ? 4 : 0) | (h1 >= 8 ? 1 : 0));
+    *j->p++ = 0x8d;
+    *j->p++ = (uint8_t)((short_disp ? 0x40 : 0x80) | (hd & 7) << 3 | (h1 & 7));
+    if ((h1 & 7) == 4) *j->p++ = 0x24;                 /* SIB: base r12, no index */
+    if (short_disp) *j->p++ = (uint8_t)d->imm;
+    else j32(j, (uint32_t)d->imm);
+}
+
+/* rd = rs1 op imm: ext is the /digit of 81 (0 add, 1 or, 4 and, 6 xor) or of c1 (4 shl,
+ * 5 shr, 7 sar) */
+static void jit_emit_ri(struct jit_out *j, struct ra *ra, bool shift, unsigned ext, const struct dentry *d)
+{
+    unsigned h1 = ra_get(j, ra, d->rs1);
+    unsigned hd = ra_def(j, ra, d->rd);
+    if (hd != h1) jrr1(j, 0x8b, hd, h1);
+    if (shift) {
+        jrr1(j, 0xc1, ext, hd);
+        *j->p++ = (uint8_t)d->imm;
+    } else if (d->imm >= -128 && d->imm <= 127) {
+        jrr1(j, 0x83, ext, hd);
+        *j->p++ = (uint8_t)d->imm;
+    } else {
+        jrr1(j, 0x81, ext, hd);
+        j32(j, (uint32_t)d->imm);
+    }
+}
+
 /* Emits one ALU instruction: the result in rax (rdx for mulh), then into x[rd]. */
 static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d, unsigned off)
 {
@@ -1613,22 +1669,25 @@ static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct 
         jb(j, 3, b);
         return;
     }
+    static const uint8_t imul[2] = { 0x0f, 0xaf };
     switch (op) {
+    case F_ADD: case F_XOR: case F_OR: case F_AND: jit_emit_rr(j, ra, 1, &rr_opc[op], true, false, d); return;
+    case F_SUB: jit_emit_rr(j, ra, 1, &rr_opc[op], false, false, d); return;
+    case F_ADDW: jit_emit_rr(j, ra, 1, &rr_opc[op], true, true, d); return;
+    case F_SUBW: jit_emit_rr(j, ra, 1, &rr_opc[op], false, true, d); return;
+    case F_MUL: jit_emit_rr(j, ra, 2, imul, true, false, d); return;
+    case F_MULW: jit_emit_rr(j, ra, 2, imul, true, true, d); return;
+    case F_ADDI: jit_emit_addi(j, ra, d); return;
+    case F_XORI: jit_emit_ri(j, ra, false, 6, d); return;
+    case F_ORI: jit_emit_ri(j, ra, false, 1, d); return;
+    case F_ANDI: jit_emit_ri(j, ra, false, 4, d); return;
+    case F_SLLI: jit_emit_ri(j, ra, true, 4, d); return;
+    case F_SRLI: jit_emit_ri(j, ra, true, 5, d); return;
+    case F_SRAI: jit_emit_ri(j, ra, true, 7, d); return;
     case F_LUI: { uint8_t b[3] = { 0x48, 0xc7, 0xc0 }; jb(j, 3, b); j32(j, (uint32_t)d->imm); break; }
     case F_AUIPC: jlea_pc(j, RAX, (int32_t)off + d->imm); break;
-    case F_ADDI: jget(j, ra, RAX, d->rs1); if (d->imm) jalu_imm(j, 0x05, d->imm); break;
-    case F_XORI: jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x35, d->imm); break;
-    case F_ORI:  jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x0d, d->imm); break;
-    case F_ANDI: jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x25, d->imm); break;
     case F_SLTI:  jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x9c); break;
     case F_SLTIU: jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x92); break;
-    case F_SLLI: jget(j, ra, RAX, d->rs1); jshift_imm(j, true, 0xe0, (unsigned)d->imm); break;
-    case F_SRLI: jget(j, ra, RAX, d->rs1); jshift_imm(j, true, 0xe8, (unsigned)d->imm); break;
-    case F_SRAI: jget(j, ra, RAX, d->rs1); jshift_imm(j, true, 0xf8, (unsigned)d->imm); break;
-    case F_ADD: case F_SUB: case F_XOR: case F_OR: case F_AND:
-        jget(j, ra, RAX, d->rs1); jop(j, ra, rr_opc[op], d->rs2); break;
-    case F_ADDW: case F_SUBW:
-        jget(j, ra, RAX, d->rs1); jop(j, ra, rr_opc[op], d->rs2); jsext32(j); break;
     case F_SLL: case F_SRL: case F_SRA: {
         uint8_t b[3] = { 0x48, 0xd3, op == F_SLL ? 0xe0 : op == F_SRL ? 0xe8 : 0xf8 };
         jget(j, ra, RAX, d->rs1); jget(j, ra, RCX, d->rs2); jb(j, 3, b); break;
@@ -1639,13 +1698,6 @@ static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct 
     case F_SLLIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xe0, (unsigned)d->imm); jsext32(j); break;
     case F_SRLIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xe8, (unsigned)d->imm); jsext32(j); break;
     case F_SRAIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xf8, (unsigned)d->imm); jsext32(j); break;
-    case F_MUL: case F_MULW: {
-        static const uint8_t imul[2] = { 0x0f, 0xaf };            /* imul rax, host */
-        jget(j, ra, RAX, d->rs1);
-        jrr(j, true, 2, imul, RAX, ra_get(j, ra, d->rs2));
-        if (op == F_MULW) jsext32(j);
-        break;
-    }
     case F_MULH: case F_MULHU:
         /* one-operand imul/mul: rdx = the high half */
         jget(j, ra, RAX, d->rs1);

@@ -837,6 +837,13 @@ static void test_translated_alu_run_matches_the_interpreter(void **state)
         R(1, 6, 5, 5, 18, 0x3b) /* divuw */, R(1, 6, 5, 7, 20, 0x3b) /* remuw */,
         I(0x287, 5, 5, 21, 0x13) /* orc.b */, I(0x601, 5, 1, 22, 0x13) /* ctz */,
         I(0x600, 5, 1, 23, 0x13) /* clz */,
+        /* destination equal to a source */
+        R(0x20, 24, 5, 0, 24, 0x33) /* sub x24, x5, x24 */, R(0x20, 6, 25, 0, 25, 0x33) /* sub x25, x25, x6 */,
+        R(0, 26, 6, 0, 26, 0x33) /* add x26, x6, x26 */, I(-2000, 9, 0, 9, 0x13) /* addi x9, x9, -2000 */,
+        I(3, 10, 1, 10, 0x13) /* slli x10, x10, 3 */, R(0, 11, 5, 0, 11, 0x3b) /* addw x11, x5, x11 */,
+        R(0x20, 12, 12, 0, 12, 0x3b) /* subw x12, x12, x12 */, R(1, 5, 3, 0, 3, 0x3b) /* mulw x3, x3, x5 */,
+        I(-16, 2, 7, 2, 0x13) /* andi x2, x2, -16 */, I(0x555, 24, 4, 24, 0x13) /* xori x24, x24, 0x555 */,
+        R(1, 25, 6, 0, 25, 0x33) /* mul x25, x6, x25 */,
     };
     unsigned count = sizeof(p) / sizeof(p[0]);
     uint64_t seeds[][2] = { { 0x8000000087654321ULL, 0x00000000000000c5ULL },
