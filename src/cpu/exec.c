@@ -512,7 +512,10 @@ static enum sys_result exec_system(struct hart *h, uint32_t insn, unsigned len)
     if (F7 == 0x09 && RD == 0) { /* sfence.vma */
         if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)))
             return SYS_ILLEGAL;
-        hart_flush_tlb(h);
+        if (RS1)
+            hart_flush_tlb_page(h, h->x[RS1]);
+        else
+            hart_flush_tlb(h);
         return SYS_NEXT;
     }
     return SYS_ILLEGAL;
@@ -780,6 +783,14 @@ void hart_flush_code(struct hart *h)
         h->code->jit_used = JIT_START;
         h->code->jit_full = false;
     }
+}
+
+void code_forget_vpage(struct hart *h, uint64_t va)
+{
+    if (!h->code)
+        return;
+    for (unsigned m = 0; m < 3; m++)
+        h->code->jc[m][(va >> 12) % JC_SIZE].tag = 0;
 }
 
 static inline struct code_page **code_set(struct hart *h, uint64_t ppage)

@@ -104,6 +104,7 @@ struct hart {
     struct tlb_entry tlb[TLB_MODES][3][TLB_SIZE]; /* [U, S, M, S+SUM][R, W, X] */
     uint64_t fault_tval;        /* address of the last failed mmu_* access */
     uint64_t tlb_gen;           /* bumping it empties every TLB at once (1..2047) */
+    uint64_t sp_lo, sp_last;    /* virtual range translated through superpages since then */
 
     /* instruction fetch fast path: the current virtual page and its host address */
     uint64_t fetch_vpage;
@@ -137,6 +138,10 @@ void hart_wakeup(struct hart *h);
 /* True if an interrupt is pending and enabled in mie (the WFI wake-up condition). */
 bool hart_wfi_should_wake(struct hart *h);
 void hart_flush_tlb(struct hart *h);
+/* sfence.vma for one virtual address. */
+void hart_flush_tlb_page(struct hart *h, uint64_t va);
+/* Forgets what the translated code's jump cache knows of virtual page va (exec.c). */
+void code_forget_vpage(struct hart *h, uint64_t va);
 /* Forgets every decoded instruction (fence.i, remote fence.i, reset). */
 void hart_flush_code(struct hart *h);
 void hart_free_code(struct hart *h);

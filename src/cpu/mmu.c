@@ -27,6 +27,26 @@ void hart_flush_tlb(struct hart *h)
         h->tlb_gen = 1;
     }
     h->fetch_vpage = ~0ULL;
+    h->sp_lo = ~0ULL;
+    h->sp_last = 0;
+}
+
+/* Only the entries for va's page go, unless va may have been translated through a
+ * superpage: the entries of its other 4 KiB pages would be left, so then all go. */
+void hart_flush_tlb_page(struct hart *h, uint64_t va)
+{
+    if (va >= h->sp_lo && va <= h->sp_last) {
+        hart_flush_tlb(h);
+        return;
+    }
+    for (unsigned m = 0; m < TLB_MODES; m++)
+        for (unsigned t = 0; t < 3; t++) {
+            struct tlb_entry *e = &h->tlb[m][t][(va >> 12) % TLB_SIZE];
+            if (((e->tag ^ va) & ~0xfffULL) == 0)
+                e->tag = 0;
+        }
+    h->fetch_vpage = ~0ULL;
+    code_forget_vpage(h, va);
 }
 
 /* The TLB set for an access by priv (see TLB_S_SUM in hart.h). */
@@ -144,6 +164,11 @@ static int page_walk(struct hart *h, uint64_t va, enum access_type t, int priv,
         }
         *pa = ((ppn & ~low_mask) << 12) | (va & ((1ULL << (12 + 9 * level)) - 1));
         *pte_out = pte;
+        if (level > 0) {
+            uint64_t lo = va & ~((1ULL << (12 + 9 * level)) - 1), last = lo + ((1ULL << (12 + 9 * level)) - 1);
+            if (lo < h->sp_lo) h->sp_lo = lo;
+            if (last > h->sp_last) h->sp_last = last;
+        }
         return 0;
     }
     return page_fault_cause[t] + 1;

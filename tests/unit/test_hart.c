@@ -587,6 +587,43 @@ static void test_sv39_4k_page_load_sets_accessed(void **state)
     assert_true(get64(PT_ROOT + 0x2000) & D);
 }
 
+/* sfence.vma with an address: that page's TLB entries go; an entry made through a superpage
+ * goes with every other page of the superpage. */
+static bool tlb_holds(uint64_t va)
+{
+    const struct tlb_entry *e = &hart.tlb[TLB_S][ACC_READ][(va >> 12) % TLB_SIZE];
+    return e->tag == ((va & ~0xfffULL) | hart.tlb_gen);
+}
+
+static void test_sfence_vma_with_an_address(void **state)
+{
+    (void)state;
+    map4k(0x40000000, RAM_BASE + 0x5000, V | Rr | W | A | D);
+    map4k(0x40001000, RAM_BASE + 0x6000, V | Rr | W | A | D);
+    put64(RAM_BASE + 0x5000, 1);
+    put64(RAM_BASE + 0x7000, 3);
+    paging_on(PRV_S);
+    uint64_t v = 0;
+    assert_int_equal(mmu_load(&hart, 0x40000000, 8, &v), 0);
+    assert_int_equal(mmu_load(&hart, 0x40001000, 8, &v), 0);
+    assert_true(tlb_holds(0x40000000));
+    assert_true(tlb_holds(0x40001000));
+    map4k(0x40000000, RAM_BASE + 0x7000, V | Rr | W | A | D);
+    hart_flush_tlb_page(&hart, 0x40000000);
+    assert_false(tlb_holds(0x40000000));
+    assert_true(tlb_holds(0x40001000)); /* only 0x40000000 was flushed */
+    assert_int_equal(mmu_load(&hart, 0x40000000, 8, &v), 0);
+    assert_int_equal(v, 3);
+
+    /* a 2 MiB page at 0x40200000 */
+    put64(PT_ROOT + 0x1000 + 1 * 8, PTE(RAM_BASE + 0x200000, V | Rr | W | A | D));
+    assert_int_equal(mmu_load(&hart, 0x40201000, 8, &v), 0);
+    assert_true(tlb_holds(0x40201000));
+    hart_flush_tlb_page(&hart, 0x40200000);
+    assert_false(tlb_holds(0x40201000));
+    assert_false(tlb_holds(0x40001000)); /* a superpage: everything went */
+}
+
 static void test_sv39_unmapped_faults_with_tval(void **state)
 {
     (void)state;
@@ -1189,7 +1226,7 @@ int main(void)
         T(test_fault_in_the_middle_of_a_translated_run_is_precise),
         T(test_code_changed_behind_the_harts_back_is_seen_after_fence_i),
         T(test_fences_in_a_translated_run), T(test_chained_runs_keep_to_the_budget),
-        T(test_chained_runs_across_pages),
+        T(test_chained_runs_across_pages), T(test_sfence_vma_with_an_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
