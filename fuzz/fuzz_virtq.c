@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     size_t img = size - HDR < RAM_SIZE ? size - HDR : RAM_SIZE;
     memcpy(ram, data + HDR, img);
-    struct guest_mem mem = { ram, RAM_BASE, RAM_SIZE };
+    struct guest_mem mem = { ram, RAM_BASE, RAM_SIZE, NULL };
     struct virtq q = { .mem = &mem };
     /* h[0]: low 4 bits a power of two up to 1024 (or, with bit 7, h[1] as the raw size) */
     q.size = h[0] & 0x80 ? h[1] : (uint16_t)(1u << ((h[0] & 15) % 11));

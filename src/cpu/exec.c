@@ -614,7 +614,7 @@ static bool exec_one(struct hart *h, uint32_t raw)
         case 0x3b: v = op_reg32(insn, x[RS1], x[RS2], &ok); if (!ok) goto illegal; break;
         case 0x0f:                                              /* fence, fence.i */
             if (F3 == 1)
-                hart_flush_code(h);
+                hart_fence_i(h);
             else if (F3 == 0 && fence_orders_store_load(insn))
                 __atomic_thread_fence(__ATOMIC_SEQ_CST);
             else if (F3 != 0)
@@ -791,6 +791,16 @@ void code_forget_vpage(struct hart *h, uint64_t va)
         return;
     for (unsigned m = 0; m < 3; m++)
         h->code->jc[m][(va >> 12) % JC_SIZE].tag = 0;
+}
+
+void hart_fence_i(struct hart *h)
+{
+    const struct guest_mem *ram = h->bus->ram;
+    uint64_t dma = ram->dma_epoch ? atomic_load_explicit(ram->dma_epoch, memory_order_acquire) : 0;
+    if (h->bus->one_hart && ram->dma_epoch && dma == h->code_dma_seen)
+        return;
+    h->code_dma_seen = dma;
+    hart_flush_code(h);
 }
 
 static inline struct code_page **code_set(struct hart *h, uint64_t ppage)

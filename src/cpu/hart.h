@@ -48,6 +48,7 @@ struct hart_bus {
     void (*wait)(void *ctx, struct hart *h);
     /* ecall from S-mode when the built-in SBI is the firmware; NULL otherwise. */
     void (*sbi_call)(void *ctx, struct hart *h);
+    bool one_hart;              /* no other hart can store to RAM */
 };
 
 #define TLB_SIZE 512
@@ -120,6 +121,7 @@ struct hart {
 
     struct code_cache *code;    /* decoded pages, by physical page (exec.c) */
     uint32_t code_gen;          /* bumping it drops every decoded page (fence.i) */
+    uint64_t code_dma_seen;     /* ram.dma_epoch at the last flush of decoded pages */
     const struct hart_bus *bus;
     pthread_mutex_t lock;       /* guards the sleep in WFI */
     pthread_cond_t wake;
@@ -144,6 +146,9 @@ void hart_flush_tlb_page(struct hart *h, uint64_t va);
 void code_forget_vpage(struct hart *h, uint64_t va);
 /* Forgets every decoded instruction (fence.i, remote fence.i, reset). */
 void hart_flush_code(struct hart *h);
+/* fence.i: decoded pages go unless nothing but this hart's own stores (which drop what they
+ * overwrite at once) can have changed RAM since the last flush. */
+void hart_fence_i(struct hart *h);
 void hart_free_code(struct hart *h);
 /* A store of size bytes at RAM address pa (slow path): drops the decoded instructions it
  * overlaps. */

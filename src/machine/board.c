@@ -29,6 +29,7 @@
 struct board {
     struct board_config cfg;
     struct guest_mem ram;
+    _Atomic uint64_t dma_epoch;  /* ram.dma_epoch */
     struct hart harts[VIRT_MAX_HARTS];
     pthread_t threads[VIRT_MAX_HARTS];
     struct hart_bus bus;
@@ -286,10 +287,11 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
         return -ENOMEM;
     }
     madvise(mem, cfg->ram_size, MADV_HUGEPAGE);
-    b->ram = (struct guest_mem){ mem, VIRT_DRAM_BASE, cfg->ram_size };
+    b->ram = (struct guest_mem){ mem, VIRT_DRAM_BASE, cfg->ram_size, &b->dma_epoch };
     b->bus = (struct hart_bus){
         .ctx = b, .ram = &b->ram, .load = bus_load, .store = bus_store, .time = bus_time,
         .poll = bus_poll, .wait = bus_wait, .sbi_call = cfg->firmware ? NULL : bus_sbi_call,
+        .one_hart = cfg->num_harts == 1,
     };
     b->sbi = (struct sbi_host){ b, cfg->num_harts, sbi_hart, sbi_console, power_request };
     if (create_devices(b)) {

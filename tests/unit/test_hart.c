@@ -24,7 +24,7 @@ static int bus_store(void *c, uint64_t pa, unsigned s, uint64_t v) { (void)c; (v
 static uint64_t bus_time(void *c) { (void)c; return fake_time; }
 static void bus_poll(void *c, struct hart *h) { (void)c; (void)h; }
 static void bus_wait(void *c, struct hart *h) { (void)c; (void)h; }
-static const struct hart_bus bus = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL };
+static const struct hart_bus bus = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, false };
 
 /* ---- encoders ---- */
 static uint32_t R(uint32_t f7, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t rd, uint32_t op)
@@ -849,6 +849,44 @@ static void test_fence_i_drops_code_changed_behind_the_harts_back(void **state)
     assert_int_equal(hart.x[5], 11);
 }
 
+/* On a VM with one hart, fence.i keeps decoded pages unless a device wrote RAM since the
+ * last flush: the hart's own stores drop what they overwrite as they happen. */
+static void test_fence_i_on_one_hart(void **state)
+{
+    (void)state;
+    static _Atomic uint64_t epoch;
+    static const struct hart_bus bus1 = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, true };
+    hart.bus = &bus1;
+    ram.dma_epoch = &epoch;
+    /* x6 = the address of the first instruction; sw x7 there, fence.i, then run it */
+    uint32_t p[] = { ADDI(5, 0, 1), 0x0000100f /* fence.i */, JAL(0, -8) };
+    hart.pc = RAM_BASE;
+    run_prog(p, 3, 2);
+    assert_int_equal(hart.x[5], 1);
+    /* a store of its own: seen */
+    hart.x[6] = RAM_BASE;
+    hart.x[7] = ADDI(5, 0, 2);
+    hart.pc = RAM_BASE + 0x100;
+    put32(RAM_BASE + 0x100, SW(7, 6, 0));
+    put32(RAM_BASE + 0x104, JAL(0, -0x104 + 4)); /* to the fence.i */
+    for (unsigned done = 0; done < 5;)
+        done += hart_exec_block(&hart, 5 - done); /* sw, jal, fence.i, jal, addi */
+    assert_int_equal(hart.x[5], 2);
+    /* a device's write, announced: seen after fence.i */
+    put32(RAM_BASE, ADDI(5, 0, 3));
+    guest_mem_dma(&ram);
+    for (unsigned done = 0; done < 3;)
+        done += hart_exec_block(&hart, 3 - done); /* fence.i, jal, addi */
+    assert_int_equal(hart.x[5], 3);
+    /* nothing announced: this fence.i kept the decoded page (what makes fence.i cheap) */
+    memcpy(ram.host, &(uint32_t){ ADDI(5, 0, 4) }, 4);
+    for (unsigned done = 0; done < 3;)
+        done += hart_exec_block(&hart, 3 - done);
+    assert_int_equal(hart.x[5], 3);
+    ram.dma_epoch = NULL;
+    hart.bus = &bus;
+}
+
 static void test_translated_alu_run_matches_the_interpreter(void **state)
 {
     (void)state;
@@ -1226,7 +1264,7 @@ int main(void)
         T(test_fault_in_the_middle_of_a_translated_run_is_precise),
         T(test_code_changed_behind_the_harts_back_is_seen_after_fence_i),
         T(test_fences_in_a_translated_run), T(test_chained_runs_keep_to_the_budget),
-        T(test_chained_runs_across_pages), T(test_sfence_vma_with_an_address),
+        T(test_chained_runs_across_pages), T(test_sfence_vma_with_an_address), T(test_fence_i_on_one_hart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

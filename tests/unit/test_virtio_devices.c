@@ -158,7 +158,7 @@ static int setup_ram(void)
     ram = calloc(1, RAM_SIZE);
     if (!ram)
         return -1;
-    mem = (struct guest_mem){ ram, RAM_BASE, RAM_SIZE };
+    mem = (struct guest_mem){ ram, RAM_BASE, RAM_SIZE, NULL };
     __atomic_store_n(&irq_calls, 0, __ATOMIC_RELAXED);
     return 0;
 }

@@ -39,7 +39,7 @@ static int setup(void **state)
     ram = calloc(1, RAM_SIZE);
     if (!ram)
         return -1;
-    mem = (struct guest_mem){ ram, RAM_BASE, RAM_SIZE };
+    mem = (struct guest_mem){ ram, RAM_BASE, RAM_SIZE, NULL };
     q = (struct virtq){ .mem = &mem, .size = QSIZE, .ready = true, .desc_gpa = DESC,
                         .avail_gpa = AVAIL, .used_gpa = USED };
     return 0;

@@ -81,6 +81,7 @@ static int add_segment(struct virtq_req *r, const struct virtq *q, const struct 
     v->iov_base = p;
     v->iov_len = d->len;
     if (write) {
+        guest_mem_dma(q->mem);
         r->n_in++;
         r->in_len += d->len;
     } else {
@@ -179,6 +180,7 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
     if (!e || !uidx)
         return;
     uint32_t id = head;
+    guest_mem_dma(q->mem);
     memcpy(e, &id, 4);
     memcpy(e + 4, &written, 4);
     q->used_idx++;
