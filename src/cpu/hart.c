@@ -179,7 +179,7 @@ void hart_run(struct hart *h)
                 h->wfi_pending = false;
             continue;
         }
-        hart_exec_block(h, 4096);
+        hart_exec_block(h, 16384);
         h->bus->poll(h->bus->ctx, h);
     }
 }
