@@ -737,7 +737,7 @@ struct code_page {
     uint8_t snap[4096];
 };
 
-#define JIT_SIZE (32u << 20)  /* host code for runs of ALU instructions, per hart */
+#define JIT_SIZE (16u << 20)  /* host code for translated runs, per hart */
 #define JIT_RUN_MAX 32        /* instructions in one run (so at most 128 bytes of guest code) */
 #define JIT_INSN_MAX 160      /* host bytes for one instruction, with its exit stub */
 #define JIT_START 64          /* the entry trampoline, then runs */
