@@ -428,6 +428,18 @@ static void test_con_tx_readable_after_writable_needs_reset(void **state)
     assert_int_equal(used_idx(1), 0);
 }
 
+static void test_con_rx_buffer_without_writable_part_needs_reset(void **state)
+{
+    (void)state;
+    /* a receive buffer the device can only read: the driver broke the rules (5.3.6) */
+    set_desc(q_desc(0), 0, DATA, 16, 0, 0);
+    offer(0, 0);
+    wr(cd, R_QUEUE_NOTIFY, 0);
+    assert_int_equal(write(con_in_w, "q", 1), 1);
+    assert_true(WAIT_FOR(rd(cd, R_STATUS) & S_NEEDS_RESET));
+    assert_int_equal(used_idx(0), 0);
+}
+
 /* ---- virtio-net over the user network */
 
 #define N_CSUM 0
@@ -652,6 +664,7 @@ int main(void)
         TC(test_con_rx_input_before_buffer),
         TC(test_con_malformed_tx_needs_reset),
         TC(test_con_tx_readable_after_writable_needs_reset),
+        TC(test_con_rx_buffer_without_writable_part_needs_reset),
         TN(test_net_config),
         TN(test_net_arp_gets_reply),
         TN(test_net_short_tx_is_consumed),

@@ -97,9 +97,11 @@ static bool do_rx(struct virtio_console *c, bool *no_buffer)
             virtq_enable_kick(q);
         return rc == 0;
     }
+    if (c->rx.in_len == 0 || c->rx.n_out)
+        return false; /* receive buffers are device-writable only (virtio 5.3.6): malformed */
     size_t room = c->rx.in_len < 4096 ? c->rx.in_len : 4096;
     uint8_t buf[4096];
-    ssize_t n = room ? read(c->in_fd, buf, room) : 0;
+    ssize_t n = read(c->in_fd, buf, room);
     if (n < 0)
         n = 0;
     size_t put = virtq_copy_to_in(&c->rx, 0, buf, (size_t)n);
