@@ -143,7 +143,16 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
         return 0;
     uint32_t v = (uint32_t)val;
     bool start = false, reset = false;
-    int notify = -1;
+    if (off == R_QUEUE_NOTIFY) {
+        pthread_rwlock_rdlock(&d->notify_lock);
+        pthread_mutex_lock(&d->lock);
+        bool live = d->status & VIRTIO_STATUS_DRIVER_OK;
+        pthread_mutex_unlock(&d->lock);
+        if (v < d->ops->num_queues && live && d->ops->notify)
+            d->ops->notify(d->ctx, v);
+        pthread_rwlock_unlock(&d->notify_lock);
+        return 0;
+    }
     pthread_mutex_lock(&d->lock);
     struct virtq *q = cur_queue(d);
     bool live = d->status & VIRTIO_STATUS_DRIVER_OK;
@@ -169,10 +178,6 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
         if (setup)
             write_queue_ready(d, q, v);
         break;
-    case R_QUEUE_NOTIFY:
-        if (v < d->ops->num_queues && live)
-            notify = (int)v;
-        break;
     case R_INT_ACK:
         d->isr &= ~v;
         if (!d->isr)
@@ -193,8 +198,6 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
         virtio_mmio_reset(d);
     if (start && d->ops->start)
         d->ops->start(d->ctx);
-    if (notify >= 0 && d->ops->notify)
-        d->ops->notify(d->ctx, (unsigned)notify);
     return 0;
 }
 
@@ -207,6 +210,7 @@ void virtio_mmio_init(struct virtio_dev *d, const char *name, uint64_t base,
     d->ctx = ctx;
     d->irq = irq;
     pthread_mutex_init(&d->lock, NULL);
+    pthread_rwlock_init(&d->notify_lock, NULL);
     for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
         d->vq[i].mem = mem;
     d->region = (struct mmio_region){ name, base, 0x1000, d, mmio_read, mmio_write };
@@ -215,15 +219,18 @@ void virtio_mmio_init(struct virtio_dev *d, const char *name, uint64_t base,
 void virtio_mmio_destroy(struct virtio_dev *d)
 {
     pthread_mutex_destroy(&d->lock);
+    pthread_rwlock_destroy(&d->notify_lock);
 }
 
 void virtio_mmio_reset(struct virtio_dev *d)
 {
+    pthread_rwlock_wrlock(&d->notify_lock);
     if (d->ops->reset)
         d->ops->reset(d->ctx); /* the model stops touching the queues first */
     pthread_mutex_lock(&d->lock);
     reset_locked(d);
     pthread_mutex_unlock(&d->lock);
+    pthread_rwlock_unlock(&d->notify_lock);
 }
 
 void virtio_notify_queue(struct virtio_dev *d, unsigned q)

@@ -76,6 +76,9 @@ struct virtio_dev {
     struct irq_line irq;
     struct mmio_region region;
     pthread_mutex_t lock;          /* transport registers */
+    /* Held (read) from a queue notify's DRIVER_OK check until the model has taken the kick,
+     * and (write) across a reset: no kick reaches a model after its reset. */
+    pthread_rwlock_t notify_lock;
     uint64_t driver_features;
     uint32_t dev_features_sel, drv_features_sel, queue_sel;
     uint32_t status;
