@@ -1541,9 +1541,36 @@ static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const str
 /* Emits the control transfer that ends a run (the run's last instruction, at offset off
  * from the run's pc, which is at page offset start), then goes on to the next pc. */
 static void jit_emit_end(struct jit_out *j, uint8_t *base, struct ra *ra, uint8_t op, const struct dentry *d,
-                         unsigned start, unsigned off, unsigned done)
+                         unsigned start, unsigned off, unsigned done, const uint8_t *body)
 {
     int32_t next = (int32_t)(off + d->len), target = (int32_t)off + d->imm;
+    if (body) {
+        /* a loop to its own start, with its registers loaded before body: while the
+         * budget lasts, go round again with them still in host registers */
+        static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
+                                      [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
+        jget(j, ra, RAX, d->rs1);
+        jrr1(j, 0x3b, RAX, ra_get(j, ra, d->rs2));
+        uint8_t b[2] = { 0x0f, cc[op] };
+        jb(j, 2, b);
+        uint8_t *taken = j->p;
+        j32(j, 0);
+        struct ra keep = *ra;
+        ra_flush(j, ra);
+        jit_emit_next(j, base, done, next, (int32_t)start + next);
+        int32_t rel = (int32_t)(j->p - (taken + 4));
+        memcpy(taken, &rel, 4);
+        *ra = keep;
+        jleft(j, done);
+        uint8_t *out = jfwd8(j, 0x7e);                                    /* jle out */
+        *j->p++ = 0xe9;                                                   /* jmp body */
+        j32(j, (uint32_t)(int32_t)(body - (j->p + 4)));
+        jpatch8(j, out);
+        ra_flush(j, ra);
+        jlea_pc(j, RAX, 0);
+        jret(j, base, false);
+        return;
+    }
     if (op == F_JAL) {
         if (d->rd) { jlea_pc(j, RCX, next); jset(j, ra, d->rd, RCX); }   /* x[rd] = link */
         ra_flush(j, ra);
@@ -1773,6 +1800,58 @@ static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct 
     jset(j, ra, d->rd, result);
 }
 
+static bool op_reads_rs2(uint8_t op)
+{
+    switch (op) {
+    case F_ADD: case F_SUB: case F_XOR: case F_OR: case F_AND: case F_ADDW: case F_SUBW:
+    case F_SLL: case F_SRL: case F_SRA: case F_SLT: case F_SLTU: case F_MUL: case F_MULW:
+    case F_MULH: case F_MULHU: case F_MINU: case F_MAXU: case F_ADDUW: case F_SH1ADD:
+    case F_SH2ADD: case F_SH3ADD: case F_ANDN: case F_DIV: case F_DIVU: case F_REM: case F_REMU:
+    case F_DIVUW: case F_REMUW: case F_SB: case F_SH: case F_SW: case F_SD:
+    case F_BEQ: case F_BNE: case F_BLT: case F_BGE: case F_BLTU: case F_BGEU:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A run that ends in a branch back to its own first instruction, and whose registers all
+ * fit in host registers, loads them all first and returns where the loop body starts (its
+ * back edge goes there); everything it writes counts as changed from the start, so that
+ * every way out writes it back. Otherwise NULL. */
+static const uint8_t *jit_loop_prologue(struct jit_out *j, struct ra *ra, const struct dentry *d,
+                                        const uint8_t *ops, unsigned count, bool end)
+{
+    unsigned at = 0;
+    for (unsigned i = 0; i + 1 < count; i++)
+        at += d[i].len;
+    uint8_t last = ops[count - 1];
+    if (!end || last < F_BEQ || last > F_BGEU || (int32_t)at + d[count - 1].imm != 0)
+        return NULL;
+    uint32_t used = 0, written = 0;
+    for (unsigned i = 0; i < count; i++) {
+        uint8_t op = ops[i];
+        if (op == F_NOP || op == F_FENCE)
+            continue;
+        if (op != F_LUI && op != F_AUIPC)
+            used |= 1u << d[i].rs1;
+        if (op_reads_rs2(op))
+            used |= 1u << d[i].rs2;
+        if (!(op >= F_SB && op <= F_SD) && !(op >= F_BEQ && op <= F_BGEU) && d[i].rd)
+            written |= 1u << d[i].rd;
+    }
+    used |= written;
+    if (__builtin_popcount(used) > RA_N)
+        return NULL;
+    for (unsigned r = 0; r < 32; r++)
+        if (used >> r & 1)
+            ra_get(j, ra, r);
+    for (unsigned r = 1; r < 32; r++)
+        if (written >> r & 1)
+            ra->dirty[ra->slot_of[r]] = true;
+    return j->p;
+}
+
 /* Translates the run starting at offset off of cp into head: ALU instructions, loads and
  * stores, and at most one jump or branch, which ends it. */
 static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, struct dentry *head)
@@ -1813,10 +1892,11 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
     unsigned nfix = 0;
     struct ra ra;
     ra_init(&ra);
+    const uint8_t *body = jit_loop_prologue(&j, &ra, d, ops, count, end);
     unsigned at = 0;
     for (unsigned i = 0; i < count; i++) {
         if (end && i == count - 1) {
-            jit_emit_end(&j, base, &ra, ops[i], &d[i], off, at, count);
+            jit_emit_end(&j, base, &ra, ops[i], &d[i], off, at, count, body);
         } else if (ops[i] >= F_LB && ops[i] <= F_SD) {
             fix[nfix].insn = i;
             fix[nfix].off = at;
