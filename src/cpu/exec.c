@@ -1351,6 +1351,27 @@ static bool jit_op_ok(uint8_t op)
     }
 }
 
+/* With rax = a pc and rdx = the decoded entries of its page: jumps to the run that starts
+ * there (rsi = rax), if there is one; else falls through a jne, returned for patching. */
+static uint8_t *jit_emit_enter(struct jit_out *j)
+{
+    static const uint8_t slot[] = {
+        0x89, 0xc1,                                              /* mov ecx, eax */
+        0x81, 0xe1, 0xfe, 0x0f, 0x00, 0x00,                      /* and ecx, 0xffe */
+        0x4c, 0x8b, 0x1c, 0xca,                                  /* mov r11, [rdx + rcx*8] */
+    };
+    _Static_assert(sizeof(struct dentry) == 16, "jit dentry layout");
+    jb(j, sizeof(slot), slot);
+    jctx_op(j, 0x3b, R11, JX(run_label));                        /* cmp r11, run_label */
+    uint8_t *out = jfwd8(j, 0x75);                               /* jne out */
+    static const uint8_t ld[] = { 0x44, 0x8b, 0x5c, 0xca, 0x08 }; /* mov r11d, [rdx + rcx*8 + 8] */
+    jb(j, sizeof(ld), ld);
+    jctx_op(j, 0x03, R11, JX(base));                             /* add r11, base */
+    static const uint8_t go[] = { 0x48, 0x89, 0xc6, 0x41, 0xff, 0xe3 }; /* mov rsi, rax; jmp r11 */
+    jb(j, sizeof(go), go);
+    return out;
+}
+
 /* Goes on to the run at the pc in rax, in another page, if the jump cache knows the page
  * and there is a run there; or leaves. Budget already checked. */
 static void jit_emit_far(struct jit_out *j, uint8_t *base)
@@ -1380,19 +1401,7 @@ static void jit_emit_far(struct jit_out *j, uint8_t *base)
     static const uint8_t ld[] = { 0x48, 0x8b, 0x51, 0x08 };      /* mov rdx, [rcx + 8] */
     jb(j, sizeof(ld), ld);
     jrm(j, true, 0x89, RDX, (int32_t)JX(dents));                 /* mov dents, rdx */
-    static const uint8_t slot[] = {
-        0x89, 0xc1,                                              /* mov ecx, eax */
-        0x81, 0xe1, 0xfe, 0x0f, 0x00, 0x00,                      /* and ecx, 0xffe */
-        0x4c, 0x8b, 0x1c, 0xca,                                  /* mov r11, [rdx + rcx*8] */
-    };
-    jb(j, sizeof(slot), slot);
-    jctx_op(j, 0x3b, R11, JX(run_label));                        /* cmp r11, run_label */
-    x3 = jfwd8(j, 0x75);                                         /* jne out */
-    static const uint8_t ld2[] = { 0x44, 0x8b, 0x5c, 0xca, 0x08 }; /* mov r11d, [rdx + rcx*8 + 8] */
-    jb(j, sizeof(ld2), ld2);
-    jctx_op(j, 0x03, R11, JX(base));                             /* add r11, base */
-    static const uint8_t go[] = { 0x48, 0x89, 0xc6, 0x41, 0xff, 0xe3 }; /* mov rsi, rax; jmp r11 */
-    jb(j, sizeof(go), go);
+    x3 = jit_emit_enter(j);
     jpatch8(j, x1);
     jpatch8(j, x2);
     jpatch8(j, x3);
@@ -1447,20 +1456,7 @@ static void jit_emit_next_dyn(struct jit_out *j, uint8_t *base, unsigned n)
     jb(j, sizeof(same), same);
     x1 = jfwd8(j, 0x75);                                         /* jnz far */
     jctx_op(j, 0x8b, RDX, JX(dents));                            /* mov rdx, dents */
-    static const uint8_t slot[] = {
-        0x89, 0xc1,                                              /* mov ecx, eax */
-        0x81, 0xe1, 0xfe, 0x0f, 0x00, 0x00,                      /* and ecx, 0xffe */
-        0x4c, 0x8b, 0x1c, 0xca,                                  /* mov r11, [rdx + rcx*8] */
-    };
-    _Static_assert(sizeof(struct dentry) == 16, "jit dentry layout");
-    jb(j, sizeof(slot), slot);
-    jctx_op(j, 0x3b, R11, JX(run_label));                        /* cmp r11, run_label */
-    x3 = jfwd8(j, 0x75);                                         /* jne out */
-    static const uint8_t ld[] = { 0x44, 0x8b, 0x5c, 0xca, 0x08 }; /* mov r11d, [rdx + rcx*8 + 8] */
-    jb(j, sizeof(ld), ld);
-    jctx_op(j, 0x03, R11, JX(base));                             /* add r11, base */
-    static const uint8_t go[] = { 0x48, 0x89, 0xc6, 0x41, 0xff, 0xe3 }; /* mov rsi, rax; jmp r11 */
-    jb(j, sizeof(go), go);
+    x3 = jit_emit_enter(j);
     jpatch8(j, x2);
     jpatch8(j, x3);
     jret(j, base, false);                                        /* out */

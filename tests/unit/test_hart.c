@@ -989,6 +989,19 @@ static uint32_t Bt(int32_t off, uint32_t rs2, uint32_t rs1, uint32_t f3)
 /* Runs that go on to the next run in the same page (chained) without coming back: loops by
  * a branch and by jalr, run with a small budget per call. Every call keeps to its budget and
  * the loop ends with the right counts. */
+/* Executes total instructions in calls of at most budget each; every call keeps to it. */
+static void run_in_budget(unsigned total, unsigned budget)
+{
+    unsigned done = 0, calls = 0;
+    while (done < total && calls++ < 100000) {
+        unsigned want = total - done < budget ? total - done : budget;
+        unsigned got = hart_exec_block(&hart, want);
+        assert_true(got >= 1 && got <= want);
+        done += got;
+    }
+    assert_int_equal(done, total);
+}
+
 /* Runs that go on to runs in another page (through the jump cache): a loop across two pages
  * by jal/blt and by jalr, with a small budget per call; then the second page's code is
  * changed behind the hart's back and, after fence.i, the new code runs. */
@@ -1014,14 +1027,8 @@ static void test_chained_runs_across_pages(void **state)
             put32(b + 4, Bt(8, 7, 5, 5));             /* bge x5, x7, b + 12 */
             put32(b + 8, JAL(0, -0x1000 - 8));        /* back to RAM_BASE */
             put32(b + 12, ADDI(8, 0, 9));
-            unsigned total = 2 + 300 * 2 + 299 * 3 + 3, done = 0, calls = 0;
-            while (done < total && calls++ < 100000) {
-                unsigned want = total - done < budget ? total - done : budget;
-                unsigned got = hart_exec_block(&hart, want);
-                assert_true(got >= 1 && got <= want);
-                done += got;
-            }
-            assert_int_equal(done, total);
+            unsigned total = 2 + 300 * 2 + 299 * 3 + 3;
+            run_in_budget(total, budget);
             assert_int_equal(hart.x[5], 300);
             assert_int_equal(hart.x[6], 600);
             assert_int_equal(hart.x[8], 9);
@@ -1034,8 +1041,7 @@ static void test_chained_runs_across_pages(void **state)
             hart.x[6] = 0;
             hart.pc = RAM_BASE;
             total -= 2;
-            for (done = 0; done < total;)
-                done += hart_exec_block(&hart, total - done < budget ? total - done : budget);
+            run_in_budget(total, budget);
             assert_int_equal(hart.x[6], 1500);
         }
     }
@@ -1063,10 +1069,7 @@ static void test_translated_loop_matches_the_interpreter(void **state)
         hart_flush_tlb(&hart);
         for (unsigned i = 0; i < sizeof(p) / sizeof(p[0]); i++)
             put32(RAM_BASE + 4 * i, p[i]);
-        unsigned done = 0;
-        while (done < total)
-            done += hart_exec_block(&hart, total - done < budgets[b] ? total - done : budgets[b]);
-        assert_int_equal(done, total);
+        run_in_budget(total, budgets[b]);
         assert_int_equal(hart.pc, RAM_BASE + 4 * 7);
         if (b == 0) {
             memcpy(want, hart.x, sizeof(want));
@@ -1101,14 +1104,7 @@ static void test_chained_runs_keep_to_the_budget(void **state)
             hart_flush_code(&hart);
             for (unsigned i = 0; i < loops[l].count; i++)
                 put32(RAM_BASE + 4 * i, loops[l].p[i]);
-            unsigned done = 0, calls = 0;
-            while (done < loops[l].total && calls++ < 10000) {
-                unsigned want = loops[l].total - done < budget ? loops[l].total - done : budget;
-                unsigned got = hart_exec_block(&hart, want);
-                assert_true(got >= 1 && got <= want);
-                done += got;
-            }
-            assert_int_equal(done, loops[l].total);
+            run_in_budget(loops[l].total, budget);
             assert_int_equal(hart.x[5], 1000);
             assert_int_equal(hart.x[7], 9);
             assert_int_equal(hart.instret, loops[l].total);
