@@ -887,6 +887,25 @@ static void test_fence_i_on_one_hart(void **state)
     hart.bus = &bus;
 }
 
+/* An AMO that writes decoded code is seen, also when the page had a write TLB entry from
+ * before it held decoded code. */
+static void test_amo_to_decoded_code_is_seen(void **state)
+{
+    (void)state;
+    uint64_t x = RAM_BASE + 0x1000;
+    uint32_t amoswap_w = (0x01u << 27) | (7u << 20) | (6u << 15) | (2u << 12) | 0x2f; /* amoswap.w x0, x7, (x6) */
+    uint32_t p[] = { SD(0, 6, 8), I(0, 6, 0, 1, 0x67) /* jalr ra, 0(x6) */, amoswap_w,
+                     I(0, 6, 0, 1, 0x67), ADDI(9, 0, 1) };
+    put32(x, ADDI(5, 0, 1));
+    put32(x + 4, I(0, 1, 0, 0, 0x67)); /* ret */
+    hart.x[6] = x;
+    hart.x[7] = ADDI(5, 0, 2);
+    hart.pc = RAM_BASE;
+    run_prog(p, 5, 9);
+    assert_int_equal(hart.x[9], 1);
+    assert_int_equal(hart.x[5], 2);
+}
+
 static void test_translated_alu_run_matches_the_interpreter(void **state)
 {
     (void)state;
@@ -1301,7 +1320,7 @@ int main(void)
         T(test_fault_in_the_middle_of_a_translated_run_is_precise),
         T(test_code_changed_behind_the_harts_back_is_seen_after_fence_i),
         T(test_fences_in_a_translated_run), T(test_chained_runs_keep_to_the_budget),
-        T(test_chained_runs_across_pages), T(test_sfence_vma_with_an_address), T(test_fence_i_on_one_hart),
+        T(test_chained_runs_across_pages), T(test_sfence_vma_with_an_address), T(test_fence_i_on_one_hart), T(test_amo_to_decoded_code_is_seen),
         T(test_translated_loop_matches_the_interpreter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
