@@ -682,11 +682,13 @@ static bool exec_one(struct hart *h, uint32_t raw)
  * 2-byte slot, decoded on first execution. The loop finds the page once per change of
  * virtual page and then runs straight from the entries, with no fetch, no TLB lookup and
  * no re-decode per instruction.
- * Keeping the pages right: a decoded page is "live" only while no writable TLB entry maps
- * it (making it live kills those entries), so any store to it from this hart takes the slow
- * path, which clears the page (code_page_written). Other harts' stores and device DMA are
- * seen after a fence.i on this hart or a remote fence (hart_flush_code), which is what the
- * ISA asks software to do (Zifencei).
+ * Keeping the pages right: every writable TLB entry of a page that has a decoded page
+ * carries TLB_CODE (set when the entry is filled, or when the page gets its decoded page),
+ * so any store to it from this hart takes the slow path, which drops the entries it
+ * overwrites (code_store). Other harts' stores and device DMA are seen after a fence.i on
+ * this hart or a remote fence (hart_fence_i, hart_flush_code), which is what the ISA asks
+ * software to do (Zifencei); a page then comes back to life only if its bytes are still
+ * those its entries were made from.
  * Each handler ends in its own indirect jump (threaded code), which the host's branch
  * predictor handles far better than one central switch. Rare instructions go to exec_one. */
 
