@@ -81,11 +81,17 @@ static void update_hart(struct aclint *a, unsigned h, uint64_t now)
     irq_set(&a->mtip_line[h], now >= atomic_load_explicit(&a->mtimecmp[h], memory_order_relaxed));
 }
 
-void aclint_update(struct aclint *a)
+uint64_t aclint_update_now(struct aclint *a)
 {
     uint64_t now = aclint_mtime(a);
     for (unsigned h = 0; h < a->num_harts; h++)
         update_hart(a, h, now);
+    return now;
+}
+
+void aclint_update(struct aclint *a)
+{
+    aclint_update_now(a);
 }
 
 /* A 32-bit access to either half of a 64-bit register, or a 64-bit access to all of it. */

@@ -19,6 +19,8 @@ int aclint_write(void *dev, uint64_t off, unsigned size, uint64_t val);
 uint64_t aclint_mtime(struct aclint *a);
 /* Re-evaluates every hart's MTIP against the current mtime. */
 void aclint_update(struct aclint *a);
+/* The same, returning the mtime it used (one clock read for both). */
+uint64_t aclint_update_now(struct aclint *a);
 /* Hart h's mtimecmp (UINT64_MAX after reset). */
 uint64_t aclint_mtimecmp(struct aclint *a, unsigned h);
 

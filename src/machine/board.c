@@ -105,9 +105,9 @@ static void set_hart_bit(struct hart *h, uint64_t bit, int level)
 static void bus_poll(void *ctx, struct hart *h)
 {
     struct board *b = ctx;
-    aclint_update(b->aclint);
+    uint64_t now = aclint_update_now(b->aclint); /* one clock read per poll */
     if (h->stimecmp_enabled)
-        set_hart_bit(h, MIP_STIP, aclint_mtime(b->aclint) >= h->stimecmp);
+        set_hart_bit(h, MIP_STIP, now >= h->stimecmp);
 }
 
 /* One timed sleep; the run loop polls and re-checks after it (see hart_run). */
