@@ -5,11 +5,11 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "backend/block.h"
 #include "dev/virtio/blk.h"
+#include "dev/virtio/worker.h"
 
 #define VIRTIO_ID_BLOCK 2
 
@@ -42,11 +42,7 @@ struct virtio_blk {
     uint64_t sectors;
     bool readonly;
     uint8_t config[CONFIG_SIZE];
-    pthread_t thread;
-    int kick_fd;                 /* eventfd: queue notified, or stop */
-    pthread_mutex_t qlock;       /* held while the I/O thread works the queue */
-    bool running;                /* DRIVER_OK and not reset (under qlock) */
-    bool stop;
+    struct virtio_worker w;      /* the I/O thread */
     struct virtq_req req;
     struct iovec iov[VIRTQ_MAX_SEGS];
 };
@@ -202,57 +198,36 @@ static void *io_thread(void *arg)
 {
     struct virtio_blk *b = arg;
     for (;;) {
-        struct pollfd p = { b->kick_fd, POLLIN, 0 };
+        struct pollfd p = { b->w.kick_fd, POLLIN, 0 };
         if (poll(&p, 1, -1) < 0 && errno != EINTR)
             break;
-        uint64_t n;
-        if (read(b->kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        if (!virtio_worker_take_kick(&b->w))
             break;
-        pthread_mutex_lock(&b->qlock);
-        if (b->stop) {
-            pthread_mutex_unlock(&b->qlock);
+        pthread_mutex_lock(&b->w.lock);
+        if (b->w.stop) {
+            pthread_mutex_unlock(&b->w.lock);
             break;
         }
-        bool broken = b->running && !drain(b);
+        bool broken = b->w.running && !drain(b);
         if (broken)
-            b->running = false;
-        pthread_mutex_unlock(&b->qlock);
+            b->w.running = false;
+        pthread_mutex_unlock(&b->w.lock);
         if (broken)
             virtio_needs_reset(&b->vdev);
     }
     return NULL;
 }
 
-static void kick(struct virtio_blk *b)
-{
-    uint64_t one = 1;
-    if (write(b->kick_fd, &one, sizeof(one)) < 0) {
-        /* an eventfd write fails only on counter overflow: a kick is pending anyway */
-    }
-}
-
 static void blk_notify(void *ctx, unsigned q)
 {
     (void)q;
-    kick(ctx);
+    virtio_worker_kick(&((struct virtio_blk *)ctx)->w);
 }
 
-static void blk_start(void *ctx)
-{
-    struct virtio_blk *b = ctx;
-    pthread_mutex_lock(&b->qlock);
-    b->running = true;
-    pthread_mutex_unlock(&b->qlock);
-    kick(b);
-}
+static void blk_start(void *ctx) { virtio_worker_set_running(&((struct virtio_blk *)ctx)->w, true); }
 
-static void blk_reset(void *ctx)
-{
-    struct virtio_blk *b = ctx;
-    pthread_mutex_lock(&b->qlock); /* waits for the I/O thread to finish its batch */
-    b->running = false;
-    pthread_mutex_unlock(&b->qlock);
-}
+/* waits for the I/O thread to finish its batch */
+static void blk_reset(void *ctx) { virtio_worker_set_running(&((struct virtio_blk *)ctx)->w, false); }
 
 static struct virtio_ops blk_ops_template = {
     .device_id = VIRTIO_ID_BLOCK,
@@ -280,14 +255,9 @@ struct virtio_blk *virtio_blk_create(const struct virtio_slot *slot, struct blk_
     if (b->readonly)
         m->ops.features |= 1ULL << F_RO;
     build_config(b);
-    b->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    pthread_mutex_init(&b->qlock, NULL);
     virtio_mmio_init(&b->vdev, slot->name, slot->base, slot->mem, slot->irq, &m->ops, b);
-    if (b->kick_fd < 0 || pthread_create(&b->thread, NULL, io_thread, b)) {
-        if (b->kick_fd >= 0)
-            close(b->kick_fd);
+    if (virtio_worker_init(&b->w, io_thread, b)) {
         virtio_mmio_destroy(&b->vdev);
-        pthread_mutex_destroy(&b->qlock);
         free(m);
         return NULL;
     }
@@ -300,15 +270,9 @@ void virtio_blk_destroy(struct virtio_blk *b)
 {
     if (!b)
         return;
-    pthread_mutex_lock(&b->qlock);
-    b->stop = true;
-    pthread_mutex_unlock(&b->qlock);
-    kick(b);
-    pthread_join(b->thread, NULL);
-    close(b->kick_fd);
+    virtio_worker_destroy(&b->w);
     blk_flush(b->be);
     blk_close(b->be);
     virtio_mmio_destroy(&b->vdev);
-    pthread_mutex_destroy(&b->qlock);
     free((struct blk_model *)b);
 }

@@ -6,10 +6,10 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "dev/virtio/console.h"
+#include "dev/virtio/worker.h"
 
 #define VIRTIO_ID_CONSOLE 3
 #define QUEUE_SIZE 128
@@ -17,11 +17,9 @@
 
 struct virtio_console {
     struct virtio_dev vdev;
-    int in_fd, out_fd, kick_fd;
-    pthread_t thread;
-    pthread_mutex_t qlock;
-    bool running, stop;
-    /* a transmit request partly written to out_fd */
+    int in_fd, out_fd;
+    struct virtio_worker w;
+    /* a transmit request partly written to out_fd (under w.lock) */
     bool tx_pending;
     size_t tx_off;
     struct virtq_req tx, rx;
@@ -115,29 +113,28 @@ static void *con_thread(void *arg)
     struct virtio_console *c = arg;
     bool rx_wait = false; /* no receive buffer: wait for a kick before reading input */
     for (;;) {
-        pthread_mutex_lock(&c->qlock);
-        bool run = c->running, txp = c->tx_pending;
-        pthread_mutex_unlock(&c->qlock);
+        pthread_mutex_lock(&c->w.lock);
+        bool run = c->w.running, txp = c->tx_pending;
+        pthread_mutex_unlock(&c->w.lock);
         struct pollfd p[3] = {
-            { c->kick_fd, POLLIN, 0 },
+            { c->w.kick_fd, POLLIN, 0 },
             { run && c->in_fd >= 0 && !rx_wait ? c->in_fd : -1, POLLIN, 0 },
             { run && txp ? c->out_fd : -1, POLLOUT, 0 },
         };
         if (poll(p, 3, -1) < 0 && errno != EINTR)
             break;
         if (p[0].revents) {
-            uint64_t n;
-            if (read(c->kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+            if (!virtio_worker_take_kick(&c->w))
                 break;
             rx_wait = false;
         }
-        pthread_mutex_lock(&c->qlock);
-        if (c->stop) {
-            pthread_mutex_unlock(&c->qlock);
+        pthread_mutex_lock(&c->w.lock);
+        if (c->w.stop) {
+            pthread_mutex_unlock(&c->w.lock);
             break;
         }
         bool ok = true;
-        if (c->running) {
+        if (c->w.running) {
             ok = do_tx(c);
             if (ok && (p[1].revents & POLLIN) && !rx_wait) {
                 bool none = false;
@@ -147,45 +144,30 @@ static void *con_thread(void *arg)
             if (p[1].revents & (POLLHUP | POLLERR) && !(p[1].revents & POLLIN))
                 usleep(100 * 1000); /* nobody on the other side of the pty yet */
             if (!ok)
-                c->running = false;
+                c->w.running = false;
         }
-        pthread_mutex_unlock(&c->qlock);
+        pthread_mutex_unlock(&c->w.lock);
         if (!ok)
             virtio_needs_reset(&c->vdev);
     }
     return NULL;
 }
 
-static void kick(struct virtio_console *c)
-{
-    uint64_t one = 1;
-    if (write(c->kick_fd, &one, sizeof(one)) < 0) {
-        /* counter overflow only: a kick is already pending */
-    }
-}
-
 static void con_notify(void *ctx, unsigned q)
 {
     (void)q;
-    kick(ctx);
+    virtio_worker_kick(&((struct virtio_console *)ctx)->w);
 }
 
-static void con_start(void *ctx)
-{
-    struct virtio_console *c = ctx;
-    pthread_mutex_lock(&c->qlock);
-    c->running = true;
-    pthread_mutex_unlock(&c->qlock);
-    kick(c);
-}
+static void con_start(void *ctx) { virtio_worker_set_running(&((struct virtio_console *)ctx)->w, true); }
 
 static void con_reset(void *ctx)
 {
     struct virtio_console *c = ctx;
-    pthread_mutex_lock(&c->qlock);
-    c->running = false;
+    pthread_mutex_lock(&c->w.lock);
+    c->w.running = false;
     c->tx_pending = false;
-    pthread_mutex_unlock(&c->qlock);
+    pthread_mutex_unlock(&c->w.lock);
 }
 
 static const struct virtio_ops con_ops = {
@@ -204,14 +186,9 @@ struct virtio_console *virtio_console_create(const struct virtio_slot *slot, int
     fcntl(out_fd, F_SETFL, fcntl(out_fd, F_GETFL) | O_NONBLOCK);
     if (in_fd >= 0)
         fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
-    c->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    pthread_mutex_init(&c->qlock, NULL);
     virtio_mmio_init(&c->vdev, slot->name, slot->base, slot->mem, slot->irq, &con_ops, c);
-    if (c->kick_fd < 0 || pthread_create(&c->thread, NULL, con_thread, c)) {
-        if (c->kick_fd >= 0)
-            close(c->kick_fd);
+    if (virtio_worker_init(&c->w, con_thread, c)) {
         virtio_mmio_destroy(&c->vdev);
-        pthread_mutex_destroy(&c->qlock);
         free(c);
         return NULL;
     }
@@ -224,16 +201,10 @@ void virtio_console_destroy(struct virtio_console *c)
 {
     if (!c)
         return;
-    pthread_mutex_lock(&c->qlock);
-    c->stop = true;
-    pthread_mutex_unlock(&c->qlock);
-    kick(c);
-    pthread_join(c->thread, NULL);
-    close(c->kick_fd);
+    virtio_worker_destroy(&c->w);
     if (c->in_fd >= 0 && c->in_fd != c->out_fd)
         close(c->in_fd);
     close(c->out_fd);
     virtio_mmio_destroy(&c->vdev);
-    pthread_mutex_destroy(&c->qlock);
     free(c);
 }

@@ -1,0 +1,56 @@
+/* The thread a virtio device model works its queues on (worker.h). */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "dev/virtio/worker.h"
+
+int virtio_worker_init(struct virtio_worker *w, void *(*fn)(void *), void *arg)
+{
+    w->running = w->stop = false;
+    w->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w->kick_fd < 0)
+        return -1;
+    pthread_mutex_init(&w->lock, NULL);
+    if (pthread_create(&w->thread, NULL, fn, arg)) {
+        close(w->kick_fd);
+        pthread_mutex_destroy(&w->lock);
+        return -1;
+    }
+    return 0;
+}
+
+void virtio_worker_kick(struct virtio_worker *w)
+{
+    uint64_t one = 1;
+    if (write(w->kick_fd, &one, sizeof(one)) < 0) {
+        /* an eventfd write fails only on counter overflow: a kick is pending anyway */
+    }
+}
+
+bool virtio_worker_take_kick(struct virtio_worker *w)
+{
+    uint64_t n;
+    return read(w->kick_fd, &n, sizeof(n)) >= 0 || errno == EAGAIN;
+}
+
+void virtio_worker_set_running(struct virtio_worker *w, bool running)
+{
+    pthread_mutex_lock(&w->lock);
+    w->running = running;
+    pthread_mutex_unlock(&w->lock);
+    if (running)
+        virtio_worker_kick(w);
+}
+
+void virtio_worker_destroy(struct virtio_worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_mutex_unlock(&w->lock);
+    virtio_worker_kick(w);
+    pthread_join(w->thread, NULL);
+    close(w->kick_fd);
+    pthread_mutex_destroy(&w->lock);
+}
