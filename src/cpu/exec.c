@@ -364,8 +364,11 @@ static int exec_amo(struct hart *h, uint32_t insn, uint64_t *rd_val, bool *ok)
         return (f5 == 0x02 ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED) + 1;
     }
     int cause = 0;
+    /* a TLB hit first (aligned, so inside one page), else the walk */
     if (f5 == 0x02) { /* lr */
-        uint8_t *p = mmu_translate_ram(h, va, ACC_READ, &cause);
+        uint8_t *p = tlb_hit(h, va, size, ACC_READ);
+        if (!p)
+            p = mmu_translate_ram(h, va, ACC_READ, &cause);
         if (!p) {
             h->fault_tval = va;
             return (cause < 0 ? EXC_LOAD_ACCESS : cause) + 1;
@@ -378,7 +381,9 @@ static int exec_amo(struct hart *h, uint32_t insn, uint64_t *rd_val, bool *ok)
         *rd_val = v;
         return 0;
     }
-    uint8_t *p = mmu_translate_ram(h, va, ACC_WRITE, &cause);
+    uint8_t *p = tlb_hit(h, va, size, ACC_WRITE);
+    if (!p)
+        p = mmu_translate_ram(h, va, ACC_WRITE, &cause);
     if (!p) {
         h->fault_tval = va;
         return (cause < 0 ? EXC_STORE_ACCESS : cause) + 1;

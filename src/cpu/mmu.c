@@ -210,13 +210,6 @@ int mmu_translate(struct hart *h, uint64_t va, enum access_type t, uint64_t *pa)
 
 uint8_t *mmu_translate_ram(struct hart *h, uint64_t va, enum access_type t, int *cause)
 {
-    /* a TLB hit first (AMOs and LR/SC come here every time); callers that store through
-     * the pointer call code_store() themselves */
-    if (!(h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV) && t != ACC_EXEC)) {
-        const struct tlb_entry *e = &h->tlb[tlb_index_for(h, h->priv, t)][t][(va >> 12) % TLB_SIZE];
-        if (e->tag == ((va & ~0xfffULL) | h->tlb_gen))
-            return e->host + (va & 0xfff);
-    }
     uint64_t pa;
     int r = translate_fill(h, va, t, &pa, true);
     if (r) {
