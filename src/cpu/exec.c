@@ -825,14 +825,6 @@ static inline struct code_page *code_slot(struct hart *h, uint64_t ppage)
     return NULL;
 }
 
-bool code_page_live(struct hart *h, uint64_t ppage)
-{
-    if (!h->code)
-        return false;
-    struct code_page *cp = code_slot(h, ppage);
-    return cp && cp->gen == h->code_gen;
-}
-
 bool code_page_cached(struct hart *h, uint64_t ppage)
 {
     if (!h->code)

@@ -153,8 +153,6 @@ void hart_free_code(struct hart *h);
 /* A store of size bytes at RAM address pa (slow path): drops the decoded instructions it
  * overlaps. */
 void code_store(struct hart *h, uint64_t pa, unsigned size);
-/* True if RAM page ppage holds live decoded instructions. */
-bool code_page_live(struct hart *h, uint64_t ppage);
 /* True if RAM page ppage has a decoded page, live or kept for a later fence.i: its writable
  * TLB entries carry TLB_CODE so that stores to it take the slow path through code_store(). */
 bool code_page_cached(struct hart *h, uint64_t ppage);
