@@ -1,38 +1,47 @@
-/* The `corral` command line: parsing into a VM description, --help and --version.
- * Parsing only checks syntax and that files are readable; it never starts anything. */
+/* The `corral` command line: the verbs' table, and the VM options shared by `run` and
+ * `create`, parsed once into the typed VM description (hosted/spec.h). */
 #ifndef CORRAL_HOSTED_CLI_H
 #define CORRAL_HOSTED_CLI_H
 
-#include "corral/common.h"
+#include "hosted/spec.h"
 
-#define CLI_MAX_DISKS 8
-#define CLI_MAX_NETS  4
+/* Exit statuses: 0 done, 1 the VM or the action failed, 2 a bad command line. */
+enum { EXIT_VM_FAILED = 1, EXIT_USAGE = 2 };
 
-struct vm_config {
-    const char *kernel;   /* required */
-    const char *initrd;   /* NULL: none */
-    const char *append;   /* NULL: default "console=ttyS0" */
-    const char *bios;     /* NULL or "builtin": built-in SBI; else a firmware path */
-    const char *dtb;      /* NULL: generate */
-    uint64_t mem_size;    /* bytes; default 512 MiB */
-    unsigned smp;         /* harts; default 1 */
-    bool no_reboot;
-    bool rng;             /* virtio-rng from the host's getrandom */
-    const char *hvc;      /* virtio-console hvc0: "pty" or "file:PATH"; NULL: none */
-    /* virtio devices: raw option strings after --disk / --net, parsed by their own rooms */
-    unsigned num_disks, num_nets;
-    const char *disks[CLI_MAX_DISKS];
-    const char *nets[CLI_MAX_NETS];
+/* What `run` and `create` take besides the VM description. */
+struct cli_vm_opts {
+    const char *name;       /* --name (run) or the positional NAME (create) */
+    const char *config;     /* --config FILE: the API's JSON */
+    const char *disk_from[SPEC_MAX_DRIVES]; /* --disk-from BASE: overlays made at create */
+    unsigned n_disk_from;
 };
 
-enum cli_result { CLI_RUN = 0, CLI_EXIT_OK = 1, CLI_ERROR = 2 };
+/* Parses argv[first..] into s (spec_init'ed) and o. Returns 0, 1 when --help was printed,
+ * or -1 with a one-line reason in err. Files are checked for reading, not read. */
+int cli_parse_vm(int argc, char **argv, int first, struct vm_spec *s, struct cli_vm_opts *o,
+                 char *err, size_t errlen);
+/* Reads a config file (the API's JSON) into s. */
+int cli_load_config(const char *path, struct vm_spec *s, char *err, size_t errlen);
 
-/* Parses argv (argv[0] is the program, argv[1] the subcommand "run").
- * CLI_RUN: cfg is filled. CLI_EXIT_OK: help or version was printed to stdout.
- * CLI_ERROR: err holds a one-line message (no trailing newline) naming the problem. */
-enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen);
-
-/* Parses "512M", "2G", "1048576", "64k" (binary units). Returns 0 or -EINVAL/-ERANGE. */
+/* "512M", "2G", "1048576", "64k" (binary units). Returns 0 or -EINVAL/-ERANGE. */
 int cli_parse_size(const char *s, uint64_t *out);
+
+/* Prints "corral: MESSAGE" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+extern const char cli_vm_usage[];
+
+/* The verbs, one file each (cmd_*.c). */
+int cmd_run(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_console(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_balloon(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@
 struct console {
     int in_fd, out_fd;
     bool tty, escape, eof;
+    bool detach; /* attached to a background VM: Ctrl-A d leaves, the VM goes on */
 };
 
 /* One saved terminal state for the process: signal handlers and atexit need it. */
@@ -97,6 +98,14 @@ static void write_all(int fd, const uint8_t *buf, size_t len)
 static const char help_text[] =
     "\r\nCtrl-A x       quit corral (the guest is stopped)\r\n"
     "Ctrl-A h       show this help\r\nCtrl-A Ctrl-A  send Ctrl-A to the guest\r\n";
+static const char detach_help[] =
+    "\r\nCtrl-A d       detach (the VM keeps running)\r\n"
+    "Ctrl-A h       show this help\r\nCtrl-A Ctrl-A  send Ctrl-A to the guest\r\n";
+
+void console_set_detach(struct console *c)
+{
+    c->detach = true;
+}
 
 long console_read(struct console *c, uint8_t *buf, size_t len, bool *quit)
 {
@@ -120,12 +129,13 @@ long console_read(struct console *c, uint8_t *buf, size_t len, bool *quit)
         uint8_t ch = in[i];
         if (c->escape) {
             c->escape = false;
-            if (ch == 'x' || ch == 'X') {
+            if (c->detach ? (ch == 'd' || ch == 'D') : (ch == 'x' || ch == 'X')) {
                 *quit = true;
                 return (long)out;
             }
             if (ch == 'h' || ch == 'H' || ch == '?') {
-                write_all(c->out_fd, (const uint8_t *)help_text, sizeof(help_text) - 1);
+                const char *t = c->detach ? detach_help : help_text;
+                write_all(c->out_fd, (const uint8_t *)t, strlen(t));
                 continue;
             }
             if (ch == ESCAPE_KEY) {

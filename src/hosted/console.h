@@ -10,6 +10,8 @@ struct console;
 
 /* Opens the console on in_fd/out_fd (normally 0 and 1). Returns NULL on failure. */
 struct console *console_open(int in_fd, int out_fd);
+/* Attached to a background VM: Ctrl-A d (not x) ends the session. */
+void console_set_detach(struct console *c);
 /* Restores the terminal (idempotent) and frees. */
 void console_close(struct console *c);
 /* The fd to poll for input (-1 once input has reached EOF). */

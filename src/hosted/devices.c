@@ -79,77 +79,44 @@ static int attach_rng(struct vm_devices *d, struct board *b, char *err, size_t e
 
 static void blk_destroy(void *m) { virtio_blk_destroy(m); }
 
-/* --disk PATH[,format=raw|qcow2|auto][,readonly]; a comma in PATH is written ",,". */
-static int parse_disk(const char *spec, char *path, size_t pathlen, enum blk_format *fmt,
-                      bool *ro, char *err, size_t errlen)
+static enum blk_format blk_format_of(enum spec_format f)
 {
-    size_t n = 0;
-    const char *p = spec;
-    for (; *p; p++) {
-        if (*p == ',' && p[1] == ',') {
-            p++;
-        } else if (*p == ',') {
-            break;
-        }
-        if (n + 1 >= pathlen) {
-            snprintf(err, errlen, "--disk: path too long");
-            return -EINVAL;
-        }
-        path[n++] = *p;
-    }
-    path[n] = '\0';
-    if (!n) {
-        snprintf(err, errlen, "--disk: missing image path in '%s'", spec);
-        return -EINVAL;
-    }
-    *fmt = BLK_FORMAT_AUTO_STRICT; /* the guest may have written the header it would probe */
-    *ro = false;
-    while (*p == ',') {
-        const char *opt = ++p;
-        size_t len = strcspn(opt, ",");
-        p += len;
-        if (len == 8 && !strncmp(opt, "readonly", 8)) {
-            *ro = true;
-        } else if (len == 10 && !strncmp(opt, "format=raw", 10)) {
-            *fmt = BLK_FORMAT_RAW;
-        } else if (len == 12 && !strncmp(opt, "format=qcow2", 12)) {
-            *fmt = BLK_FORMAT_QCOW2;
-        } else if (len == 11 && !strncmp(opt, "format=auto", 11)) {
-            *fmt = BLK_FORMAT_AUTO_STRICT; /* the guest may have written the header it would probe */
-        } else if (len > 7 && !strncmp(opt, "format=", 7)) {
-            snprintf(err, errlen, "--disk: unknown format '%.*s' (raw, qcow2 or auto)",
-                     (int)(len - 7), opt + 7);
-            return -EINVAL;
-        } else {
-            snprintf(err, errlen, "--disk: unknown option '%.*s' (format=, readonly)", (int)len, opt);
-            return -EINVAL;
+    /* without format=, the guest may have written the header a probe would trust */
+    return f == SPEC_FMT_RAW ? BLK_FORMAT_RAW : f == SPEC_FMT_QCOW2 ? BLK_FORMAT_QCOW2
+                                                                   : BLK_FORMAT_AUTO_STRICT;
+}
+
+int devices_open_disks(const struct vm_spec *s, struct blk_backend **be, char *err,
+                       size_t errlen)
+{
+    for (unsigned i = 0; i < s->n_drives; i++) {
+        const struct spec_drive *d = &s->drives[i];
+        char why[512];
+        int rc = blk_open(d->path, blk_format_of(d->format), d->read_only, &be[i], why,
+                          sizeof(why));
+        if (rc) {
+            snprintf(err, errlen, "--disk: %s", why);
+            while (i--)
+                blk_close(be[i]);
+            return rc;
         }
     }
     return 0;
 }
 
-static int attach_disk(struct vm_devices *d, struct board *b, const char *spec, char *err,
-                       size_t errlen)
+static int attach_disk(struct vm_devices *d, struct board *b, struct blk_backend *be,
+                       char *err, size_t errlen)
 {
-    char path[4096];
-    enum blk_format fmt;
-    bool ro;
-    int rc = parse_disk(spec, path, sizeof(path), &fmt, &ro, err, errlen);
-    if (rc)
-        return rc;
     struct virtio_slot s;
-    if ((rc = next_slot(d, b, &s, err, errlen)))
-        return rc;
-    struct blk_backend *be;
-    char why[512];
-    if ((rc = blk_open(path, fmt, ro, &be, why, sizeof(why)))) {
-        snprintf(err, errlen, "--disk: %s", why);
+    int rc;
+    if ((rc = next_slot(d, b, &s, err, errlen))) {
+        blk_close(be);
         return rc;
     }
     struct virtio_blk *blk = virtio_blk_create(&s, be);
     if (!blk) {
         blk_close(be);
-        snprintf(err, errlen, "--disk: cannot create the disk device for '%s'", path);
+        snprintf(err, errlen, "--disk: cannot create the disk device");
         return -ENOMEM;
     }
     return plug(d, b, virtio_blk_dev(blk), blk, blk_destroy, err, errlen);
@@ -157,13 +124,20 @@ static int attach_disk(struct vm_devices *d, struct board *b, const char *spec, 
 
 static void net_destroy(void *m) { virtio_net_destroy(m); }
 
-static int attach_net(struct vm_devices *d, struct board *b, const char *spec, unsigned index,
-                      char *err, size_t errlen)
+static int attach_net(struct vm_devices *d, struct board *b, const struct spec_net *sn,
+                      unsigned index, const char *switch_root, char *err, size_t errlen)
 {
     struct virtio_slot s;
     int rc = next_slot(d, b, &s, err, errlen);
     if (rc)
         return rc;
+    char dir[4096] = "", spec[2048];
+    if (sn->kind == SPEC_NET_SWITCH)
+        snprintf(dir, sizeof(dir), "%s/%s", switch_root ? switch_root : "/tmp", sn->switch_name);
+    if (spec_net_backend_text(sn, dir, spec, sizeof(spec))) {
+        snprintf(err, errlen, "--net: the NIC's description is too long");
+        return -ENAMETOOLONG;
+    }
     struct virtio_net *n = virtio_net_create(&s, spec, index, err, errlen);
     if (!n)
         return -EINVAL;
@@ -218,30 +192,56 @@ static int attach_hvc(struct vm_devices *d, struct board *b, const char *spec, c
     return plug(d, b, virtio_console_dev(c), c, console_destroy, err, errlen);
 }
 
-int devices_attach(struct board *b, const struct vm_config *vc, struct vm_devices **out,
-                   char *err, size_t errlen)
+int devices_attach(struct board *b, const struct vm_spec *vs, struct blk_backend **disks,
+                   const char *switch_root, struct vm_devices **out, char *err, size_t errlen)
 {
     struct vm_devices *d = calloc(1, sizeof(*d));
     if (!d) {
+        for (unsigned i = 0; i < vs->n_drives; i++)
+            blk_close(disks[i]);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
     d->hvc_slave = -1;
     int rc = 0;
-    for (unsigned i = 0; !rc && i < vc->num_disks; i++)
-        rc = attach_disk(d, b, vc->disks[i], err, errlen);
-    for (unsigned i = 0; !rc && i < vc->num_nets; i++)
-        rc = attach_net(d, b, vc->nets[i], i, err, errlen);
-    if (!rc && vc->rng)
+    unsigned i = 0;
+    for (; !rc && i < vs->n_drives; i++)
+        rc = attach_disk(d, b, disks[i], err, errlen);
+    for (; i < vs->n_drives; i++)
+        blk_close(disks[i]); /* not attached after an error */
+    for (i = 0; !rc && i < vs->n_nets; i++)
+        rc = attach_net(d, b, &vs->nets[i], i, switch_root, err, errlen);
+    if (!rc && vs->rng)
         rc = attach_rng(d, b, err, errlen);
-    if (!rc && vc->hvc)
-        rc = attach_hvc(d, b, vc->hvc, err, errlen);
+    if (!rc && vs->hvc)
+        rc = attach_hvc(d, b, vs->hvc, err, errlen);
     if (rc) {
         devices_detach(d);
         return rc;
     }
     *out = d;
     return 0;
+}
+
+int devices_power_button(struct vm_devices *d)
+{
+    (void)d;
+    return -ENODEV; /* the power button arrives with virtio-input */
+}
+
+int devices_balloon_set(struct vm_devices *d, uint64_t mib)
+{
+    (void)d;
+    (void)mib;
+    return -ENODEV;
+}
+
+void devices_stats(struct vm_devices *d, json_t *out)
+{
+    json_t *a = json_array();
+    for (unsigned i = 0; d && i < d->count; i++)
+        json_array_append_new(a, json_string(d->dev[i].vdev->region.name));
+    json_object_set_new(out, "virtio_slots", a);
 }
 
 void devices_reset(struct vm_devices *d)

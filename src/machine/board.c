@@ -46,6 +46,14 @@ struct board {
     pthread_mutex_t exit_lock;
     int exit_kind; /* -1 while running, else enum board_exit */
     int exit_code;
+    /* pause: harts park in bus_poll until resumed (or stopped) */
+    atomic_bool paused;
+    pthread_mutex_t pause_lock;
+    pthread_cond_t pause_cond;
+    unsigned parked;
+    /* CPU quota: percent of one host core for all harts; each hart gets its share per period */
+    _Atomic unsigned quota_pct;
+    struct { uint64_t period_start, cpu_start; } quota[VIRT_MAX_HARTS];
 };
 
 static uint64_t mono_ns(void)
@@ -102,9 +110,60 @@ static void set_hart_bit(struct hart *h, uint64_t bit, int level)
         hart_set_irq(h, bit, level);
 }
 
+#define QUOTA_PERIOD_NS 50000000ULL /* 50 ms: short enough that a capped guest stays responsive */
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Sleeps on the pause condition until DEADLINE_NS (CLOCK_MONOTONIC; 0 = no deadline) while
+ * the board is paused (or always, with a deadline), unless the hart is asked to stop. */
+static void park(struct board *b, struct hart *h, uint64_t deadline_ns)
+{
+    struct timespec ts = { (time_t)(deadline_ns / 1000000000ULL), (long)(deadline_ns % 1000000000ULL) };
+    pthread_mutex_lock(&b->pause_lock);
+    b->parked++;
+    pthread_cond_broadcast(&b->pause_cond);
+    while (!atomic_load(&h->stop) && (deadline_ns ? mono_ns() < deadline_ns : atomic_load(&b->paused))) {
+        if (deadline_ns)
+            pthread_cond_timedwait(&b->pause_cond, &b->pause_lock, &ts);
+        else
+            pthread_cond_wait(&b->pause_cond, &b->pause_lock);
+    }
+    b->parked--;
+    pthread_mutex_unlock(&b->pause_lock);
+}
+
+/* The engine enforces the quota itself: a hart that used its share of the period in CPU
+ * time sleeps until the period ends. WFI sleeps cost nothing and count nothing. */
+static void throttle(struct board *b, struct hart *h, unsigned pct)
+{
+    uint64_t now = mono_ns(), cpu = thread_cpu_ns();
+    unsigned i = (unsigned)h->mhartid;
+    if (now - b->quota[i].period_start >= QUOTA_PERIOD_NS) {
+        b->quota[i].period_start = now;
+        b->quota[i].cpu_start = cpu;
+        return;
+    }
+    uint64_t budget = QUOTA_PERIOD_NS * pct / 100 / b->cfg.num_harts;
+    if (cpu - b->quota[i].cpu_start < budget)
+        return;
+    park(b, h, b->quota[i].period_start + QUOTA_PERIOD_NS);
+    b->quota[i].period_start = mono_ns();
+    b->quota[i].cpu_start = thread_cpu_ns();
+}
+
 static void bus_poll(void *ctx, struct hart *h)
 {
     struct board *b = ctx;
+    if (atomic_load_explicit(&b->paused, memory_order_relaxed))
+        park(b, h, 0);
+    unsigned pct = atomic_load_explicit(&b->quota_pct, memory_order_relaxed);
+    if (pct)
+        throttle(b, h, pct);
     uint64_t now = aclint_update_now(b->aclint); /* one clock read per poll */
     if (h->stimecmp_enabled)
         set_hart_bit(h, MIP_STIP, now >= h->stimecmp);
@@ -160,6 +219,29 @@ static void request_exit(struct board *b, int kind, int code)
         atomic_store(&b->harts[i].stop, true);
         hart_wakeup(&b->harts[i]);
     }
+    pthread_mutex_lock(&b->pause_lock);
+    pthread_cond_broadcast(&b->pause_cond);
+    pthread_mutex_unlock(&b->pause_lock);
+}
+
+void board_pause(struct board *b, bool pause)
+{
+    pthread_mutex_lock(&b->pause_lock);
+    atomic_store(&b->paused, pause);
+    pthread_cond_broadcast(&b->pause_cond);
+    pthread_mutex_unlock(&b->pause_lock);
+    for (unsigned i = 0; pause && i < b->cfg.num_harts; i++)
+        hart_wakeup(&b->harts[i]); /* a hart in WFI parks at its next poll */
+}
+
+bool board_paused(struct board *b)
+{
+    return atomic_load(&b->paused);
+}
+
+void board_set_cpu_quota(struct board *b, unsigned percent)
+{
+    atomic_store(&b->quota_pct, percent);
 }
 
 static void power_request(void *ctx, enum power_action a, int code)
@@ -278,6 +360,12 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
     b->start_ns = mono_ns();
     b->exit_kind = -1;
     pthread_mutex_init(&b->exit_lock, NULL);
+    pthread_mutex_init(&b->pause_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->pause_cond, &ca);
+    pthread_condattr_destroy(&ca);
     void *mem = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) {
@@ -319,6 +407,8 @@ void board_destroy(struct board *b)
     if (b->ram.host)
         munmap(b->ram.host, b->ram.size);
     pthread_mutex_destroy(&b->exit_lock);
+    pthread_mutex_destroy(&b->pause_lock);
+    pthread_cond_destroy(&b->pause_cond);
     free(b);
 }
 

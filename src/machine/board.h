@@ -43,5 +43,11 @@ enum board_exit board_run(struct board *b, int *exit_code);
 /* Any thread: makes board_run() return BOARD_STOPPED. */
 void board_stop(struct board *b);
 struct uart16550 *board_uart(struct board *b);
+/* Any thread: harts stop at their next poll (within a few thousand instructions) and sleep
+ * until resumed; devices and time go on. */
+void board_pause(struct board *b, bool pause);
+bool board_paused(struct board *b);
+/* Caps the harts' host CPU at PERCENT of one core in all (0: no cap). Any thread. */
+void board_set_cpu_quota(struct board *b, unsigned percent);
 
 #endif

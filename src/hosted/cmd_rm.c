@@ -1,0 +1,49 @@
+/* `corral rm NAME`: removes a VM that is not running: its folder, definition, logs and the
+ * overlays `create --disk-from` made there. Images elsewhere are left alone. */
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hosted/cli.h"
+#include "hosted/home.h"
+#include "hosted/proc.h"
+
+int cmd_rm(int argc, char **argv)
+{
+    if (argc != 3 || argv[2][0] == '-') {
+        cli_error("usage: corral rm NAME");
+        return EXIT_USAGE;
+    }
+    char dir[HOME_PATH_MAX] = "", err[512];
+    struct vm_spec s;
+    spec_init(&s);
+    int rc = proc_load_definition(argv[2], dir, sizeof(dir), &s, err, sizeof(err));
+    spec_free(&s);
+    if (rc && (rc != -EINVAL || !dir[0])) {
+        cli_error("%s", err);
+        return EXIT_VM_FAILED;
+    }
+    struct home_proc p;
+    home_read_proc(dir, &p);
+    if (p.alive) {
+        cli_error("VM '%s' is running (pid %d): stop it first", argv[2], (int)p.pid);
+        return EXIT_VM_FAILED;
+    }
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[HOME_PATH_MAX];
+        if (!home_file(dir, e->d_name, path, sizeof(path)))
+            unlink(path);
+    }
+    if (d)
+        closedir(d);
+    if (rmdir(dir)) {
+        cli_error("cannot remove '%s': %s", dir, strerror(errno));
+        return EXIT_VM_FAILED;
+    }
+    return 0;
+}

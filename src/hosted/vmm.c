@@ -1,0 +1,141 @@
+/* The VM process's event loop and its start: API requests, console input, signals and
+ * the end of the guest, all on the main thread. SIGTERM is a press of the power button. */
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "hosted/api.h"
+#include "hosted/console.h"
+#include "hosted/console_hub.h"
+#include "hosted/home.h"
+#include "hosted/lockdown.h"
+#include "hosted/vmm.h"
+
+int vmm_start(struct vmm *m, char *err, size_t errlen)
+{
+    struct char_backend con = m->hub ? (struct char_backend){ hub_write, m->hub }
+                                     : (struct char_backend){ console_write, m->term };
+    struct vm *vm;
+    int rc = vm_open(&vm, &m->spec, &con, m->switch_root, err, errlen);
+    if (rc)
+        return rc;
+    /* Every file the VM needs is open or read: lock down before any device or hart thread
+     * exists, so that all of them inherit the lockdown. */
+    if (!m->spec.no_sandbox && (rc = lockdown_enter(&m->spec, m->dir, m->switch_root, err, errlen))) {
+        vm_close(vm);
+        return rc;
+    }
+    if ((rc = vm_launch(vm, err, errlen)) ||
+        (!m->spec.no_sandbox && (rc = lockdown_filter(err, errlen))) ||
+        (rc = vm_go(vm, err, errlen))) {
+        vm_close(vm);
+        return rc;
+    }
+    m->vm = vm;
+    return 0;
+}
+
+static int signals_fd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    /* blocked here, before any other thread exists, so every thread inherits the mask */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void on_signal(struct vmm *m, int sfd)
+{
+    struct signalfd_siginfo si;
+    while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+        if (!m->vm) {
+            m->quit = true;
+            continue;
+        }
+        if (vm_state(m->vm) == VM_PAUSED)
+            vm_resume(m->vm); /* a paused guest cannot hear the button */
+        if (vm_power_button(m->vm)) {
+            fprintf(stderr, "corral: signal %u and no power button: stopping the VM\n", si.ssi_signo);
+            vm_stop(m->vm);
+        }
+    }
+}
+
+/* The terminal's input for the guest; pending holds what the UART had no room for. */
+struct term_input {
+    uint8_t buf[4096];
+    size_t n;
+};
+
+static void on_terminal(struct vmm *m, struct term_input *in, bool readable)
+{
+    if (readable && in->n == 0) {
+        bool quit = false;
+        long n = console_read(m->term, in->buf, sizeof(in->buf), &quit);
+        if (quit) {
+            m->quit = true;
+            if (m->vm)
+                vm_stop(m->vm);
+            return;
+        }
+        if (n > 0)
+            in->n = (size_t)n;
+    }
+    if (in->n && m->vm) {
+        size_t took = vm_console_input(m->vm, in->buf, in->n);
+        memmove(in->buf, in->buf + took, in->n - took);
+        in->n -= took;
+    }
+}
+
+int vmm_loop(struct vmm *m)
+{
+    int sfd = signals_fd();
+    struct term_input tin = { .n = 0 };
+    bool hub_pending = false;
+    for (;;) {
+        struct pollfd p[16];
+        unsigned n = 0, i_done, i_api, i_term, i_hub;
+        p[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+        i_done = n;
+        p[n++] = (struct pollfd){ m->vm ? vm_done_fd(m->vm) : -1, POLLIN, 0 };
+        i_api = n;
+        p[n++] = (struct pollfd){ m->api ? api_poll_fd(m->api) : -1, POLLIN, 0 };
+        i_term = n;
+        p[n++] = (struct pollfd){ m->term && !tin.n ? console_input_fd(m->term) : -1, POLLIN, 0 };
+        i_hub = n;
+        if (m->hub)
+            n += hub_pollfds(m->hub, p + n, 16 - n);
+        int timeout = m->api ? api_timeout_ms(m->api) : -1;
+        if (tin.n || hub_pending)
+            timeout = 10;
+        if (poll(p, n, timeout) < 0 && errno != EINTR)
+            break;
+        if (p[0].revents)
+            on_signal(m, sfd);
+        if (m->api)
+            api_run(m->api);
+        if (m->term)
+            on_terminal(m, &tin, p[i_term].revents != 0);
+        if (m->hub)
+            hub_pending = hub_service(m->hub, p + i_hub, n - i_hub, m->vm);
+        if (m->vm && (p[i_done].revents & POLLIN)) {
+            m->status = vm_wait(m->vm);
+            break;
+        }
+        if (m->quit && !m->vm)
+            break;
+        (void)i_api;
+    }
+    if (sfd >= 0)
+        close(sfd);
+    return m->status;
+}
