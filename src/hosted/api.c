@@ -110,6 +110,15 @@ static enum MHD_Result action(struct api *a, struct MHD_Connection *c, json_t *j
     if (!type || json_object_size(j) != 1)
         return fault(c, 400, "actions: the body is {\"action_type\": ...}");
     char err[512];
+    static const char *const known[] = { "InstanceStart", "SendCtrlAltDel", "Stop", "FlushMetrics" };
+    size_t k = 0;
+    while (k < ARRAY_SIZE(known) && strcmp(known[k], type))
+        k++;
+    if (k == ARRAY_SIZE(known)) {
+        snprintf(err, sizeof(err), "actions: unknown action_type '%.40s' (InstanceStart, "
+                                   "SendCtrlAltDel, Stop, FlushMetrics)", type);
+        return fault(c, 400, err);
+    }
     if (!strcmp(type, "InstanceStart")) {
         if (m->vm)
             return fault(c, 400, "InstanceStart: the VM has already started");
@@ -128,10 +137,7 @@ static enum MHD_Result action(struct api *a, struct MHD_Connection *c, json_t *j
         vm_stop(m->vm);
         return reply(c, 204, NULL);
     }
-    if (!strcmp(type, "FlushMetrics"))
-        return reply(c, 204, NULL);
-    snprintf(err, sizeof(err), "actions: unknown action_type '%.40s'", type);
-    return fault(c, 400, err);
+    return reply(c, 204, NULL); /* FlushMetrics: there are no metrics files to flush */
 }
 
 static enum MHD_Result patch_vm(struct api *a, struct MHD_Connection *c, json_t *j)

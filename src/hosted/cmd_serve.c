@@ -9,6 +9,7 @@
 
 #include "hosted/api.h"
 #include "hosted/cli.h"
+#include "hosted/console.h"
 #include "hosted/console_hub.h"
 #include "hosted/home.h"
 #include "hosted/proc.h"
@@ -18,7 +19,8 @@ static const char usage[] =
     "usage: corral serve --api-sock PATH [--config FILE]\n\n"
     "Serves the control API (Firecracker's endpoints: PUT /boot-source, /machine-config,\n"
     "/drives/ID, /network-interfaces/ID, /actions; PATCH /vm; GET /, /vm/config, /stats)\n"
-    "on a unix socket; the VM starts on PUT /actions {\"action_type\": \"InstanceStart\"}.\n";
+    "on a unix socket; the VM starts on PUT /actions {\"action_type\": \"InstanceStart\"}.\n"
+    "The guest's serial port is this process's standard input and output.\n";
 
 static void tell_ready(int fd, const char *msg)
 {
@@ -91,6 +93,11 @@ int cmd_serve(int argc, char **argv)
         tell_ready(m.ready_fd, "ok\n");
         m.ready_fd = -1;
     } else {
+        /* as Firecracker's: the guest's serial port is this process's stdin and stdout */
+        if (!(m.term = console_open(STDIN_FILENO, STDOUT_FILENO))) {
+            snprintf(err, sizeof(err), "cannot set up the console");
+            goto fail;
+        }
         if (home_switch_root(m.switch_root, sizeof(m.switch_root), err, sizeof(err)) ||
             (config && cli_load_config(config, &m.spec, err, sizeof(err))) ||
             api_open(&m.api, sock, &m, err, sizeof(err)) ||
@@ -106,6 +113,7 @@ out:
     vm_close(m.vm);
     api_close(m.api);
     hub_close(m.hub);
+    console_close(m.term);
     spec_free(&m.spec);
     return status;
 }
