@@ -110,7 +110,7 @@ static void set_hart_bit(struct hart *h, uint64_t bit, int level)
         hart_set_irq(h, bit, level);
 }
 
-#define QUOTA_PERIOD_NS 50000000ULL /* 50 ms: short enough that a capped guest stays responsive */
+#define QUOTA_PERIOD_NS 20000000ULL /* the most credit a hart keeps: 20 ms of its share */
 
 static uint64_t thread_cpu_ns(void)
 {
@@ -137,23 +137,33 @@ static void park(struct board *b, struct hart *h, uint64_t deadline_ns)
     pthread_mutex_unlock(&b->pause_lock);
 }
 
-/* The engine enforces the quota itself: a hart that used its share of the period in CPU
- * time sleeps until the period ends. WFI sleeps cost nothing and count nothing. */
+/* The engine enforces the quota itself: each hart earns CPU time at its share of the
+ * quota as wall time passes, and a hart that has used more than it earned sleeps until it
+ * has earned it back. Debt carries over, so the long-run average holds however coarse the
+ * polls are; unused credit is capped at one period, so an idle hart cannot save up a burst.
+ * WFI sleeps cost nothing and count nothing. */
 static void throttle(struct board *b, struct hart *h, unsigned pct)
 {
-    uint64_t now = mono_ns(), cpu = thread_cpu_ns();
     unsigned i = (unsigned)h->mhartid;
-    if (now - b->quota[i].period_start >= QUOTA_PERIOD_NS) {
+    uint64_t now = mono_ns(), cpu = thread_cpu_ns();
+    uint64_t share = (uint64_t)pct * 1000 / b->cfg.num_harts; /* per mille of one core */
+    if (!b->quota[i].period_start) {
         b->quota[i].period_start = now;
         b->quota[i].cpu_start = cpu;
         return;
     }
-    uint64_t budget = QUOTA_PERIOD_NS * pct / 100 / b->cfg.num_harts;
-    if (cpu - b->quota[i].cpu_start < budget)
+    uint64_t earned = (now - b->quota[i].period_start) * share / 100000;
+    uint64_t used = cpu - b->quota[i].cpu_start;
+    uint64_t cap = QUOTA_PERIOD_NS * share / 100000;
+    if (earned > used + cap) { /* idle long enough: forget the credit beyond one period */
+        uint64_t drop = (earned - used - cap) * 100000 / share;
+        b->quota[i].period_start += drop;
         return;
-    park(b, h, b->quota[i].period_start + QUOTA_PERIOD_NS);
-    b->quota[i].period_start = mono_ns();
-    b->quota[i].cpu_start = thread_cpu_ns();
+    }
+    if (used <= earned)
+        return;
+    uint64_t wait = (used - earned) * 100000 / share;
+    park(b, h, now + wait);
 }
 
 static void bus_poll(void *ctx, struct hart *h)
