@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -24,144 +23,12 @@
 #include "dev/virtio/virtqueue.h"
 
 #define RAM_BASE 0x80000000ULL
-#include "fake_ring.h"
 #define RAM_SIZE (2u << 20)
 #define QSIZE 8
+#include "fake_ring.h"
+#include "fake_driver.h"
 #define DATA (RAM_BASE + 0x20000)   /* buffers from here on */
 #define BIG  (RAM_BASE + 0x100000)  /* room for more than 64 KiB */
-
-#define F_NEXT 1
-#define F_WRITE 2
-
-
-#define S_ACK 1
-#define S_DRIVER 2
-#define S_DRIVER_OK 4
-#define S_FEATURES_OK 8
-#define S_NEEDS_RESET 0x40
-#define S_LIVE (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK)
-#define V1 (1ULL << 32)
-
-static int irq_calls; /* raised from device threads: touched atomically only */
-
-/* ---- guest memory seen from the driver's side */
-
-
-/* Queue QI's rings: descriptors, available and used ring, 4 KiB apart. */
-static uint64_t q_desc(unsigned qi) { return RAM_BASE + 0x1000 + 0x4000ULL * qi; }
-static uint64_t q_avail(unsigned qi) { return q_desc(qi) + 0x1000; }
-static uint64_t q_used(unsigned qi) { return q_desc(qi) + 0x2000; }
-
-static void offer(unsigned qi, uint16_t head)
-{
-    uint64_t avail = q_avail(qi);
-    uint16_t idx = get16(avail + 2);
-    put16(avail + 4 + 2ULL * (idx % QSIZE), head);
-    put16(avail + 2, (uint16_t)(idx + 1));
-}
-
-static void fake_irq(void *ctx, unsigned num, int level)
-{
-    (void)ctx;
-    (void)num;
-    (void)level;
-    __atomic_fetch_add(&irq_calls, 1, __ATOMIC_RELAXED);
-}
-
-/* ---- the transport's registers */
-
-static uint64_t rd_sized(struct virtio_dev *d, uint64_t off, unsigned size)
-{
-    uint64_t v = 0xdeadbeef;
-    assert_int_equal(d->region.read(d->region.dev, off, size, &v), 0);
-    return v;
-}
-
-static void wr(struct virtio_dev *d, uint64_t off, uint32_t v)
-{
-    assert_int_equal(d->region.write(d->region.dev, off, 4, v), 0);
-}
-
-static uint32_t rd(struct virtio_dev *d, uint64_t off) { return (uint32_t)rd_sized(d, off, 4); }
-
-static void setup_queue(struct virtio_dev *d, unsigned qi)
-{
-    wr(d, R_QUEUE_SEL, qi);
-    wr(d, R_QUEUE_NUM, QSIZE);
-    wr(d, R_QUEUE_DESC_LO, (uint32_t)q_desc(qi));
-    wr(d, R_QUEUE_DESC_HI, (uint32_t)(q_desc(qi) >> 32));
-    wr(d, R_QUEUE_AVAIL_LO, (uint32_t)q_avail(qi));
-    wr(d, R_QUEUE_AVAIL_HI, (uint32_t)(q_avail(qi) >> 32));
-    wr(d, R_QUEUE_USED_LO, (uint32_t)q_used(qi));
-    wr(d, R_QUEUE_USED_HI, (uint32_t)(q_used(qi) >> 32));
-    wr(d, R_QUEUE_READY, 1);
-}
-
-/* Clears the rings and takes the device from reset to DRIVER_OK with NQ queues;
- * true if it got there. */
-static bool bring_up(struct virtio_dev *d, uint64_t features, unsigned nq)
-{
-    memset(ram, 0, 0x20000);
-    wr(d, R_STATUS, 0);
-    wr(d, R_STATUS, S_ACK);
-    wr(d, R_STATUS, S_ACK | S_DRIVER);
-    wr(d, R_DRV_FEATURES_SEL, 0);
-    wr(d, R_DRV_FEATURES, (uint32_t)features);
-    wr(d, R_DRV_FEATURES_SEL, 1);
-    wr(d, R_DRV_FEATURES, (uint32_t)(features >> 32));
-    wr(d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-    for (unsigned i = 0; i < nq; i++)
-        setup_queue(d, i);
-    wr(d, R_STATUS, S_LIVE);
-    return rd(d, R_STATUS) == S_LIVE;
-}
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
-/* Waits up to MS milliseconds for COND; true if it came. */
-#define WAIT_FOR_MS(cond, ms)                                            \
-    ({                                                                   \
-        long t0_ = now_ms();                                             \
-        while (!(cond) && now_ms() - t0_ < (ms))                         \
-            usleep(200);                                                 \
-        (cond);                                                          \
-    })
-#define WAIT_FOR(cond) WAIT_FOR_MS(cond, 2000)
-
-static uint16_t used_idx(unsigned qi) { return get16(q_used(qi) + 2); }
-static uint32_t used_id(unsigned qi, uint16_t n) { return get32(q_used(qi) + 4 + 8 * (n % QSIZE)); }
-static uint32_t used_len(unsigned qi, uint16_t n) { return get32(q_used(qi) + 8 + 8 * (n % QSIZE)); }
-
-/* Offers HEAD on queue QI, kicks, waits for it to come back: its used length. */
-static uint32_t submit(struct virtio_dev *d, unsigned qi, uint16_t head)
-{
-    uint16_t before = used_idx(qi);
-    offer(qi, head);
-    wr(d, R_QUEUE_NOTIFY, qi);
-    assert_true(WAIT_FOR(used_idx(qi) == (uint16_t)(before + 1)));
-    assert_int_equal(used_id(qi, before), head);
-    return used_len(qi, before);
-}
-
-static struct virtio_slot slot(const char *name)
-{
-    return (struct virtio_slot){ name, 0x10001000, { fake_irq, NULL, 7 }, &mem };
-}
-
-static int setup_ram(void)
-{
-    ram = calloc(1, RAM_SIZE);
-    if (!ram)
-        return -1;
-    mem = (struct guest_mem){ ram, RAM_BASE, RAM_SIZE, NULL };
-    __atomic_store_n(&irq_calls, 0, __ATOMIC_RELAXED);
-    return 0;
-}
 
 /* ---- virtio-rng */
 
