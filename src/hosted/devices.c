@@ -10,7 +10,11 @@
 #include <unistd.h>
 
 #include "backend/block.h"
+#include <sys/mman.h>
+
+#include "dev/virtio/balloon.h"
 #include "dev/virtio/blk.h"
+#include "dev/virtio/input.h"
 #include "dev/virtio/console.h"
 #include "dev/virtio/net.h"
 #include "dev/virtio/rng.h"
@@ -25,6 +29,8 @@ struct vm_device {
 
 struct vm_devices {
     unsigned count;
+    struct virtio_input *power;     /* the power button every VM has */
+    struct virtio_balloon *balloon; /* NULL without one */
     int hvc_slave; /* kept open so the pty's master side never reports a hang-up */
     struct vm_device dev[VIRT_VIRTIO_SLOTS];
 };
@@ -192,6 +198,48 @@ static int attach_hvc(struct vm_devices *d, struct board *b, const char *spec, c
     return plug(d, b, virtio_console_dev(c), c, console_destroy, err, errlen);
 }
 
+static void input_destroy(void *m) { virtio_input_destroy(m); }
+
+static int attach_power_button(struct vm_devices *d, struct board *b, char *err, size_t errlen)
+{
+    struct virtio_slot s;
+    int rc = next_slot(d, b, &s, err, errlen);
+    if (rc)
+        return rc;
+    if (!(d->power = virtio_input_create(&s))) {
+        snprintf(err, errlen, "cannot create the power button");
+        return -ENOMEM;
+    }
+    return plug(d, b, virtio_input_dev(d->power), d->power, input_destroy, err, errlen);
+}
+
+/* The guest gave back [gpa, gpa+len) (checked against RAM by the model): drop the host
+ * pages behind it, so that the host gets the memory back. */
+static void balloon_discard(void *ctx, uint64_t gpa, uint64_t len)
+{
+    void *p = guest_mem_ptr(ctx, gpa, len);
+    if (p)
+        madvise(p, len, MADV_DONTNEED);
+}
+
+static void balloon_destroy(void *m) { virtio_balloon_destroy(m); }
+
+static int attach_balloon(struct vm_devices *d, struct board *b, const struct vm_spec *vs,
+                          char *err, size_t errlen)
+{
+    struct virtio_slot s;
+    int rc = next_slot(d, b, &s, err, errlen);
+    if (rc)
+        return rc;
+    d->balloon = virtio_balloon_create(&s, vs->deflate_on_oom, balloon_discard, board_ram(b));
+    if (!d->balloon) {
+        snprintf(err, errlen, "cannot create the balloon");
+        return -ENOMEM;
+    }
+    virtio_balloon_set_target(d->balloon, vs->balloon_mib * MiB);
+    return plug(d, b, virtio_balloon_dev(d->balloon), d->balloon, balloon_destroy, err, errlen);
+}
+
 int devices_attach(struct board *b, const struct vm_spec *vs, struct blk_backend **disks,
                    const char *switch_root, struct vm_devices **out, char *err, size_t errlen)
 {
@@ -215,6 +263,10 @@ int devices_attach(struct board *b, const struct vm_spec *vs, struct blk_backend
         rc = attach_rng(d, b, err, errlen);
     if (!rc && vs->hvc)
         rc = attach_hvc(d, b, vs->hvc, err, errlen);
+    if (!rc && vs->balloon)
+        rc = attach_balloon(d, b, vs, err, errlen);
+    if (!rc)
+        rc = attach_power_button(d, b, err, errlen);
     if (rc) {
         devices_detach(d);
         return rc;
@@ -225,15 +277,34 @@ int devices_attach(struct board *b, const struct vm_spec *vs, struct blk_backend
 
 int devices_power_button(struct vm_devices *d)
 {
-    (void)d;
-    return -ENODEV; /* the power button arrives with virtio-input */
+    return d && d->power ? virtio_input_press_power(d->power) : -ENODEV;
 }
 
 int devices_balloon_set(struct vm_devices *d, uint64_t mib)
 {
-    (void)d;
-    (void)mib;
-    return -ENODEV;
+    if (!d || !d->balloon)
+        return -ENODEV;
+    virtio_balloon_set_target(d->balloon, mib * MiB);
+    return 0;
+}
+
+static json_t *balloon_json(struct virtio_balloon *bl)
+{
+    virtio_balloon_request_stats(bl); /* fresh figures for the next look */
+    struct balloon_info bi;
+    virtio_balloon_get(bl, &bi);
+    json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I}", "target_mib", (json_int_t)(bi.target / MiB),
+                          "actual_mib", (json_int_t)(bi.actual / MiB), "inflated_bytes",
+                          (json_int_t)bi.inflated, "deflated_bytes", (json_int_t)bi.deflated,
+                          "reported_free_bytes", (json_int_t)bi.reported);
+    static const struct { unsigned tag; const char *name; } stats[] = {
+        { BALLOON_STAT_MEMFREE, "free_memory" }, { BALLOON_STAT_MEMTOT, "total_memory" },
+        { BALLOON_STAT_AVAIL, "available_memory" }, { BALLOON_STAT_CACHES, "disk_caches" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(stats); i++)
+        if (bi.stats_valid & (1u << stats[i].tag))
+            json_object_set_new(j, stats[i].name, json_integer((json_int_t)bi.stats[stats[i].tag]));
+    return j;
 }
 
 void devices_stats(struct vm_devices *d, json_t *out)
@@ -242,6 +313,8 @@ void devices_stats(struct vm_devices *d, json_t *out)
     for (unsigned i = 0; d && i < d->count; i++)
         json_array_append_new(a, json_string(d->dev[i].vdev->region.name));
     json_object_set_new(out, "virtio_slots", a);
+    if (d && d->balloon)
+        json_object_set_new(out, "balloon", balloon_json(d->balloon));
 }
 
 void devices_reset(struct vm_devices *d)
