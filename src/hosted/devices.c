@@ -146,7 +146,7 @@ static int attach_disk(struct vm_devices *d, struct board *b, const char *spec, 
         snprintf(err, errlen, "--disk: %s", why);
         return rc;
     }
-    struct virtio_blk *blk = virtio_blk_create(&s, be);
+    struct virtio_blk *blk = virtio_blk_create(&s, be, NULL);
     if (!blk) {
         blk_close(be);
         snprintf(err, errlen, "--disk: cannot create the disk device for '%s'", path);
