@@ -164,7 +164,7 @@ static int attach_net(struct vm_devices *d, struct board *b, const char *spec, u
     int rc = next_slot(d, b, &s, err, errlen);
     if (rc)
         return rc;
-    struct virtio_net *n = virtio_net_create(&s, spec, index, err, errlen);
+    struct virtio_net *n = virtio_net_create(&s, spec, index, NULL, NULL, err, errlen);
     if (!n)
         return -EINVAL;
     return plug(d, b, virtio_net_dev(n), n, net_destroy, err, errlen);
