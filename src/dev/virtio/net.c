@@ -286,7 +286,7 @@ struct virtio_net *virtio_net_create(const struct virtio_slot *slot, const char 
         goto fail_limits;
     }
     if (virtio_worker_init(&n->timer, timer_thread, n)) {
-        snprintf(err, errlen, "--net: cannot start a thread: %s", strerror(errno));
+        snprintf(err, errlen, "--net: cannot start the device's timer thread");
         goto fail_limits;
     }
     if (net_backend_open(spec, index, net_rx, n, &n->be, err, errlen)) {
