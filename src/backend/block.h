@@ -45,6 +45,17 @@ const char *blk_id(const struct blk_backend *b);
 /* A one-line description of the last I/O error (corrupt metadata and the like), or "". */
 const char *blk_last_error(const struct blk_backend *b);
 
+/* A linked clone: creates OVERLAY_PATH, a new qcow2 v3 image (64 KiB clusters) whose backing
+ * file is BASE_PATH in BASE_FORMAT ("raw" or "qcow2", written in the header so that the base
+ * is never probed), with the base's virtual size (rounded up to 512 bytes). BASE_PATH is
+ * stored as given; a relative one is relative to the overlay's directory, as for QEMU. The
+ * base is opened read-only to read its size, so one that a VM has open for writing is refused
+ * (-EBUSY). Never overwrites: an existing OVERLAY_PATH is -EEXIST. The new file is mode 0600.
+ * Opened later, the overlay takes the usual exclusive lock and the base a shared one, so many
+ * overlays of one base may run at once. 0, or negative errno with a message in err. */
+int qcow2_create_overlay(const char *overlay_path, const char *base_path,
+                         const char *base_format, char *err, size_t errlen);
+
 /* ---- Below: shared by block.c, raw.c and qcow2.c only. ---- */
 
 #define BLK_MAX_CHAIN 16   /* backing files deeper than this are refused */

@@ -25,7 +25,8 @@ const char cli_vm_usage[] =
     "  --no-reboot          exit when the guest reboots instead of restarting it\n"
     "  --disk SPEC          virtio disk: PATH[,format=raw|qcow2][,readonly][,root]\n"
     "                       [,bps=BYTES/s][,iops=N] (repeatable)\n"
-    "  --disk-from BASE     (create) a new qcow2 overlay on the read-only image BASE\n"
+    "  --disk-from BASE[,root]  (create) a new qcow2 overlay on the read-only image BASE\n"
+    "                       (a linked clone); root makes it the root device (root=/dev/vdX)\n"
     "  --net SPEC           virtio NIC: user[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]\n"
     "                       [,host=on]; tap[,ifname=NAME]; switch=NAME; each may add\n"
     "                       mac=52:54:00:xx:xx:xx and bps=BYTES/s (repeatable)\n"
@@ -333,7 +334,12 @@ static int set_option(struct vm_spec *s, struct cli_vm_opts *o, const char *name
         if (o->n_disk_from + s->n_drives >= SPEC_MAX_DRIVES)
             return fail(err, errlen, "too many disks (at most %d)", SPEC_MAX_DRIVES);
         o->disk_from[o->n_disk_from++] = v;
-        return readable(v, "base image", err, errlen);
+        char base[4096];
+        snprintf(base, sizeof(base), "%s", v);
+        size_t blen = strlen(base);
+        if (blen > 5 && !strcmp(base + blen - 5, ",root"))
+            base[blen - 5] = '\0';
+        return readable(base, "base image", err, errlen);
     }
     if (!strcmp(name, "--disk")) {
         if (s->n_drives + o->n_disk_from >= SPEC_MAX_DRIVES)

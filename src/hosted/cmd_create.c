@@ -1,6 +1,7 @@
 /* `corral create NAME [VM options] | --config FILE`: stores a VM's definition (the control
  * API's JSON) in its own folder under $CORRAL_HOME. Paths are made absolute, since the VM
  * process does not run where the user stood. */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,19 +37,38 @@ static int make_paths_absolute(struct vm_spec *s, char *err, size_t errlen)
     return rc ? -EINVAL : 0;
 }
 
+/* The base's format from its first bytes: the user chose this file as a base, and it is
+ * opened read-only, so its header is trusted here (unlike a disk a guest has written). */
+static const char *base_format(const char *path)
+{
+    uint8_t magic[4] = { 0 };
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, magic, 4) != 4)
+            magic[0] = 0;
+        close(fd);
+    }
+    return !memcmp(magic, "QFI\xfb", 4) ? "qcow2" : "raw";
+}
+
 /* --disk-from BASE: a new qcow2 overlay in the VM's folder on the read-only BASE. */
 static int make_overlays(struct vm_spec *s, const struct cli_vm_opts *o, const char *dir,
                          char *err, size_t errlen)
 {
     for (unsigned i = 0; i < o->n_disk_from; i++) {
-        char base[PATH_MAX], path[HOME_PATH_MAX], name[32], why[512];
-        if (!realpath(o->disk_from[i], base)) {
-            snprintf(err, errlen, "--disk-from: cannot find '%s': %s", o->disk_from[i], strerror(errno));
+        char base[PATH_MAX], path[HOME_PATH_MAX], name[32], why[512], arg[PATH_MAX];
+        snprintf(arg, sizeof(arg), "%s", o->disk_from[i]);
+        size_t n = strlen(arg);
+        bool root = n > 5 && !strcmp(arg + n - 5, ",root");
+        if (root)
+            arg[n - 5] = '\0';
+        if (!realpath(arg, base)) {
+            snprintf(err, errlen, "--disk-from: cannot find '%s': %s", arg, strerror(errno));
             return -ENOENT;
         }
         snprintf(name, sizeof(name), "disk%u.qcow2", s->n_drives);
         home_file(dir, name, path, sizeof(path));
-        if ((snprintf(why, sizeof(why), "linked clones are not available in this build"), 1)) {
+        if (qcow2_create_overlay(path, base, base_format(base), why, sizeof(why))) {
             snprintf(err, errlen, "--disk-from: %s", why);
             return -EIO;
         }
@@ -56,10 +76,7 @@ static int make_overlays(struct vm_spec *s, const struct cli_vm_opts *o, const c
         memset(d, 0, sizeof(*d));
         snprintf(d->id, sizeof(d->id), "disk%u", s->n_drives - 1);
         d->format = SPEC_FMT_QCOW2;
-        bool root = false;
-        for (unsigned k = 0; k + 1 < s->n_drives; k++)
-            root |= s->drives[k].is_root_device;
-        d->is_root_device = !root && i == 0; /* a linked clone is usually of a root disk */
+        d->is_root_device = root;
         if (!(d->path = strdup(path)))
             return -ENOMEM;
     }

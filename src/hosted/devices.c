@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backend/block.h"
+#include "corral/ratelimit.h"
 #include <sys/mman.h>
 
 #include "dev/virtio/balloon.h"
@@ -31,6 +32,9 @@ struct vm_devices {
     unsigned count;
     struct virtio_input *power;     /* the power button every VM has */
     struct virtio_balloon *balloon; /* NULL without one */
+    struct virtio_blk *blks[VIRT_VIRTIO_SLOTS];
+    struct virtio_net *nets[VIRT_VIRTIO_SLOTS];
+    unsigned n_blks, n_nets;
     int hvc_slave; /* kept open so the pty's master side never reports a hang-up */
     struct vm_device dev[VIRT_VIRTIO_SLOTS];
 };
@@ -85,6 +89,20 @@ static int attach_rng(struct vm_devices *d, struct board *b, char *err, size_t e
 
 static void blk_destroy(void *m) { virtio_blk_destroy(m); }
 
+/* The spec's token buckets as the limiter takes them; NULL when there is no limit. */
+static const struct ratelimit_config *limit_of(const struct spec_limiter *l,
+                                               struct ratelimit_config *out)
+{
+    if (!l->bandwidth.size && !l->ops.size)
+        return NULL;
+    out->bandwidth = (struct ratelimit_bucket_config){ l->bandwidth.size,
+                                                       l->bandwidth.one_time_burst,
+                                                       l->bandwidth.refill_time_ms };
+    out->ops = (struct ratelimit_bucket_config){ l->ops.size, l->ops.one_time_burst,
+                                                 l->ops.refill_time_ms };
+    return out;
+}
+
 static enum blk_format blk_format_of(enum spec_format f)
 {
     /* without format=, the guest may have written the header a probe would trust */
@@ -111,7 +129,7 @@ int devices_open_disks(const struct vm_spec *s, struct blk_backend **be, char *e
 }
 
 static int attach_disk(struct vm_devices *d, struct board *b, struct blk_backend *be,
-                       char *err, size_t errlen)
+                       const struct spec_limiter *limit, char *err, size_t errlen)
 {
     struct virtio_slot s;
     int rc;
@@ -119,12 +137,14 @@ static int attach_disk(struct vm_devices *d, struct board *b, struct blk_backend
         blk_close(be);
         return rc;
     }
-    struct virtio_blk *blk = virtio_blk_create(&s, be);
+    struct ratelimit_config rl;
+    struct virtio_blk *blk = virtio_blk_create(&s, be, limit_of(limit, &rl));
     if (!blk) {
         blk_close(be);
         snprintf(err, errlen, "--disk: cannot create the disk device");
         return -ENOMEM;
     }
+    d->blks[d->n_blks++] = blk;
     return plug(d, b, virtio_blk_dev(blk), blk, blk_destroy, err, errlen);
 }
 
@@ -144,9 +164,12 @@ static int attach_net(struct vm_devices *d, struct board *b, const struct spec_n
         snprintf(err, errlen, "--net: the NIC's description is too long");
         return -ENAMETOOLONG;
     }
-    struct virtio_net *n = virtio_net_create(&s, spec, index, err, errlen);
+    struct ratelimit_config rx, tx;
+    struct virtio_net *n = virtio_net_create(&s, spec, index, limit_of(&sn->rx, &rx),
+                                             limit_of(&sn->tx, &tx), err, errlen);
     if (!n)
         return -EINVAL;
+    d->nets[d->n_nets++] = n;
     return plug(d, b, virtio_net_dev(n), n, net_destroy, err, errlen);
 }
 
@@ -254,7 +277,7 @@ int devices_attach(struct board *b, const struct vm_spec *vs, struct blk_backend
     int rc = 0;
     unsigned i = 0;
     for (; !rc && i < vs->n_drives; i++)
-        rc = attach_disk(d, b, disks[i], err, errlen);
+        rc = attach_disk(d, b, disks[i], &vs->drives[i].limit, err, errlen);
     for (; i < vs->n_drives; i++)
         blk_close(disks[i]); /* not attached after an error */
     for (i = 0; !rc && i < vs->n_nets; i++)
@@ -315,6 +338,27 @@ void devices_stats(struct vm_devices *d, json_t *out)
     json_object_set_new(out, "virtio_slots", a);
     if (d && d->balloon)
         json_object_set_new(out, "balloon", balloon_json(d->balloon));
+    json_t *drives = json_array(), *nics = json_array();
+    for (unsigned i = 0; d && i < d->n_blks; i++) {
+        struct virtio_blk_stats st;
+        virtio_blk_stats(d->blks[i], &st);
+        json_array_append_new(drives, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f}",
+            "read_bytes", (json_int_t)st.read_bytes, "write_bytes", (json_int_t)st.write_bytes,
+            "read_ops", (json_int_t)st.read_ops, "write_ops", (json_int_t)st.write_ops,
+            "other_ops", (json_int_t)st.other_ops, "throttled", (json_int_t)st.throttled,
+            "throttled_s", (double)st.throttled_ns / 1e9));
+    }
+    for (unsigned i = 0; d && i < d->n_nets; i++) {
+        struct virtio_net_stats st;
+        virtio_net_stats(d->nets[i], &st);
+        json_array_append_new(nics, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+            "rx_bytes", (json_int_t)st.rx_bytes, "rx_frames", (json_int_t)st.rx_frames,
+            "tx_bytes", (json_int_t)st.tx_bytes, "tx_frames", (json_int_t)st.tx_frames,
+            "rx_throttled", (json_int_t)st.rx_throttled, "tx_throttled", (json_int_t)st.tx_throttled,
+            "rx_dropped", (json_int_t)st.rx_dropped, "tx_dropped", (json_int_t)st.tx_dropped));
+    }
+    json_object_set_new(out, "drives", drives);
+    json_object_set_new(out, "network-interfaces", nics);
 }
 
 void devices_reset(struct vm_devices *d)

@@ -590,6 +590,106 @@ static void test_writable_image_is_locked(void **state)
     blk_close(b);
 }
 
+/* ---- linked clones ---- */
+
+static void test_overlay_is_a_linked_clone(void **state)
+{
+    struct fx *f = *state;
+    size_t size = 3 * 1024 * 1024 + 512 * 3;   /* not a whole number of clusters */
+    uint8_t *base = malloc(size), *shadow = malloc(size), *other = malloc(size);
+    assert_non_null(base);
+    assert_non_null(shadow);
+    assert_non_null(other);
+    fill(base, size, 11);
+    write_file(P(f, "base.raw"), base, size);
+    assert_int_equal(qcow2_create_overlay(P(f, "a.qcow2"), "base.raw", "raw", f->err,
+                                          sizeof(f->err)), 0);
+    /* QEMU agrees: clean, backed by base.raw as raw, same size, same contents */
+    assert_int_equal(run(f, "qemu-img check a.qcow2"), 0);
+    assert_int_equal(run(f, "qemu-img info a.qcow2 | grep -qx 'backing file: base.raw' && "
+                            "qemu-img info a.qcow2 | grep -qx 'backing file format: raw' && "
+                            "qemu-img info a.qcow2 | grep -q '(%zu bytes)' && "
+                            "qemu-img info a.qcow2 | grep -qx 'cluster_size: 65536' && "
+                            "qemu-img info a.qcow2 | grep -qx '    compat: 1.1'", size), 0);
+    assert_qemu_sees(f, "a.qcow2", base, size);
+    /* never overwritten */
+    struct stat st0, st1;
+    assert_int_equal(stat(P(f, "a.qcow2"), &st0), 0);
+    assert_int_equal(qcow2_create_overlay(P(f, "a.qcow2"), "base.raw", "raw", f->err,
+                                          sizeof(f->err)), -EEXIST);
+    assert_non_null(strstr(f->err, "a.qcow2"));
+    assert_int_equal(stat(P(f, "a.qcow2"), &st1), 0);
+    assert_int_equal(st0.st_ino, st1.st_ino);
+    assert_int_equal(st0.st_size, st1.st_size);
+    /* a second overlay of the same base; both written at once */
+    assert_int_equal(qcow2_create_overlay(P(f, "b.qcow2"), P(f, "base.raw"), "raw", f->err,
+                                          sizeof(f->err)), 0);
+    struct blk_backend *a = open_ok(f, P(f, "a.qcow2"), BLK_FORMAT_QCOW2, false);
+    struct blk_backend *b = open_ok(f, P(f, "b.qcow2"), BLK_FORMAT_QCOW2, false);
+    assert_int_equal(blk_size(a), size);
+    memcpy(shadow, base, size);
+    memcpy(other, base, size);
+    random_writes(a, shadow, size, 300, 100000, 5);
+    random_writes(b, other, size, 300, 100000, 6);
+    assert_disk_is(a, shadow, size);
+    assert_disk_is(b, other, size);
+    /* each overlay has one writer; the base is shared and read-only */
+    open_fails(f, P(f, "a.qcow2"), false, "is in use by another VM");
+    open_fails(f, P(f, "base.raw"), false, "is in use by another VM");
+    struct blk_backend *r = open_ok(f, P(f, "base.raw"), BLK_FORMAT_RAW, true);
+    blk_close(r);
+    blk_close(a);
+    blk_close(b);
+    assert_file_is(P(f, "base.raw"), base, size);
+    assert_qemu_sees(f, "a.qcow2", shadow, size);
+    assert_qemu_sees(f, "b.qcow2", other, size);
+    /* an overlay of a qcow2 image: a chain of three, read back through it */
+    assert_int_equal(qcow2_create_overlay(P(f, "c.qcow2"), "a.qcow2", "qcow2", f->err,
+                                          sizeof(f->err)), 0);
+    assert_int_equal(run(f, "qemu-img info c.qcow2 | grep -qx 'backing file format: qcow2'"), 0);
+    struct blk_backend *c = open_ok(f, P(f, "c.qcow2"), BLK_FORMAT_AUTO, false);
+    assert_disk_is(c, shadow, size);
+    blk_close(c);
+    assert_qemu_sees(f, "c.qcow2", shadow, size);
+    free(base);
+    free(shadow);
+    free(other);
+}
+
+static void test_overlay_refusals(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(run(f, "truncate -s 1M base.raw && mkdir sub"), 0);
+    f->err[0] = '\0';
+    assert_int_equal(qcow2_create_overlay(P(f, "o.qcow2"), "base.raw", "vmdk", f->err,
+                                          sizeof(f->err)), -EINVAL);
+    assert_non_null(strstr(f->err, "vmdk"));
+    assert_int_equal(qcow2_create_overlay(P(f, "o.qcow2"), "gone.raw", "raw", f->err,
+                                          sizeof(f->err)), -ENOENT);
+    assert_non_null(strstr(f->err, "gone.raw"));
+    /* relative to the overlay's directory, not ours */
+    assert_int_equal(qcow2_create_overlay(P(f, "sub/o.qcow2"), "base.raw", "raw", f->err,
+                                          sizeof(f->err)), -ENOENT);
+    assert_int_equal(access(P(f, "o.qcow2"), F_OK), -1);
+    assert_int_equal(access(P(f, "sub/o.qcow2"), F_OK), -1);
+    assert_int_equal(qcow2_create_overlay(P(f, "sub/o.qcow2"), "../base.raw", "raw", f->err,
+                                          sizeof(f->err)), 0);
+    assert_int_equal(run(f, "qemu-img check sub/o.qcow2"), 0);
+    /* a base that a VM writes is not cloned */
+    struct blk_backend *w = open_ok(f, P(f, "base.raw"), BLK_FORMAT_RAW, false);
+    assert_int_equal(qcow2_create_overlay(P(f, "o2.qcow2"), "base.raw", "raw", f->err,
+                                          sizeof(f->err)), -EBUSY);
+    blk_close(w);
+    /* an empty base makes an empty overlay that QEMU still takes */
+    assert_int_equal(run(f, "truncate -s 0 empty.raw"), 0);
+    assert_int_equal(qcow2_create_overlay(P(f, "e.qcow2"), "empty.raw", "raw", f->err,
+                                          sizeof(f->err)), 0);
+    assert_int_equal(run(f, "qemu-img check e.qcow2"), 0);
+    struct blk_backend *e = open_ok(f, P(f, "e.qcow2"), BLK_FORMAT_QCOW2, false);
+    assert_int_equal(blk_size(e), 0);
+    blk_close(e);
+}
+
 static void test_id_is_stable_per_file(void **state)
 {
     struct fx *f = *state;
@@ -768,6 +868,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_qcow2_snapshot_copy_on_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flushed_data_survives_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writable_image_is_locked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overlay_is_a_linked_clone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overlay_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_id_is_stable_per_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_headers_fail_cleanly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsupported_features_named, setup, teardown),

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "corral/ratelimit.h"
 #include "dev/virtio/console.h"
 #include "dev/virtio/net.h"
 #include "dev/virtio/rng.h"
@@ -316,6 +317,7 @@ static void test_con_rx_buffer_without_writable_part_needs_reset(void **state)
 static struct virtio_net *net;
 static struct virtio_dev *nd;
 static uint8_t mac[6];
+static const struct ratelimit_config *net_rx_limit, *net_tx_limit; /* for the next setup_net */
 
 static int setup_net(void **state)
 {
@@ -324,7 +326,8 @@ static int setup_net(void **state)
         return -1;
     struct virtio_slot s = slot("virtio-net");
     char err[256] = "";
-    net = virtio_net_create(&s, "user", 0, err, sizeof(err));
+    net = virtio_net_create(&s, "user", 0, net_rx_limit, net_tx_limit, err, sizeof(err));
+    net_rx_limit = net_tx_limit = NULL;
     if (!net) {
         fprintf(stderr, "virtio_net_create: %s\n", err);
         return -1;
@@ -513,6 +516,104 @@ static void test_net_rx_loop_needs_reset(void **state)
     assert_int_equal(used_idx(0), 0);
 }
 
+/* ---- virtio-net under rate limits (real time: loose lower bounds) */
+
+static const struct ratelimit_config tx_20_per_s = { .ops = { 2, 0, 100 } };
+static const struct ratelimit_config rx_5_per_s = { .ops = { 1, 0, 200 } };
+static const struct ratelimit_config tx_1_per_s = { .ops = { 1, 0, 1000 } };
+
+static int setup_net_tx_limit(void **state)
+{
+    net_tx_limit = &tx_20_per_s;
+    return setup_net(state);
+}
+
+static int setup_net_rx_limit(void **state)
+{
+    net_rx_limit = &rx_5_per_s;
+    return setup_net(state);
+}
+
+static int setup_net_tx_slow(void **state)
+{
+    net_tx_limit = &tx_1_per_s;
+    return setup_net(state);
+}
+
+/* Puts QSIZE ARP requests on the transmit queue, in buffers of their own, with one kick. */
+static void offer_arp_requests(unsigned count)
+{
+    for (unsigned i = 0; i < count; i++) {
+        uint64_t at = DATA + 0x100 * i;
+        memset(gp(at), 0, HDR_LEN);
+        arp_request(gp(at + HDR_LEN));
+        set_desc(q_desc(1), i, at, HDR_LEN + 42, 0, 0);
+        offer(1, (uint16_t)i);
+    }
+    wr(nd, R_QUEUE_NOTIFY, 1);
+}
+
+static void test_net_tx_limit_holds_frames_without_dropping(void **state)
+{
+    (void)state;
+    post_rx();
+    long t0 = now_ms();
+    offer_arp_requests(QSIZE);          /* 2 at once, then one per 50 ms, with no more kicks */
+    assert_true(WAIT_FOR(used_idx(1) == QSIZE));
+    assert_true(now_ms() - t0 >= 280);
+    struct virtio_net_stats st;
+    virtio_net_stats(net, &st);
+    assert_int_equal(st.tx_frames, QSIZE);
+    assert_int_equal(st.tx_bytes, QSIZE * 42);
+    assert_int_equal(st.tx_dropped, 0);
+    assert_true(st.tx_throttled >= 1);
+    assert_true(wait_arp_reply());
+}
+
+static void test_net_rx_limit_holds_frames_in_backend(void **state)
+{
+    (void)state;
+    post_rx();
+    long t0 = now_ms();
+    offer_arp_requests(3);              /* three replies: one at once, then one per 200 ms */
+    assert_true(WAIT_FOR(used_idx(0) == 3));
+    assert_true(now_ms() - t0 >= 380);
+    assert_true(wait_arp_reply());
+    struct virtio_net_stats st;
+    virtio_net_stats(net, &st);
+    assert_int_equal(st.rx_frames, 3);
+    assert_int_equal(st.rx_dropped, 0);
+    assert_true(st.rx_throttled >= 1);
+}
+
+static void test_net_held_tx_yields_to_reset_and_new_limit(void **state)
+{
+    (void)state;
+    offer_arp_requests(2);              /* the second is held for a second */
+    assert_true(WAIT_FOR(used_idx(1) == 1));
+    usleep(50 * 1000);
+    assert_int_equal(used_idx(1), 1);
+    long t0 = now_ms();
+    assert_int_equal(virtio_net_set_ratelimit(net, NULL, NULL), 0);
+    assert_true(WAIT_FOR(used_idx(1) == 2));
+    assert_true(now_ms() - t0 < 500);
+    /* held again: a reset does not wait for it */
+    assert_int_equal(virtio_net_set_ratelimit(net, NULL, &tx_1_per_s), 0);
+    offer_arp_requests(2);
+    assert_true(WAIT_FOR(used_idx(1) == 3));
+    usleep(50 * 1000);
+    t0 = now_ms();
+    wr(nd, R_STATUS, 0);
+    assert_true(now_ms() - t0 < 500);
+    assert_int_equal(used_idx(1), 3);                  /* never sent */
+    assert_true(bring_up(nd, V1 | 1ULL << N_MAC, 2));
+    assert_int_equal(virtio_net_set_ratelimit(net, NULL, NULL), 0);
+    post_rx();
+    offer_arp_requests(1);
+    assert_true(WAIT_FOR(used_idx(1) == 1));
+    assert_true(wait_arp_reply());
+}
+
 #define TR(f) cmocka_unit_test_setup_teardown(f, setup_rng, teardown_rng)
 #define TC(f) cmocka_unit_test_setup_teardown(f, setup_con, teardown_con)
 #define TN(f) cmocka_unit_test_setup_teardown(f, setup_net, teardown_net)
@@ -538,6 +639,12 @@ int main(void)
         TN(test_net_needs_csum_beyond_frame),
         TN(test_net_tx_loop_needs_reset),
         TN(test_net_rx_loop_needs_reset),
+        cmocka_unit_test_setup_teardown(test_net_tx_limit_holds_frames_without_dropping,
+                                        setup_net_tx_limit, teardown_net),
+        cmocka_unit_test_setup_teardown(test_net_rx_limit_holds_frames_in_backend,
+                                        setup_net_rx_limit, teardown_net),
+        cmocka_unit_test_setup_teardown(test_net_held_tx_yields_to_reset_and_new_limit,
+                                        setup_net_tx_slow, teardown_net),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

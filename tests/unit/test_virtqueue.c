@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "backend/block.h"
+#include "corral/ratelimit.h"
 #include "dev/virtio/blk.h"
 #include "dev/virtio/virtio_mmio.h"
 #include "dev/virtio/virtqueue.h"
@@ -929,6 +930,7 @@ struct blkfx {
 };
 
 static struct blkfx bf;
+static const struct ratelimit_config *bf_limit; /* for the next setup_blk */
 
 static int setup_blk(void **state)
 {
@@ -949,7 +951,8 @@ static int setup_blk(void **state)
         return -1;
     struct virtio_slot slot = { "virtio-blk", 0x10001000, { fake_irq, NULL, 7 }, &mem };
     memset(&fake, 0, sizeof(fake));
-    bf.blk = virtio_blk_create(&slot, be);
+    bf.blk = virtio_blk_create(&slot, be, bf_limit);
+    bf_limit = NULL;
     if (!bf.blk) {
         blk_close(be);
         return -1;
@@ -959,6 +962,31 @@ static int setup_blk(void **state)
     setup_queue(bf.d, 0, BLK_Q, DESC, AVAIL, USED);
     wr(bf.d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
     return rd(bf.d, R_STATUS) == (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK) ? 0 : -1;
+}
+
+/* 320 KiB/s: a 16 KiB bucket refilled in 50 ms */
+static const struct ratelimit_config limit_bw = { .bandwidth = { 16384, 0, 50 } };
+/* 50 requests/s: 5 per 100 ms */
+static const struct ratelimit_config limit_ops = { .ops = { 5, 0, 100 } };
+/* 4 KiB/s: after one 4 KiB read, the next waits a second */
+static const struct ratelimit_config limit_slow = { .bandwidth = { 4096, 0, 1000 } };
+
+static int setup_blk_bw(void **state)
+{
+    bf_limit = &limit_bw;
+    return setup_blk(state);
+}
+
+static int setup_blk_ops(void **state)
+{
+    bf_limit = &limit_ops;
+    return setup_blk(state);
+}
+
+static int setup_blk_slow(void **state)
+{
+    bf_limit = &limit_slow;
+    return setup_blk(state);
 }
 
 static int teardown_blk(void **state)
@@ -1095,6 +1123,17 @@ static void test_blk_short_header_does_not_crash(void **state)
     assert_int_equal(rw_request(T_IN, 0, 512, &n), 0); /* still working */
 }
 
+/* After a reset: clears the rings and takes the device to DRIVER_OK again. */
+static void bring_up_again(void)
+{
+    memset(gp(AVAIL), 0, 0x1000);
+    memset(gp(USED), 0, 0x1000);
+    bf.next_used = 0;
+    negotiate(bf.d, V1);
+    setup_queue(bf.d, 0, BLK_Q, DESC, AVAIL, USED);
+    wr(bf.d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+}
+
 static void test_blk_descriptor_loop_needs_reset(void **state)
 {
     set_desc(DESC, 0, HDR, 16, F_NEXT, 1);
@@ -1107,12 +1146,7 @@ static void test_blk_descriptor_loop_needs_reset(void **state)
     assert_int_equal(get16(USED + 2), 0);
     /* a reset brings it back */
     wr(bf.d, R_STATUS, 0);
-    memset(gp(AVAIL), 0, 0x1000);
-    memset(gp(USED), 0, 0x1000);
-    bf.next_used = 0;
-    negotiate(bf.d, V1);
-    setup_queue(bf.d, 0, BLK_Q, DESC, AVAIL, USED);
-    wr(bf.d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+    bring_up_again();
     uint32_t n;
     assert_int_equal(rw_request(T_IN, 0, 512, &n), 0);
 }
@@ -1126,9 +1160,93 @@ static void test_blk_config_space(void **state)
     assert_int_equal(rd_sized(bf.d, R_CONFIG, 3), 0);
 }
 
+/* ---- virtio-blk under a rate limit (real time: bounds are loose below, none above but the
+ * 2 s a request may take) */
+
+static void test_blk_rate_limit_paces_reads(void **state)
+{
+    uint32_t n;
+    long t0 = now_ms();
+    for (unsigned i = 0; i < 20; i++)    /* 80 KiB: 16 KiB at once, 64 KiB at 320 KiB/s */
+        assert_int_equal(rw_request(T_IN, i * 8, 4096, &n), 0);
+    long t1 = now_ms();
+    assert_true(t1 - t0 >= 190);         /* 200 ms exactly, by the limiter's arithmetic */
+    /* a read of four buckets passes once the bucket is full, and leaves a debt */
+    assert_int_equal(rw_request(T_IN, 0, 65536, &n), 0);
+    assert_int_equal(n, 65537);
+    long t2 = now_ms();
+    assert_int_equal(rw_request(T_IN, 0, 4096, &n), 0);
+    long t3 = now_ms();
+    assert_true(t3 - t2 >= 140);         /* (48 + 4) KiB at 320 KiB/s: 162 ms */
+    struct virtio_blk_stats st;
+    virtio_blk_stats(bf.blk, &st);
+    assert_int_equal(st.read_ops, 22);
+    assert_int_equal(st.read_bytes, 21 * 4096 + 65536);
+    assert_int_equal(st.write_ops + st.write_bytes + st.other_ops, 0);
+    /* counts, not times: a late wake-up finds more tokens and fewer refusals */
+    assert_true(st.throttled >= 1);
+    assert_true(st.throttled_ns >= 100 * 1000000ULL);
+}
+
+static void test_blk_rate_limit_counts_ops(void **state)
+{
+    uint32_t n;
+    long t0 = now_ms();
+    for (unsigned i = 0; i < 15; i++)    /* 5 at once, 10 at 50/s */
+        assert_int_equal(rw_request(T_FLUSH, 0, 0, &n), 0);
+    assert_true(now_ms() - t0 >= 190);
+    struct virtio_blk_stats st;
+    virtio_blk_stats(bf.blk, &st);
+    assert_int_equal(st.other_ops, 15);
+    assert_true(st.throttled >= 1);
+}
+
+/* Offers a 4 KiB read of sector 0 without waiting for it. */
+static void offer_read(void)
+{
+    put_hdr(HDR, T_IN, 0);
+    set_desc(DESC, 0, HDR, 16, F_NEXT, 1);
+    set_desc(DESC, 1, BUF, 4096, F_NEXT | F_WRITE, 2);
+    set_desc(DESC, 2, STAT, 1, F_WRITE, 0);
+    offer(AVAIL, BLK_Q, 0);
+    wr(bf.d, R_QUEUE_NOTIFY, 0);
+}
+
+static void test_blk_held_request_yields_to_new_limit_and_reset(void **state)
+{
+    uint32_t n;
+    assert_int_equal(rw_request(T_IN, 0, 4096, &n), 0);
+    offer_read();                        /* held for a second */
+    usleep(50 * 1000);
+    assert_int_equal(get16(USED + 2), bf.next_used);
+    /* lifting the limit lets it through at once */
+    long t0 = now_ms();
+    assert_int_equal(virtio_blk_set_ratelimit(bf.blk, NULL), 0);
+    assert_true(WAIT_FOR(get16(USED + 2) == bf.next_used + 1));
+    bf.next_used++;
+    assert_true(now_ms() - t0 < 500);
+    assert_int_equal(*gp(STAT), 0);
+    /* held again; a reset does not wait for the limiter */
+    assert_int_equal(virtio_blk_set_ratelimit(bf.blk, &limit_slow), 0);
+    assert_int_equal(rw_request(T_IN, 0, 4096, &n), 0);
+    offer_read();
+    usleep(50 * 1000);
+    t0 = now_ms();
+    wr(bf.d, R_STATUS, 0);
+    assert_true(now_ms() - t0 < 500);
+    assert_int_equal(get16(USED + 2), bf.next_used);   /* never served */
+    bring_up_again();
+    assert_int_equal(virtio_blk_set_ratelimit(bf.blk, NULL), 0);
+    assert_int_equal(rw_request(T_IN, 0, 4096, &n), 0);
+    struct virtio_blk_stats st;
+    virtio_blk_stats(bf.blk, &st);
+    assert_int_equal(st.read_ops, 4);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TD(f) cmocka_unit_test_setup_teardown(f, setup_dev, teardown_dev)
 #define TB(f) cmocka_unit_test_setup_teardown(f, setup_blk, teardown_blk)
+#define TBL(f, s) cmocka_unit_test_setup_teardown(f, s, teardown_blk)
 
 int main(void)
 {
@@ -1193,6 +1311,9 @@ int main(void)
         TB(test_blk_short_header_does_not_crash),
         TB(test_blk_descriptor_loop_needs_reset),
         TB(test_blk_config_space),
+        TBL(test_blk_rate_limit_paces_reads, setup_blk_bw),
+        TBL(test_blk_rate_limit_counts_ops, setup_blk_ops),
+        TBL(test_blk_held_request_yields_to_new_limit_and_reset, setup_blk_slow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

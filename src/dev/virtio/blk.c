@@ -1,13 +1,17 @@
 /* virtio-blk: one request queue worked by an I/O thread. Each request is a 16-byte header
  * {type, reserved, sector}, data buffers, and a final status byte the device writes. Every
- * field is checked against the disk size and the request's own buffers before any I/O. */
+ * field is checked against the disk size and the request's own buffers before any I/O.
+ * An optional rate limit holds requests in the ring (never fails them): the thread stops
+ * popping and waits, on its eventfd so that reset and stop still reach it, until the
+ * limiter lets the next one through. */
 #include <errno.h>
-#include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "backend/block.h"
+#include "corral/ratelimit.h"
 #include "dev/virtio/blk.h"
 #include "dev/virtio/worker.h"
 
@@ -43,6 +47,10 @@ struct virtio_blk {
     bool readonly;
     uint8_t config[CONFIG_SIZE];
     struct virtio_worker w;      /* the I/O thread */
+    struct ratelimit rl;
+    uint64_t throttled_since;    /* clock when the request at the ring's head was first held */
+    atomic_uint_least64_t read_bytes, write_bytes, read_ops, write_ops, other_ops;
+    atomic_uint_least64_t throttled, throttled_ns;
     struct virtq_req req;
     struct iovec iov[VIRTQ_MAX_SEGS];
 };
@@ -173,14 +181,63 @@ static uint32_t serve(struct virtio_blk *b, const struct virtq_req *r)
     return written + 1;
 }
 
-/* Works the queue until it is empty; false if the driver broke it. */
-static bool drain(struct virtio_blk *b)
+static void count(atomic_uint_least64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* Asks the rate limit for request R: 0 if it may be served now (and counts it), else the
+ * nanoseconds to wait. Data bytes of reads and writes count against the bandwidth bucket;
+ * every request, flushes included, takes one op (as in Firecracker). */
+static uint64_t admit(struct virtio_blk *b, const struct virtq_req *r)
+{
+    uint32_t type = UINT32_MAX;
+    if (r->out_len >= 16)
+        virtq_copy_from_out(r, 0, &type, 4);
+    uint64_t bytes = 0;
+    if (type == T_IN && r->in_len >= 1)
+        bytes = r->in_len - 1;
+    else if (type == T_OUT)
+        bytes = r->out_len - 16;
+    uint64_t now = ratelimit_clock_ns();
+    uint64_t wait = ratelimit_consume(&b->rl, bytes, now);
+    if (wait) {
+        if (!b->throttled_since) {
+            b->throttled_since = now;
+            count(&b->throttled, 1);
+        }
+        return wait;
+    }
+    if (b->throttled_since) {
+        count(&b->throttled_ns, now - b->throttled_since);
+        b->throttled_since = 0;
+    }
+    if (type == T_IN) {
+        count(&b->read_ops, 1);
+        count(&b->read_bytes, bytes);
+    } else if (type == T_OUT) {
+        count(&b->write_ops, 1);
+        count(&b->write_bytes, bytes);
+    } else {
+        count(&b->other_ops, 1);
+    }
+    return 0;
+}
+
+/* Works the queue until it is empty, or until the rate limit holds the next request: then
+ * *wait_ns says for how long. False if the driver broke the queue. */
+static bool drain(struct virtio_blk *b, uint64_t *wait_ns)
 {
     struct virtq *q = &b->vdev.vq[0];
     for (;;) {
         int rc;
         bool pushed = false;
+        uint64_t wait = 0;
         while ((rc = virtq_pop(q, &b->req)) > 0) {
+            if ((wait = admit(b, &b->req))) {
+                virtq_unpop(q);
+                break;
+            }
             virtq_push(q, b->req.head, serve(b, &b->req));
             pushed = true;
         }
@@ -188,6 +245,10 @@ static bool drain(struct virtio_blk *b)
             virtio_notify_queue(&b->vdev, 0);
         if (rc < 0)
             return false;
+        if (wait) {
+            *wait_ns = wait;
+            return true;
+        }
         virtq_enable_kick(q);
         if (!virtq_has_avail(q))
             return true;
@@ -197,18 +258,17 @@ static bool drain(struct virtio_blk *b)
 static void *io_thread(void *arg)
 {
     struct virtio_blk *b = arg;
+    uint64_t wait_ns = VIRTIO_WORKER_FOREVER;
     for (;;) {
-        struct pollfd p = { b->w.kick_fd, POLLIN, 0 };
-        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+        if (!virtio_worker_wait(&b->w, wait_ns))
             break;
-        if (!virtio_worker_take_kick(&b->w))
-            break;
+        wait_ns = VIRTIO_WORKER_FOREVER;
         pthread_mutex_lock(&b->w.lock);
         if (b->w.stop) {
             pthread_mutex_unlock(&b->w.lock);
             break;
         }
-        bool broken = b->w.running && !drain(b);
+        bool broken = b->w.running && !drain(b, &wait_ns);
         if (broken)
             b->w.running = false;
         pthread_mutex_unlock(&b->w.lock);
@@ -227,7 +287,12 @@ static void blk_notify(void *ctx, unsigned q)
 static void blk_start(void *ctx) { virtio_worker_set_running(&((struct virtio_blk *)ctx)->w, true); }
 
 /* waits for the I/O thread to finish its batch */
-static void blk_reset(void *ctx) { virtio_worker_set_running(&((struct virtio_blk *)ctx)->w, false); }
+static void blk_reset(void *ctx)
+{
+    struct virtio_blk *b = ctx;
+    virtio_worker_set_running(&b->w, false);
+    b->throttled_since = 0; /* the thread is out of the queue: the held request is gone */
+}
 
 static struct virtio_ops blk_ops_template = {
     .device_id = VIRTIO_ID_BLOCK,
@@ -242,12 +307,18 @@ struct blk_model {
     struct virtio_ops ops; /* per device: RO differs */
 };
 
-struct virtio_blk *virtio_blk_create(const struct virtio_slot *slot, struct blk_backend *be)
+struct virtio_blk *virtio_blk_create(const struct virtio_slot *slot, struct blk_backend *be,
+                                     const struct ratelimit_config *limit)
 {
     struct blk_model *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
     struct virtio_blk *b = &m->blk;
+    if (ratelimit_init(&b->rl, limit)) {
+        ratelimit_destroy(&b->rl);
+        free(m);
+        return NULL;
+    }
     b->be = be;
     b->sectors = blk_size(be) / 512;
     b->readonly = blk_readonly(be);
@@ -258,6 +329,7 @@ struct virtio_blk *virtio_blk_create(const struct virtio_slot *slot, struct blk_
     virtio_mmio_init(&b->vdev, slot->name, slot->base, slot->mem, slot->irq, &m->ops, b);
     if (virtio_worker_init(&b->w, io_thread, b)) {
         virtio_mmio_destroy(&b->vdev);
+        ratelimit_destroy(&b->rl);
         free(m);
         return NULL;
     }
@@ -265,6 +337,29 @@ struct virtio_blk *virtio_blk_create(const struct virtio_slot *slot, struct blk_
 }
 
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *b) { return &b->vdev; }
+
+int virtio_blk_set_ratelimit(struct virtio_blk *b, const struct ratelimit_config *limit)
+{
+    int rc = ratelimit_set(&b->rl, limit);
+    virtio_worker_kick(&b->w); /* a held request may pass now */
+    return rc;
+}
+
+static uint64_t load(atomic_uint_least64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+void virtio_blk_stats(struct virtio_blk *b, struct virtio_blk_stats *st)
+{
+    st->read_bytes = load(&b->read_bytes);
+    st->write_bytes = load(&b->write_bytes);
+    st->read_ops = load(&b->read_ops);
+    st->write_ops = load(&b->write_ops);
+    st->other_ops = load(&b->other_ops);
+    st->throttled = load(&b->throttled);
+    st->throttled_ns = load(&b->throttled_ns);
+}
 
 void virtio_blk_destroy(struct virtio_blk *b)
 {
@@ -274,5 +369,6 @@ void virtio_blk_destroy(struct virtio_blk *b)
     blk_flush(b->be);
     blk_close(b->be);
     virtio_mmio_destroy(&b->vdev);
+    ratelimit_destroy(&b->rl);
     free((struct blk_model *)b);
 }

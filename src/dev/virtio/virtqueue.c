@@ -170,6 +170,11 @@ int virtq_pop(struct virtq *q, struct virtq_req *r)
     }
 }
 
+void virtq_unpop(struct virtq *q)
+{
+    q->last_avail--;
+}
+
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 {
     uint16_t size = q->size;

@@ -40,6 +40,9 @@ int virtq_validate(const struct virtq *q);
  * driver broke the rules (-EFAULT bad address, -ELOOP chain too long or looping,
  * -EPROTO bad ordering or indirect table); then the device should ask for a reset. */
 int virtq_pop(struct virtq *q, struct virtq_req *r);
+/* Puts back the request the last virtq_pop took, unserved: the next pop takes it again (a
+ * device that may not serve it yet, e.g. held by a rate limit). */
+void virtq_unpop(struct virtq *q);
 /* Returns request HEAD to the driver, saying WRITTEN bytes went into its in buffers. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written);
 /* After pushes: whether the driver wants an interrupt now (EVENT_IDX or the NO_INTERRUPT flag). */

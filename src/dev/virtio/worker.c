@@ -1,6 +1,8 @@
 /* The thread a virtio device model works its queues on (worker.h). */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -33,6 +35,16 @@ bool virtio_worker_take_kick(struct virtio_worker *w)
 {
     uint64_t n;
     return read(w->kick_fd, &n, sizeof(n)) >= 0 || errno == EAGAIN;
+}
+
+bool virtio_worker_wait(struct virtio_worker *w, uint64_t timeout_ns)
+{
+    struct pollfd p = { w->kick_fd, POLLIN, 0 };
+    struct timespec ts = { (time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u) };
+    bool forever = timeout_ns == VIRTIO_WORKER_FOREVER;
+    if (ppoll(&p, 1, forever ? NULL : &ts, NULL) < 0 && errno != EINTR)
+        return false;
+    return virtio_worker_take_kick(w);
 }
 
 void virtio_worker_set_running(struct virtio_worker *w, bool running)

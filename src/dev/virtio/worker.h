@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct virtio_worker {
     int kick_fd;            /* eventfd: a queue was notified, or stop */
@@ -19,6 +20,10 @@ struct virtio_worker {
 int virtio_worker_init(struct virtio_worker *w, void *(*fn)(void *), void *arg);
 /* Wakes the thread (any thread). */
 void virtio_worker_kick(struct virtio_worker *w);
+/* In the thread: waits for a kick, or TIMEOUT_NS nanoseconds (VIRTIO_WORKER_FOREVER: no
+ * timeout), and consumes the kicks. False if the eventfd failed and the thread should end. */
+#define VIRTIO_WORKER_FOREVER UINT64_MAX
+bool virtio_worker_wait(struct virtio_worker *w, uint64_t timeout_ns);
 /* In the thread, after poll() saw kick_fd readable: consumes the kicks. False if the
  * eventfd failed and the thread should end. */
 bool virtio_worker_take_kick(struct virtio_worker *w);
