@@ -169,6 +169,20 @@ static enum MHD_Result patch_balloon(struct api *a, struct MHD_Connection *c, js
     return reply(c, 204, NULL);
 }
 
+/* A running VM takes one change of its machine: the CPU quota. */
+static enum MHD_Result patch_machine(struct api *a, struct MHD_Connection *c, json_t *j)
+{
+    json_t *q = json_object_get(j, "cpu_quota_pct");
+    json_int_t pct = json_integer_value(q);
+    if (!json_is_integer(q) || json_object_size(j) != 1 || pct < 0 ||
+        pct > 100 * (json_int_t)a->m->spec.vcpus)
+        return fault(c, 400, "machine-config: a running VM takes only {\"cpu_quota_pct\": N}, "
+                             "N from 0 (no cap) to 100 per vCPU");
+    vm_set_cpu_quota(a->m->vm, (unsigned)pct);
+    a->m->spec.cpu_quota = (unsigned)pct;
+    return reply(c, 204, NULL);
+}
+
 static enum MHD_Result get(struct api *a, struct MHD_Connection *c, const char *url)
 {
     struct vmm *m = a->m;
@@ -223,6 +237,8 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
         rc = patch_vm(a, c, j);
     else if (patch && !strcmp(url, "/balloon") && m->vm)
         rc = patch_balloon(a, c, j);
+    else if (patch && !strcmp(url, "/machine-config") && m->vm)
+        rc = patch_machine(a, c, j);
     else if (m->vm && (!strcmp(url, "/boot-source") || !strcmp(url, "/machine-config") ||
                        !strncmp(url, "/drives/", 8) || !strncmp(url, "/network-interfaces/", 20) ||
                        !strcmp(url, "/balloon") || !strcmp(url, "/entropy")))

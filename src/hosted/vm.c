@@ -257,6 +257,12 @@ int vm_resume(struct vm *vm)
     return 0;
 }
 
+void vm_set_cpu_quota(struct vm *vm, unsigned percent)
+{
+    vm->spec.cpu_quota = percent;
+    board_set_cpu_quota(vm->board, percent);
+}
+
 void vm_stop(struct vm *vm)
 {
     if (vm->board)

@@ -41,6 +41,8 @@ int vm_power_button(struct vm *vm);
 void vm_stop(struct vm *vm);
 /* Characters for the guest's serial port; returns how many it took. */
 size_t vm_console_input(struct vm *vm, const uint8_t *buf, size_t len);
+/* Caps the harts' host CPU at PERCENT of one core (0: no cap), now. */
+void vm_set_cpu_quota(struct vm *vm, unsigned percent);
 /* Sets the balloon's size; -ENODEV without a balloon. */
 int vm_balloon_set(struct vm *vm, uint64_t mib);
 

@@ -55,33 +55,71 @@ class Guest:
         self.p.wait()
 
 
-# ---- a 25 % quota on a VM spinning on both harts
+# ---- a 25 % quota on a VM spinning on both harts, set through the API while it runs
 spin = """#!/bin/sh
 (while :; do :; done) &
 (while :; do :; done) &
 echo SPINNING
 sleep 100000
 """
-g = Guest(spin, ["--mem", "128M", "--cpus", "2", "--cpu-quota", "25"])
-guest.check(g.wait_for("SPINNING", 400), "the capped guest boots and spins on both harts")
-time.sleep(2)
-t0, c0 = time.monotonic(), cpu_ticks(g.p.pid)
-time.sleep(8)
-pct = (cpu_ticks(g.p.pid) - c0) / TICK / (time.monotonic() - t0) * 100
-guest.check(0 < pct <= 30, "a VM spinning on 2 harts under a 25%% quota uses %.1f%% of a core" % pct)
-g.end()
+home = os.path.join(d, "home")
+os.environ["CORRAL_HOME"] = home
+g = Guest(spin, ["--name", "spinner", "--mem", "128M", "--cpus", "2"])
+guest.check(g.wait_for("SPINNING", 200), "the guest boots and spins on both harts")
+api = os.path.join(home, "vms", "spinner", "api.sock")
 
-# the same without a quota uses both cores' worth (so the figure above is the quota's doing)
-g = Guest(spin, ["--mem", "128M", "--cpus", "2"])
-guest.check(g.wait_for("SPINNING", 200), "the uncapped guest spins")
+
+def set_quota(pct):
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket",
+                        api, "-X", "PATCH", "http://localhost/machine-config", "--data",
+                        '{"cpu_quota_pct": %d}' % pct], stdout=subprocess.PIPE, text=True)
+    return r.stdout
+
+
+def cpu_pct(seconds):
+    t0, c0 = time.monotonic(), cpu_ticks(g.p.pid)
+    time.sleep(seconds)
+    return (cpu_ticks(g.p.pid) - c0) / TICK / (time.monotonic() - t0) * 100
+
+
+guest.check(set_quota(25) == "204", "PATCH /machine-config sets a 25% quota on the running VM")
 time.sleep(1)
-t0, c0 = time.monotonic(), cpu_ticks(g.p.pid)
-time.sleep(4)
-free_pct = (cpu_ticks(g.p.pid) - c0) / TICK / (time.monotonic() - t0) * 100
+pct = cpu_pct(8)
+guest.check(0 < pct <= 30, "a VM spinning on 2 harts under a 25%% quota uses %.1f%% of a core" % pct)
+guest.check(set_quota(0) == "204", "the quota is lifted")
+time.sleep(1)
+free_pct = cpu_pct(4)
 # (the machine is shared: what the cap leaves is compared, not a fixed figure)
 guest.check(free_pct > 2 * pct, "without a quota the same VM uses %.1f%%, over twice as much"
             % free_pct)
+guest.check(set_quota(900) != "204", "a quota above 100% per vCPU is refused")
 g.end()
+
+# ---- a rate-limited drive stays within its limit
+scratch = os.path.join(d, "scratch.img")
+with open(scratch, "wb") as f:
+    f.truncate(64 << 20)
+dd = """#!/bin/sh
+t0=$(cut -d' ' -f1 /proc/uptime)
+dd if=/dev/zero of=/dev/vda bs=1M count=40 oflag=direct 2>/dev/null
+t1=$(cut -d' ' -f1 /proc/uptime)
+dd if=/dev/vda of=/dev/null bs=1M count=40 iflag=direct 2>/dev/null
+t2=$(cut -d' ' -f1 /proc/uptime)
+awk "BEGIN { print \"WRITE-S:\", $t1 - $t0; print \"READ-S:\", $t2 - $t1 }"
+poweroff -f
+"""
+g = Guest(dd, ["--mem", "128M", "--disk", scratch + ",format=raw,bps=8M"])
+g.wait_for("READ-S:", 300)
+g.p.wait(timeout=60)
+w = [l for l in g.text.splitlines() if l.startswith("WRITE-S:")]
+r = [l for l in g.text.splitlines() if l.startswith("READ-S:")]
+ws = float(w[0].split()[1]) if w else 0
+rs = float(r[0].split()[1]) if r else 0
+# 40 MiB at 8 MiB/s with an 8 MiB bucket that starts full: at least (40 - 8) / 8 = 4 s
+guest.check(ws >= 3.6, "40 MiB written at 8 MiB/s takes %.2f s (>= 4 s expected)" % ws)
+guest.check(rs >= 3.6, "40 MiB read at 8 MiB/s takes %.2f s" % rs)
+guest.check(ws and 40 / ws <= 8 * 1.25 + 8 / ws, "the write rate %.1f MiB/s stays within the limit"
+            % (40 / ws if ws else 0))
 
 # ---- memory the guest frees returns to the host
 fill = """#!/bin/sh
