@@ -1,5 +1,6 @@
 /* Network backends as a virtio-net device sees them: Ethernet frames in and out, no virtio
- * header. "user" is libslirp (NAT, DHCP, DNS, port forwards); "tap" is a Linux tap device.
+ * header. "user" is libslirp (NAT, DHCP, DNS, port forwards); "tap" is a Linux tap device;
+ * "switch" joins the VMs that name the same switch on one Ethernet segment.
  * Each backend runs its own thread; the device calls in from its thread. */
 #ifndef CORRAL_BACKEND_NET_H
 #define CORRAL_BACKEND_NET_H
@@ -23,10 +24,17 @@ typedef bool (*net_rx_fn)(void *ctx, const uint8_t *frame, size_t len);
 /* SPEC is the text after --net:
  *   user[,mac=M][,ipv6=on|off][,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
  *   tap[,ifname=NAME][,mac=M]
+ *   switch,name=NAME,dir=DIR[,mac=M]
  * "user" is QEMU's -netdev user network: 10.0.2.0/24, gateway and host 10.0.2.2, DNS 10.0.2.3,
  * DHCP from 10.0.2.15; IPv6 fec0::/64 unless ipv6=off. A hostfwd HOSTADDR defaults to
  * 127.0.0.1 (not QEMU's 0.0.0.0: other machines cannot reach the guest unless asked for),
- * GUESTADDR to 10.0.2.15. The guest MAC defaults to 52:54:00:12:34:NN, NN = index + 0x56.
+ * GUESTADDR to 10.0.2.15.
+ * "switch" is a virtual Ethernet switch without a switch process: every port (one per VM
+ * NIC) is a unix datagram socket in DIR, and each port learns and floods for itself (see
+ * net_switch.c). NAME is 1 to 32 of [A-Za-z0-9_.-], not starting with '.'; DIR is absolute,
+ * made with mode 0700 if missing (the hosted program passes $CORRAL_HOME/switches/NAME).
+ * The guest MAC defaults to 52:54:00:12:34:NN, NN = index + 0x56, except on a switch, where
+ * VMs meet each other: there it is 52:54:00 and three random bytes.
  * On error: a one-line message in err ("--net: ..."), a negative errno, *out untouched. */
 int net_backend_open(const char *spec, unsigned index, net_rx_fn rx, void *rx_ctx,
                      struct net_backend **out, char *err, size_t errlen);
@@ -49,11 +57,13 @@ struct net_stats {
     uint64_t rx_dropped; /* network -> guest, dropped (guest queue full) */
 };
 void net_backend_stats(const struct net_backend *nb, struct net_stats *st);
-/* The backend's kind ("user" or "tap") and, for tap, the interface name the kernel gave. */
+/* The backend's kind ("user", "tap" or "switch") and, for tap, the interface name the
+ * kernel gave. */
 const char *net_backend_kind(const struct net_backend *nb);
 /* The largest IP packet the backend carries: "user" takes NET_USER_MTU (libslirp segments
- * TCP for the host sockets itself, so a big MTU saves the guest per-packet work); "tap"
- * follows the usual Ethernet 1500. */
+ * TCP for the host sockets itself, so a big MTU saves the guest per-packet work); "tap" and
+ * "switch" follow the usual Ethernet 1500 (a switch carries frames to other guests, and
+ * to a tap or bridge some day, that all agree on it). */
 #define NET_USER_MTU 65520
 unsigned net_backend_mtu(const struct net_backend *nb);
 const char *net_backend_ifname(const struct net_backend *nb);

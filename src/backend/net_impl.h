@@ -43,7 +43,7 @@ struct net_kind {
                 struct net_backend **out, char *err, size_t errlen);
 };
 
-extern const struct net_kind net_kind_user, net_kind_tap;
+extern const struct net_kind net_kind_user, net_kind_tap, net_kind_switch;
 
 /* Fills the head of a backend's state from what net_backend_open prepared and opens its
  * wake_fd; on error (a negative errno) the head is still fit for net_backend_fini_head. */

@@ -321,9 +321,9 @@ static void expect_open_error(const char *spec, const char *msg)
 
 static void test_bad_specs_give_one_line_errors(void **state)
 {
-    expect_open_error("foo", "--net: unknown backend 'foo' (expected user or tap)");
-    expect_open_error("", "--net: empty spec (expected user or tap)");
-    expect_open_error(",mac=52:54:00:12:34:56", "--net: unknown backend '' (expected user or tap)");
+    expect_open_error("foo", "--net: unknown backend 'foo' (expected user, tap or switch)");
+    expect_open_error("", "--net: empty spec (expected user, tap or switch)");
+    expect_open_error(",mac=52:54:00:12:34:56", "--net: unknown backend '' (expected user, tap or switch)");
     expect_open_error("user,foo=1", "--net: unknown option 'foo'");
     expect_open_error("user,mac", "--net: option 'mac' needs a value (mac=...)");
     expect_open_error("user,,ipv6=on", "--net: empty option in 'user,,ipv6=on'");
