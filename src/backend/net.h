@@ -22,11 +22,15 @@ typedef bool (*net_rx_fn)(void *ctx, const uint8_t *frame, size_t len);
 #define NET_TX_QUEUE_MAX 256 /* frames "user" holds between net_backend_send and its thread */
 
 /* SPEC is the text after --net:
- *   user[,mac=M][,ipv6=on|off][,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
+ *   user[,mac=M][,ipv6=on|off][,host=on|off][,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
  *   tap[,ifname=NAME][,mac=M]
  *   switch,name=NAME,dir=DIR[,mac=M]
- * "user" is QEMU's -netdev user network: 10.0.2.0/24, gateway and host 10.0.2.2, DNS 10.0.2.3,
- * DHCP from 10.0.2.15; IPv6 fec0::/64 unless ipv6=off. A hostfwd HOSTADDR defaults to
+ * "user" is QEMU's -netdev user network: 10.0.2.0/24, gateway 10.0.2.2, DNS 10.0.2.3,
+ * DHCP from 10.0.2.15; IPv6 fec0::/64 unless ipv6=off. Unlike QEMU, 10.0.2.2 does not lead
+ * to the host's loopback (services on 127.0.0.1, other VMs' forwarded ports) unless host=on:
+ * a connection to it is reset, a datagram dropped (answers on a UDP hostfwd excepted), and
+ * link-local addresses (169.254.0.0/16, fe80::/10) are never reached (net_policy.h has the
+ * rules). Dropped frames count as tx_dropped. A hostfwd HOSTADDR defaults to
  * 127.0.0.1 (not QEMU's 0.0.0.0: other machines cannot reach the guest unless asked for),
  * GUESTADDR to 10.0.2.15.
  * "switch" is a virtual Ethernet switch without a switch process: every port (one per VM
@@ -44,7 +48,9 @@ int net_backend_start(struct net_backend *nb);
 void net_backend_close(struct net_backend *nb);
 /* From the device's thread: one frame from the guest to the network. Returns 0 when taken,
  * -EINVAL for a frame shorter than an Ethernet header or longer than NET_FRAME_MAX, -ENOBUFS
- * when the backend cannot keep up (the frame is dropped and counted, as a wire would). */
+ * when the backend cannot keep up (the frame is dropped and counted, as a wire would),
+ * -EACCES for a frame to an address the user network never reaches (dropped and counted
+ * too; the rules that depend on its state drop later, on its thread, counted the same). */
 int net_backend_send(struct net_backend *nb, const uint8_t *frame, size_t len);
 void net_backend_mac(const struct net_backend *nb, uint8_t mac[6]);
 /* The guest has posted RX buffers again: wake the backend thread to retry held frames. */

@@ -157,6 +157,7 @@ static const struct {
     { "ipv6", NET_OPT_IPV6 },
     { "name", NET_OPT_NAME },
     { "dir", NET_OPT_DIR },
+    { "host", NET_OPT_HOST },
 };
 
 const char *net_opt_name(unsigned opt)
@@ -202,6 +203,8 @@ static int parse_option(struct net_opts *o, unsigned bit, const char *key, const
         return 0;
     case NET_OPT_IPV6:
         return parse_on_off(key, val, &o->ipv6, err, errlen);
+    case NET_OPT_HOST:
+        return parse_on_off(key, val, &o->host, err, errlen);
     case NET_OPT_NAME:
         if (!net_switch_name_ok(val))
             return net_err(err, errlen, -EINVAL, "bad switch name '%s': 1 to %d of A-Z a-z 0-9 "

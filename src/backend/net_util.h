@@ -24,6 +24,7 @@ enum {
     NET_OPT_IPV6 = 1u << 3,
     NET_OPT_NAME = 1u << 4,
     NET_OPT_DIR = 1u << 5,
+    NET_OPT_HOST = 1u << 6,
 };
 
 #define NET_SWITCH_NAME_MAX 32
@@ -35,6 +36,7 @@ struct net_opts {
     uint8_t mac[6];
     char ifname[IFNAMSIZ];
     bool ipv6;
+    bool host;                          /* user: the guest may reach the host's loopback */
     char name[NET_SWITCH_NAME_MAX + 1]; /* switch: [A-Za-z0-9_.-], not starting with '.' */
     char dir[NET_SWITCH_DIR_MAX + 1];   /* switch: where its ports' sockets live */
     unsigned n_hostfwd;
