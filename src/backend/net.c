@@ -73,6 +73,22 @@ void net_backend_fini_head(struct net_backend *nb)
     nb->wake_fd = -1;
 }
 
+bool net_offer(struct net_backend *nb, struct net_held *h, const uint8_t *buf, size_t len)
+{
+    h->on = !nb->rx(nb->rx_ctx, buf, len);
+    if (h->on)
+        h->len = len;
+    else
+        atomic_fetch_add(&nb->rx_frames, 1);
+    return !h->on;
+}
+
+void net_retry_held(struct net_backend *nb, struct net_held *h, const uint8_t *buf)
+{
+    if (atomic_exchange(&nb->rx_retry, false) && h->on)
+        net_offer(nb, h, buf, h->len);
+}
+
 void net_wake(int fd)
 {
     uint64_t one = 1;

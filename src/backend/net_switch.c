@@ -41,8 +41,7 @@ struct net_switch {
     char self[SW_PORT_NAME_MAX];
     pthread_mutex_t lock;  /* the table: learned on the thread, looked up by send */
     struct sw_learned table[SW_LEARN_MAX];
-    bool held;             /* buf holds a frame the guest had no room for */
-    size_t held_len;
+    struct net_held held;  /* buf holds a frame the guest had no room for */
     uint8_t buf[NET_FRAME_MAX + 1];
 };
 
@@ -191,18 +190,6 @@ static int switch_send(struct net_backend *nb, const uint8_t *frame, size_t len)
 
 /* ---- receiving: the backend thread */
 
-static bool sw_deliver(struct net_switch *s, size_t len)
-{
-    if (s->nb.rx(s->nb.rx_ctx, s->buf, len)) {
-        atomic_fetch_add(&s->nb.rx_frames, 1);
-        s->held = false;
-        return true;
-    }
-    s->held = true;
-    s->held_len = len;
-    return false;
-}
-
 /* The sender's port name if it is a port of our switch (a socket file right in dir). */
 static const char *sw_sender(const struct net_switch *s, const struct sockaddr_un *a,
                              socklen_t alen)
@@ -236,7 +223,7 @@ static void sw_read_frames(struct net_switch *s)
         }
         if (!(s->buf[6] & 1))
             sw_learn(s, s->buf + 6, port);
-        if (!sw_deliver(s, (size_t)n))
+        if (!net_offer(&s->nb, &s->held, s->buf, (size_t)n))
             return;
     }
 }
@@ -245,18 +232,16 @@ static void *switch_thread(void *arg)
 {
     struct net_switch *s = arg;
     while (!atomic_load(&s->nb.stop)) {
-        /* checked after held is set, so a rx_ready racing with a refusal is not lost */
-        if (atomic_exchange(&s->nb.rx_retry, false) && s->held)
-            sw_deliver(s, s->held_len);
+        net_retry_held(&s->nb, &s->held, s->buf);
         struct pollfd p[2] = {
             { .fd = s->nb.wake_fd, .events = POLLIN },
-            { .fd = s->fd, .events = s->held ? 0 : POLLIN },
+            { .fd = s->fd, .events = s->held.on ? 0 : POLLIN },
         };
         if (poll(p, 2, -1) < 0)
             continue;
         if (p[0].revents)
             net_wake_drain(s->nb.wake_fd);
-        if (!s->held && (p[1].revents & POLLIN))
+        if (!s->held.on && (p[1].revents & POLLIN))
             sw_read_frames(s);
     }
     return NULL;
