@@ -2,7 +2,9 @@
  * (one per VM NIC) is a unix datagram socket DIR/<port>.sock, one datagram per frame. A port
  * learns behind which port a source MAC sits from the frames it receives (recvfrom names the
  * sender), sends a frame for a learned MAC to that port alone, and floods the others to every
- * *.sock in DIR. Like a wire, a full peer drops the frame: nothing here waits for a peer. */
+ * *.sock in DIR. Like a wire, a full peer drops the frame: nothing here waits for a peer.
+ * A port's queue is the kernel's: net.unix.max_dgram_qlen datagrams (10 by default), within
+ * the sender's SO_SNDBUF; TCP between guests rides over the drops of a burst. */
 #include <dirent.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,7 +21,7 @@
 #include "corral/log.h"
 
 #define SW_LEARN_MAX 256       /* learned MACs per port; the least recently seen goes first */
-#define SW_LEARN_AGE_S 300     /* unseen this long, a MAC is unknown again (802.1D's default) */
+#define SW_LEARN_AGE_MS 300000 /* unseen this long, a MAC is unknown again (802.1D's 300 s) */
 #define SW_FLOOD_MAX 256       /* ports a flooded frame goes to, at most */
 #define SW_READS_PER_TURN 64   /* frames received before looking at the wake fd again */
 #define SW_SOCK_BUF (4 << 20)  /* asked for; the kernel caps it at net.core.[rw]mem_max */
@@ -29,7 +31,7 @@
 struct sw_learned {
     uint8_t mac[6];
     bool used;
-    int64_t seen;                  /* monotonic seconds */
+    int64_t seen;                  /* monotonic milliseconds */
     char port[SW_PORT_NAME_MAX];   /* the port's file name in dir */
 };
 
@@ -45,11 +47,11 @@ struct net_switch {
     uint8_t buf[NET_FRAME_MAX + 1];
 };
 
-static int64_t now_s(void)
+static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool sw_path(const struct net_switch *s, const char *port, struct sockaddr_un *a)
@@ -80,14 +82,13 @@ static struct sw_learned *sw_find(struct net_switch *s, const uint8_t mac[6])
 
 static void sw_learn(struct net_switch *s, const uint8_t mac[6], const char *port)
 {
-    int64_t now = now_s();
+    int64_t now = now_ms();
     pthread_mutex_lock(&s->lock);
     struct sw_learned *e = sw_find(s, mac);
     for (unsigned i = 0; !e && i < SW_LEARN_MAX; i++) {
         struct sw_learned *t = &s->table[i];
-        if (!t->used || now - t->seen > SW_LEARN_AGE_S) {
+        if (!t->used || now - t->seen > SW_LEARN_AGE_MS)
             e = t;
-        }
     }
     if (!e) { /* full of fresh entries: the least recently seen makes room */
         e = &s->table[0];
@@ -107,7 +108,7 @@ static bool sw_lookup(struct net_switch *s, const uint8_t mac[6], char port[SW_P
 {
     pthread_mutex_lock(&s->lock);
     struct sw_learned *e = sw_find(s, mac);
-    bool hit = e && now_s() - e->seen <= SW_LEARN_AGE_S;
+    bool hit = e && now_ms() - e->seen <= SW_LEARN_AGE_MS;
     if (hit)
         memcpy(port, e->port, SW_PORT_NAME_MAX);
     pthread_mutex_unlock(&s->lock);

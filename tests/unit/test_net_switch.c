@@ -190,6 +190,32 @@ static void test_switch_floods_broadcast_and_learns_unicast(void **state)
     assert_int_equal(count_sockets(), 0); /* each port removes its socket */
 }
 
+/* The table holds 256 MACs: the least recently seen makes room, and a forgotten MAC is
+ * flooded again while a remembered one still goes to its port alone. */
+static void test_switch_learning_table_forgets_the_oldest(void **state)
+{
+    struct port *a = port_open("52:54:00:00:00:0a"), *b = port_open("52:54:00:00:00:0b"),
+                *c = port_open("52:54:00:00:00:0c");
+    uint8_t f[60], mac[6] = { 0x02, 0, 0, 0, 0, 0 };
+    for (unsigned i = 0; i < 300; i++) { /* one at a time: a's queue holds only a few */
+        mac[4] = (uint8_t)(i >> 8), mac[5] = (uint8_t)i;
+        assert_int_equal(net_backend_send(b->nb, f, frame(f, a->mac, mac, 0)), 0);
+        assert_int_equal(port_wait(a, i + 1, WAIT_MS), i + 1);
+    }
+    unsigned c_saw = port_wait(c, 1000, QUIET_MS); /* the first frames, flooded before b knew a */
+    mac[4] = 0, mac[5] = 200;
+    assert_int_equal(net_backend_send(a->nb, f, frame(f, mac, a->mac, 1)), 0);
+    assert_int_equal(port_wait(b, 1, WAIT_MS), 1);
+    assert_int_equal(port_wait(c, c_saw + 1, QUIET_MS), c_saw);
+    mac[5] = 0;
+    assert_int_equal(net_backend_send(a->nb, f, frame(f, mac, a->mac, 2)), 0);
+    assert_int_equal(port_wait(b, 2, WAIT_MS), 2);
+    assert_int_equal(port_wait(c, c_saw + 1, WAIT_MS), c_saw + 1);
+    port_close(a);
+    port_close(b);
+    port_close(c);
+}
+
 static void test_switch_port_without_peers_drops_quietly(void **state)
 {
     struct port *a = port_open(NULL);
@@ -373,6 +399,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_switch_floods_broadcast_and_learns_unicast),
+        cmocka_unit_test(test_switch_learning_table_forgets_the_oldest),
         cmocka_unit_test(test_switch_port_without_peers_drops_quietly),
         cmocka_unit_test(test_switch_default_macs_differ),
         cmocka_unit_test(test_switch_removes_stale_sockets),
