@@ -1,5 +1,6 @@
 /* The network backend front door: parses a --net spec, picks the kind, and forwards the calls
- * of net.h to it. The kinds themselves are net_slirp.c ("user") and net_tap.c ("tap"). */
+ * of net.h to it. The kinds themselves are net_slirp.c ("user"), net_tap.c ("tap") and
+ * net_switch.c ("switch"). */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,8 @@
 
 #include "backend/net_impl.h"
 
-static const struct net_kind *const net_kinds[] = { &net_kind_user, &net_kind_tap };
+static const struct net_kind *const net_kinds[] = { &net_kind_user, &net_kind_tap,
+                                                     &net_kind_switch };
 
 static const struct net_kind *net_find_kind(const char *name)
 {
@@ -27,7 +29,7 @@ int net_backend_open(const char *spec, unsigned index, net_rx_fn rx, void *rx_ct
     int r = net_parse_spec(spec, o, err, errlen);
     const struct net_kind *k = r ? NULL : net_find_kind(o->kind);
     if (!r && !k)
-        r = net_err(err, errlen, -EINVAL, "unknown backend '%s' (expected user or tap)", o->kind);
+        r = net_err(err, errlen, -EINVAL, "unknown backend '%s' (expected user, tap or switch)", o->kind);
     for (unsigned bit = 1; !r && bit <= o->seen; bit <<= 1)
         if ((o->seen & bit) && !(k->opts & bit))
             r = net_err(err, errlen, -EINVAL, "option '%s' is not valid for %s",
@@ -69,6 +71,22 @@ void net_backend_fini_head(struct net_backend *nb)
     if (nb->wake_fd >= 0)
         close(nb->wake_fd);
     nb->wake_fd = -1;
+}
+
+bool net_offer(struct net_backend *nb, struct net_held *h, const uint8_t *buf, size_t len)
+{
+    h->on = !nb->rx(nb->rx_ctx, buf, len);
+    if (h->on)
+        h->len = len;
+    else
+        atomic_fetch_add(&nb->rx_frames, 1);
+    return !h->on;
+}
+
+void net_retry_held(struct net_backend *nb, struct net_held *h, const uint8_t *buf)
+{
+    if (atomic_exchange(&nb->rx_retry, false) && h->on)
+        net_offer(nb, h, buf, h->len);
 }
 
 void net_wake(int fd)

@@ -43,13 +43,25 @@ struct net_kind {
                 struct net_backend **out, char *err, size_t errlen);
 };
 
-extern const struct net_kind net_kind_user, net_kind_tap;
+extern const struct net_kind net_kind_user, net_kind_tap, net_kind_switch;
 
 /* Fills the head of a backend's state from what net_backend_open prepared and opens its
  * wake_fd; on error (a negative errno) the head is still fit for net_backend_fini_head. */
 int net_backend_init_head(struct net_backend *nb, const struct net_backend *head,
                           const struct net_backend_ops *ops);
 void net_backend_fini_head(struct net_backend *nb);
+
+/* A frame read into a backend's buffer that the guest had no room for: the backend stops
+ * reading its fd while one is held (tap, switch), so the host side pushes back. */
+struct net_held {
+    bool on;
+    size_t len;
+};
+/* Offers buf[0..len) to the guest: counted when taken, else held in *h. */
+bool net_offer(struct net_backend *nb, struct net_held *h, const uint8_t *buf, size_t len);
+/* On the backend thread, each turn: after rx_retry, offers the held frame again. Checked
+ * after a refusal sets h->on, so a rx_ready racing with the refusal is not lost. */
+void net_retry_held(struct net_backend *nb, struct net_held *h, const uint8_t *buf);
 
 void net_wake(int fd);
 void net_wake_drain(int fd);

@@ -1,6 +1,10 @@
 /* The "user" network backend: libslirp, QEMU's user-mode network stack, on a thread of its own.
  * libslirp is not thread-safe, so only that thread touches it: frames from the guest reach it
- * through a locked queue and an eventfd; its timers and sockets are polled there too. */
+ * through a locked queue and an eventfd; its timers and sockets are polled there too.
+ * The guest is kept off the host itself: frames that libslirp would carry to the host's
+ * loopback (10.0.2.2 is 127.0.0.1 to it; other VMs' forwarded ports listen there) or to
+ * link-local addresses are refused or dropped before libslirp sees them (net_policy.c);
+ * host=on gives the loopback back. */
 #include <arpa/inet.h>
 #include <limits.h>
 #include <poll.h>
@@ -13,6 +17,7 @@
 #include <slirp/libslirp.h>
 
 #include "backend/net_impl.h"
+#include "backend/net_policy.h"
 #include "corral/log.h"
 
 /* SlirpConfig version 4 (libslirp >= 4.5): timer_new_opaque, init_completed, disable_dhcp. */
@@ -31,6 +36,7 @@ struct slirp_timer {
 struct net_slirp {
     struct net_backend nb; /* first: net.c sees only this */
     Slirp *slirp;
+    struct net_policy policy; /* thread only, but host_loopback, set at open */
     pthread_mutex_t tx_lock;
     struct net_queue txq;  /* guest -> slirp, under tx_lock */
     struct net_queue rxq;  /* slirp -> guest while the guest has no buffers; thread only */
@@ -55,6 +61,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
         atomic_fetch_add(&s->nb.rx_dropped, 1);
         return (ssize_t)len;
     }
+    net_policy_note_to_guest(&s->policy, buf, len);
     /* behind queued frames, or the guest would see them out of order */
     if (!s->rxq.count && s->nb.rx(s->nb.rx_ctx, buf, len)) {
         atomic_fetch_add(&s->nb.rx_frames, 1);
@@ -229,7 +236,21 @@ static void drain_tx(struct net_slirp *s)
         pthread_mutex_unlock(&s->tx_lock);
         if (!got)
             return;
-        slirp_input(s->slirp, f.data, (int)f.len);
+        uint8_t rst[14 + 40 + 20];
+        switch (net_policy_check(&s->policy, f.data, f.len)) {
+        case NET_PASS:
+            slirp_input(s->slirp, f.data, (int)f.len);
+            break;
+        case NET_REFUSE: { /* answered, as by a host with nothing listening: not a drop */
+            size_t rst_len = net_policy_tcp_rst(f.data, f.len, rst);
+            if (rst_len)
+                cb_send_packet(rst, rst_len, s);
+            break;
+        }
+        case NET_DROP:
+            atomic_fetch_add(&s->nb.tx_dropped, 1);
+            break;
+        }
         free(f.data);
     }
 }
@@ -267,6 +288,8 @@ static void *slirp_thread(void *arg)
 static int slirp_send(struct net_backend *nb, const uint8_t *frame, size_t len)
 {
     struct net_slirp *s = (struct net_slirp *)nb;
+    if (net_policy_check_address(frame, len, s->policy.host_loopback) != NET_PASS)
+        return -EACCES;
     pthread_mutex_lock(&s->tx_lock);
     int r = net_queue_push(&s->txq, frame, len);
     pthread_mutex_unlock(&s->tx_lock);
@@ -329,6 +352,9 @@ static Slirp *slirp_create(struct net_slirp *s, bool ipv6)
         .vprefix_len = 64,
         .vhost6 = ip6("fec0::2"),
         .vnameserver6 = ip6("fec0::3"),
+        /* net_policy keeps the guest off the host's loopback, more finely: libslirp's
+         * disable_host_loopback would also drop the guest's answers on UDP forwards */
+        .disable_host_loopback = false,
     };
     return slirp_new(&cfg, &slirp_callbacks, s);
 }
@@ -370,6 +396,7 @@ static int slirp_open(const struct net_opts *o, const struct net_backend *head,
         net_err(err, errlen, r, "user: cannot set up: %s", strerror(-r));
         goto fail;
     }
+    s->policy.host_loopback = o->host;
     s->slirp = slirp_create(s, o->ipv6);
     if (!s->slirp) {
         r = net_err(err, errlen, -ENOMEM, "user: libslirp refused its configuration");
@@ -387,6 +414,6 @@ fail:
 
 const struct net_kind net_kind_user = {
     .name = "user",
-    .opts = NET_OPT_MAC | NET_OPT_HOSTFWD | NET_OPT_IPV6,
+    .opts = NET_OPT_MAC | NET_OPT_HOSTFWD | NET_OPT_IPV6 | NET_OPT_HOST,
     .open = slirp_open,
 };

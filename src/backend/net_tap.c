@@ -20,22 +20,9 @@ struct net_tap {
     struct net_backend nb; /* first: net.c sees only this */
     int fd;
     bool dead;             /* the fd reports errors only (interface deleted): stop polling it */
-    bool held;             /* buf holds a frame the guest had no room for */
-    size_t held_len;
+    struct net_held held;  /* buf holds a frame the guest had no room for */
     uint8_t buf[NET_FRAME_MAX];
 };
-
-static bool tap_deliver(struct net_tap *t, size_t len)
-{
-    if (t->nb.rx(t->nb.rx_ctx, t->buf, len)) {
-        atomic_fetch_add(&t->nb.rx_frames, 1);
-        t->held = false;
-        return true;
-    }
-    t->held = true;
-    t->held_len = len;
-    return false;
-}
 
 static void tap_read_frames(struct net_tap *t)
 {
@@ -48,7 +35,7 @@ static void tap_read_frames(struct net_tap *t)
                 LOG_DEBUG("net tap %s: read: %s", t->nb.ifname, strerror(errno));
             return;
         }
-        if (len == 0 || !tap_deliver(t, (size_t)len))
+        if (len == 0 || !net_offer(&t->nb, &t->held, t->buf, (size_t)len))
             return;
     }
 }
@@ -57,19 +44,17 @@ static void *tap_thread(void *arg)
 {
     struct net_tap *t = arg;
     while (!atomic_load(&t->nb.stop)) {
-        /* checked after held is set, so a rx_ready racing with a refusal is not lost */
-        if (atomic_exchange(&t->nb.rx_retry, false) && t->held)
-            tap_deliver(t, t->held_len);
+        net_retry_held(&t->nb, &t->held, t->buf);
         struct pollfd p[2] = {
             { .fd = t->nb.wake_fd, .events = POLLIN },
-            { .fd = t->fd, .events = t->held ? 0 : POLLIN },
+            { .fd = t->fd, .events = t->held.on ? 0 : POLLIN },
         };
         int n = poll(p, t->dead ? 1 : 2, -1);
         if (n < 0)
             continue;
         if (p[0].revents)
             net_wake_drain(t->nb.wake_fd);
-        if (!t->held && (p[1].revents & POLLIN)) {
+        if (!t->held.on && (p[1].revents & POLLIN)) {
             tap_read_frames(t);
         } else if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
             LOG_DEBUG("net tap %s: fd reports errors, no more input", t->nb.ifname);

@@ -155,6 +155,9 @@ static const struct {
     { "hostfwd", NET_OPT_HOSTFWD },
     { "ifname", NET_OPT_IFNAME },
     { "ipv6", NET_OPT_IPV6 },
+    { "name", NET_OPT_NAME },
+    { "dir", NET_OPT_DIR },
+    { "host", NET_OPT_HOST },
 };
 
 const char *net_opt_name(unsigned opt)
@@ -163,6 +166,22 @@ const char *net_opt_name(unsigned opt)
         if (net_opt_names[i].bit == opt)
             return net_opt_names[i].name;
     return "?";
+}
+
+bool net_switch_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > NET_SWITCH_NAME_MAX || name[0] == '.')
+        return false;
+    return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+static int parse_on_off(const char *key, const char *val, bool *out, char *err, size_t errlen)
+{
+    if (strcmp(val, "on") && strcmp(val, "off"))
+        return net_err(err, errlen, -EINVAL, "bad %s '%s': on or off", key, val);
+    *out = !strcmp(val, "on");
+    return 0;
 }
 
 static int parse_option(struct net_opts *o, unsigned bit, const char *key, const char *val,
@@ -183,11 +202,21 @@ static int parse_option(struct net_opts *o, unsigned bit, const char *key, const
         strcpy(o->ifname, val);
         return 0;
     case NET_OPT_IPV6:
-        if (!strcmp(val, "on") || !strcmp(val, "off")) {
-            o->ipv6 = !strcmp(val, "on");
-            return 0;
-        }
-        return net_err(err, errlen, -EINVAL, "bad ipv6 '%s': on or off", val);
+        return parse_on_off(key, val, &o->ipv6, err, errlen);
+    case NET_OPT_HOST:
+        return parse_on_off(key, val, &o->host, err, errlen);
+    case NET_OPT_NAME:
+        if (!net_switch_name_ok(val))
+            return net_err(err, errlen, -EINVAL, "bad switch name '%s': 1 to %d of A-Z a-z 0-9 "
+                           "_ . -, not starting with '.'", val, NET_SWITCH_NAME_MAX);
+        strcpy(o->name, val);
+        return 0;
+    case NET_OPT_DIR:
+        if (val[0] != '/' || strlen(val) > NET_SWITCH_DIR_MAX)
+            return net_err(err, errlen, -EINVAL, "bad switch dir '%s': an absolute path of at "
+                           "most %d characters", val, NET_SWITCH_DIR_MAX);
+        strcpy(o->dir, val);
+        return 0;
     }
     return net_err(err, errlen, -EINVAL, "unknown option '%s'", key);
 }
@@ -216,10 +245,10 @@ int net_parse_spec(const char *spec, struct net_opts *o, char *err, size_t errle
     memset(o, 0, sizeof(*o));
     o->ipv6 = true;
     if (!spec || !*spec)
-        return net_err(err, errlen, -EINVAL, "empty spec (expected user or tap)");
+        return net_err(err, errlen, -EINVAL, "empty spec (expected user, tap or switch)");
     size_t kind_len = strcspn(spec, ",");
     if (kind_len == 0 || kind_len >= sizeof(o->kind))
-        return net_err(err, errlen, -EINVAL, "unknown backend '%.*s' (expected user or tap)",
+        return net_err(err, errlen, -EINVAL, "unknown backend '%.*s' (expected user, tap or switch)",
                        (int)kind_len, spec);
     memcpy(o->kind, spec, kind_len);
 
@@ -297,3 +326,4 @@ void net_queue_drop(struct net_queue *q)
     if (net_queue_pop(q, &f))
         free(f.data);
 }
+

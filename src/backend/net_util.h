@@ -22,7 +22,13 @@ enum {
     NET_OPT_HOSTFWD = 1u << 1,
     NET_OPT_IFNAME = 1u << 2,
     NET_OPT_IPV6 = 1u << 3,
+    NET_OPT_NAME = 1u << 4,
+    NET_OPT_DIR = 1u << 5,
+    NET_OPT_HOST = 1u << 6,
 };
+
+#define NET_SWITCH_NAME_MAX 32
+#define NET_SWITCH_DIR_MAX 72 /* leaves room for "/<port>.sock" in a 108-byte sun_path */
 
 struct net_opts {
     char kind[16];
@@ -30,6 +36,9 @@ struct net_opts {
     uint8_t mac[6];
     char ifname[IFNAMSIZ];
     bool ipv6;
+    bool host;                          /* user: the guest may reach the host's loopback */
+    char name[NET_SWITCH_NAME_MAX + 1]; /* switch: [A-Za-z0-9_.-], not starting with '.' */
+    char dir[NET_SWITCH_DIR_MAX + 1];   /* switch: where its ports' sockets live */
     unsigned n_hostfwd;
     struct net_hostfwd hostfwd[NET_HOSTFWD_MAX];
 };
@@ -47,6 +56,8 @@ int net_parse_hostfwd(const char *s, struct net_hostfwd *fw, char *err, size_t e
 int net_parse_spec(const char *spec, struct net_opts *o, char *err, size_t errlen);
 /* The option's spelling in a spec, for messages: NET_OPT_MAC -> "mac". */
 const char *net_opt_name(unsigned opt);
+/* A switch name: 1 to NET_SWITCH_NAME_MAX of [A-Za-z0-9_.-], not starting with '.'. */
+bool net_switch_name_ok(const char *name);
 
 /* A bounded FIFO of copied frames. Not locked: its owner locks if threads share it. */
 struct net_frame {

@@ -1,6 +1,7 @@
 """User networking through virtio-net and libslirp: the guest gets a DHCP lease, downloads
-16 MiB from an HTTP server on the host's loopback and checks its SHA256; then a host client
-fetches 16 MiB from an HTTP server in the guest through a hostfwd port and checks it."""
+16 MiB from an HTTP server on the host's loopback (host=on lets it) and checks its SHA256;
+then a host client fetches 16 MiB from an HTTP server in the guest through a hostfwd port
+and checks it."""
 import hashlib
 import http.server
 import os
@@ -66,7 +67,7 @@ echo "HOST-SAID: $answer"
 initrd = guest.autorun_initrd(a["CORRAL_INITRD"], script, d)
 p = guest.spawn([corral, "run", "--kernel", a["CORRAL_KERNEL"], "--initrd", initrd,
                       "--mem", "512M", "--append", "console=ttyS0 quiet",
-                      "--net", "user,hostfwd=tcp:127.0.0.1:%d-:8080" % fwd],
+                      "--net", "user,host=on,hostfwd=tcp:127.0.0.1:%d-:8080" % fwd],
                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 out = b""
 deadline = time.monotonic() + 400

@@ -1,6 +1,7 @@
 /* Unit tests for the network backends: --net spec parsing, the frame queue, libslirp user
- * networking driven with hand-built frames (DHCP, ARP, TCP both ways), and a tap interface in
- * a private network namespace. No device model, no guest. */
+ * networking driven with hand-built frames (DHCP, ARP, TCP both ways, the guest kept off the
+ * host's loopback), and a tap interface in a private network namespace. No device model, no
+ * guest. The switch has its own file, test_net_switch.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "backend/net.h"
+#include "backend/net_policy.h"
 #include "backend/net_util.h"
 
 #define GUEST_MAC { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }
@@ -321,13 +323,15 @@ static void expect_open_error(const char *spec, const char *msg)
 
 static void test_bad_specs_give_one_line_errors(void **state)
 {
-    expect_open_error("foo", "--net: unknown backend 'foo' (expected user or tap)");
-    expect_open_error("", "--net: empty spec (expected user or tap)");
-    expect_open_error(",mac=52:54:00:12:34:56", "--net: unknown backend '' (expected user or tap)");
+    expect_open_error("foo", "--net: unknown backend 'foo' (expected user, tap or switch)");
+    expect_open_error("", "--net: empty spec (expected user, tap or switch)");
+    expect_open_error(",mac=52:54:00:12:34:56", "--net: unknown backend '' (expected user, tap or switch)");
     expect_open_error("user,foo=1", "--net: unknown option 'foo'");
     expect_open_error("user,mac", "--net: option 'mac' needs a value (mac=...)");
     expect_open_error("user,,ipv6=on", "--net: empty option in 'user,,ipv6=on'");
     expect_open_error("user,ipv6=maybe", "--net: bad ipv6 'maybe': on or off");
+    expect_open_error("user,host=yes", "--net: bad host 'yes': on or off");
+    expect_open_error("tap,host=on", "--net: option 'host' is not valid for tap");
     expect_open_error("user,ifname=tap0", "--net: option 'ifname' is not valid for user");
     expect_open_error("tap,hostfwd=tcp::2222-:22", "--net: option 'hostfwd' is not valid for tap");
     expect_open_error("tap,ifname=averyveryverylongname",
@@ -820,6 +824,51 @@ static void test_user_hostfwd_brings_host_connection_to_guest(void **state)
     close_user(c);
 }
 
+/* A UDP datagram from the guest (checksum 0: none). */
+static size_t udp_frame(uint8_t *f, const uint8_t eth_dst[6], uint32_t src, uint16_t sport,
+                        uint32_t dst, uint16_t dport, const char *payload, size_t n)
+{
+    memset(f, 0, 14 + 20 + 8 + n);
+    put_eth(f, eth_dst, guest_mac, ETH_IP);
+    put_ip(f + 14, 17, src, dst, 8 + n);
+    uint8_t *u = f + 34;
+    put16(u, sport);
+    put16(u + 2, dport);
+    put16(u + 4, (uint16_t)(8 + n));
+    memcpy(u + 8, payload, n);
+    return 14 + 20 + 8 + n;
+}
+
+/* The guest answers a forwarded UDP datagram to where it came from, 10.0.2.2: that is the
+ * host's loopback, but an answer on a forward the host opened, so it passes without host=on. */
+static void test_user_udp_hostfwd_answer_reaches_host(void **state)
+{
+    uint16_t port;
+    loopback_port(false, &port);
+    char spec[128];
+    snprintf(spec, sizeof(spec), "user,ipv6=off,hostfwd=udp::%u-:53", port);
+    struct capture *c = open_user(spec);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(sendto(fd, "ping", 4, 0, (struct sockaddr *)&a, sizeof(a)), 4);
+    struct udp_want uw = { ip_of("10.0.2.15"), 53, "ping", 4 };
+    int i = capture_wait(c, match_udp, &uw, WAIT_MS);
+    assert_true(i >= 0);
+    const uint8_t *ip = NULL, *u = ip_payload(c->frames[i], c->lens[i], 17, &ip);
+    uint8_t f[128];
+    size_t len = udp_frame(f, c->frames[i] + 6, ip_of("10.0.2.15"), 53, get32(ip + 12),
+                           get16(u), "pong", 4);
+    assert_int_equal(net_backend_send(c->nb, f, len), 0);
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+    char buf[8];
+    assert_int_equal(recv(fd, buf, sizeof(buf), 0), 4);
+    assert_memory_equal(buf, "pong", 4);
+    close(fd);
+    close_user(c);
+}
+
 static void test_user_hostfwd_on_busy_port_fails_cleanly(void **state)
 {
     uint16_t port;
@@ -835,26 +884,31 @@ static void test_user_hostfwd_on_busy_port_fails_cleanly(void **state)
     close(lfd);
 }
 
-static void test_user_guest_connects_to_host_loopback(void **state)
+/* As a guest would: ARP for the gateway, then a TCP SYN to 10.0.2.2:port from 40000. */
+static void syn_to_gateway(struct capture *c, uint16_t port, uint32_t seq)
 {
-    uint16_t port;
-    int lfd = loopback_port(true, &port);
-    struct capture *c = open_user("user");
-    send_arp_for_gateway(c->nb); /* as a guest would, to learn the gateway's MAC */
+    send_arp_for_gateway(c->nb);
     struct arp_want aw = { 2, ip_of("10.0.2.2"), ip_of("10.0.2.15") };
     int i = capture_wait(c, match_arp, &aw, WAIT_MS);
     assert_true(i >= 0);
     uint8_t gw_mac[6];
     memcpy(gw_mac, c->frames[i] + 22, 6);
-
     uint8_t f[128];
-    uint32_t seq = 0x01020304;
     size_t len = tcp_frame(f, gw_mac, ip_of("10.0.2.15"), 40000, ip_of("10.0.2.2"), port, seq,
                            0x02);
     assert_int_equal(net_backend_send(c->nb, f, len), 0);
+}
+
+static void test_user_host_on_lets_guest_reach_host_loopback(void **state)
+{
+    uint16_t port;
+    int lfd = loopback_port(true, &port);
+    struct capture *c = open_user("user,host=on");
+    uint32_t seq = 0x01020304;
+    syn_to_gateway(c, port, seq);
 
     struct tcp_want w = { ip_of("10.0.2.15"), 40000, port, 0x12 };
-    i = capture_wait(c, match_tcp, &w, WAIT_MS);
+    int i = capture_wait(c, match_tcp, &w, WAIT_MS);
     assert_true(i >= 0);
     const uint8_t *ip = NULL, *t = ip_payload(c->frames[i], c->lens[i], 6, &ip);
     assert_non_null(t);
@@ -868,6 +922,179 @@ static void test_user_guest_connects_to_host_loopback(void **state)
     close(afd);
     close(lfd);
     close_user(c);
+}
+
+/* The default: 10.0.2.2 is not the host's loopback, so services on 127.0.0.1 (and other
+ * VMs' forwarded ports, which listen there) are out of the guest's reach. */
+static void test_user_guest_cannot_reach_host_loopback_by_default(void **state)
+{
+    uint16_t port;
+    int lfd = loopback_port(true, &port);
+    struct capture *c = open_user("user");
+    syn_to_gateway(c, port, 0x01020304);
+
+    struct tcp_want w = { ip_of("10.0.2.15"), 40000, port, 0x14 };
+    int i = capture_wait(c, match_tcp, &w, WAIT_MS); /* refused at once: RST+ACK */
+    assert_true(i >= 0);
+    const uint8_t *ip = NULL, *t = ip_payload(c->frames[i], c->lens[i], 6, &ip);
+    assert_int_equal(get32(ip + 12), ip_of("10.0.2.2"));
+    assert_int_equal(get32(t + 8), 0x01020304 + 1);
+    assert_int_equal(fold(sum16(ip, 20, 0)), 0);
+    uint8_t pseudo[12];
+    memcpy(pseudo, ip + 12, 8);
+    pseudo[8] = 0, pseudo[9] = 6;
+    put16(pseudo + 10, 20);
+    assert_int_equal(fold(sum16(t, 20, sum16(pseudo, 12, 0))), 0);
+    w.flags = 0x12;
+    assert_int_equal(capture_wait(c, match_tcp, &w, 300), -1); /* no SYN+ACK */
+    struct pollfd p = { .fd = lfd, .events = POLLIN };
+    assert_int_equal(poll(&p, 1, 500), 0); /* and nobody knocked */
+
+    /* UDP to a host service on 127.0.0.1 goes nowhere either */
+    int ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof(a);
+    assert_int_equal(bind(ufd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(ufd, (struct sockaddr *)&a, &alen), 0);
+    uint8_t f[128];
+    size_t len = udp_frame(f, c->frames[i] + 6, ip_of("10.0.2.15"), 40001, ip_of("10.0.2.2"),
+                           ntohs(a.sin_port), "hello", 5);
+    assert_int_equal(net_backend_send(c->nb, f, len), 0);
+    p.fd = ufd;
+    assert_int_equal(poll(&p, 1, 500), 0);
+    close(ufd);
+    close(lfd);
+    close_user(c);
+}
+
+static void v6_frame(uint8_t *f, const char *dst, uint8_t next_header)
+{
+    memset(f, 0, 14 + 40 + 8);
+    static const uint8_t gw[6] = SLIRP_MAC;
+    put_eth(f, gw, guest_mac, 0x86dd);
+    f[14] = 0x60;
+    f[14 + 6] = next_header;
+    assert_int_equal(inet_pton(AF_INET6, dst, f + 14 + 24), 1);
+}
+
+/* The rules for libslirp's own addresses, frame by frame. */
+static void test_user_policy_for_slirp_addresses(void **state)
+{
+    static const uint8_t gw[6] = SLIRP_MAC;
+    struct net_policy pol = { .host_loopback = false };
+    uint8_t f[128];
+    uint32_t guest = ip_of("10.0.2.15");
+    size_t len = tcp_frame(f, gw, guest, 40000, ip_of("10.0.2.3"), 53, 1, 0x02);
+    assert_int_equal(net_policy_check(&pol, f, len), NET_PASS);     /* DNS over TCP */
+    len = tcp_frame(f, gw, guest, 40000, ip_of("10.0.2.3"), 22, 1, 0x02);
+    assert_int_equal(net_policy_check(&pol, f, len), NET_REFUSE);   /* not DNS */
+    len = tcp_frame(f, gw, guest, 40000, ip_of("10.0.2.77"), 80, 1, 0x02);
+    assert_int_equal(net_policy_check(&pol, f, len), NET_REFUSE);   /* any alias is the host */
+    len = tcp_frame(f, gw, guest, 8080, ip_of("10.0.2.2"), 40000, 1, 0x12);
+    assert_int_equal(net_policy_check(&pol, f, len), NET_PASS);     /* hostfwd's SYN+ACK */
+    len = tcp_frame(f, gw, guest, 40000, ip_of("93.184.216.34"), 80, 1, 0x02);
+    assert_int_equal(net_policy_check(&pol, f, len), NET_PASS);     /* the internet */
+    len = tcp_frame(f, gw, guest, 40000, ip_of("10.0.2.2"), 80, 1, 0x02);
+    f[14 + 6] = 0x20;                                               /* more fragments */
+    assert_int_equal(net_policy_check(&pol, f, len), NET_DROP);
+    pol.host_loopback = true;
+    f[14 + 6] = 0;
+    assert_int_equal(net_policy_check(&pol, f, len), NET_PASS);
+    pol.host_loopback = false;
+
+    len = udp_frame(f, gw, guest, 40000, ip_of("10.0.2.3"), 53, "q", 1);
+    assert_int_equal(net_policy_check(&pol, f, len), NET_PASS);
+    len = udp_frame(f, gw, guest, 68, ip_of("10.0.2.2"), 67, "q", 1);
+    assert_int_equal(net_policy_check(&pol, f, len), NET_PASS);     /* DHCP renewal */
+    len = udp_frame(f, gw, guest, 53, ip_of("10.0.2.2"), 5555, "a", 1);
+    assert_int_equal(net_policy_check(&pol, f, len), NET_DROP);
+    uint8_t in[128];                                                /* until slirp brings */
+    size_t inlen = udp_frame(in, guest_mac, ip_of("10.0.2.2"), 5555, guest, 53, "q", 1);
+    net_policy_note_to_guest(&pol, in, inlen);                      /* a forwarded datagram */
+    assert_int_equal(net_policy_check(&pol, f, len), NET_PASS);
+    len = udp_frame(f, gw, guest, 53, ip_of("10.0.2.2"), 5556, "a", 1);
+    assert_int_equal(net_policy_check(&pol, f, len), NET_DROP);     /* only to that port */
+
+    len = tcp_frame(f, gw, guest, 40000, ip_of("10.0.2.2"), 80, 1, 0x02);
+    assert_int_equal(net_policy_tcp_rst(f, len, in), 14 + 20 + 20);
+    len = udp_frame(f, gw, guest, 40000, ip_of("10.0.2.2"), 80, "x", 1);
+    assert_int_equal(net_policy_tcp_rst(f, len, in), 0);
+
+    /* IPv6: fec0::2 is the host too; the RST comes back from it with a right checksum */
+    uint8_t f6[14 + 40 + 20];
+    v6_frame(f6, "fec0::2", 6);
+    assert_int_equal(inet_pton(AF_INET6, "fec0::15", f6 + 14 + 8), 1);
+    put16(f6 + 14 + 4, 20);
+    uint8_t *t = f6 + 54;
+    memset(t, 0, 20);
+    put16(t, 40000);
+    put16(t + 2, 22);
+    put32(t + 4, 77);
+    t[12] = 5 << 4;
+    t[13] = 0x02;
+    assert_int_equal(net_policy_check(&pol, f6, sizeof(f6)), NET_REFUSE);
+    uint8_t r6[14 + 40 + 20];
+    assert_int_equal(net_policy_tcp_rst(f6, sizeof(f6), r6), sizeof(r6));
+    assert_memory_equal(r6 + 14 + 8, f6 + 14 + 24, 16);  /* from fec0::2 */
+    assert_int_equal(get16(r6 + 54 + 2), 40000);
+    assert_int_equal(get32(r6 + 54 + 8), 78);
+    uint8_t pseudo6[40] = { 0 };
+    memcpy(pseudo6, r6 + 14 + 8, 32);
+    put32(pseudo6 + 32, 20);
+    pseudo6[39] = 6;
+    assert_int_equal(fold(sum16(r6 + 54, 20, sum16(pseudo6, 40, 0))), 0);
+}
+
+/* Frames to loopback and link-local addresses are refused before libslirp sees them. */
+static void test_user_refuses_loopback_and_link_local_frames(void **state)
+{
+    static const uint8_t gw[6] = SLIRP_MAC;
+    static const struct { const char *dst; bool host_on_allows; } v4[] = {
+        { "127.0.0.1", true }, { "127.1.2.3", true }, { "0.0.0.0", true },
+        { "169.254.169.254", false }, { "169.254.0.1", false },
+    };
+    struct capture *c = open_user("user"), *h = open_user("user,host=on");
+    uint8_t f[128];
+    for (size_t i = 0; i < ARRAY_SIZE(v4); i++) {
+        size_t len = tcp_frame(f, gw, ip_of("10.0.2.15"), 40000, ip_of(v4[i].dst), 80, 1, 0x02);
+        assert_int_equal(net_backend_send(c->nb, f, len), -EACCES);
+        assert_int_equal(net_backend_send(h->nb, f, len), v4[i].host_on_allows ? 0 : -EACCES);
+    }
+    size_t len = tcp_frame(f, gw, ip_of("10.0.2.15"), 40000, ip_of("93.184.216.34"), 80, 1,
+                           0x02);
+    assert_int_equal(net_backend_send(c->nb, f, len), 0);
+    struct net_stats st;
+    net_backend_stats(c->nb, &st);
+    assert_int_equal(st.tx_dropped, ARRAY_SIZE(v4));
+    close_user(c);
+    close_user(h);
+}
+
+static void test_user_frame_policy_for_ipv6(void **state)
+{
+    static const struct { const char *dst; uint8_t nh; bool off, on; } cases[] = {
+        { "fe80::2", 58, true, true },          /* neighbour discovery with libslirp */
+        { "fe80::1234", 6, false, false },      /* TCP to a link-local host */
+        { "febf::1", 17, false, false },        /* the top of fe80::/10 */
+        { "fec0::2", 6, true, true },           /* libslirp's host: its own rule decides */
+        { "::1", 6, false, true },
+        { "::", 17, false, true },
+        { "::ffff:127.0.0.1", 6, false, true },
+        { "::ffff:169.254.169.254", 6, false, false },
+        { "2001:db8::1", 6, true, true },
+        { "ff02::2", 58, true, true },
+    };
+    uint8_t f[14 + 40 + 8];
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        v6_frame(f, cases[i].dst, cases[i].nh);
+        if ((net_policy_check_address(f, sizeof(f), false) == NET_PASS) != cases[i].off ||
+            (net_policy_check_address(f, sizeof(f), true) == NET_PASS) != cases[i].on)
+            fail_msg("policy for %s (next header %u) is wrong", cases[i].dst, cases[i].nh);
+    }
+    /* too short to carry an address, or not IP: left to libslirp */
+    assert_int_equal(net_policy_check_address(f, 14 + 39, false), NET_PASS);
+    f[12] = 0x81, f[13] = 0x00;
+    assert_int_equal(net_policy_check_address(f, sizeof(f), false), NET_PASS);
 }
 
 /* ---- tap, in a network namespace of a child process */
@@ -1017,8 +1244,13 @@ int main(void)
         cmocka_unit_test(test_user_ipv6_router_solicitation_gets_fec0_prefix),
         cmocka_unit_test(test_user_survives_truncated_and_random_frames),
         cmocka_unit_test(test_user_hostfwd_brings_host_connection_to_guest),
+        cmocka_unit_test(test_user_udp_hostfwd_answer_reaches_host),
         cmocka_unit_test(test_user_hostfwd_on_busy_port_fails_cleanly),
-        cmocka_unit_test(test_user_guest_connects_to_host_loopback),
+        cmocka_unit_test(test_user_host_on_lets_guest_reach_host_loopback),
+        cmocka_unit_test(test_user_guest_cannot_reach_host_loopback_by_default),
+        cmocka_unit_test(test_user_refuses_loopback_and_link_local_frames),
+        cmocka_unit_test(test_user_policy_for_slirp_addresses),
+        cmocka_unit_test(test_user_frame_policy_for_ipv6),
         cmocka_unit_test(test_tap_kernel_answers_arp_in_netns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
