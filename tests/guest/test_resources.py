@@ -111,6 +111,9 @@ poweroff -f
 g = Guest(dd, ["--mem", "128M", "--disk", scratch + ",format=raw,bps=8M"])
 g.wait_for("READ-S:", 300)
 g.p.wait(timeout=60)
+time.sleep(0.5)  # the reader thread takes the last lines
+if "READ-S:" not in g.text:
+    print(g.text[-2000:])
 w = [l for l in g.text.splitlines() if l.startswith("WRITE-S:")]
 r = [l for l in g.text.splitlines() if l.startswith("READ-S:")]
 ws = float(w[0].split()[1]) if w else 0
