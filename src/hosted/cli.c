@@ -32,6 +32,7 @@ static const char usage[] =
     "                       or tap,ifname=NAME; either may add mac=52:54:00:xx:xx:xx (repeatable)\n"
     "  --rng                virtio entropy device fed by the host's getrandom\n"
     "  --hvc pty|file:PATH  virtio console (hvc0) on a new pseudo-terminal or into a file\n"
+    "  --no-sandbox         skip the lockdown (no-new-privs, Landlock, seccomp) before boot\n"
     "\n"
     "console: the guest's serial port is the terminal; Ctrl-A x quits, Ctrl-A h helps.\n";
 
@@ -103,6 +104,10 @@ static enum cli_result parse_run(int argc, char **argv, struct vm_config *cfg, c
         }
         if (!strcmp(a, "--no-reboot")) {
             cfg->no_reboot = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-sandbox")) {
+            cfg->no_sandbox = true;
             continue;
         }
         if (!strcmp(a, "--rng")) {

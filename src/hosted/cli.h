@@ -17,6 +17,7 @@ struct vm_config {
     uint64_t mem_size;    /* bytes; default 512 MiB */
     unsigned smp;         /* harts; default 1 */
     bool no_reboot;
+    bool no_sandbox;      /* skip the process lockdown (sandbox.h) */
     bool rng;             /* virtio-rng from the host's getrandom */
     const char *hvc;      /* virtio-console hvc0: "pty" or "file:PATH"; NULL: none */
     /* virtio devices: raw option strings after --disk / --net, parsed by their own rooms */

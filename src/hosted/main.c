@@ -14,6 +14,7 @@
 #include "hosted/cli.h"
 #include "hosted/console.h"
 #include "hosted/devices.h"
+#include "hosted/sandbox.h"
 #include "machine/board.h"
 
 struct file_buf {
@@ -107,6 +108,28 @@ static bool console_loop(struct console *con, struct board *b, int done_fd)
     }
 }
 
+/* Every file is open by now: after this the VM keeps only what sandbox.c grants. */
+static int lock_down(void)
+{
+    struct sandbox_policy p = { 0 };
+    char warn[256], err[256];
+    if (sandbox_enter(&p, warn, sizeof(warn), err, sizeof(err))) {
+        fprintf(stderr, "corral: sandbox: %s\n", err);
+        return -1;
+    }
+    if (warn[0])
+        fprintf(stderr, "corral: sandbox: %s\n", warn);
+    return 0;
+}
+
+static void hart_lock_down(void *ctx)
+{
+    if (sandbox_enter_thread(SANDBOX_VCPU)) {
+        fprintf(stderr, "corral: sandbox: cannot narrow a hart thread\n");
+        exit(1);
+    }
+}
+
 static int run_vm(const struct vm_config *vc, struct board_config *bc, struct console *con)
 {
     char err[256];
@@ -122,11 +145,19 @@ static int run_vm(const struct vm_config *vc, struct board_config *bc, struct co
         return 1;
     }
     int status = 0;
+    bool locked = false;
     for (;;) {
         if (board_load(b, err, sizeof(err))) {
             fprintf(stderr, "corral: %s\n", err);
             status = 1;
             break;
+        }
+        if (!vc->no_sandbox && !locked) {
+            locked = true;
+            if (lock_down()) {
+                status = 1;
+                break;
+            }
         }
         int fds[2];
         if (pipe2(fds, O_CLOEXEC)) {
@@ -197,6 +228,7 @@ int main(int argc, char **argv)
         .initrd = initrd.data, .initrd_len = initrd.len,
         .dtb = dtb.data, .dtb_len = dtb.len,
         .console = { console_write, con },
+        .hart_thread_start = vc.no_sandbox ? NULL : hart_lock_down,
     };
     int status = run_vm(&vc, &bc, con);
     console_close(con);
