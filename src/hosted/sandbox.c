@@ -61,9 +61,11 @@ struct ll_net_port { uint64_t allowed_access; uint64_t port; };
                     LANDLOCK_ACCESS_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
 
 /* What every VM reads after lockdown, wherever it exists: its own /proc entries (the stats
- * endpoint reads /proc/self/stat and status) and the resolver list libslirp's DNS forwarder
- * re-reads when it changes. */
-static const char *const runtime_ro[] = { "/proc/self", "/etc/resolv.conf" };
+ * endpoint reads /proc/self/stat and status), the resolver list libslirp's DNS forwarder
+ * re-reads when it changes, and the overcommit mode glibc's malloc checks before it shrinks
+ * a thread's heap. */
+static const char *const runtime_ro[] = { "/proc/self", "/etc/resolv.conf",
+                                          "/proc/sys/vm/overcommit_memory" };
 
 /* ---- state shared with the SIGSYS handler: written before it can run, read-only after */
 
@@ -341,10 +343,10 @@ struct rule {
 #define ANY(name) { SCMP_SYS(name), 0, { { 0 } } }
 #define ARG(name, cmp) { SCMP_SYS(name), 1, { cmp } }
 
-/* Every thread: memory, threads' own bookkeeping, time, sleeping and waking, signals to itself,
- * and reading and writing descriptors it already has. */
+/* Every thread, harts included: memory, its own bookkeeping and end, time, sleeping and waking,
+ * entropy, and writes to descriptors it already has (console output, eventfd kicks, tap). */
 static const struct rule common_rules[] = {
-    ANY(read), ANY(write), ANY(readv), ANY(writev), ANY(close),
+    ANY(write), ANY(writev),
     ANY(mmap), ANY(munmap), ANY(mremap), ANY(madvise), ANY(brk),
     /* no page turns executable after lockdown; the translator maps its buffer executable at once */
     ARG(mprotect, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)),
@@ -356,7 +358,7 @@ static const struct rule common_rules[] = {
 /* The rest of the process: files already open (disk I/O, eventfds, pipes), Landlock-confined
  * opens, user networking's sockets, thread creation, and the tty and signals of the console. */
 static const struct rule process_rules[] = {
-    ANY(pread64), ANY(pwrite64), ANY(preadv), ANY(pwritev), ANY(preadv2), ANY(pwritev2),
+    ANY(read), ANY(readv), ANY(close), ANY(pread64), ANY(pwrite64), ANY(preadv), ANY(pwritev), ANY(preadv2), ANY(pwritev2),
     ANY(lseek), ANY(fsync), ANY(fdatasync), ANY(fallocate), ANY(ftruncate), ANY(fcntl),
     ANY(openat), ANY(fstat), ANY(newfstatat), ANY(statx), ANY(getdents64), ANY(dup), ANY(dup3),
     ANY(pipe2), ANY(eventfd2),

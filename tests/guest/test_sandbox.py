@@ -1,5 +1,5 @@
 """The VM process lockdown with real guests: a guest that writes a raw and a qcow2 disk, takes a
-DHCP lease and fetches through user networking (with a hostfwd port), reads virtio-rng, writes
+DHCP lease and asks user networking's DNS (with a hostfwd port), reads virtio-rng, writes
 hvc0 to a file and reboots once runs to a clean poweroff under the sandbox, which proves the
 allow-lists hold everything it needs; /proc shows seccomp filtering and no-new-privs while it
 runs, and --no-sandbox shows neither."""
@@ -46,6 +46,7 @@ EOS
 chmod +x /tmp/dhcp.sh
 ip link set eth0 up
 udhcpc -i eth0 -n -q -t 5 -s /tmp/dhcp.sh
+timeout 5 nslookup corral.invalid 10.0.2.3 >/dev/null 2>&1; echo "DNS-TRIED"
 echo "RNG: $(dd if=/dev/hwrng bs=512 count=4 2>/dev/null | wc -c)"
 echo "hello-over-hvc" > /dev/hvc0
 dd if=/dev/urandom of=/dev/vda bs=4k seek=1 count=256 2>/dev/null && sync && echo "SYNCED"
@@ -89,6 +90,7 @@ guest.check(r.text.count("FIRST-BOOT-DONE") == 1 and "SECOND-BOOT" in r.text,
 first = [l.split()[1] for _, l in r.lines if l.startswith("FIRST-BOOT-DONE")]
 guest.check(bool(first) and ("VDB: " + first[0]) in r.text, "the qcow2 disk kept its data across the reboot", r)
 guest.check("LEASE: 10.0.2.15" in r.text, "user networking gives a DHCP lease", r)
+guest.check("DNS-TRIED" in r.text, "a DNS query through user networking (libslirp reads the resolver list)", r)
 guest.check("RNG: 2048" in r.text, "virtio-rng gives entropy", r)
 guest.check("SYNCED" in r.text and "ALL-DONE" in r.text, "disk writes and sync complete", r)
 guest.check(r.rc == 0, "corral exits 0 when the guest powers off (rc=%d)" % r.rc, r)
