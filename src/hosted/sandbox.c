@@ -382,6 +382,22 @@ static const struct rule process_rules[] = {
 };
 
 
+/* AddressSanitizer's runtime in a sanitizer build: alternate signal stacks as threads start and
+ * end, and at exit LeakSanitizer's tracer, a child sharing the memory that lists the threads
+ * (with the old open and getdents) and ptraces them. It starts with SIGSYS blocked, so a call
+ * missing here ends it without a word and leaves the process waiting for it forever.
+ * A sanitizer build is for finding memory errors, not for guarding a host. */
+#ifdef __SANITIZE_ADDRESS__
+static const struct rule sanitizer_common_rules[] = { ANY(sigaltstack) };
+static const struct rule sanitizer_process_rules[] = {
+    ARG(clone, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM, CLONE_VM)), ANY(ptrace), ANY(wait4),
+    ANY(prctl), ANY(getppid), ANY(open), ANY(getdents),
+};
+#define SANITIZER_RULES(f, set) add_rules(f, set, sizeof(set) / sizeof(set[0]))
+#else
+#define SANITIZER_RULES(f, set) 0
+#endif
+
 static int add_rules(scmp_filter_ctx f, const struct rule *r, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -403,6 +419,8 @@ static scmp_filter_ctx filter_new(const struct rule *extra, size_t nextra)
     int rc = seccomp_attr_set(f, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
     if (!rc)
         rc = add_rules(f, common_rules, sizeof(common_rules) / sizeof(common_rules[0]));
+    if (!rc)
+        rc = SANITIZER_RULES(f, sanitizer_common_rules);
     if (!rc)
         rc = add_rules(f, extra, nextra);
     if (rc) {
@@ -447,6 +465,8 @@ static int process_filter_load(char *err, size_t errlen)
      * clone on ENOSYS, whose flags the rule above checks. */
     if (!rc)
         rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    if (!rc)
+        rc = SANITIZER_RULES(f, sanitizer_process_rules);
     if (!rc)
         rc = seccomp_attr_set(f, SCMP_FLTATR_CTL_TSYNC, 1);
     if (!rc)

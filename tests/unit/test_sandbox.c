@@ -123,10 +123,16 @@ static void test_sandbox_status_shows_seccomp_and_no_new_privs(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
-static int child_ptrace(void)
+static int child_mount(void)
+{
+    syscall(SYS_mount, "none", "/tmp", "tmpfs", 0, NULL);
+    return 0; /* not reached */
+}
+
+static int __attribute__((unused)) child_ptrace(void)
 {
     syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
-    return 0; /* not reached */
+    return 0;
 }
 
 static int child_netlink(void)
@@ -161,7 +167,10 @@ static void expect_killed(int (*fn)(void), const char *line)
 
 static void test_sandbox_forbidden_call_names_itself_and_ends(void **state)
 {
-    expect_killed(child_ptrace, "corral: sandbox: forbidden system call 101 (ptrace) in main thread\n");
+    expect_killed(child_mount, "corral: sandbox: forbidden system call 165 (mount) in main thread\n");
+#ifndef __SANITIZE_ADDRESS__ /* LeakSanitizer ptraces the process at exit */
+    expect_killed(child_ptrace, "forbidden system call 101 (ptrace) in main thread");
+#endif
     expect_killed(child_netlink, "forbidden system call 41 (socket) in main thread");
     expect_killed(child_execve, "forbidden system call 59 (execve) in main thread");
     expect_killed(child_fork, "(clone) in main thread");
