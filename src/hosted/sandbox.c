@@ -290,10 +290,18 @@ static int ll_all_threads(char *err, size_t errlen)
         return fail(err, errlen, -errno, "cannot list the threads");
     pid_t self = (pid_t)syscall(SYS_gettid);
     struct dirent *e;
-    while ((e = readdir(d)) && n < sizeof(tids) / sizeof(tids[0]))
-        if (atoi(e->d_name) > 0 && atoi(e->d_name) != self)
+    bool too_many = false;
+    while ((e = readdir(d)))
+        if (atoi(e->d_name) > 0 && atoi(e->d_name) != self) {
+            too_many = n == sizeof(tids) / sizeof(tids[0]);
+            if (too_many)
+                break;
             tids[n++] = atoi(e->d_name);
+        }
     closedir(d);
+    if (too_many)
+        return fail(err, errlen, -E2BIG, "more than %zu threads to confine",
+                    sizeof(tids) / sizeof(tids[0]));
     atomic_store(&ll_pending, (int)n + 1);
     atomic_store(&ll_failed, 0);
     landlock_this_thread();
