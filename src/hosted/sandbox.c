@@ -501,9 +501,10 @@ int sandbox_enter(const struct sandbox_policy *p, char *warn, size_t warnlen, ch
     warn[0] = err[0] = '\0';
     if (sb_active)
         return fail(err, errlen, -EALREADY, "the sandbox is already on");
-    if (getenv("CORRAL_PERF_MAP"))
-        return fail(err, errlen, -EPERM, "CORRAL_PERF_MAP makes hart threads open files "
-                    "(run with --no-sandbox)");
+    if (getenv("CORRAL_PERF_MAP")) {
+        snprintf(err, errlen, "CORRAL_PERF_MAP makes hart threads open files: use --no-sandbox");
+        return -EPERM;
+    }
     sb_pid = getpid();
     resolve_names();
     struct sigaction sa;

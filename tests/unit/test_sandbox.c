@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -245,6 +248,78 @@ static void test_sandbox_covers_threads_started_before(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+static uint16_t free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static int bind_port(uint16_t port)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int rc = bind(s, (struct sockaddr *)&a, sizeof(a)) ? errno : 0;
+    close(s);
+    return rc;
+}
+
+/* Landlock ABI 4: TCP bind only to the policy's ports (connect stays open for NAT). */
+static void test_sandbox_tcp_bind_only_to_policy_ports(void **state)
+{
+    if (sandbox_landlock_abi() < 4)
+        skip();
+    uint16_t allowed = free_port(), other = free_port();
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct sandbox_policy pol = { .tcp_bind_ports = &allowed, .n_tcp_bind = 1 };
+        char warn[256], err[256];
+        if (sandbox_enter(&pol, warn, sizeof(warn), err, sizeof(err)))
+            _exit(1);
+        _exit(bind_port(allowed) ? 2 : bind_port(other) != EACCES ? 3 : 0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Landlock ABI 6: no connecting to another process's abstract unix socket. */
+static void test_sandbox_abstract_sockets_of_others_are_out_of_reach(void **state)
+{
+    if (sandbox_landlock_abi() < 6)
+        skip();
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "corral-sandbox-test-%d", (int)getpid());
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(bind(l, (struct sockaddr *)&a, len), 0);
+    assert_int_equal(listen(l, 1), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct sandbox_policy pol = { 0 };
+        char warn[256], err[256];
+        if (sandbox_enter(&pol, warn, sizeof(warn), err, sizeof(err)))
+            _exit(1);
+        int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        _exit(connect(c, (struct sockaddr *)&a, len) == 0 ? 2 : errno == EPERM ? 0 : 3);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    close(l);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     if (sandbox_landlock_abi() < 1) {
@@ -257,6 +332,8 @@ int main(void)
         cmocka_unit_test(test_sandbox_forbidden_call_names_itself_and_ends),
         cmocka_unit_test(test_sandbox_vcpu_thread_cannot_open),
         cmocka_unit_test(test_sandbox_covers_threads_started_before),
+        cmocka_unit_test(test_sandbox_tcp_bind_only_to_policy_ports),
+        cmocka_unit_test(test_sandbox_abstract_sockets_of_others_are_out_of_reach),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
