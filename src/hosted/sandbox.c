@@ -9,6 +9,7 @@
 #include <linux/landlock.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -390,6 +391,15 @@ static const struct rule process_rules[] = {
 };
 
 
+/* A crash on a hart thread (SIGSEGV, SIGBUS, ...) runs the console's fatal-signal handler there:
+ * it puts the terminal back, restores the default action and raises the signal again. The
+ * asynchronous signals (SIGTERM, SIGINT, ...) never land on a hart: it blocks them. */
+static const struct rule vcpu_rules[] = {
+    ARG(ioctl, SCMP_A1(SCMP_CMP_EQ, TCSETS)), ARG(ioctl, SCMP_A1(SCMP_CMP_EQ, TCSETSW)),
+    ARG(ioctl, SCMP_A1(SCMP_CMP_EQ, TCSETSF)), ANY(rt_sigaction),
+    ARG(tgkill, SCMP_A0(SCMP_CMP_EQ, 0 /* the pid, filled in */)),
+};
+
 /* AddressSanitizer's runtime in a sanitizer build: alternate signal stacks as threads start and
  * end, and at exit LeakSanitizer's tracer, a child sharing the memory that lists the threads
  * (with the old open and getdents) and ptraces them. It starts with SIGSYS blocked, so a call
@@ -443,9 +453,17 @@ static scmp_filter_ctx filter_new(const struct rule *extra, size_t nextra)
 static int vcpu_filter_compile(char *err, size_t errlen)
 {
     /* A hart runs guest code in memory, sleeps on its condition variable, writes console
-     * output and eventfd kicks, draws entropy for virtio-rng: the common rules and no more.
-     * No opens, no sockets, no threads. */
-    scmp_filter_ctx f = filter_new(NULL, 0);
+     * output and eventfd kicks, draws entropy for virtio-rng: the common rules, and what a
+     * crash needs. No opens, no sockets, no threads. */
+    scmp_filter_ctx f = filter_new(vcpu_rules, sizeof(vcpu_rules) / sizeof(vcpu_rules[0]));
+#ifdef __SANITIZE_ADDRESS__
+    /* most device code runs on harts: their error reports need what the process has */
+    if (f && (add_rules(f, process_rules, sizeof(process_rules) / sizeof(process_rules[0])) ||
+              SANITIZER_RULES(f, sanitizer_process_rules))) {
+        seccomp_release(f);
+        f = NULL;
+    }
+#endif
     if (!f)
         return fail(err, errlen, -ENOMEM, "cannot build the vCPU filter");
     int fds[2], rc = pipe2(fds, O_CLOEXEC) ? -errno : 0;
@@ -491,6 +509,12 @@ int sandbox_enter_thread(enum sandbox_thread_kind k)
     thread_kind = k;
     if (k != SANDBOX_VCPU)
         return 0;
+    sigset_t async;
+    sigfillset(&async);
+    static const int faults[] = { SIGSYS, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT };
+    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+        sigdelset(&async, faults[i]);
+    pthread_sigmask(SIG_BLOCK, &async, NULL);
     struct sock_fprog prog = { vcpu_prog_len, vcpu_prog };
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) ? -errno : 0;
 }
