@@ -72,6 +72,10 @@ const char *net_backend_kind(const struct net_backend *nb);
  * to a tap or bridge some day, that all agree on it). */
 #define NET_USER_MTU 65520
 unsigned net_backend_mtu(const struct net_backend *nb);
+/* True when net_backend_send may read a directory and reach other sockets (a switch floods
+ * to its ports): the device then sends from its own thread, never a hart's, whose system
+ * calls the sandbox keeps to a few. */
+bool net_backend_send_needs_io_thread(const struct net_backend *nb);
 const char *net_backend_ifname(const struct net_backend *nb);
 
 #endif

@@ -5,11 +5,11 @@
 
 #include "hosted/spec.h"
 
-/* No new privileges, rlimits and the file rules: call on the only thread, after every
- * image is open and before any device thread starts. DIR is the VM's folder ("" for none). */
+/* Locks the whole process down (sandbox.h): call after the devices are attached and before
+ * the harts start. DIR is the VM's folder ("" for none). */
 int lockdown_enter(const struct vm_spec *s, const char *dir, const char *switch_root,
                    char *err, size_t errlen);
-/* The system call filters, for all threads at once. */
-int lockdown_filter(char *err, size_t errlen);
+/* The board's hart_thread_start: narrows a hart thread to what harts need. */
+void lockdown_hart_thread(void *ctx);
 
 #endif

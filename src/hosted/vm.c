@@ -16,6 +16,7 @@
 #include "backend/block.h"
 #include "dev/uart16550.h"
 #include "hosted/devices.h"
+#include "hosted/lockdown.h"
 #include "hosted/vm.h"
 #include "machine/board.h"
 
@@ -130,6 +131,7 @@ int vm_open(struct vm **out, const struct vm_spec *s, const struct char_backend 
         .initrd = vm->initrd.data, .initrd_len = vm->initrd.len,
         .dtb = vm->dtb.data, .dtb_len = vm->dtb.len,
         .console = *console,
+        .hart_thread_start = s->no_sandbox ? NULL : lockdown_hart_thread,
     };
     if ((rc = board_create(&vm->board, &bc, err, errlen)))
         goto fail;

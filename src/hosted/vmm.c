@@ -16,22 +16,25 @@
 #include "hosted/lockdown.h"
 #include "hosted/vmm.h"
 
+static int signals_fd(void);
+
 int vmm_start(struct vmm *m, char *err, size_t errlen)
 {
+    if (!m->sfd_ready) { /* before the first thread, so that every thread blocks them */
+        m->sfd = signals_fd();
+        m->sfd_ready = true;
+    }
     struct char_backend con = m->hub ? (struct char_backend){ hub_write, m->hub }
                                      : (struct char_backend){ console_write, m->term };
     struct vm *vm;
     int rc = vm_open(&vm, &m->spec, &con, m->switch_root, err, errlen);
     if (rc)
         return rc;
-    /* Every file the VM needs is open or read: lock down before any device or hart thread
-     * exists, so that all of them inherit the lockdown. */
-    if (!m->spec.no_sandbox && (rc = lockdown_enter(&m->spec, m->dir, m->switch_root, err, errlen))) {
-        vm_close(vm);
-        return rc;
-    }
+    /* Every file the VM needs is open or read, and every device thread runs: lock the whole
+     * process down (all its threads) before the harts start. */
     if ((rc = vm_launch(vm, err, errlen)) ||
-        (!m->spec.no_sandbox && (rc = lockdown_filter(err, errlen))) ||
+        (!m->spec.no_sandbox &&
+         (rc = lockdown_enter(&m->spec, m->dir, m->switch_root, err, errlen))) ||
         (rc = vm_go(vm, err, errlen))) {
         vm_close(vm);
         return rc;
@@ -98,7 +101,11 @@ static void on_terminal(struct vmm *m, struct term_input *in, bool readable)
 
 int vmm_loop(struct vmm *m)
 {
-    int sfd = signals_fd();
+    if (!m->sfd_ready) {
+        m->sfd = signals_fd();
+        m->sfd_ready = true;
+    }
+    int sfd = m->sfd;
     struct term_input tin = { .n = 0 };
     bool hub_pending = false;
     for (;;) {

@@ -23,6 +23,8 @@ struct vmm {
     struct console_hub *hub; /* `start`: console.log and console.sock */
     int ready_fd;            /* `start`: told "ok" or the reason once the guest runs */
     bool quit;               /* leave the loop (the user quit on the terminal) */
+    int sfd;                 /* the signalfd, made before any thread; valid when sfd_ready */
+    bool sfd_ready;
     int status;              /* exit status once the VM has ended */
 };
 

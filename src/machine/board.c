@@ -558,7 +558,11 @@ int board_load(struct board *b, char *err, size_t errlen)
 
 static void *hart_thread(void *arg)
 {
-    hart_run(arg);
+    struct hart *h = arg;
+    const struct board *b = h->bus->ctx;
+    if (b->cfg.hart_thread_start)
+        b->cfg.hart_thread_start(b->cfg.hart_thread_ctx);
+    hart_run(h);
     return NULL;
 }
 

@@ -20,6 +20,9 @@ struct board_config {
     const uint8_t *initrd;   size_t initrd_len;    /* optional */
     const uint8_t *dtb;      size_t dtb_len;       /* NULL: generated */
     struct char_backend console;                   /* UART and SBI console output */
+    /* Optional: called first on every hart thread (the host narrows the thread there). */
+    void (*hart_thread_start)(void *ctx);
+    void *hart_thread_ctx;
 };
 
 enum board_exit { BOARD_POWEROFF = 0, BOARD_RESET, BOARD_STOPPED };

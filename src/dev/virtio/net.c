@@ -236,7 +236,9 @@ static void *timer_thread(void *arg)
 static void net_notify(void *ctx, unsigned q)
 {
     struct virtio_net *n = ctx;
-    if (q == 1)
+    if (q == 1 && net_backend_send_needs_io_thread(n->be))
+        retry_at(n, &n->tx_due, 1); /* due at once, on the timer thread */
+    else if (q == 1)
         net_tx(n);
     else
         net_backend_rx_ready(n->be); /* new receive buffers: retry held frames */
