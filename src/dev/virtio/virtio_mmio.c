@@ -87,7 +87,10 @@ static void reset_locked(struct virtio_dev *d)
     irq_set(&d->irq, 0);
 }
 
-/* Status writes: 0 resets; FEATURES_OK is kept only if the features are acceptable. */
+/* Status writes: 0 resets. FEATURES_OK is accepted as QEMU's virtio-mmio accepts it: the
+ * features the device does not offer are dropped, and a driver that leaves VIRTIO_F_VERSION_1
+ * out (xv6, written against QEMU) still drives the device through the version 2 registers.
+ * The spec lets a device refuse both (3.1.1, 6.1); QEMU does not, and drivers rely on it. */
 static void write_status(struct virtio_dev *d, uint32_t v, bool *start, bool *reset)
 {
     if (v == 0) {
@@ -95,10 +98,7 @@ static void write_status(struct virtio_dev *d, uint32_t v, bool *start, bool *re
         return;
     }
     if ((v & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
-        bool ok = !(d->driver_features & ~all_features(d)) &&
-                  (d->driver_features & 1ULL << VIRTIO_F_VERSION_1);
-        if (!ok)
-            v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+        d->driver_features &= all_features(d);
         bool ev = d->driver_features >> VIRTIO_F_EVENT_IDX & 1;
         bool ind = d->driver_features >> VIRTIO_F_INDIRECT_DESC & 1;
         for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
