@@ -2,7 +2,8 @@
  * vCPU thread (the backend only queues them); frames from the backend's thread go into
  * the guest's receive buffers, or wait in the backend when the guest has none. Each frame
  * is preceded by the 12-byte virtio_net_hdr {flags, gso_type, hdr_len, gso_size, csum_start,
- * csum_offset, num_buffers}. The only offloads are checksums: a transmitted frame may ask
+ * csum_offset, num_buffers}, or by its first 10 bytes for a driver that did not accept
+ * VIRTIO_F_VERSION_1 (5.1.6: num_buffers is there only with VERSION_1 or MRG_RXBUF), as QEMU. The only offloads are checksums: a transmitted frame may ask
  * us to finish its TCP/UDP checksum (NEEDS_CSUM), and frames from the user network, whose
  * checksums libslirp computed, are marked DATA_VALID so the guest does not verify them
  * again. No segmentation offload: every frame fits the MTU.
@@ -29,7 +30,7 @@
 #define F_MTU    3
 #define F_MAC    5
 #define F_STATUS 16
-#define HDR_LEN 12
+#define HDR_LEN 12 /* the longest header */
 #define QUEUE_SIZE 256
 #define CONFIG_SIZE 12 /* mac[6], status, max_virtqueue_pairs, mtu */
 
@@ -75,6 +76,12 @@ static void retry_at(struct virtio_net *n, uint64_t *due, uint64_t at)
 }
 
 /* Backend thread: one frame for the guest. */
+/* The header's length for the features the driver accepted. */
+static size_t net_hdr_len(const struct virtio_net *n)
+{
+    return virtio_has_feature(&n->vdev, VIRTIO_F_VERSION_1) ? HDR_LEN : 10;
+}
+
 static bool net_rx(void *ctx, const uint8_t *frame, size_t len)
 {
     struct virtio_net *n = ctx;
@@ -108,13 +115,14 @@ static bool net_rx(void *ctx, const uint8_t *frame, size_t len)
         return false; /* held by the backend until the timer calls net_backend_rx_ready */
     }
     uint8_t hdr[HDR_LEN] = { 0 };
-    hdr[10] = 1; /* num_buffers */
+    size_t hl = net_hdr_len(n);
+    hdr[10] = 1; /* num_buffers, when the header has it */
     if (n->trusted_csum && virtio_has_feature(&n->vdev, F_GUEST_CSUM))
         hdr[0] = 2; /* VIRTIO_NET_HDR_F_DATA_VALID */
     size_t put = 0;
-    if (n->rx_req.in_len >= HDR_LEN + len) {
-        put = virtq_copy_to_in(&n->rx_req, 0, hdr, HDR_LEN);
-        put += virtq_copy_to_in(&n->rx_req, HDR_LEN, frame, len);
+    if (n->rx_req.in_len >= hl + len) {
+        put = virtq_copy_to_in(&n->rx_req, 0, hdr, hl);
+        put += virtq_copy_to_in(&n->rx_req, hl, frame, len);
         count(&n->rx_frames, 1);
         count(&n->rx_bytes, len);
     } /* else: a buffer too small for the frame gets nothing (the frame is dropped) */
@@ -159,18 +167,19 @@ static void net_tx(struct virtio_net *n)
     }
     bool pushed = false;
     uint64_t now = ratelimit_clock_ns(), wait = 0;
+    size_t hl = net_hdr_len(n);
     int rc;
     do {
         while ((rc = virtq_pop(q, &n->tx_req)) > 0) {
             size_t len = n->tx_req.out_len;
-            if ((wait = ratelimit_consume(&n->tx_rl, len > HDR_LEN ? len - HDR_LEN : 0, now))) {
+            if ((wait = ratelimit_consume(&n->tx_rl, len > hl ? len - hl : 0, now))) {
                 virtq_unpop(q);
                 break;
             }
-            if (len > HDR_LEN && len - HDR_LEN <= NET_FRAME_MAX) {
+            if (len > hl && len - hl <= NET_FRAME_MAX) {
                 uint8_t hdr[HDR_LEN];
-                virtq_copy_from_out(&n->tx_req, 0, hdr, HDR_LEN);
-                size_t got = virtq_copy_from_out(&n->tx_req, HDR_LEN, n->tx_frame, len - HDR_LEN);
+                virtq_copy_from_out(&n->tx_req, 0, hdr, hl);
+                size_t got = virtq_copy_from_out(&n->tx_req, hl, n->tx_frame, len - hl);
                 if (virtio_has_feature(&n->vdev, F_CSUM))
                     complete_csum(n->tx_frame, got, hdr);
                 net_backend_send(n->be, n->tx_frame, got); /* a full backend drops, as a wire */
