@@ -13,7 +13,8 @@
 
 const char cli_vm_usage[] =
     "VM options (corral run and corral create):\n"
-    "  --kernel PATH        Linux Image, ELF or flat binary to boot (required)\n"
+    "  --kernel PATH        Linux Image, ELF or flat binary to boot (required but with\n"
+    "                       a --bios file, which may then run alone, as xv6 does)\n"
     "  --initrd PATH        initial ramdisk\n"
     "  --append ARGS        kernel command line (default: console=ttyS0)\n"
     "  --mem SIZE           guest memory, e.g. 512M or 2G (default: 512M)\n"
@@ -252,9 +253,9 @@ int cli_load_config(const char *path, struct vm_spec *s, char *err, size_t errle
 
 static int check_files(const struct vm_spec *s, char *err, size_t errlen)
 {
-    if (!s->kernel)
+    if (!s->kernel && !spec_firmware_file(s))
         return fail(err, errlen, "missing --kernel PATH (see corral run --help)");
-    if (readable(s->kernel, "kernel", err, errlen) ||
+    if ((s->kernel && readable(s->kernel, "kernel", err, errlen)) ||
         (s->initrd && readable(s->initrd, "initrd", err, errlen)) ||
         (s->dtb && readable(s->dtb, "device tree", err, errlen)) ||
         (s->firmware && strcmp(s->firmware, "builtin") &&

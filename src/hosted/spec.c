@@ -325,7 +325,10 @@ int spec_set_boot(struct vm_spec *s, json_t *j, char *err, size_t errlen)
     int rc = check_keys(j, w, keys, ARRAY_SIZE(keys), err, errlen);
     if (rc)
         return rc;
-    if (!json_is_string(json_object_get(j, "kernel_image_path"))) {
+    /* As QEMU's -bios without -kernel: M-mode firmware alone (xv6) needs no kernel. */
+    json_t *fw = json_object_get(j, "firmware");
+    bool fw_alone = json_is_string(fw) && strcmp(json_string_value(fw), "builtin");
+    if (!json_is_string(json_object_get(j, "kernel_image_path")) && !fw_alone) {
         snprintf(err, errlen, "boot-source: 'kernel_image_path' is required");
         return -EINVAL;
     }
@@ -654,9 +657,14 @@ int spec_from_json(struct vm_spec *s, json_t *j, char *err, size_t errlen)
     return 0;
 }
 
+bool spec_firmware_file(const struct vm_spec *s)
+{
+    return s->firmware && strcmp(s->firmware, "builtin");
+}
+
 int spec_check(const struct vm_spec *s, char *err, size_t errlen)
 {
-    if (!s->kernel) {
+    if (!s->kernel && !spec_firmware_file(s)) {
         snprintf(err, errlen, "no kernel: set boot-source first");
         return -EINVAL;
     }

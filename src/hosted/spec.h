@@ -92,6 +92,9 @@ json_t *spec_machine_json(const struct vm_spec *s);
 
 /* Checks what the whole needs before a start: a kernel, an id per device, one root drive. */
 int spec_check(const struct vm_spec *s, char *err, size_t errlen);
+/* True when the spec names an M-mode firmware file (not the built-in SBI); such a VM may
+ * have no kernel, as QEMU's -bios without -kernel. */
+bool spec_firmware_file(const struct vm_spec *s);
 /* The kernel command line to boot with: boot_args (default "console=ttyS0") plus
  * root=/dev/vdX rw|ro for a root drive when boot_args name no root. Caller frees. */
 char *spec_cmdline(const struct vm_spec *s);

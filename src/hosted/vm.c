@@ -96,7 +96,7 @@ static int read_images(struct vm *vm, char *err, size_t errlen)
     const struct vm_spec *s = &vm->spec;
     uint64_t mem = s->mem_mib * MiB;
     bool builtin = !s->firmware || !strcmp(s->firmware, "builtin");
-    if (read_file("kernel", s->kernel, 1ULL << 30, &vm->kernel, err, errlen) ||
+    if ((s->kernel && read_file("kernel", s->kernel, 1ULL << 30, &vm->kernel, err, errlen)) ||
         (!builtin && read_file("firmware", s->firmware, 64 * MiB, &vm->fw, err, errlen)) ||
         (s->initrd && read_file("initrd", s->initrd, mem, &vm->initrd, err, errlen)) ||
         (s->dtb && read_file("device tree", s->dtb, 64 * KiB, &vm->dtb, err, errlen)))

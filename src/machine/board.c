@@ -454,7 +454,7 @@ static int load_images(struct board *b, uint64_t *entry, uint64_t *dtb_addr, uin
 {
     struct guest_mem *ram = &b->ram;
     uint64_t ram_end = ram->base + ram->size;
-    struct boot_image fw = { 0 }, kern;
+    struct boot_image fw = { 0 }, kern = { 0 };
     int r;
     if (b->cfg.firmware) {
         r = boot_load(ram, b->cfg.firmware, b->cfg.firmware_len, ram->base, true, &fw);
@@ -465,7 +465,9 @@ static int load_images(struct board *b, uint64_t *entry, uint64_t *dtb_addr, uin
     }
     /* An Image adds its own text_offset (2 MiB for RV64) to the hint: 0x80200000 as on QEMU. */
     uint64_t hint = ram->base + (boot_is_linux_image(b->cfg.kernel, b->cfg.kernel_len) ? 0 : 2 * MiB);
-    r = boot_load(ram, b->cfg.kernel, b->cfg.kernel_len, hint, true, &kern);
+    if (!b->cfg.kernel) /* firmware alone, as QEMU's -bios without -kernel: no S-mode payload */
+        kern.start = kern.end = kern.entry = fw.end;
+    r = b->cfg.kernel ? boot_load(ram, b->cfg.kernel, b->cfg.kernel_len, hint, true, &kern) : 0;
     if (r) {
         snprintf(err, errlen, "kernel %s", load_error(r));
         return r;
