@@ -1,5 +1,6 @@
 /* The sifive,test0 finisher: one 32-bit register whose writes ask the board to power off
- * or reset. It keeps no state of its own. */
+ * or reset. It keeps no state of its own. Like QEMU's model it takes 16- and 32-bit writes:
+ * OpenSBI's driver writes the status alone with a 16-bit store. */
 #include <stdlib.h>
 
 #include "dev/sifive_test.h"
@@ -36,7 +37,7 @@ int sifive_test_read(void *dev, uint64_t off, unsigned size, uint64_t *val)
 int sifive_test_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
     struct sifive_test *t = dev;
-    if (off != 0 || size != 4)
+    if (off != 0 || (size != 2 && size != 4))
         return 0;
     switch (val & 0xffff) {
     case 0x5555: t->request(t->ctx, POWER_OFF, 0); break;
