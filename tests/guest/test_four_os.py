@@ -114,7 +114,8 @@ stage = os.path.join(d, "uboot-files")
 os.makedirs(stage)
 open(os.path.join(stage, "hello.txt"), "w").write("hello from a corral disk\n")
 uboot_disk = os.path.join(d, "uboot.img")
-subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", stage, uboot_disk, "16M"], check=True)
+subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", stage, uboot_disk, "16M"], check=True,
+               stdout=subprocess.DEVNULL)
 
 # ---- create and start all four
 vms = {
