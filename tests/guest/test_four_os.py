@@ -233,7 +233,7 @@ r = subprocess.run(["debugfs", "-R", "rdump /var/log/journal %s" % d, debian_img
                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 j = subprocess.run(["journalctl", "-D", jdir, "--no-pager", "-o", "short-monotonic"],
                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-journal = j.stdout
+journal = shown = j.stdout
 if "Power key pressed" not in journal:
     # a host journalctl older than the guest's journald may not read its files: short
     # messages are stored uncompressed, as MESSAGE=... fields
@@ -246,7 +246,7 @@ guest.check("Journal stopped" in journal or "systemd-journald.service: Deactivat
             or "Stopped systemd-journald" in journal or "Stopped journal" in journal.lower(),
             "the journal records its own orderly stop at shutdown")
 if guest._failures:
-    print("\n".join(journal.splitlines()[-30:]))
+    print("\n".join(shown.splitlines()[-30:]))
 r = subprocess.run(["e2fsck", "-fn", debian_img], stdout=subprocess.PIPE,
                    stderr=subprocess.STDOUT, text=True)
 guest.check(r.returncode == 0, "the Debian disk passes e2fsck -fn (rc=%d)" % r.returncode)
