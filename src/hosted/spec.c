@@ -170,7 +170,10 @@ json_t *spec_to_json(const struct vm_spec *s)
     set_str(boot, "boot_args", s->boot_args);
     set_str(boot, "firmware", s->firmware);
     set_str(boot, "dtb_path", s->dtb);
-    json_object_set_new(j, "boot-source", boot);
+    if (s->kernel) /* a boot source names a kernel: none yet is no boot source */
+        json_object_set_new(j, "boot-source", boot);
+    else
+        json_decref(boot);
     json_object_set_new(j, "machine-config", spec_machine_json(s));
     json_t *drives = json_array();
     for (unsigned i = 0; i < s->n_drives; i++)
