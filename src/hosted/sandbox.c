@@ -365,9 +365,12 @@ static const struct rule common_rules[] = {
 };
 
 /* The rest of the process: files already open (disk I/O, eventfds, pipes), Landlock-confined
- * opens, user networking's sockets, thread creation, and the tty and signals of the console. */
+ * opens, user networking's sockets (Landlock bounds TCP bind; UDP and unix sockets bind
+ * freely), a management API's listening socket and event loop, thread creation, and the tty
+ * and signals of the console. */
 static const struct rule process_rules[] = {
-    ANY(read), ANY(readv), ANY(close), ANY(pread64), ANY(pwrite64), ANY(preadv), ANY(pwritev), ANY(preadv2), ANY(pwritev2),
+    ANY(read), ANY(readv), ANY(close),
+    ANY(pread64), ANY(pwrite64), ANY(preadv), ANY(pwritev), ANY(preadv2), ANY(pwritev2),
     ANY(lseek), ANY(fsync), ANY(fdatasync), ANY(fallocate), ANY(ftruncate), ANY(fcntl),
     ANY(openat), ANY(fstat), ANY(newfstatat), ANY(statx), ANY(getdents64), ANY(dup), ANY(dup3),
     ANY(pipe2), ANY(eventfd2),
@@ -389,7 +392,6 @@ static const struct rule process_rules[] = {
     /* a hart thread adds its own narrower filter */
     ARG(seccomp, SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER)),
 };
-
 
 /* A crash on a hart thread (SIGSEGV, SIGBUS, ...) runs the console's fatal-signal handler there:
  * it puts the terminal back, restores the default action and raises the signal again. The

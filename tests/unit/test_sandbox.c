@@ -81,7 +81,8 @@ static int child_files(void)
     char path[128];
     snprintf(path, sizeof(path), "%s/inside", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, "hello", 5) != 5 || pread(fd, path, 5, 0) != 5 || memcmp(path, "hello", 5))
+    if (fd < 0 || write(fd, "hello", 5) != 5 || pread(fd, path, 5, 0) != 5 ||
+        memcmp(path, "hello", 5))
         return 1;
     close(fd);
     if (open(outside, O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
@@ -170,7 +171,8 @@ static void expect_killed(int (*fn)(void), const char *line)
 
 static void test_sandbox_forbidden_call_names_itself_and_ends(void **state)
 {
-    expect_killed(child_mount, "corral: sandbox: forbidden system call 165 (mount) in main thread\n");
+    expect_killed(child_mount,
+                  "corral: sandbox: forbidden system call 165 (mount) in main thread\n");
 #ifndef __SANITIZE_ADDRESS__ /* LeakSanitizer ptraces the process at exit */
     expect_killed(child_ptrace, "forbidden system call 101 (ptrace) in main thread");
 #endif
@@ -330,7 +332,8 @@ static void test_sandbox_abstract_sockets_of_others_are_out_of_reach(void **stat
     if (sandbox_landlock_abi() < 6)
         skip();
     struct sockaddr_un a = { .sun_family = AF_UNIX };
-    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "corral-sandbox-test-%d", (int)getpid());
+    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "corral-sandbox-test-%d",
+                     (int)getpid());
     socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
     int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_int_equal(bind(l, (struct sockaddr *)&a, len), 0);
