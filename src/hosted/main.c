@@ -113,6 +113,7 @@ static int lock_down(void)
 {
     struct sandbox_policy p = { 0 };
     char warn[256], err[256];
+    sandbox_on_violation(console_restore_tty);
     if (sandbox_enter(&p, warn, sizeof(warn), err, sizeof(err))) {
         fprintf(stderr, "corral: sandbox: %s\n", err);
         return -1;

@@ -181,6 +181,12 @@ static void test_sandbox_forbidden_call_names_itself_and_ends(void **state)
     expect_killed(child_fork, "(clone) in main thread");
 }
 
+static void say_last_words(void)
+{
+    if (write(STDERR_FILENO, "last words\n", 11) < 0)
+        return;
+}
+
 static void *vcpu_open(void *arg)
 {
     if (sandbox_enter_thread(SANDBOX_VCPU))
@@ -191,6 +197,7 @@ static void *vcpu_open(void *arg)
 
 static int child_vcpu(void)
 {
+    sandbox_on_violation(say_last_words);
     int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 1;
@@ -208,7 +215,7 @@ static void test_sandbox_vcpu_thread_cannot_open(void **state)
 #ifdef __SANITIZE_ADDRESS__
     skip(); /* a sanitizer build gives harts what its error reports need, opens included */
 #endif
-    expect_killed(child_vcpu, "forbidden system call 257 (openat) in vcpu thread");
+    expect_killed(child_vcpu, "forbidden system call 257 (openat) in vcpu thread\nlast words\n");
 }
 
 static void *vcpu_crash(void *arg)
