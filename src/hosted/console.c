@@ -29,6 +29,12 @@ static void restore_terminal(void)
     }
 }
 
+void console_restore_tty(void)
+{
+    if (tio_saved_fd >= 0)
+        tcsetattr(tio_saved_fd, TCSANOW, &saved_tio);
+}
+
 static void on_fatal_signal(int sig)
 {
     /* tcsetattr is async-signal-safe; then die of the same signal */

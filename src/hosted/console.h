@@ -14,6 +14,9 @@ struct console *console_open(int in_fd, int out_fd);
 void console_set_detach(struct console *c);
 /* Restores the terminal (idempotent) and frees. */
 void console_close(struct console *c);
+/* Puts the terminal back as it was before console_open, if raw mode was set. Async-signal-
+ * safe (one tcsetattr), for a death that skips exit handlers. */
+void console_restore_tty(void);
 /* The fd to poll for input (-1 once input has reached EOF). */
 int console_input_fd(const struct console *c);
 /* Reads what is available from in_fd (call after poll says readable) and handles escapes.
