@@ -404,6 +404,8 @@ static const struct rule process_rules[] = {
  * forbidden call there puts the terminal back too (sandbox_on_violation). The asynchronous
  * signals (SIGTERM, SIGINT, ...) never land on a hart: it blocks them. */
 static const struct rule vcpu_rules[] = {
+    /* a background VM's console.log starts again at its cap, from the hart that wrote it */
+    ANY(ftruncate),
     ARG(ioctl, SCMP_A1(SCMP_CMP_EQ, TCSETS)), ARG(ioctl, SCMP_A1(SCMP_CMP_EQ, TCSETSW)),
     ARG(ioctl, SCMP_A1(SCMP_CMP_EQ, TCSETSF)), ANY(rt_sigaction),
     ARG(tgkill, SCMP_A0(SCMP_CMP_EQ, 0 /* the pid, filled in */)),
