@@ -920,8 +920,10 @@ static struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
     if (!cp)
         cp = set[victim];
     if (unlikely(!cp)) {
-        cp = calloc(1, sizeof(*cp));
-        if (!cp) {
+        /* mapped, not from the heap: a trimmed hart gives these pages straight back */
+        cp = mmap(NULL, sizeof(*cp), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (cp == MAP_FAILED) {
+            cp = NULL;
             *cause = EXC_INSN_ACCESS;
             h->fault_tval = pc;
             return NULL;
@@ -942,7 +944,8 @@ static void code_cache_free(struct hart *h)
     if (!h->code)
         return;
     for (unsigned i = 0; i < CODE_SLOTS; i++)
-        free(h->code->slot[i]);
+        if (h->code->slot[i])
+            munmap(h->code->slot[i], sizeof(struct code_page));
     if (h->code->jit)
         munmap(h->code->jit, JIT_SIZE);
     free(h->code);
@@ -950,6 +953,15 @@ static void code_cache_free(struct hart *h)
 }
 
 void hart_free_code(struct hart *h) { code_cache_free(h); }
+
+void hart_trim_code(struct hart *h)
+{
+    if (!h->code)
+        return;
+    code_cache_free(h); /* the next block builds the cache and the code buffer again */
+    hart_flush_code(h);
+    hart_flush_tlb(h);  /* no write entry keeps a mark for a decoded page that is gone */
+}
 
 static uint8_t decode_op(uint32_t insn, int32_t *imm)
 {

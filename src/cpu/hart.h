@@ -150,6 +150,9 @@ void hart_flush_code(struct hart *h);
  * overwrite at once) can have changed RAM since the last flush. */
 void hart_fence_i(struct hart *h);
 void hart_free_code(struct hart *h);
+/* On the hart's own thread, between blocks: gives the decoded pages and translated code back
+ * to the host (an idle guest needs little of it); they are built again as code runs. */
+void hart_trim_code(struct hart *h);
 /* A store of size bytes at RAM address pa (slow path): drops the decoded instructions it
  * overlaps. */
 void code_store(struct hart *h, uint64_t pa, unsigned size);

@@ -54,6 +54,8 @@ struct board {
     /* CPU quota: percent of one host core for all harts; each hart gets its share per period */
     _Atomic unsigned quota_pct;
     struct { uint64_t period_start, cpu_start; } quota[VIRT_MAX_HARTS];
+    /* idle harts give their translation caches back (see idle_account) */
+    struct { uint64_t window_start, slept; bool trimmed; } idle[VIRT_MAX_HARTS];
 };
 
 static uint64_t mono_ns(void)
@@ -179,6 +181,27 @@ static void bus_poll(void *ctx, struct hart *h)
         set_hart_bit(h, MIP_STIP, now >= h->stimecmp);
 }
 
+#define IDLE_WINDOW_NS 5000000000ULL /* a hart asleep for 98% of this is idle */
+
+/* A hart that slept through a whole window gives back its decoded pages and translated code
+ * (tens of MiB per hart) once, until it is busy again: idle VMs then cost the host little. */
+static void idle_account(struct board *b, struct hart *h, uint64_t t0, uint64_t t1)
+{
+    unsigned i = (unsigned)h->mhartid;
+    if (!b->idle[i].window_start)
+        b->idle[i].window_start = t0;
+    b->idle[i].slept += t1 - t0;
+    uint64_t span = t1 - b->idle[i].window_start;
+    if (span < IDLE_WINDOW_NS)
+        return;
+    bool idle = b->idle[i].slept * 100 >= span * 98;
+    if (idle && !b->idle[i].trimmed)
+        hart_trim_code(h);
+    b->idle[i].trimmed = idle;
+    b->idle[i].window_start = t1;
+    b->idle[i].slept = 0;
+}
+
 /* One timed sleep; the run loop polls and re-checks after it (see hart_run). */
 static void bus_wait(void *ctx, struct hart *h)
 {
@@ -191,6 +214,7 @@ static void bus_wait(void *ctx, struct hart *h)
         if ((h->mie & MIP_STIP) && h->stimecmp_enabled && h->stimecmp < deadline)
             deadline = h->stimecmp;
     }
+    uint64_t t0 = mono_ns();
     atomic_store(&h->sleeping, true);
     pthread_mutex_lock(&h->lock);
     bool wake = atomic_load(&h->stop) || atomic_load(&h->flush_tlb_req) ||
@@ -213,6 +237,8 @@ static void bus_wait(void *ctx, struct hart *h)
     }
     pthread_mutex_unlock(&h->lock);
     atomic_store(&h->sleeping, false);
+    if (running)
+        idle_account(b, h, t0, mono_ns());
 }
 
 /* ---- power ---- */

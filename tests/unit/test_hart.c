@@ -1104,6 +1104,35 @@ static void test_translated_loop_matches_the_interpreter(void **state)
     assert_int_equal(get64(RAM_BASE + 0x30f8), 5 + 3 * 63);
 }
 
+/* An idle hart gives its decoded pages and translated code back (hart_trim_code) between
+ * blocks, even in the middle of a loop that was translated and chained: the loop goes on
+ * from where it was with the right counts, and the code is built again. */
+static void test_trimmed_code_cache_is_rebuilt_mid_loop(void **state)
+{
+    (void)state;
+    uint32_t loop[] = { ADDI(5, 5, 1), Bt(-4, 6, 5, 4) /* blt x5, x6 */, ADDI(7, 0, 9) };
+    for (unsigned i = 0; i < 3; i++)
+        put32(RAM_BASE + 4 * i, loop[i]);
+    memset(hart.x, 0, sizeof(hart.x));
+    hart.x[6] = 3000;
+    hart.pc = RAM_BASE;
+    hart.instret = 0;
+    unsigned done = 0;
+    for (unsigned round = 0; done < 2 * 3000 + 1; round++) {
+        done += hart_exec_block(&hart, 2 * 3000 + 1 - done < 500 ? 2 * 3000 + 1 - done : 500);
+        if (round % 3 == 1) {
+            hart_trim_code(&hart);
+            assert_null(hart.code);
+        }
+    }
+    assert_int_equal(hart.x[5], 3000);
+    assert_int_equal(hart.x[7], 9);
+    assert_int_equal(hart.instret, 2 * 3000 + 1);
+    assert_non_null(hart.code); /* built again by the rounds after the last trim */
+    hart_trim_code(&hart);
+    hart_trim_code(&hart); /* twice in a row, and with nothing built, is harmless */
+}
+
 static void test_chained_runs_keep_to_the_budget(void **state)
 {
     (void)state;
@@ -1322,6 +1351,7 @@ int main(void)
         T(test_fences_in_a_translated_run), T(test_chained_runs_keep_to_the_budget),
         T(test_chained_runs_across_pages), T(test_sfence_vma_with_an_address), T(test_fence_i_on_one_hart), T(test_amo_to_decoded_code_is_seen),
         T(test_translated_loop_matches_the_interpreter),
+        T(test_trimmed_code_cache_is_rebuilt_mid_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
