@@ -73,17 +73,10 @@ int cmd_start(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *name = argv[2];
-    char dir[HOME_PATH_MAX], err[1024];
-    struct vm_spec s;
-    spec_init(&s);
-    int rc = proc_load_definition(name, dir, sizeof(dir), &s, err, sizeof(err));
-    spec_free(&s);
-    if (rc) {
-        cli_error("%s", err);
-        return EXIT_VM_FAILED;
-    }
+    char dir[HOME_PATH_MAX];
     struct home_proc p;
-    home_read_proc(dir, &p);
+    if (proc_find(name, dir, sizeof(dir), &p))
+        return EXIT_VM_FAILED;
     if (p.alive) {
         cli_error("VM '%s' is already running (pid %d)", name, (int)p.pid);
         return EXIT_VM_FAILED;
