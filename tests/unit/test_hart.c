@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <cmocka.h>
 
 #include "cpu/exec.h"
@@ -42,12 +43,10 @@ static uint32_t S(int32_t imm, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t
 #define MRET 0x30200073u
 #define SRET 0x10200073u
 
-static int setup(void **state)
+static void hart_setup(void)
 {
-    (void)state;
     ram.base = RAM_BASE;
     ram.size = RAM_SIZE;
-    ram.host = calloc(1, RAM_SIZE);
     hart_init(&hart, 0, &bus);
     hart_reset(&hart, RAM_BASE);
     /* PMP as firmware leaves it: all of memory open to S and U */
@@ -55,6 +54,13 @@ static int setup(void **state)
     hart.pmpcfg[0] = 0x1f;
     hart.pmp_count = 1;
     fake_time = 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    ram.host = calloc(1, RAM_SIZE);
+    hart_setup();
     return ram.host ? 0 : -1;
 }
 
@@ -63,6 +69,28 @@ static int teardown(void **state)
     (void)state;
     hart_destroy(&hart);
     free(ram.host);
+    return 0;
+}
+
+/* RAM followed by a page that faults on any access, as the end of a VM's mapping may be:
+ * a read past the last RAM page kills the test. */
+static int setup_guarded(void **state)
+{
+    (void)state;
+    uint8_t *m = mmap(NULL, RAM_SIZE + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED || mprotect(m + RAM_SIZE, 4096, PROT_NONE))
+        return -1;
+    ram.host = m;
+    hart_setup();
+    return 0;
+}
+
+static int teardown_guarded(void **state)
+{
+    (void)state;
+    hart_destroy(&hart);
+    munmap(ram.host, RAM_SIZE + 4096);
+    ram.host = NULL;
     return 0;
 }
 
@@ -400,8 +428,9 @@ static void test_write_to_read_only_csr_is_illegal(void **state)
     hart.x[5] = 7;
     run1(CSRRW(0, 0xf14, 5)); /* csrw mhartid */
     assert_int_equal(hart.mcause, EXC_ILLEGAL);
-    /* reading it (csrrs with x0) is fine */
+    /* reading it (csrrs with x0) is fine; new code at the same place needs a fence.i */
     hart.pc = RAM_BASE;
+    hart_flush_code(&hart);
     run1(CSRRS(6, 0xf14, 0));
     assert_int_equal(hart.pc, RAM_BASE + 4);
 }
@@ -1286,7 +1315,73 @@ static void test_fences_in_a_translated_run(void **state)
     assert_int_equal(hart.pc, RAM_BASE + 36);
 }
 
+
+/* ---- instruction bytes are read once ----
+ * A compressed instruction in the last two bytes of a page is decoded from one read of its
+ * bytes. If another hart then rewrites them into the low half of a 32-bit instruction (no
+ * fence.i), the hart goes on running what it decoded, and never reads past the page: here
+ * the last page of RAM, with nothing mapped after it. */
+#define LAST_PAGE (RAM_BASE + RAM_SIZE - 4096)
+
+static void test_compressed_at_the_end_of_ram_runs_as_decoded(void **state)
+{
+    (void)state;
+    uint64_t at = LAST_PAGE + 0xffe;
+    hart.mtvec = RAM_BASE + 0x800;
+    put16(at, 0x9002); /* c.ebreak: taken by the general path */
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 1), 1);
+    assert_int_equal(hart.mcause, EXC_BREAKPOINT);
+    assert_int_equal(hart.mepc, at);
+    put16(at, 0x0513); /* the low half of addi a0, ... */
+    hart.mcause = 0;
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 1), 1);
+    assert_int_equal(hart.mcause, EXC_BREAKPOINT);
+    assert_int_equal(hart.mepc, at);
+}
+
+static void test_translated_run_at_the_end_of_ram_interprets_what_it_was_made_from(void **state)
+{
+    (void)state;
+    uint64_t at = LAST_PAGE + 0xffc;
+    hart.x[8] = RAM_BASE + 0x2000;
+    put64(RAM_BASE + 0x2000, 0x1234);
+    put16(at, 0x4515);     /* c.li a0, 5 */
+    put16(at + 2, 0x6004); /* c.ld s1, 0(s0): misses the TLB, so the run stops there */
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 2), 2);
+    assert_int_equal(hart.x[10], 5);
+    assert_int_equal(hart.x[9], 0x1234);
+    put16(at + 2, 0x0513);
+    hart_flush_tlb(&hart); /* the load misses again: the hart interprets it */
+    hart.x[9] = hart.x[10] = 0;
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 2), 2);
+    assert_int_equal(hart.x[10], 5);
+    assert_int_equal(hart.x[9], 0x1234);
+    assert_int_equal(hart.pc, at + 4);
+}
+
+static void test_run_cut_short_by_the_budget_interprets_what_it_was_made_from(void **state)
+{
+    (void)state;
+    uint64_t at = LAST_PAGE + 0xffc;
+    put16(at, 0x4515);     /* c.li a0, 5 */
+    put16(at + 2, 0x4599); /* c.li a1, 6 */
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 2), 2);
+    assert_int_equal(hart.x[11], 6);
+    put32(at, ADDI(10, 0, 7)); /* changed behind the hart's back */
+    hart.x[10] = 0;
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 1), 1); /* the run's first instruction alone */
+    assert_int_equal(hart.x[10], 5);
+    assert_int_equal(hart.pc, at + 2);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define TG(f) cmocka_unit_test_setup_teardown(f, setup_guarded, teardown_guarded)
 
 int main(void)
 {
@@ -1322,6 +1417,9 @@ int main(void)
         T(test_fences_in_a_translated_run), T(test_chained_runs_keep_to_the_budget),
         T(test_chained_runs_across_pages), T(test_sfence_vma_with_an_address), T(test_fence_i_on_one_hart), T(test_amo_to_decoded_code_is_seen),
         T(test_translated_loop_matches_the_interpreter),
+        TG(test_compressed_at_the_end_of_ram_runs_as_decoded),
+        TG(test_translated_run_at_the_end_of_ram_interprets_what_it_was_made_from),
+        TG(test_run_cut_short_by_the_budget_interprets_what_it_was_made_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
