@@ -98,6 +98,8 @@ bool hart_wfi_should_wake(struct hart *h)
 
 void hart_take_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt)
 {
+    if (unlikely(cause == EXC_RETRY && !interrupt))
+        return; /* pc still names the instruction: it runs again */
     uint64_t deleg = interrupt ? h->mideleg : h->medeleg;
     uint64_t mcause = cause | (interrupt ? 1ULL << 63 : 0);
     if (h->priv <= PRV_S && ((deleg >> cause) & 1)) {

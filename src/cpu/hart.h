@@ -26,6 +26,9 @@ enum {
     EXC_LOAD_MISALIGNED = 4, EXC_LOAD_ACCESS = 5, EXC_STORE_MISALIGNED = 6, EXC_STORE_ACCESS = 7,
     EXC_ECALL_U = 8, EXC_ECALL_S = 9, EXC_ECALL_M = 11,
     EXC_INSN_PAGE = 12, EXC_LOAD_PAGE = 13, EXC_STORE_PAGE = 15,
+    /* Not a trap: a page walk gave up on a PTE that other harts kept changing under its A/D
+     * update. hart_take_trap() leaves everything as it is, and the instruction runs again. */
+    EXC_RETRY = 63,
 };
 
 enum access_type { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
@@ -162,6 +165,10 @@ void hart_take_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrup
 /* CSR access, with the rules of the privileged spec; return 0 or -1 (illegal instruction). */
 int csr_read(struct hart *h, unsigned csr, uint64_t *val);
 int csr_write(struct hart *h, unsigned csr, uint64_t val);
+
+/* Test seam, NULL outside tests: called between reading a leaf PTE and updating its A/D
+ * bits, where another hart may change the PTE. */
+extern void (*mmu_pte_race_hook)(uint64_t *pte);
 
 /* Memory access by virtual address (with the hart's current translation). Return 0, or the
  * exception cause + 1 with h->fault_tval set to the faulting address. */

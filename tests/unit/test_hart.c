@@ -616,6 +616,50 @@ static void test_sv39_4k_page_load_sets_accessed(void **state)
     assert_true(get64(PT_ROOT + 0x2000) & D);
 }
 
+/* Another hart changes the PTE between the walk's read and its A/D update, every time: the
+ * walk gives up after a few tries, without growing the stack, and the load is neither done
+ * nor trapped, so the instruction runs again; once the PTE holds still, it completes. */
+static unsigned pte_races_left;
+
+static void race_pte(uint64_t *pte)
+{
+    if (pte_races_left) {
+        pte_races_left--;
+        *pte ^= 1ULL << 8; /* a bit reserved for software: the walk's CAS fails */
+    }
+}
+
+static void test_pte_changing_under_the_ad_update_retries_the_instruction(void **state)
+{
+    (void)state;
+    map4k(0x40000000, RAM_BASE + 0x5000, V | Rr | W);
+    map4k(0x40001000, RAM_BASE, V | Rr | X | A);
+    put64(RAM_BASE + 0x5008, 0xabcdef);
+    put32(RAM_BASE, LD(6, 5, 8));
+    paging_on(PRV_S);
+    hart.x[5] = 0x40000000;
+    hart.pc = 0x40001000;
+    mmu_pte_race_hook = race_pte;
+    pte_races_left = 1000000;
+    uint64_t v = 0;
+    assert_int_equal(mmu_load(&hart, 0x40000008, 8, &v), EXC_RETRY + 1);
+    assert_true(pte_races_left > 1000000 - 100);
+    for (unsigned i = 0; i < 10; i++) {
+        hart_exec_block(&hart, 1);
+        assert_int_equal(hart.pc, 0x40001000);
+        assert_int_equal(hart.x[6], 0);
+        assert_int_equal(hart.scause, 0);
+        assert_int_equal(hart.mcause, 0);
+    }
+    assert_false(get64(PT_ROOT + 0x2000) & A);
+    pte_races_left = 0;
+    hart_exec_block(&hart, 1);
+    mmu_pte_race_hook = NULL;
+    assert_int_equal(hart.x[6], 0xabcdef);
+    assert_int_equal(hart.pc, 0x40001004);
+    assert_true(get64(PT_ROOT + 0x2000) & A);
+}
+
 /* sfence.vma with an address: that page's TLB entries go; an entry made through a superpage
  * goes with every other page of the superpage. */
 static bool tlb_holds(uint64_t va)
@@ -1417,6 +1461,7 @@ int main(void)
         T(test_fences_in_a_translated_run), T(test_chained_runs_keep_to_the_budget),
         T(test_chained_runs_across_pages), T(test_sfence_vma_with_an_address), T(test_fence_i_on_one_hart), T(test_amo_to_decoded_code_is_seen),
         T(test_translated_loop_matches_the_interpreter),
+        T(test_pte_changing_under_the_ad_update_retries_the_instruction),
         TG(test_compressed_at_the_end_of_ram_runs_as_decoded),
         TG(test_translated_run_at_the_end_of_ram_interprets_what_it_was_made_from),
         TG(test_run_cut_short_by_the_budget_interprets_what_it_was_made_from),
