@@ -52,7 +52,14 @@ struct hart_bus {
     /* ecall from S-mode when the built-in SBI is the firmware; NULL otherwise. */
     void (*sbi_call)(void *ctx, struct hart *h);
     bool one_hart;              /* no other hart can store to RAM */
+    /* On h's own thread, for a start request (hart_request_start): enter the guest at addr
+     * with arg; NULL means a plain reset at addr. */
+    void (*start)(void *ctx, struct hart *h, uint64_t addr, uint64_t arg);
 };
+
+/* A hart's state as the SBI's HSM extension names it (SBI spec 9.1), as hart_get_status
+ * returns it. */
+enum hart_hsm { HSM_STARTED = 0, HSM_STOPPED = 1, HSM_START_PENDING = 2 };
 
 #define TLB_SIZE 512
 
@@ -118,7 +125,8 @@ struct hart {
     bool stimecmp_enabled;      /* stimecmp drives STIP (Sstc, or the built-in SBI's timer) */
     atomic_bool stop;           /* leave hart_run() at the next block boundary */
     atomic_bool flush_tlb_req;  /* a remote fence asked for a TLB flush */
-    atomic_bool running;        /* started (HSM) */
+    _Atomic int hsm;            /* enum hart_hsm; runs guest code only when STARTED */
+    uint64_t start_addr, start_arg; /* the start request, while START_PENDING (under lock) */
     atomic_bool sleeping;       /* inside bus->wait(): executes nothing until woken */
     bool wfi_pending;
 
@@ -126,7 +134,7 @@ struct hart {
     uint32_t code_gen;          /* bumping it drops every decoded page (fence.i) */
     uint64_t code_dma_seen;     /* ram.dma_epoch at the last flush of decoded pages */
     const struct hart_bus *bus;
-    pthread_mutex_t lock;       /* guards the sleep in WFI */
+    pthread_mutex_t lock;       /* guards the sleep in WFI and the start request */
     pthread_cond_t wake;
 };
 
@@ -138,6 +146,18 @@ void hart_reset(struct hart *h, uint64_t entry);
 void hart_run(struct hart *h);
 /* Sets or clears a hardware-driven mip bit (MSIP, MTIP, MEIP, SEIP line, STIP) from any thread. */
 void hart_set_irq(struct hart *h, uint64_t bit, int level);
+/* Any thread: asks a STOPPED hart to start (SBI HSM hart_start): posts the request, moves
+ * the hart to START_PENDING and wakes it; its own thread applies the request (bus->start)
+ * and moves to STARTED. Writes nothing else of the hart. False if it is not STOPPED. */
+bool hart_request_start(struct hart *h, uint64_t addr, uint64_t arg);
+/* The hart's own thread: applies a pending start request; true if there was one. */
+bool hart_take_start(struct hart *h);
+/* The hart's own thread: stops it (SBI HSM hart_stop); it sleeps until started. */
+void hart_stop_self(struct hart *h);
+static inline bool hart_started(struct hart *h)
+{
+    return atomic_load_explicit(&h->hsm, memory_order_acquire) == HSM_STARTED;
+}
 /* Wakes the hart from WFI (any thread). */
 void hart_wakeup(struct hart *h);
 /* True if an interrupt is pending and enabled in mie (the WFI wake-up condition). */

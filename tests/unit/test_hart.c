@@ -25,7 +25,7 @@ static int bus_store(void *c, uint64_t pa, unsigned s, uint64_t v) { (void)c; (v
 static uint64_t bus_time(void *c) { (void)c; return fake_time; }
 static void bus_poll(void *c, struct hart *h) { (void)c; (void)h; }
 static void bus_wait(void *c, struct hart *h) { (void)c; (void)h; }
-static const struct hart_bus bus = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, false };
+static const struct hart_bus bus = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, false, NULL };
 
 /* ---- encoders ---- */
 static uint32_t R(uint32_t f7, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t rd, uint32_t op)
@@ -928,7 +928,7 @@ static void test_fence_i_on_one_hart(void **state)
 {
     (void)state;
     static _Atomic uint64_t epoch;
-    static const struct hart_bus bus1 = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, true };
+    static const struct hart_bus bus1 = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, true, NULL };
     hart.bus = &bus1;
     ram.dma_epoch = &epoch;
     /* x6 = the address of the first instruction; sw x7 there, fence.i, then run it */
