@@ -112,9 +112,6 @@ static inline int fetch(struct hart *h, uint32_t *insn)
     int cause = 0;
     if (unlikely((pc & ~0xfffULL) != h->fetch_vpage)) {
         uint8_t *p = mmu_translate_ram(h, pc, ACC_EXEC, &cause);
-        const struct guest_mem *ram = h->bus->ram;
-        if (p && !guest_mem_ptr(ram, ram->base + (uint64_t)(p - off - ram->host), 4096))
-            p = NULL, cause = -1; /* the fast path reads anywhere in the page: all of it is RAM */
         if (!p) {
             h->fault_tval = pc;
             return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;

@@ -240,10 +240,13 @@ uint8_t *mmu_translate_ram(struct hart *h, uint64_t va, enum access_type t, int 
         h->fault_tval = va;
         return NULL;
     }
-    uint8_t *p = guest_mem_ptr(h->bus->ram, pa, 1);
-    if (!p)
+    /* the whole page, as for a TLB entry: callers read up to the end of the page */
+    uint8_t *p = guest_mem_ptr(h->bus->ram, pa & ~0xfffULL, 4096);
+    if (!p) {
         *cause = -1;
-    return p;
+        return NULL;
+    }
+    return p + (pa & 0xfff);
 }
 
 int phys_load(struct hart *h, uint64_t pa, unsigned size, uint64_t *val)

@@ -367,6 +367,11 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
         snprintf(err, errlen, "hart count must be 1..%d", VIRT_MAX_HARTS);
         return -EINVAL;
     }
+    if (cfg->ram_size == 0 || cfg->ram_size % 4096) {
+        /* the harts map RAM a 4 KiB page at a time */
+        snprintf(err, errlen, "guest memory must be a non-zero multiple of 4 KiB");
+        return -EINVAL;
+    }
     struct board *b = calloc(1, sizeof(*b));
     if (!b) {
         snprintf(err, errlen, "out of memory");
