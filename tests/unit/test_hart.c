@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <cmocka.h>
 
@@ -1424,6 +1425,45 @@ static void test_run_cut_short_by_the_budget_interprets_what_it_was_made_from(vo
     assert_int_equal(hart.pc, at + 2);
 }
 
+/* Another thread keeps flipping the last halfword of RAM between a compressed instruction
+ * and the low half of a 32-bit one while the hart decodes it afresh, again and again:
+ * whatever it reads, it runs one or the other (a breakpoint, or an access fault for the
+ * half past the end of RAM), and never reads past RAM. */
+static atomic_bool flipping;
+
+static void *flip_parcel(void *arg)
+{
+    uint16_t *p = arg;
+    while (atomic_load_explicit(&flipping, memory_order_relaxed)) {
+        __atomic_store_n(p, 0x9002, __ATOMIC_RELAXED); /* c.ebreak */
+        __atomic_store_n(p, 0x0513, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_instruction_changing_while_decoded_at_the_end_of_ram(void **state)
+{
+    (void)state;
+    uint64_t at = LAST_PAGE + 0xffe;
+    hart.mtvec = RAM_BASE + 0x800;
+    put16(at, 0x9002);
+    pthread_t t;
+    atomic_store(&flipping, true);
+    assert_int_equal(pthread_create(&t, NULL, flip_parcel, ram.host + (at - RAM_BASE)), 0);
+    unsigned seen[2] = { 0, 0 };
+    for (unsigned i = 0; i < 50000; i++) {
+        hart_flush_code(&hart); /* as after a fence.i */
+        hart.pc = at;
+        hart_exec_block(&hart, 1);
+        if (hart.mcause != EXC_BREAKPOINT && hart.mcause != EXC_INSN_ACCESS)
+            break;
+        seen[hart.mcause == EXC_INSN_ACCESS]++;
+    }
+    atomic_store(&flipping, false);
+    pthread_join(t, NULL);
+    assert_int_equal(seen[0] + seen[1], 50000);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TG(f) cmocka_unit_test_setup_teardown(f, setup_guarded, teardown_guarded)
 
@@ -1465,6 +1505,7 @@ int main(void)
         TG(test_compressed_at_the_end_of_ram_runs_as_decoded),
         TG(test_translated_run_at_the_end_of_ram_interprets_what_it_was_made_from),
         TG(test_run_cut_short_by_the_budget_interprets_what_it_was_made_from),
+        TG(test_instruction_changing_while_decoded_at_the_end_of_ram),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
