@@ -85,51 +85,50 @@ static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val
     return mmu_store(h, va, size, val);
 }
 
-/* Fetches the parcel at pc. Returns 0 with *insn (32-bit, or 16-bit in the low half),
+/* Reads the instruction at offset off of a 4 KiB page of guest code: each halfword once
+ * (another hart or a device may change it meanwhile; the length and the decode must come
+ * from the same read), and never a byte past the page. Returns the length, 2 or 4, with
+ * *raw (32-bit, or 16-bit in the low half); or 0 with the low half in *raw when a 32-bit
+ * instruction starts in the page's last halfword and goes on in the next page. */
+static inline unsigned code_parcel(const uint8_t *page, unsigned off, uint32_t *raw)
+{
+    uint16_t lo = __atomic_load_n((const uint16_t *)(page + off), __ATOMIC_RELAXED);
+    *raw = lo;
+    if ((lo & 3) != 3)
+        return 2;
+    if (off > 0xffc)
+        return 0;
+    uint16_t hi = __atomic_load_n((const uint16_t *)(page + off + 2), __ATOMIC_RELAXED);
+    *raw = lo | (uint32_t)hi << 16;
+    return 4;
+}
+
+/* Fetches the instruction at pc. Returns 0 with *insn (32-bit, or 16-bit in the low half),
  * or a cause + 1 with h->fault_tval set. */
 static inline int fetch(struct hart *h, uint32_t *insn)
 {
     uint64_t pc = h->pc;
-    uint16_t lo, hi;
-    if (likely((pc & ~0xfffULL) == h->fetch_vpage)) {
-        unsigned off = pc & 0xfff;
-        memcpy(&lo, h->fetch_host + off, 2);
-        if ((lo & 3) != 3) {
-            *insn = lo;
-            return 0;
-        }
-        if (likely(off <= 0xffc)) {
-            memcpy(&hi, h->fetch_host + off + 2, 2);
-            *insn = lo | ((uint32_t)hi << 16);
-            return 0;
-        }
-    }
+    unsigned off = pc & 0xfff;
     int cause = 0;
-    uint8_t *p = mmu_translate_ram(h, pc, ACC_EXEC, &cause);
-    if (!p) {
-        h->fault_tval = pc;
-        return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
-    }
-    h->fetch_vpage = pc & ~0xfffULL;
-    h->fetch_host = p - (pc & 0xfff);
-    memcpy(&lo, p, 2);
-    if ((lo & 3) != 3) {
-        *insn = lo;
-        return 0;
-    }
-    uint64_t pc2 = pc + 2;
-    if ((pc2 & 0xfff) == 0) {
-        uint8_t *q = mmu_translate_ram(h, pc2, ACC_EXEC, &cause);
-        if (!q) {
-            h->fault_tval = pc2;
+    if (unlikely((pc & ~0xfffULL) != h->fetch_vpage)) {
+        uint8_t *p = mmu_translate_ram(h, pc, ACC_EXEC, &cause);
+        if (!p) {
+            h->fault_tval = pc;
             return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
         }
-        memcpy(&hi, q, 2);
-        h->fetch_vpage = ~0ULL; /* the fast path must not read across the page */
-    } else {
-        memcpy(&hi, p + 2, 2);
+        h->fetch_vpage = pc & ~0xfffULL;
+        h->fetch_host = p - off;
     }
-    *insn = lo | ((uint32_t)hi << 16);
+    if (likely(code_parcel(h->fetch_host, off, insn)))
+        return 0;
+    /* the high half is the first halfword of the next page */
+    uint64_t pc2 = pc + 2;
+    uint8_t *q = mmu_translate_ram(h, pc2, ACC_EXEC, &cause);
+    if (!q) {
+        h->fault_tval = pc2;
+        return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
+    }
+    *insn |= (uint32_t)__atomic_load_n((const uint16_t *)q, __ATOMIC_RELAXED) << 16;
     return 0;
 }
 
@@ -1092,10 +1091,10 @@ static void decode_entry(struct dentry *e, uint32_t raw)
     e->handler = fast_labels[decode_fields(e, raw)];
 }
 
-/* Records in the page's snapshot the bytes of the instruction raw decoded at off. */
-static inline void code_snap(struct code_page *cp, unsigned off, uint32_t raw)
+/* Records in the page's snapshot the bytes of the instruction raw, len bytes long
+ * (code_parcel), decoded at off. */
+static inline void code_snap(struct code_page *cp, unsigned off, uint32_t raw, unsigned len)
 {
-    unsigned len = (raw & 3) == 3 ? 4 : 2;
     if (unlikely(memcmp(cp->snap + off, &raw, len) != 0)) {
         /* changed by another hart or a device since: what was made from the old bytes
          * must go, or the page could come back to life with it */
@@ -1104,15 +1103,15 @@ static inline void code_snap(struct code_page *cp, unsigned off, uint32_t raw)
     }
 }
 
-/* The raw instruction at offset off of a decoded page (not one that crosses the page). */
+/* The raw instruction that the entry at offset off of a decoded page was made from (not one
+ * that crosses the page). It comes from the snapshot, not from guest memory: the guest page
+ * may have changed since (another hart, a device), and what runs must be what was decoded
+ * and translated. Every live entry's bytes are in the snapshot (code_snap clears the
+ * entries whose bytes it replaces). */
 static inline uint32_t code_raw(const struct code_page *cp, unsigned off)
 {
-    uint16_t lo;
-    memcpy(&lo, cp->host + off, 2);
-    if ((lo & 3) != 3)
-        return lo;
     uint32_t raw;
-    memcpy(&raw, cp->host + off, 4);
+    code_parcel(cp->snap, off, &raw);
     return raw;
 }
 
@@ -1860,8 +1859,10 @@ static const uint8_t *jit_loop_prologue(struct jit_out *j, struct ra *ra, const 
 }
 
 /* Translates the run starting at offset off of cp into head: ALU instructions, loads and
- * stores, and at most one jump or branch, which ends it. */
-static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, struct dentry *head)
+ * stores, and at most one jump or branch, which ends it. head_raw is the first instruction
+ * as the caller read it (and recorded it in the snapshot). */
+static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, struct dentry *head,
+                    uint32_t head_raw)
 {
     struct dentry d[JIT_RUN_MAX];
     uint8_t ops[JIT_RUN_MAX];
@@ -1872,14 +1873,13 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
         cc->jit_full = true;
         return;
     }
+    /* the head as the caller read and decoded it; each instruction after it read once */
     unsigned count = 0, o = off;
     bool end = false;
+    raw[0] = head_raw;
     while (count < JIT_RUN_MAX && o <= 0xffe) {
-        uint16_t lo;
-        memcpy(&lo, cp->host + o, 2);
-        if ((lo & 3) == 3 && o > 0xffc)
+        if (count && !code_parcel(cp->host, o, &raw[count]))
             break;
-        raw[count] = code_raw(cp, o);
         ops[count] = decode_fields(&d[count], raw[count]);
         end = jit_end_ok(ops[count]);
         if (!end && !jit_op_ok(ops[count]))
@@ -1891,8 +1891,8 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
     }
     if (count == 0)
         return;
-    for (unsigned i = 0, at = off; i < count; at += d[i].len, i++)
-        code_snap(cp, at, raw[i]);
+    for (unsigned i = 1, at = off + d[0].len; i < count; at += d[i].len, i++)
+        code_snap(cp, at, raw[i], d[i].len);
     uint8_t *base = cc->jit;
     struct jit_out j = { base + cc->jit_used };
     struct jit_fix fix[JIT_RUN_MAX];
@@ -2061,18 +2061,17 @@ next:
 
 do_decode:
     {
-        unsigned off = pc & 0xfff;
-        uint16_t lo;
-        memcpy(&lo, cp->host + off, 2);
-        if ((lo & 3) == 3 && off == 0xffe) {
+        unsigned off = pc & 0xfff, len;
+        uint32_t raw1;
+        len = code_parcel(cp->host, off, &raw1);
+        if (!len) {
             e->handler = &&op_cross; /* the second half is on the next page: fetch it each time */
             e->len = 4;
         } else {
-            uint32_t raw1 = code_raw(cp, off);
-            code_snap(cp, off, raw1);
+            code_snap(cp, off, raw1, len);
             decode_entry(e, raw1);
 #ifdef HAVE_JIT
-            jit_run(h->code, cp, off, e);
+            jit_run(h->code, cp, off, e, raw1);
             if (unlikely(h->code->jit_full)) {
                 /* out of room for host code: start afresh now (every decoded page is
                  * cleared as it comes back to life), not at the next fence.i, so that no

@@ -207,7 +207,7 @@ static void bus_wait(void *ctx, struct hart *h)
 {
     struct board *b = ctx;
     uint64_t deadline = UINT64_MAX;
-    bool running = atomic_load(&h->running);
+    bool running = hart_started(h);
     if (running) {
         if (h->mie & MIP_MTIP)
             deadline = aclint_mtimecmp(b->aclint, (unsigned)h->mhartid);
@@ -218,7 +218,7 @@ static void bus_wait(void *ctx, struct hart *h)
     atomic_store(&h->sleeping, true);
     pthread_mutex_lock(&h->lock);
     bool wake = atomic_load(&h->stop) || atomic_load(&h->flush_tlb_req) ||
-                (running ? hart_wfi_should_wake(h) : atomic_load(&h->running));
+                (running ? hart_wfi_should_wake(h) : atomic_load(&h->hsm) != HSM_STOPPED);
     uint64_t now = aclint_mtime(b->aclint);
     if (!wake && deadline > now) {
         if (deadline == UINT64_MAX) {
@@ -311,6 +311,12 @@ static void bus_sbi_call(void *ctx, struct hart *h)
     sbi_ecall(&b->sbi, h);
 }
 
+static void bus_hart_start(void *ctx, struct hart *h, uint64_t addr, uint64_t arg)
+{
+    (void)ctx;
+    sbi_start_hart(h, addr, arg);
+}
+
 /* ---- interrupt wiring ---- */
 
 static void hart_line(void *ctx, unsigned num, int level)
@@ -387,6 +393,11 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
         snprintf(err, errlen, "hart count must be 1..%d", VIRT_MAX_HARTS);
         return -EINVAL;
     }
+    if (cfg->ram_size == 0 || cfg->ram_size % 4096) {
+        /* the harts map RAM a 4 KiB page at a time */
+        snprintf(err, errlen, "guest memory must be a non-zero multiple of 4 KiB");
+        return -EINVAL;
+    }
     struct board *b = calloc(1, sizeof(*b));
     if (!b) {
         snprintf(err, errlen, "out of memory");
@@ -415,7 +426,7 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
     b->bus = (struct hart_bus){
         .ctx = b, .ram = &b->ram, .load = bus_load, .store = bus_store, .time = bus_time,
         .poll = bus_poll, .wait = bus_wait, .sbi_call = cfg->firmware ? NULL : bus_sbi_call,
-        .one_hart = cfg->num_harts == 1,
+        .one_hart = cfg->num_harts == 1, .start = bus_hart_start,
     };
     b->sbi = (struct sbi_host){ b, cfg->num_harts, sbi_hart, sbi_console, power_request };
     if (create_devices(b)) {
@@ -570,13 +581,13 @@ int board_load(struct board *b, char *err, size_t errlen)
         atomic_store(&h->stop, false);
         if (builtin) {
             sbi_prepare_hart(h, entry, i, dtb_addr);
-            atomic_store(&h->running, i == 0);
+            atomic_store(&h->hsm, i == 0 ? HSM_STARTED : HSM_STOPPED);
         } else {
             hart_reset(h, entry);
             h->x[10] = i;
             h->x[11] = dtb_addr;
             h->x[12] = info_addr; /* fw_dynamic: struct fw_dynamic_info */
-            atomic_store(&h->running, true);
+            atomic_store(&h->hsm, HSM_STARTED);
         }
     }
     return 0;
