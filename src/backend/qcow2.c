@@ -1028,12 +1028,13 @@ static int qcow2_open_backing(struct qcow2 *q, const uint8_t *h, const struct qc
     name[hd->backing_len] = '\0';
     if (strlen(name) != hd->backing_len)
         BAD("qcow2 backing file name contains a NUL byte");
-    enum blk_format fmt = BLK_FORMAT_AUTO;
-    if (!strcmp(hd->backing_fmt, "raw"))
-        fmt = BLK_FORMAT_RAW;
-    else if (!strcmp(hd->backing_fmt, "qcow2"))
+    /* Never probed: without a format in the header the backing file is raw. A probe would
+     * trust a qcow2 header that a guest wrote into a raw base, and its backing name would
+     * open any host file for the guest to read. */
+    enum blk_format fmt = BLK_FORMAT_RAW;
+    if (!strcmp(hd->backing_fmt, "qcow2"))
         fmt = BLK_FORMAT_QCOW2;
-    else if (hd->backing_fmt[0]) {
+    else if (hd->backing_fmt[0] && strcmp(hd->backing_fmt, "raw")) {
         blk_errf(err, errlen, "image '%s': unsupported backing file format '%s'", path,
                  hd->backing_fmt);
         return -ENOTSUP;
@@ -1049,9 +1050,18 @@ static int qcow2_open_backing(struct qcow2 *q, const uint8_t *h, const struct qc
     bool top = chain->depth == 1;
     char sub[512];
     int rc = blk_open_chain(full, fmt, true, chain, &q->backing, sub, sizeof(sub));
-    if (rc < 0)
+    if (rc < 0) {
         blk_errf(err, errlen, top ? "image '%s': backing file: %s" : "%.0s%s", path, sub);
-    return rc;
+        return rc;
+    }
+    uint8_t magic[4] = { 0 };
+    if (!hd->backing_fmt[0] && blk_fd_pread(q->backing->fd, magic, 4, 0) == 0 &&
+        be32(magic) == QCOW2_MAGIC)
+        blk_errf(q->b->warning, sizeof(q->b->warning), "image '%s' names no backing format: "
+                 "its backing file '%s' looks like qcow2 but is read as raw", path, full);
+    if (q->backing->warning[0])
+        blk_errf(q->b->warning, sizeof(q->b->warning), "%s", q->backing->warning);
+    return 0;
 }
 
 int qcow2_open(struct blk_backend *b, struct blk_chain *chain, char *err, size_t errlen)

@@ -840,6 +840,89 @@ static void test_backing_loops_and_depth(void **state)
     open_fails(f, P(f, "c17"), true, "deeper than 16");
 }
 
+/* ---- a guest-written qcow2 header is never trusted ---- */
+
+/* A raw disk whose first bytes a guest made a qcow2 header; NAME, when given, is its backing
+ * file. The disk is 1 MiB, the header's virtual size too. Returns the disk's bytes. */
+static uint8_t *guest_written_header(struct fx *f, const char *disk, const char *backing)
+{
+    if (backing)
+        assert_int_equal(run(f, "qemu-img create -q -f qcow2 -u -b '%s' -F raw hdr.qcow2 1M",
+                             backing), 0);
+    else
+        assert_int_equal(run(f, "qemu-img create -q -f qcow2 hdr.qcow2 1M"), 0);
+    assert_int_equal(run(f, "cp hdr.qcow2 '%s' && truncate -s 1M '%s'", disk, disk), 0);
+    size_t n;
+    uint8_t *img = read_file(P(f, disk), &n);
+    assert_non_null(img);
+    assert_int_equal(n, 1 << 20);
+    return img;
+}
+
+/* The overlay has no backing format: its raw base holds a qcow2 header naming a host file. The
+ * base must read as the raw bytes the guest wrote, and the host file must stay closed. */
+static void test_backing_file_is_never_probed(void **state)
+{
+    struct fx *f = *state;
+    uint8_t *secret = malloc(1 << 20);
+    fill(secret, 1 << 20, 42);
+    write_file(P(f, "secret.raw"), secret, 1 << 20);
+    uint8_t *base = guest_written_header(f, "base.raw", P(f, "secret.raw"));
+    assert_int_equal(run(f, "qemu-img create -q -f qcow2 -b base.raw -F raw ov.qcow2 1M"), 0);
+    uint8_t hl[4];                              /* the backing-format extension comes first */
+    int fd = open(P(f, "ov.qcow2"), O_RDONLY);
+    assert_int_equal(pread(fd, hl, 4, 100), 4);
+    close(fd);
+    patch_be(P(f, "ov.qcow2"), (off_t)hl[0] << 24 | hl[1] << 16 | hl[2] << 8 | hl[3], 0, 4);
+    expect_failure = true;
+    assert_int_not_equal(run(f, "qemu-img info ov.qcow2 | grep -q 'backing file format'"), 0);
+    expect_failure = false;
+    /* a writer of the secret would conflict with a reader's shared lock: it must be free */
+    struct blk_backend *w = open_ok(f, P(f, "secret.raw"), BLK_FORMAT_RAW, false);
+    struct blk_backend *b = open_ok(f, P(f, "ov.qcow2"), BLK_FORMAT_QCOW2, true);
+    blk_close(w);
+    assert_disk_is(b, base, 1 << 20);
+    assert_non_null(strstr(blk_warning(b), "looks like qcow2 but is read as raw"));
+    blk_close(b);
+    b = open_ok(f, P(f, "ov.qcow2"), BLK_FORMAT_QCOW2, false);
+    assert_disk_is(b, base, 1 << 20);
+    blk_close(b);
+    free(base);
+    free(secret);
+}
+
+/* Without format=, a writable image is not opened as qcow2 on its magic alone: the guest may
+ * have written it. A read-only one may be probed; a named format is always honoured. */
+static void test_writable_image_is_not_probed_as_qcow2(void **state)
+{
+    struct fx *f = *state;
+    uint8_t *disk = guest_written_header(f, "d.raw", NULL);
+    struct blk_backend *b = NULL;
+    f->err[0] = '\0';
+    assert_int_equal(blk_open(P(f, "d.raw"), BLK_FORMAT_AUTO_STRICT, false, &b, f->err,
+                              sizeof(f->err)), -EPERM);
+    assert_null(b);
+    assert_non_null(strstr(f->err, P(f, "d.raw")));
+    assert_non_null(strstr(f->err, "looks like qcow2"));
+    assert_non_null(strstr(f->err, "format=qcow2"));
+    b = open_ok(f, P(f, "d.raw"), BLK_FORMAT_RAW, false);
+    assert_int_equal(blk_format(b), BLK_FORMAT_RAW);
+    assert_disk_is(b, disk, 1 << 20);
+    blk_close(b);
+    b = open_ok(f, P(f, "d.raw"), BLK_FORMAT_AUTO_STRICT, true);
+    assert_int_equal(blk_format(b), BLK_FORMAT_QCOW2);
+    blk_close(b);
+    b = open_ok(f, P(f, "d.raw"), BLK_FORMAT_QCOW2, false);
+    assert_int_equal(blk_format(b), BLK_FORMAT_QCOW2);
+    blk_close(b);
+    /* a raw image is still found raw without format= */
+    assert_int_equal(run(f, "truncate -s 1M plain.raw"), 0);
+    b = open_ok(f, P(f, "plain.raw"), BLK_FORMAT_AUTO_STRICT, false);
+    assert_int_equal(blk_format(b), BLK_FORMAT_RAW);
+    blk_close(b);
+    free(disk);
+}
+
 static void test_missing_backing_file_named(void **state)
 {
     struct fx *f = *state;
@@ -875,6 +958,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsupported_features_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backing_loops_and_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_backing_file_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backing_file_is_never_probed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writable_image_is_not_probed_as_qcow2, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
