@@ -1,9 +1,10 @@
 /* The qcow2 image backend (versions 2 and 3, per QEMU's docs/interop/qcow2.txt): header checks,
  * L1/L2 lookup, zero and compressed (zlib) clusters, backing chains, cluster allocation at the end
  * of the file with refcounts, copy-on-write of shared clusters and L2 tables (internal snapshots).
- * Not here: encryption, external data files, extended L2 entries, zstd, lazy refcounts, reusing
- * freed clusters (allocation only appends; freed ones are punched out), a refcount table beyond
- * 8 MiB (a write that would need one fails with -ENOSPC and says so).
+ * Allocation takes the lowest cluster whose refcount is 0, else appends; freed clusters are
+ * punched out until then. Not here: encryption, external data files, extended L2 entries, zstd,
+ * lazy refcounts, a refcount table beyond 8 MiB (a write that would need one fails with -ENOSPC
+ * and says so).
  *
  * Every header field and table entry comes from an untrusted file: each is checked before use.
  * Metadata is write-through (each changed entry is written at once) in a crash-safe order: a new
@@ -77,7 +78,8 @@ struct qcow2 {
     uint32_t rt_clusters;
     unsigned refcount_order;
     uint64_t rb_entries;          /* refcounts per refcount block */
-    uint64_t file_end;            /* next cluster to allocate */
+    uint64_t file_end;            /* the end of the file, where appended clusters go */
+    uint64_t free_hint;           /* no cluster below it is free (freeing lowers it) */
     struct blk_backend *backing;
     struct qcow2_cache l2c, rbc;
     uint64_t tick;
@@ -376,27 +378,89 @@ static int qcow2_refcount_set(struct qcow2 *q, uint64_t host, uint64_t val, int 
     return qcow2_write_meta(q, rb + first, n, q->rt[rti] + first);
 }
 
-/* A new cluster at the end of the file, refcount 1 (written before anything points at it). */
+/* The first cluster from the hint on whose refcount is 0 on disk. The write-through order drops
+ * a refcount only after the last pointer to the cluster is gone, so nothing refers to it, even
+ * after a kill. The header, L1 and refcount tables are skipped whatever their refcounts say. */
+static int qcow2_find_free(struct qcow2 *q, uint64_t *out)
+{
+    uint64_t cs = q->cluster_size;
+    for (uint64_t c = q->free_hint; c < q->file_end; c += cs) {
+        uint64_t v;
+        if (qcow2_hits_fixed_metadata(q, c, cs))
+            continue;
+        int rc = qcow2_refcount_get(q, c, &v);
+        if (rc < 0)
+            return rc;
+        if (v == 0) {
+            q->free_hint = c + cs;
+            *out = c;
+            return 0;
+        }
+    }
+    q->free_hint = q->file_end;
+    *out = 0;
+    return 0;
+}
+
+/* A cluster with refcount 1 (written before anything points at it): a freed one if there is
+ * one, so that a guest's write-and-discard loop cannot grow the file, else one at the end. */
 static int qcow2_alloc_cluster(struct qcow2 *q, uint64_t *out)
 {
+    uint64_t at;
+    int rc = qcow2_find_free(q, &at);
+    if (rc < 0)
+        return rc;
+    if (at) {
+        if ((rc = qcow2_refcount_set(q, at, 1, 0)) < 0)
+            return rc;
+        *out = at;
+        return 0;
+    }
     for (int tries = 0; tries < 1024; tries++) {
-        uint64_t at = q->file_end, rc_val;
+        uint64_t rc_val;
+        at = q->file_end;
         q->file_end += q->cluster_size;
-        int rc = qcow2_refcount_get(q, at, &rc_val);
-        if (rc < 0)
+        if ((rc = qcow2_refcount_get(q, at, &rc_val)) < 0)
             return rc;
         if (rc_val)        /* in use beyond the end of the file: a preallocated image */
             continue;
         if ((rc = qcow2_refcount_set(q, at, 1, 0)) < 0)
             return rc;
+        if (q->free_hint == at)       /* unless a refcount change freed something below */
+            q->free_hint = q->file_end;
         *out = at;
         return 0;
     }
     return q_corrupt(q, "no free cluster found at the end of the file");
 }
 
-/* Drops one reference to each cluster in [off, off+len); a cluster left unused is punched out
- * (it is never reused: allocation only appends). */
+static void qcow2_cache_forget(struct qcow2_cache *c, uint64_t off)
+{
+    for (int i = 0; i < QCOW2_CACHE_SLOTS; i++) {
+        if (c->off[i] == off) {
+            c->off[i] = 0;
+            c->used[i] = 0;
+        }
+    }
+}
+
+/* A cluster's refcount went to 0: it may be allocated again. Its cached copies go, and its
+ * storage goes back to the file system (where it cannot, the caller hears why). */
+static int qcow2_cluster_freed(struct qcow2 *q, uint64_t c)
+{
+    qcow2_cache_forget(&q->l2c, c);
+    qcow2_cache_forget(&q->rbc, c);
+    q->zout_l2e = 0;
+    if (c < q->free_hint)
+        q->free_hint = c;
+    if (fallocate(q->b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)c,
+                  (off_t)q->cluster_size) == 0 || errno == EOPNOTSUPP || errno == ENOSYS)
+        return 0;
+    return blk_io_error(q->b, -errno, "punching freed cluster %#llx: %s", (unsigned long long)c,
+                        strerror(errno));
+}
+
+/* Drops one reference to each cluster in [off, off+len); a cluster left unused is freed. */
 static int qcow2_unref_range(struct qcow2 *q, uint64_t off, uint64_t len)
 {
     uint64_t cs = q->cluster_size;
@@ -409,9 +473,9 @@ static int qcow2_unref_range(struct qcow2 *q, uint64_t off, uint64_t len)
             return q_corrupt(q, "freeing cluster %#llx with refcount 0", (unsigned long long)c);
         if ((rc = qcow2_refcount_set(q, c, v - 1, 0)) < 0)
             return rc;
-        if (v == 1 && !qcow2_hits_fixed_metadata(q, c, cs))
-            (void)fallocate(q->b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)c,
-                            (off_t)cs);
+        if (v == 1 && !qcow2_hits_fixed_metadata(q, c, cs) &&
+            (rc = qcow2_cluster_freed(q, c)) < 0)
+            return rc;
     }
     return 0;
 }

@@ -840,6 +840,105 @@ static void test_backing_loops_and_depth(void **state)
     open_fails(f, P(f, "c17"), true, "deeper than 16");
 }
 
+/* ---- freed clusters are allocated again ---- */
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* A guest that writes and discards in a loop must not grow the file: freed clusters come back. */
+static void test_qcow2_reuses_freed_clusters(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 4 << 20;
+    assert_int_equal(run(f, "qemu-img create -q -f qcow2 r.qcow2 %zu", size), 0);
+    uint8_t *img = calloc(1, size), buf[65536];
+    struct blk_backend *b = open_ok(f, P(f, "r.qcow2"), BLK_FORMAT_QCOW2, false);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t off = (uint64_t)(i % 61) * 65536;
+        fill(buf, sizeof(buf), (uint32_t)i);
+        assert_int_equal(blk_pwrite(b, buf, sizeof(buf), off), 0);
+        assert_int_equal(blk_discard(b, off, sizeof(buf)), 0);
+    }
+    /* keep some, discard others, write more: the holes are filled before the file grows */
+    random_writes(b, img, size, 200, 100000, 21);
+    assert_int_equal(blk_discard(b, 0, size / 2), 0);
+    memset(img, 0, size / 2);
+    random_writes(b, img, size, 200, 100000, 22);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_true(file_size(P(f, "r.qcow2")) < (off_t)size + (1 << 20));
+    assert_qemu_sees(f, "r.qcow2", img, size);
+
+    /* small clusters and a snapshot: shared clusters are not freed by the top's discards */
+    assert_int_equal(run(f, "qemu-img create -q -f qcow2 -o cluster_size=4096 s.qcow2 %zu && "
+                            "qemu-io -c 'write -P 9 0 1M' s.qcow2 && "
+                            "qemu-img snapshot -c one s.qcow2", size), 0);
+    memset(img, 0, size);
+    memset(img, 9, 1 << 20);
+    b = open_ok(f, P(f, "s.qcow2"), BLK_FORMAT_QCOW2, false);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t off = (uint64_t)(i % 300) * 12288 + 4096;
+        fill(buf, 8192, (uint32_t)i);
+        assert_int_equal(blk_pwrite(b, buf, 8192, off), 0);
+        assert_int_equal(blk_discard(b, off, 8192), 0);
+        memset(img + off, 0, 8192);
+    }
+    random_writes(b, img, size, 100, 20000, 23);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_true(file_size(P(f, "s.qcow2")) < (off_t)size + (2 << 20));
+    assert_qemu_sees(f, "s.qcow2", img, size);
+    memset(img, 0, size);
+    memset(img, 9, 1 << 20);
+    assert_int_equal(run(f, "qemu-img convert -O raw -l snapshot.name=one s.qcow2 snap.raw"), 0);
+    assert_file_is(P(f, "snap.raw"), img, size);
+    free(img);
+}
+
+/* Killed in the middle of writes and discards that reuse clusters: qemu-img check stays clean
+ * (at worst leaked clusters) and what was flushed reads back. */
+static void test_qcow2_reuse_survives_kill(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 1 << 20;
+    assert_int_equal(run(f, "qemu-img create -q -f qcow2 -o cluster_size=4096 k.qcow2 1M"), 0);
+    uint8_t *img = calloc(1, size);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct blk_backend *b = NULL;
+        if (blk_open(P(f, "k.qcow2"), BLK_FORMAT_QCOW2, false, &b, NULL, 0))
+            _exit(2);
+        for (uint32_t i = 0; i < 20; i++) {
+            random_writes(b, img, size, 20, 30000, 100 + i);
+            if (blk_discard(b, (i * 40960) % size, 65536))
+                _exit(3);
+        }
+        if (blk_flush(b))
+            _exit(4);
+        random_writes(b, img, size, 20, 30000, 99);   /* after the flush: may or may not land */
+        raise(SIGKILL);
+        _exit(5);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    assert_int_equal(run(f, "qemu-img check k.qcow2"), 0);
+    for (uint32_t i = 0; i < 20; i++) {
+        random_writes(NULL, img, size, 20, 30000, 100 + i);
+        memset(img + (i * 40960) % size, 0, 65536);
+    }
+    random_writes(NULL, img, size, 20, 30000, 99);
+    struct blk_backend *b = open_ok(f, P(f, "k.qcow2"), BLK_FORMAT_QCOW2, true);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    free(img);
+}
+
 /* ---- a guest-written qcow2 header is never trusted ---- */
 
 /* A raw disk whose first bytes a guest made a qcow2 header; NAME, when given, is its backing
@@ -958,6 +1057,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsupported_features_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backing_loops_and_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_backing_file_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_reuses_freed_clusters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_reuse_survives_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backing_file_is_never_probed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writable_image_is_not_probed_as_qcow2, setup,
                                         teardown),
