@@ -54,6 +54,7 @@
 #define QCOW2_MAX_SNAPSHOTS 65536
 #define QCOW2_MAX_BACKING_NAME 1023
 #define QCOW2_CACHE_SLOTS 16
+#define QCOW2_SCAN_BUDGET 65536   /* refcounts looked at per allocation before appending */
 
 /* A few cluster-sized tables (L2 tables or refcount blocks) kept in memory, least recently used
  * out. The file is always up to date: callers write each entry they change through at once. */
@@ -378,13 +379,20 @@ static int qcow2_refcount_set(struct qcow2 *q, uint64_t host, uint64_t val, int 
     return qcow2_write_meta(q, rb + first, n, q->rt[rti] + first);
 }
 
-/* The first cluster from the hint on whose refcount is 0 on disk. The write-through order drops
- * a refcount only after the last pointer to the cluster is gone, so nothing refers to it, even
- * after a kill. The header, L1 and refcount tables are skipped whatever their refcounts say. */
+/* The first cluster from the hint on whose refcount is 0 on disk (0: none). The write-through
+ * order drops a refcount only after the last pointer to the cluster is gone, so nothing refers
+ * to it, even after a kill. The header, L1 and refcount tables are skipped whatever their
+ * refcounts say. A budget bounds one call: a huge sparse file whose refcounts say "in use" must
+ * not hold a request for minutes; the next call goes on from where this one stopped. */
 static int qcow2_find_free(struct qcow2 *q, uint64_t *out)
 {
-    uint64_t cs = q->cluster_size;
+    uint64_t cs = q->cluster_size, budget = QCOW2_SCAN_BUDGET;
+    *out = 0;
     for (uint64_t c = q->free_hint; c < q->file_end; c += cs) {
+        if (budget-- == 0) {
+            q->free_hint = c;
+            return 0;
+        }
         uint64_t v;
         if (qcow2_hits_fixed_metadata(q, c, cs))
             continue;
@@ -398,7 +406,6 @@ static int qcow2_find_free(struct qcow2 *q, uint64_t *out)
         }
     }
     q->free_hint = q->file_end;
-    *out = 0;
     return 0;
 }
 

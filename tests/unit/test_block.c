@@ -939,6 +939,48 @@ static void test_qcow2_reuse_survives_kill(void **state)
     free(img);
 }
 
+/* A crafted image: a 2 TiB sparse file whose 8 MiB refcount table points every entry at one
+ * refcount block saying "in use". Looking for a freed cluster must not scan it all at once. */
+static void test_qcow2_free_cluster_search_is_bounded(void **state)
+{
+    struct fx *f = *state;
+    const char *m = P(f, "huge.qcow2");
+    assert_int_equal(run(f, "qemu-img create -q -f qcow2 -o cluster_size=512,refcount_bits=1 "
+                            "huge.qcow2 1M"), 0);
+    uint64_t rt = ((uint64_t)file_size(m) + 511) & ~511ULL, rt_bytes = 8 << 20, rb = rt + rt_bytes;
+    uint8_t *raw = malloc(rt_bytes), ones[512];
+    assert_non_null(raw);
+    for (uint64_t i = 0; i < rt_bytes; i += 8)
+        for (int k = 0; k < 8; k++)
+            raw[i + k] = (uint8_t)(rb >> (56 - 8 * k));
+    memset(ones, 0xff, sizeof(ones));
+    int fd = open(m, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, raw, rt_bytes, (off_t)rt), (ssize_t)rt_bytes);
+    assert_int_equal(pwrite(fd, ones, sizeof(ones), (off_t)rb), (ssize_t)sizeof(ones));
+    assert_int_equal(ftruncate(fd, (2LL << 40) - (1 << 20)), 0);
+    close(fd);
+    free(raw);
+    patch_be(m, 48, rt, 8);
+    patch_be(m, 56, rt_bytes / 512, 4);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        struct blk_backend *b = NULL;
+        if (blk_open(m, BLK_FORMAT_QCOW2, false, &b, NULL, 0))
+            _exit(2);
+        (void)blk_pwrite(b, ones, sizeof(ones), 0);    /* fails or not, but soon */
+        blk_close(b);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st))
+        print_error("killed by signal %d\n", WTERMSIG(st));
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /* ---- a guest-written qcow2 header is never trusted ---- */
 
 /* A raw disk whose first bytes a guest made a qcow2 header; NAME, when given, is its backing
@@ -1059,6 +1101,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_backing_file_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_reuses_freed_clusters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_reuse_survives_kill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_free_cluster_search_is_bounded, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_backing_file_is_never_probed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writable_image_is_not_probed_as_qcow2, setup,
                                         teardown),
