@@ -1090,6 +1090,31 @@ static int qcow2_load_refcounts(struct qcow2 *q, char *err, size_t errlen)
     return rc;
 }
 
+/* Allocation hands out clusters whose refcount is 0: a refcount block or an L2 table that says
+ * so would get guest data written over it, and the guest's bytes would then be read as table
+ * entries. Refuse such an image for writing (snapshot tables are not looked at). */
+static int qcow2_check_table_refcounts(struct qcow2 *q, char *err, size_t errlen)
+{
+    for (uint64_t i = 0; i < q->rt_entries + q->l1_size; i++) {
+        bool rb = i < q->rt_entries;
+        uint64_t off = rb ? q->rt[i] : q->l1[i - q->rt_entries] & QCOW2_OFFSET_MASK, v;
+        if (!off)
+            continue;
+        int rc = qcow2_refcount_get(q, off, &v);
+        if (rc < 0) {
+            blk_errf(err, errlen, "%s", q->b->last_error);
+            return rc;
+        }
+        if (v == 0) {
+            blk_errf(err, errlen, "image '%s': corrupt qcow2: %s at %#llx has refcount 0; "
+                     "repair it with 'qemu-img check -r all'", q->b->path,
+                     rb ? "refcount block" : "L2 table", (unsigned long long)off);
+            return -EUCLEAN;
+        }
+    }
+    return 0;
+}
+
 static int qcow2_open_backing(struct qcow2 *q, const uint8_t *h, const struct qcow2_header *hd,
                               struct blk_chain *chain, char *err, size_t errlen)
 {
@@ -1177,7 +1202,8 @@ int qcow2_open(struct blk_backend *b, struct blk_chain *chain, char *err, size_t
     q->zout_l2e = 0;
     if ((rc = qcow2_load_l1(q, err, errlen)) < 0)
         goto fail;
-    if (!b->readonly && (rc = qcow2_load_refcounts(q, err, errlen)) < 0)
+    if (!b->readonly && ((rc = qcow2_load_refcounts(q, err, errlen)) < 0 ||
+                         (rc = qcow2_check_table_refcounts(q, err, errlen)) < 0))
         goto fail;
     if (hd.backing_offset && (rc = qcow2_open_backing(q, h, &hd, chain, err, errlen)) < 0)
         goto fail;

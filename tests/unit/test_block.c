@@ -795,6 +795,15 @@ static void test_malformed_headers_fail_cleanly(void **state)
     assert_int_equal(blk_pread(b, buf, sizeof(buf), 0), -EIO);
     assert_non_null(strstr(blk_last_error(b), "L2 table"));
     blk_close(b);
+    /* tables whose refcount says free would be handed out again: not opened for writing */
+    fresh(f, "");
+    assert_int_equal(run(f, "qemu-io -c 'write -P 1 0 4096' m.qcow2"), 0);
+    patch_be(m, 2 * 65536 + 4 * 2, 0, 2);        /* cluster 4, the L2 table: refcount 0 */
+    open_fails(f, m, false, "L2 table at 0x40000 has refcount 0");
+    blk_close(open_ok(f, m, BLK_FORMAT_AUTO, true));
+    fresh(f, "");
+    patch_be(m, 2 * 65536 + 2 * 2, 0, 2);        /* cluster 2, the refcount block itself */
+    open_fails(f, m, false, "refcount block at 0x20000 has refcount 0");
 }
 
 static void test_unsupported_features_named(void **state)
