@@ -1,6 +1,6 @@
 /* The qcow2 image backend (versions 2 and 3, per QEMU's docs/interop/qcow2.txt): header checks,
- * L1/L2 lookup, zero and compressed (zlib) clusters, backing chains, cluster allocation at the end
- * of the file with refcounts, copy-on-write of shared clusters and L2 tables (internal snapshots).
+ * L1/L2 lookup, zero and compressed (zlib) clusters, backing chains, cluster allocation with
+ * refcounts, copy-on-write of shared clusters and L2 tables (internal snapshots).
  * Allocation takes the lowest cluster whose refcount is 0, else appends; freed clusters are
  * punched out until then. Not here: encryption, external data files, extended L2 entries, zstd,
  * lazy refcounts, a refcount table beyond 8 MiB (a write that would need one fails with -ENOSPC
@@ -13,7 +13,9 @@
  * process dies (kill -9), the page cache keeps every write in that order, so the image is at
  * worst left with leaked clusters. blk_flush makes everything durable with one fdatasync; after a
  * power loss, what was written since the last flush may have reached the disk in another order
- * (no barriers between the steps, for speed), which 'qemu-img check -r all' repairs. */
+ * (no barriers between the steps, for speed), which 'qemu-img check -r all' repairs. The one
+ * barrier: a freed cluster is allocated again only after an fdatasync since it was freed, so no
+ * order of those writes leaves two owners pointing at it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -81,6 +83,7 @@ struct qcow2 {
     uint64_t rb_entries;          /* refcounts per refcount block */
     uint64_t file_end;            /* the end of the file, where appended clusters go */
     uint64_t free_hint;           /* no cluster below it is free (freeing lowers it) */
+    bool freed_since_sync;        /* a refcount went to 0 since the last fdatasync */
     struct blk_backend *backing;
     struct qcow2_cache l2c, rbc;
     uint64_t tick;
@@ -400,6 +403,11 @@ static int qcow2_find_free(struct qcow2 *q, uint64_t *out)
         if (rc < 0)
             return rc;
         if (v == 0) {
+            /* The pointer that let go of it must be on disk before new data is: after a power
+             * loss the old owner would read the new data. One sync covers every free so far. */
+            if (q->freed_since_sync && fdatasync(q->b->fd) < 0)
+                return blk_io_error(q->b, -errno, "fdatasync: %s", strerror(errno));
+            q->freed_since_sync = false;
             q->free_hint = c + cs;
             *out = c;
             return 0;
@@ -458,6 +466,7 @@ static int qcow2_cluster_freed(struct qcow2 *q, uint64_t c)
     qcow2_cache_forget(&q->l2c, c);
     qcow2_cache_forget(&q->rbc, c);
     q->zout_l2e = 0;
+    q->freed_since_sync = true;
     if (c < q->free_hint)
         q->free_hint = c;
     if (fallocate(q->b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)c,
@@ -757,8 +766,10 @@ static int qcow2_pwrite(struct blk_backend *b, const void *buf, size_t len, uint
 
 static int qcow2_flush(struct blk_backend *b)
 {
+    struct qcow2 *q = b->priv;
     if (fdatasync(b->fd) < 0)
         return blk_io_error(b, -errno, "fdatasync: %s", strerror(errno));
+    q->freed_since_sync = false;
     return 0;
 }
 

@@ -889,8 +889,8 @@ static void test_qcow2_reuses_freed_clusters(void **state)
     memset(img, 0, size);
     memset(img, 9, 1 << 20);
     b = open_ok(f, P(f, "s.qcow2"), BLK_FORMAT_QCOW2, false);
-    for (int i = 0; i < 1000; i++) {
-        uint64_t off = (uint64_t)(i % 300) * 12288 + 4096;
+    for (int i = 0; i < 300; i++) {
+        uint64_t off = (uint64_t)i * 12288 + 4096;
         fill(buf, 8192, (uint32_t)i);
         assert_int_equal(blk_pwrite(b, buf, 8192, off), 0);
         assert_int_equal(blk_discard(b, off, 8192), 0);
