@@ -14,8 +14,8 @@
  * worst left with leaked clusters. blk_flush makes everything durable with one fdatasync; after a
  * power loss, what was written since the last flush may have reached the disk in another order
  * (no barriers between the steps, for speed), which 'qemu-img check -r all' repairs. The one
- * barrier: a freed cluster is allocated again only after an fdatasync since it was freed, so no
- * order of those writes leaves two owners pointing at it. */
+ * barrier: a freed cluster is punched out or allocated again only after an fdatasync since it
+ * was freed, so no order of those writes loses flushed data or leaves two owners of it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -56,6 +56,7 @@
 #define QCOW2_MAX_SNAPSHOTS 65536
 #define QCOW2_MAX_BACKING_NAME 1023
 #define QCOW2_CACHE_SLOTS 16
+#define QCOW2_PUNCH_SLOTS 256     /* freed ranges waiting for a sync before their punch */
 #define QCOW2_SCAN_BUDGET 65536   /* refcounts looked at per allocation before appending */
 
 /* A few cluster-sized tables (L2 tables or refcount blocks) kept in memory, least recently used
@@ -83,7 +84,9 @@ struct qcow2 {
     uint64_t rb_entries;          /* refcounts per refcount block */
     uint64_t file_end;            /* the end of the file, where appended clusters go */
     uint64_t free_hint;           /* no cluster below it is free (freeing lowers it) */
-    bool freed_since_sync;        /* a refcount went to 0 since the last fdatasync */
+    /* Clusters freed since the last fdatasync: not reused, nor punched out, before one. */
+    uint64_t punch_off[QCOW2_PUNCH_SLOTS], punch_len[QCOW2_PUNCH_SLOTS];
+    unsigned n_punch;
     struct blk_backend *backing;
     struct qcow2_cache l2c, rbc;
     uint64_t tick;
@@ -382,6 +385,26 @@ static int qcow2_refcount_set(struct qcow2 *q, uint64_t host, uint64_t val, int 
     return qcow2_write_meta(q, rb + first, n, q->rt[rti] + first);
 }
 
+/* Makes every free so far durable, then punches the freed clusters out. Before the sync, a
+ * power loss could keep the old pointer to a cluster and lose its data all the same (a punch),
+ * or give it a second owner (reuse). */
+static int qcow2_sync_frees(struct qcow2 *q)
+{
+    if (fdatasync(q->b->fd) < 0)
+        return blk_io_error(q->b, -errno, "fdatasync: %s", strerror(errno));
+    int rc = 0;
+    for (unsigned i = 0; i < q->n_punch; i++) {
+        if (fallocate(q->b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      (off_t)q->punch_off[i], (off_t)q->punch_len[i]) == 0 ||
+            errno == EOPNOTSUPP || errno == ENOSYS || rc < 0)
+            continue;
+        rc = blk_io_error(q->b, -errno, "punching freed clusters at %#llx: %s",
+                          (unsigned long long)q->punch_off[i], strerror(errno));
+    }
+    q->n_punch = 0;
+    return rc;
+}
+
 /* The first cluster from the hint on whose refcount is 0 on disk (0: none). The write-through
  * order drops a refcount only after the last pointer to the cluster is gone, so nothing refers
  * to it, even after a kill. The header, L1 and refcount tables are skipped whatever their
@@ -403,11 +426,8 @@ static int qcow2_find_free(struct qcow2 *q, uint64_t *out)
         if (rc < 0)
             return rc;
         if (v == 0) {
-            /* The pointer that let go of it must be on disk before new data is: after a power
-             * loss the old owner would read the new data. One sync covers every free so far. */
-            if (q->freed_since_sync && fdatasync(q->b->fd) < 0)
-                return blk_io_error(q->b, -errno, "fdatasync: %s", strerror(errno));
-            q->freed_since_sync = false;
+            if (q->n_punch && (rc = qcow2_sync_frees(q)) < 0)
+                return rc;
             q->free_hint = c + cs;
             *out = c;
             return 0;
@@ -459,21 +479,26 @@ static void qcow2_cache_forget(struct qcow2_cache *c, uint64_t off)
     }
 }
 
-/* A cluster's refcount went to 0: it may be allocated again. Its cached copies go, and its
- * storage goes back to the file system (where it cannot, the caller hears why). */
+/* A cluster's refcount went to 0: it may be allocated again, and its storage goes back to the
+ * file system, both after the next sync. Its cached copies go now. */
 static int qcow2_cluster_freed(struct qcow2 *q, uint64_t c)
 {
     qcow2_cache_forget(&q->l2c, c);
     qcow2_cache_forget(&q->rbc, c);
     q->zout_l2e = 0;
-    q->freed_since_sync = true;
     if (c < q->free_hint)
         q->free_hint = c;
-    if (fallocate(q->b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)c,
-                  (off_t)q->cluster_size) == 0 || errno == EOPNOTSUPP || errno == ENOSYS)
+    unsigned n = q->n_punch;
+    if (n && q->punch_off[n - 1] + q->punch_len[n - 1] == c) {
+        q->punch_len[n - 1] += q->cluster_size;
         return 0;
-    return blk_io_error(q->b, -errno, "punching freed cluster %#llx: %s", (unsigned long long)c,
-                        strerror(errno));
+    }
+    int rc;
+    if (n == QCOW2_PUNCH_SLOTS && (rc = qcow2_sync_frees(q)) < 0)
+        return rc;
+    q->punch_off[q->n_punch] = c;
+    q->punch_len[q->n_punch++] = q->cluster_size;
+    return 0;
 }
 
 /* Drops one reference to each cluster in [off, off+len); a cluster left unused is freed. */
@@ -766,11 +791,7 @@ static int qcow2_pwrite(struct blk_backend *b, const void *buf, size_t len, uint
 
 static int qcow2_flush(struct blk_backend *b)
 {
-    struct qcow2 *q = b->priv;
-    if (fdatasync(b->fd) < 0)
-        return blk_io_error(b, -errno, "fdatasync: %s", strerror(errno));
-    q->freed_since_sync = false;
-    return 0;
+    return qcow2_sync_frees(b->priv);
 }
 
 /* Deallocates one whole cluster so that it reads as zeros (or, for DISCARD on a v2 overlay, is
@@ -846,6 +867,8 @@ static void qcow2_close(struct blk_backend *b)
     struct qcow2 *q = b->priv;
     if (!q)
         return;
+    if (q->n_punch)
+        (void)qcow2_sync_frees(q);
     blk_close(q->backing);
     qcow2_cache_free(&q->l2c);
     qcow2_cache_free(&q->rbc);
