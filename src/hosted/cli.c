@@ -25,7 +25,8 @@ const char cli_vm_usage[] =
     "  --no-reboot          exit when the guest reboots instead of restarting it\n"
     "  --disk SPEC          virtio disk: PATH[,format=raw|qcow2][,readonly][,root]\n"
     "                       [,bps=BYTES/s][,iops=N] (repeatable)\n"
-    "  --disk-from BASE[,root]  (create) a new qcow2 overlay on the read-only image BASE\n"
+    "  --disk-from BASE[,root][,format=raw|qcow2]  (create) a new qcow2 overlay on the\n"
+    "                       read-only image BASE\n"
     "                       (a linked clone); root makes it the root device (root=/dev/vdX)\n"
     "  --net SPEC           virtio NIC: user[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]\n"
     "                       [,host=on] (host=on: the guest may reach the host's 127.0.0.1 as\n"
@@ -338,9 +339,9 @@ static int set_option(struct vm_spec *s, struct cli_vm_opts *o, const char *name
         o->disk_from[o->n_disk_from++] = v;
         char base[4096];
         snprintf(base, sizeof(base), "%s", v);
-        size_t blen = strlen(base);
-        if (blen > 5 && !strcmp(base + blen - 5, ",root"))
-            base[blen - 5] = '\0';
+        char *comma = strchr(base, ','); /* ,root and ,format= are checked by create */
+        if (comma)
+            *comma = '\0';
         return readable(base, "base image", err, errlen);
     }
     if (!strcmp(name, "--disk")) {
