@@ -192,6 +192,12 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
     store16(uidx, q->used_idx); /* release: the entry is visible before the index */
 }
 
+uint32_t virtq_used_len(const struct virtq_req *r, size_t written)
+{
+    size_t n = written < r->in_len ? written : r->in_len;
+    return n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
+}
+
 bool virtq_need_interrupt(struct virtq *q)
 {
     __atomic_thread_fence(__ATOMIC_SEQ_CST); /* our used->idx store before their event read */

@@ -45,6 +45,10 @@ int virtq_pop(struct virtq *q, struct virtq_req *r);
 void virtq_unpop(struct virtq *q);
 /* Returns request HEAD to the driver, saying WRITTEN bytes went into its in buffers. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+/* The used length to report for R when the device wrote WRITTEN bytes: never more than its
+ * writable buffers hold, nor than a used entry holds (2.7.8: len is a lower bound the driver
+ * may trust). */
+uint32_t virtq_used_len(const struct virtq_req *r, size_t written);
 /* After pushes: whether the driver wants an interrupt now (EVENT_IDX or the NO_INTERRUPT flag). */
 bool virtq_need_interrupt(struct virtq *q);
 /* Whether the available ring has entries we have not taken. */
