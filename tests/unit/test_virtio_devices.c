@@ -144,6 +144,22 @@ static void test_rng_loop_needs_reset_and_recovers(void **state)
     assert_false(all_bytes(gp(DATA), 512, 0));
 }
 
+static void test_rng_stops_after_needs_reset(void **state)
+{
+    (void)state;
+    set_desc(q_desc(0), 0, DATA, 16, F_WRITE | F_NEXT, 0); /* a loop */
+    offer(0, 0);
+    wr(rd_dev, R_QUEUE_NOTIFY, 0);
+    assert_true(WAIT_FOR(rd(rd_dev, R_STATUS) & S_NEEDS_RESET));
+    /* a good request now: the device waits for its reset, it does not serve */
+    set_desc(q_desc(0), 1, DATA + 0x1000, 512, F_WRITE, 0);
+    offer(0, 1);
+    wr(rd_dev, R_QUEUE_NOTIFY, 0);
+    usleep(20 * 1000);
+    assert_int_equal(used_idx(0), 0);
+    assert_true(all_bytes(gp(DATA + 0x1000), 512, 0));
+}
+
 /* ---- virtio-console, over two pipes */
 
 static struct virtio_console *con;
@@ -626,6 +642,7 @@ int main(void)
         TR(test_rng_caps_at_64k),
         TR(test_rng_readable_only_gets_zero),
         TR(test_rng_loop_needs_reset_and_recovers),
+        TR(test_rng_stops_after_needs_reset),
         TC(test_con_config_has_one_port),
         TC(test_con_tx_reaches_out_fd),
         TC(test_con_rx_from_in_fd),

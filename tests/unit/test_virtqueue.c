@@ -696,6 +696,104 @@ static void test_mmio_features_frozen_after_features_ok(void **state)
     assert_false(virtio_has_feature(&dev, 64));
 }
 
+#define S_LIVE (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK)
+
+/* Asserts that the driver broke the status rules: NEEDS_RESET, a config interrupt, the
+ * model stopped, and no kick reaches it until a reset. */
+static void assert_violation(void)
+{
+    assert_int_equal(rd(&dev, R_STATUS) & S_NEEDS_RESET, S_NEEDS_RESET);
+    assert_int_equal(rd(&dev, R_INT_STATUS) & 2, 2);
+    assert_int_equal(fake.irq_level, 1);
+    int n = fake.notifies;
+    wr(&dev, R_QUEUE_NOTIFY, 0);
+    assert_int_equal(fake.notifies, n);
+}
+
+static void test_mmio_features_ok_is_sticky_while_live(void **state)
+{
+    assert_int_equal(negotiate(&dev, V1 | 1ULL << 29), S_ACK | S_DRIVER | S_FEATURES_OK);
+    setup_queue(&dev, 0, 8, DESC, AVAIL, USED);
+    wr(&dev, R_STATUS, S_LIVE);
+    assert_int_equal(rd(&dev, R_STATUS), S_LIVE);
+    /* drop FEATURES_OK and DRIVER_OK, renegotiate indirect instead of event_idx */
+    wr(&dev, R_STATUS, S_ACK | S_DRIVER);
+    write_features(&dev, V1 | 1ULL << 28);
+    wr(&dev, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+    wr(&dev, R_STATUS, S_LIVE);
+    assert_true(dev.vq[0].event_idx);
+    assert_false(dev.vq[0].indirect);
+    assert_true(virtio_has_feature(&dev, 29));
+    assert_false(virtio_has_feature(&dev, 28));
+    assert_int_equal(fake.resets, 1); /* the model stopped working its queues */
+    assert_int_equal(fake.starts, 1);
+    assert_violation();
+    wr(&dev, R_STATUS, 0); /* only a reset clears it */
+    assert_int_equal(rd(&dev, R_STATUS), 0);
+}
+
+static void test_mmio_status_bits_come_in_order(void **state)
+{
+    static const uint32_t bad[][2] = {
+        { S_ACK, S_ACK | S_FEATURES_OK },             /* FEATURES_OK before DRIVER */
+        { S_ACK, S_ACK | S_DRIVER_OK },               /* DRIVER_OK before FEATURES_OK */
+        { S_DRIVER, S_DRIVER },                       /* DRIVER before ACKNOWLEDGE */
+        { S_ACK | S_DRIVER, S_ACK | S_DRIVER | S_DRIVER_OK },
+        { S_ACK | S_DRIVER, S_ACK },                  /* a bit cleared without reset */
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        wr(&dev, R_STATUS, 0);
+        fake.irq_level = 0;
+        write_features(&dev, V1);
+        wr(&dev, R_STATUS, bad[i][0]);
+        wr(&dev, R_STATUS, bad[i][1]);
+        assert_int_equal(rd(&dev, R_STATUS) & S_NEEDS_RESET, S_NEEDS_RESET);
+        assert_int_equal(fake.irq_level, 1);
+    }
+    assert_int_equal(fake.starts, 0);
+    /* the driver's way, and FAILED at any time, are fine */
+    wr(&dev, R_STATUS, 0);
+    assert_int_equal(negotiate(&dev, V1), S_ACK | S_DRIVER | S_FEATURES_OK);
+    wr(&dev, R_STATUS, S_LIVE);
+    wr(&dev, R_STATUS, S_LIVE);
+    wr(&dev, R_STATUS, S_LIVE | 0x80);
+    assert_int_equal(rd(&dev, R_STATUS), S_LIVE | 0x80);
+}
+
+static void test_mmio_refused_features_ok_reads_back_without_it(void **state)
+{
+    assert_int_equal(negotiate(&dev, V1 | 1ULL << 10), S_ACK | S_DRIVER);
+    wr(&dev, R_STATUS, S_ACK | S_DRIVER | 0x80); /* Linux gives up: FAILED */
+    assert_int_equal(rd(&dev, R_STATUS), S_ACK | S_DRIVER | 0x80);
+    assert_false(dev.vq[0].indirect);
+}
+
+static void test_mmio_queue_change_while_live_needs_reset(void **state)
+{
+    negotiate(&dev, V1);
+    setup_queue(&dev, 0, 8, DESC, AVAIL, USED);
+    wr(&dev, R_STATUS, S_LIVE);
+    wr(&dev, R_QUEUE_NOTIFY, 0);
+    assert_int_equal(fake.notifies, 1);
+    wr(&dev, R_QUEUE_SEL, 0);
+    wr(&dev, R_QUEUE_READY, 1); /* no change: harmless */
+    assert_int_equal(rd(&dev, R_STATUS), S_LIVE);
+    wr(&dev, R_QUEUE_NUM, 4);
+    assert_violation();
+    assert_int_equal(dev.vq[0].size, 8);
+    assert_int_equal(fake.resets, 1);
+}
+
+static void test_mmio_features_write_after_features_ok_needs_reset(void **state)
+{
+    negotiate(&dev, V1);
+    setup_queue(&dev, 0, 8, DESC, AVAIL, USED);
+    wr(&dev, R_STATUS, S_LIVE);
+    write_features(&dev, V1 | 1ULL << 28);
+    assert_violation();
+    assert_false(dev.vq[0].indirect);
+}
+
 static void test_mmio_queue_registers(void **state)
 {
     wr(&dev, R_QUEUE_SEL, 0);
@@ -1399,6 +1497,11 @@ int main(void)
         TD(test_mmio_features_ok_needs_version_1),
         TD(test_mmio_features_ok_refuses_unknown_bits),
         TD(test_mmio_features_frozen_after_features_ok),
+        TD(test_mmio_features_ok_is_sticky_while_live),
+        TD(test_mmio_status_bits_come_in_order),
+        TD(test_mmio_refused_features_ok_reads_back_without_it),
+        TD(test_mmio_queue_change_while_live_needs_reset),
+        TD(test_mmio_features_write_after_features_ok_needs_reset),
         TD(test_mmio_queue_registers),
         TD(test_mmio_bad_ring_sets_needs_reset),
         TD(test_mmio_bad_ring_variants_set_needs_reset),
