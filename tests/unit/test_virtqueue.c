@@ -445,6 +445,18 @@ static void test_enable_kick_writes_avail_event(void **state)
     assert_int_equal(get16(avail_event), 2);
 }
 
+static void test_pop_or_arm_asks_for_a_kick_when_empty(void **state)
+{
+    const uint64_t avail_event = USED + 4 + 8 * QSIZE;
+    q.event_idx = true;
+    set_desc(DESC, 0, DATA, 8, 0, 0);
+    offer(AVAIL, QSIZE, 0);
+    assert_int_equal(virtq_pop_or_arm(&q, &req), 1);
+    assert_int_equal(get16(avail_event), 0); /* work in hand: nothing asked */
+    assert_int_equal(virtq_pop_or_arm(&q, &req), 0);
+    assert_int_equal(get16(avail_event), 1); /* kick me when entry 1 comes */
+}
+
 /* ---- virtq_validate */
 
 static void test_validate_sizes(void **state)
@@ -1489,6 +1501,7 @@ int main(void)
         T(test_event_idx_respects_used_event),
         T(test_event_idx_wraps),
         T(test_enable_kick_writes_avail_event),
+        T(test_pop_or_arm_asks_for_a_kick_when_empty),
         T(test_validate_sizes),
         T(test_validate_alignment),
         T(test_validate_rings_outside_ram),

@@ -62,14 +62,8 @@ static bool do_tx(struct virtio_console *c)
     int rc = 0;
     for (;;) {
         if (!c->tx_pending) {
-            if ((rc = virtq_pop(q, &c->tx)) <= 0) {
-                if (rc == 0) {
-                    virtq_enable_kick(q);
-                    if (virtq_has_avail(q))
-                        continue;
-                }
+            if ((rc = virtq_pop_or_arm(q, &c->tx)) <= 0)
                 break;
-            }
             c->tx_pending = true;
             c->tx_off = 0;
         }
@@ -88,11 +82,9 @@ static bool do_tx(struct virtio_console *c)
 static bool do_rx(struct virtio_console *c, bool *no_buffer)
 {
     struct virtq *q = &c->vdev.vq[0];
-    int rc = virtq_pop(q, &c->rx);
+    int rc = virtq_pop_or_arm(q, &c->rx);
     if (rc <= 0) {
-        *no_buffer = rc == 0;
-        if (rc == 0)
-            virtq_enable_kick(q);
+        *no_buffer = rc == 0; /* and we asked for a kick when one comes */
         return rc == 0;
     }
     if (c->rx.in_len == 0 || c->rx.n_out)

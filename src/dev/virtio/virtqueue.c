@@ -170,6 +170,15 @@ int virtq_pop(struct virtq *q, struct virtq_req *r)
     }
 }
 
+int virtq_pop_or_arm(struct virtq *q, struct virtq_req *r)
+{
+    int rc = virtq_pop(q, r);
+    if (rc)
+        return rc;
+    virtq_enable_kick(q); /* a full fence: the store is seen before we look again */
+    return virtq_pop(q, r);
+}
+
 void virtq_unpop(struct virtq *q)
 {
     q->last_avail--;
