@@ -23,6 +23,7 @@ void hart_init(struct hart *h, uint64_t hartid, const struct hart_bus *bus)
     pthread_cond_init(&h->wake, &attr);
     pthread_condattr_destroy(&attr);
     hart_reset(h, 0);
+    hart_alloc_code(h);
 }
 
 void hart_destroy(struct hart *h)

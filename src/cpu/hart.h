@@ -150,6 +150,10 @@ void hart_flush_code(struct hart *h);
  * overwrite at once) can have changed RAM since the last flush. */
 void hart_fence_i(struct hart *h);
 void hart_free_code(struct hart *h);
+/* Allocates the decoded-code cache and the translator's buffer (hart_init does; a hart whose
+ * allocation failed then tries at its first block): 0 or -ENOMEM. Needs memfd_create: call
+ * before a sandbox forbids it. */
+int hart_alloc_code(struct hart *h);
 /* A store of size bytes at RAM address pa (slow path): drops the decoded instructions it
  * overlaps. */
 void code_store(struct hart *h, uint64_t pa, unsigned size);
