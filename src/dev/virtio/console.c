@@ -14,6 +14,7 @@
 #define VIRTIO_ID_CONSOLE 3
 #define QUEUE_SIZE 128
 #define CONFIG_SIZE 12 /* cols, rows, max_nr_ports, emerg_wr */
+#define TX_BATCH 64    /* transmit requests per hold of the lock; then the thread comes back */
 
 struct virtio_console {
     struct virtio_dev vdev;
@@ -60,7 +61,11 @@ static bool do_tx(struct virtio_console *c)
     struct virtq *q = &c->vdev.vq[1];
     bool pushed = false;
     int rc = 0;
-    for (;;) {
+    for (unsigned served = 0;; served++) {
+        if (served == TX_BATCH || virtio_worker_cut_in_wanted(&c->w)) {
+            virtio_worker_kick(&c->w); /* more may wait: come back once the lock was free */
+            break;
+        }
         if (!c->tx_pending) {
             if ((rc = virtq_pop_or_arm(q, &c->tx)) <= 0)
                 break;
@@ -120,6 +125,7 @@ static void *con_thread(void *arg)
                 break;
             rx_wait = false;
         }
+        virtio_worker_let_in(&c->w);
         pthread_mutex_lock(&c->w.lock);
         if (c->w.stop) {
             pthread_mutex_unlock(&c->w.lock);
@@ -156,7 +162,7 @@ static void con_start(void *ctx) { virtio_worker_set_running(&((struct virtio_co
 static void con_reset(void *ctx)
 {
     struct virtio_console *c = ctx;
-    pthread_mutex_lock(&c->w.lock);
+    virtio_worker_lock_cut_in(&c->w);
     c->w.running = false;
     c->tx_pending = false;
     pthread_mutex_unlock(&c->w.lock);

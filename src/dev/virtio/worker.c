@@ -49,8 +49,8 @@ bool virtio_worker_wait(struct virtio_worker *w, uint64_t timeout_ns)
     return virtio_worker_take_kick(w);
 }
 
-/* Takes the lock ahead of the thread: it sees the count, ends its pass, and stands back. */
-static void lock_cutting_in(struct virtio_worker *w)
+/* The thread sees the count, ends its pass, and stands back. */
+void virtio_worker_lock_cut_in(struct virtio_worker *w)
 {
     __atomic_add_fetch(&w->cutting_in, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&w->lock);
@@ -71,7 +71,7 @@ void virtio_worker_let_in(struct virtio_worker *w)
 
 void virtio_worker_set_running(struct virtio_worker *w, bool running)
 {
-    lock_cutting_in(w);
+    virtio_worker_lock_cut_in(w);
     w->running = running;
     pthread_mutex_unlock(&w->lock);
     if (running)
@@ -80,7 +80,7 @@ void virtio_worker_set_running(struct virtio_worker *w, bool running)
 
 void virtio_worker_destroy(struct virtio_worker *w)
 {
-    lock_cutting_in(w);
+    virtio_worker_lock_cut_in(w);
     w->stop = true;
     pthread_mutex_unlock(&w->lock);
     virtio_worker_kick(w);

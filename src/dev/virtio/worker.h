@@ -31,6 +31,9 @@ bool virtio_worker_take_kick(struct virtio_worker *w);
 /* Sets running under the lock (waiting for the thread to finish what it is doing); a start
  * also wakes the thread. */
 void virtio_worker_set_running(struct virtio_worker *w, bool running);
+/* Takes the lock ahead of the thread, as a stop or reset does (the thread sees it wanted and
+ * stands back); the caller unlocks w->lock. */
+void virtio_worker_lock_cut_in(struct virtio_worker *w);
 /* In the thread, while it works: whether a stop or reset waits for the lock. The thread
  * should then finish the request in hand and release the lock. */
 bool virtio_worker_cut_in_wanted(struct virtio_worker *w);
