@@ -33,6 +33,7 @@ sleep 4
 """
 initrd = guest.autorun_initrd(a["CORRAL_INITRD"], script, d)
 p = guest.spawn([corral, "run", "--kernel", a["CORRAL_KERNEL"], "--initrd", initrd, "--smp", "2",
+                 "--mem", "256M",
                  "--append", "console=ttyS0 quiet"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 out, maps = b"", None
@@ -54,7 +55,28 @@ rwx = [l for l in maps.splitlines() if l.split()[1].startswith("rwx")]
 guest.check(not rwx, "no mapping is writable and executable (%s)" % (rwx[:3],))
 jit = [l.split()[1] for l in maps.splitlines() if "corral-jit" in l]
 guest.check("r-xs" in jit and "rw-s" in jit, "the translator's buffer: one view r-x, one rw- (%s)" % jit)
-guest.check(any(l.split()[1] == "---p" for l in maps.splitlines()), "guard regions are mapped")
+
+def regions(text):
+    out = []
+    for l in text.splitlines():
+        f = l.split()
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        out.append((lo, hi, f[1]))
+    return out
+
+
+def guarded(rs, lo, hi):
+    """Whether [lo, hi) has PROT_NONE mappings right below and right above it."""
+    below = any(b == lo and perm == "---p" for _, b, perm in rs)
+    above = any(a == hi and perm == "---p" for a, _, perm in rs)
+    return below and above
+
+
+rs = regions(maps)
+ram = [(lo, hi) for lo, hi, perm in rs if perm == "rw-p" and hi - lo == 256 << 20]
+guest.check(ram and guarded(rs, *ram[0]), "guest RAM (256 MiB) lies between PROT_NONE guards")
+code = [(lo, hi) for lo, hi, perm in rs if perm == "r-xs" and hi - lo == 16 << 20]
+guest.check(code and all(guarded(rs, *c) for c in code), "so does the translator's code")
 guest.check("AB" in text and "\x1b[1mD" in text, "text and SGR reach the terminal", None)
 guest.check("\x1b]52" not in text and "owned" not in text, "OSC 52 and the title are dropped")
 guest.finish()
