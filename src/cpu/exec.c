@@ -1,12 +1,14 @@
 /* The interpreter's inner loop: fetch (with a per-page fast path), decode and execute
  * RV64IMAFDC, Zicsr, Zifencei, Zba/Zbb/Zbs and the privileged instructions.
  * Hot path: dense on purpose, one function, so the compiler keeps state in registers. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "corral/guard_map.h"
 #include "cpu/exec.h"
 #include "cpu/fpu.h"
 
@@ -763,7 +765,8 @@ struct code_cache {
     struct jc_entry jc[3][JC_SIZE];
     struct code_page *slot[CODE_SLOTS]; /* set s is slot[s * CODE_WAYS ...] */
     uint64_t clock;
-    uint8_t *jit;         /* JIT_SIZE bytes, RWX; NULL if unavailable */
+    uint8_t *jit;         /* JIT_SIZE bytes, read and execute; NULL if unavailable */
+    uint8_t *jit_w;       /* the same bytes, read and write: the emitter's view (W^X) */
     uint32_t jit_used;
     bool jit_full;        /* out of room: start afresh at the next flush */
 };
@@ -945,8 +948,8 @@ static void code_cache_free(struct hart *h)
     for (unsigned i = 0; i < CODE_SLOTS; i++)
         if (h->code->slot[i])
             munmap(h->code->slot[i], sizeof(struct code_page));
-    if (h->code->jit)
-        munmap(h->code->jit, JIT_SIZE);
+    guard_unmap(h->code->jit, JIT_SIZE);
+    guard_unmap(h->code->jit_w, JIT_SIZE);
     free(h->code);
     h->code = NULL;
 }
@@ -955,11 +958,25 @@ void hart_free_code(struct hart *h) { code_cache_free(h); }
 
 void hart_trim_code(struct hart *h)
 {
-    if (!h->code)
+    struct code_cache *cc = h->code;
+    if (!cc)
         return;
-    code_cache_free(h); /* the next block builds the cache and the code buffer again */
+    /* The decoded pages go (they are mapped one by one, so their memory goes with them).
+     * The code buffer stays mapped, since it was made before the lockdown forbade making
+     * another, but its pages past the trampoline go back to the host. */
+    for (unsigned i = 0; i < CODE_SLOTS; i++) {
+        if (cc->slot[i])
+            munmap(cc->slot[i], sizeof(struct code_page));
+        cc->slot[i] = NULL;
+    }
+    memset(cc->jc, 0, sizeof(cc->jc));
+    if (cc->jit_w) {
+        madvise(cc->jit_w + 4096, JIT_SIZE - 4096, MADV_REMOVE);
+        cc->jit_used = JIT_START;
+        cc->jit_full = false;
+    }
     hart_flush_code(h);
-    hart_flush_tlb(h);  /* no write entry keeps a mark for a decoded page that is gone */
+    hart_flush_tlb(h); /* no write entry keeps a mark for a decoded page that is gone */
 }
 
 static uint8_t decode_op(uint32_t insn, int32_t *imm)
@@ -1893,7 +1910,7 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
         return;
     for (unsigned i = 1, at = off + d[0].len; i < count; at += d[i].len, i++)
         code_snap(cp, at, raw[i], d[i].len);
-    uint8_t *base = cc->jit;
+    uint8_t *base = cc->jit_w; /* jumps within the buffer are relative: the same in both views */
     struct jit_out j = { base + cc->jit_used };
     struct jit_fix fix[JIT_RUN_MAX];
     unsigned nfix = 0;
@@ -1932,12 +1949,12 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
     }
     if (perf_map)
         fprintf(perf_map, "%lx %lx run_%llx\n", (unsigned long)(cc->jit + cc->jit_used),
-                (unsigned long)(j.p - (cc->jit + cc->jit_used)), (unsigned long long)(cp->ppage + off));
+                (unsigned long)(j.p - (base + cc->jit_used)), (unsigned long long)(cp->ppage + off));
     head->handler = fast_labels[F_JIT];
     head->imm = (int32_t)cc->jit_used;
     head->rd = (uint8_t)count;
     head->len = (uint8_t)(o - off);
-    cc->jit_used = (uint32_t)(j.p - cc->jit + 15) & ~15u;
+    cc->jit_used = (uint32_t)(j.p - base + 15) & ~15u;
 }
 #endif
 
@@ -1949,6 +1966,45 @@ static struct code_page *container_of_dents(void *dents)
 
 /* Never matches: the data TLB set used while every access must take the slow path. */
 static struct tlb_entry no_tlb[TLB_SIZE];
+
+#ifdef HAVE_JIT
+/* The translator's buffer: one memfd mapped twice, writable where the emitter writes and
+ * executable where runs run, so no page is ever both (W^X); guards around each view. Nothing
+ * patches code once made (chaining goes through the decoded pages and the jump cache), so
+ * every write is the emitter's. Without memfd there is no translator, not an RWX one. */
+static void jit_map(struct code_cache *cc)
+{
+    int fd = memfd_create("corral-jit", MFD_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (ftruncate(fd, JIT_SIZE) == 0) {
+        cc->jit_w = guard_map(JIT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+        cc->jit = guard_map(JIT_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED, fd);
+    }
+    close(fd);
+    if (!cc->jit || !cc->jit_w) {
+        guard_unmap(cc->jit, JIT_SIZE);
+        guard_unmap(cc->jit_w, JIT_SIZE);
+        cc->jit = cc->jit_w = NULL;
+        return;
+    }
+    jit_emit_trampoline(cc->jit_w);
+    cc->jit_used = JIT_START;
+}
+#endif
+
+int hart_alloc_code(struct hart *h)
+{
+    if (h->code)
+        return 0;
+    h->code = calloc(1, sizeof(*h->code));
+    if (!h->code)
+        return -ENOMEM;
+#ifdef HAVE_JIT
+    jit_map(h->code);
+#endif
+    return 0;
+}
 
 /* no-gcse, no-crossjumping: keep the copies of the dispatch apart (see NEXT) */
 __attribute__((optimize("no-gcse", "no-crossjumping")))
@@ -1980,19 +2036,8 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
     pthread_once(&rvc_once, rvc_table_init);
     if (unlikely(!__atomic_load_n(&fast_labels, __ATOMIC_ACQUIRE)))
         __atomic_store_n(&fast_labels, labels, __ATOMIC_RELEASE);
-    if (unlikely(!h->code)) {
-        h->code = calloc(1, sizeof(*h->code));
-        if (!h->code)
-            return 0;
-#ifdef HAVE_JIT
-        void *m = mmap(NULL, JIT_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        h->code->jit = m == MAP_FAILED ? NULL : m;
-        if (h->code->jit) {
-            jit_emit_trampoline(h->code->jit);
-            h->code->jit_used = JIT_START;
-        }
-#endif
-    }
+    if (unlikely(!h->code) && hart_alloc_code(h))
+        return 0;
     uint64_t *x = h->x;
     uint64_t pc = h->pc;
     unsigned n = 0;

@@ -24,6 +24,7 @@ void hart_init(struct hart *h, uint64_t hartid, const struct hart_bus *bus)
     pthread_condattr_destroy(&attr);
     atomic_store(&h->hsm, HSM_STOPPED);
     hart_reset(h, 0);
+    hart_alloc_code(h);
 }
 
 void hart_destroy(struct hart *h)

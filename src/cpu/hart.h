@@ -176,6 +176,10 @@ void hart_free_code(struct hart *h);
 /* On the hart's own thread, between blocks: gives the decoded pages and translated code back
  * to the host (an idle guest needs little of it); they are built again as code runs. */
 void hart_trim_code(struct hart *h);
+/* Allocates the decoded-code cache and the translator's buffer (hart_init does; a hart whose
+ * allocation failed then tries at its first block): 0 or -ENOMEM. Needs memfd_create: call
+ * before a sandbox forbids it. */
+int hart_alloc_code(struct hart *h);
 /* A store of size bytes at RAM address pa (slow path): drops the decoded instructions it
  * overlaps. */
 void code_store(struct hart *h, uint64_t pa, unsigned size);

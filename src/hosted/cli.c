@@ -37,6 +37,8 @@ const char cli_vm_usage[] =
     "  --hvc pty|file:PATH  virtio console (hvc0) on a new pseudo-terminal or into a file\n"
     "  --balloon [SIZE]     virtio balloon (free page reporting), holding SIZE at start\n"
     "  --no-sandbox         skip the VM process lockdown (for debugging)\n"
+    "  --console raw|filtered  guest output to the terminal: filtered (the default) drops\n"
+    "                       escapes that reach past it (clipboard, title, reports)\n"
     "  --config FILE        the VM description as JSON (the control API's keys)\n";
 
 void cli_error(const char *fmt, ...)
@@ -266,7 +268,8 @@ static int check_files(const struct vm_spec *s, char *err, size_t errlen)
 
 static const char *const valued[] = { "--kernel", "--initrd", "--append", "--mem", "--smp",
                                       "--cpus", "--bios", "--dtb", "--disk", "--net", "--hvc",
-                                      "--cpu-quota", "--name", "--config", "--disk-from" };
+                                      "--cpu-quota", "--name", "--config", "--disk-from",
+                                      "--console" };
 
 static bool is_option(const char *arg, const char *name)
 {
@@ -326,6 +329,11 @@ static int set_option(struct vm_spec *s, struct cli_vm_opts *o, const char *name
             return fail(err, errlen, "--cpu-quota: '%s' is not a percentage from 1 to %d", v,
                         100 * SPEC_MAX_VCPUS);
         s->cpu_quota = (unsigned)n;
+        return 0;
+    }
+    if (!strcmp(name, "--console")) {
+        if (spec_parse_console(v, &s->console_raw))
+            return fail(err, errlen, "--console: '%s' is neither raw nor filtered", v);
         return 0;
     }
     if (!strcmp(name, "--hvc")) {

@@ -360,7 +360,8 @@ struct rule {
 static const struct rule common_rules[] = {
     ANY(write), ANY(writev),
     ANY(mmap), ANY(munmap), ANY(mremap), ANY(madvise), ANY(brk),
-    /* no page turns executable after lockdown; the translator maps its buffer executable at once */
+    /* no page turns executable after lockdown; the translator maps its buffer's executable view
+     * at hart_init, before it (memfd_create is not allowed here) */
     ARG(mprotect, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)),
     ANY(futex), ANY(clock_gettime), ANY(clock_nanosleep), ANY(nanosleep), ANY(sched_yield),
     ANY(getrandom), ANY(rt_sigreturn), ANY(rt_sigprocmask), ANY(restart_syscall),

@@ -9,6 +9,7 @@
 
 #include <libfdt.h>
 
+#include "corral/guard_map.h"
 #include "boot/loader.h"
 #include "boot/sbi.h"
 #include "cpu/hart.h"
@@ -413,9 +414,9 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&b->pause_cond, &ca);
     pthread_condattr_destroy(&ca);
-    void *mem = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) {
+    void *mem = guard_map(cfg->ram_size, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+    if (!mem) {
         snprintf(err, errlen, "cannot allocate %llu MiB of guest memory",
                  (unsigned long long)(cfg->ram_size >> 20));
         free(b);
@@ -451,8 +452,7 @@ void board_destroy(struct board *b)
     if (b->aclint) aclint_destroy(b->aclint);
     if (b->test) sifive_test_destroy(b->test);
     goldfish_rtc_destroy(b->rtc);
-    if (b->ram.host)
-        munmap(b->ram.host, b->ram.size);
+    guard_unmap(b->ram.host, b->ram.size);
     pthread_mutex_destroy(&b->exit_lock);
     pthread_mutex_destroy(&b->pause_lock);
     pthread_cond_destroy(&b->pause_cond);
