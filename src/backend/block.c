@@ -196,6 +196,13 @@ int blk_open_chain(const char *path, enum blk_format fmt, bool readonly, struct 
         blk_errf(err, errlen, "image '%s': %s", path, strerror(-rc));
         goto fail;
     }
+    if (strict && fmt == BLK_FORMAT_QCOW2 && !readonly) {
+        blk_errf(err, errlen, "image '%s' looks like qcow2 but is not opened as qcow2 without "
+                 "format=, because the guest can write it: say format=qcow2 to use it as qcow2 "
+                 "(or format=raw)", path);
+        rc = -EPERM;
+        goto fail;
+    }
     if (strict && backing) {
         blk_errf(err, errlen, "'%s' is a qcow2 image with a backing file; add format=qcow2 to "
                  "use it (a probed image could be a guest-written header)", path);
@@ -241,6 +248,7 @@ bool blk_readonly(const struct blk_backend *b) { return b->readonly; }
 enum blk_format blk_format(const struct blk_backend *b) { return b->format; }
 const char *blk_id(const struct blk_backend *b) { return b->id; }
 const char *blk_last_error(const struct blk_backend *b) { return b->last_error; }
+const char *blk_warning(const struct blk_backend *b) { return b->warning; }
 
 static bool blk_in_range(const struct blk_backend *b, uint64_t off, uint64_t len)
 {

@@ -14,9 +14,12 @@
 struct blk_backend;
 enum blk_format { BLK_FORMAT_AUTO, BLK_FORMAT_RAW, BLK_FORMAT_QCOW2, BLK_FORMAT_AUTO_STRICT };
 
-/* Opens PATH; AUTO probes the qcow2 magic. AUTO_STRICT probes too but refuses a probed qcow2
- * image that names a backing file, before opening it: for images a guest could have written
- * (a qcow2 header in a raw disk would otherwise point the VM at any host file). readonly opens O_RDONLY. A writable image takes an
+/* Opens PATH; AUTO probes the qcow2 magic. AUTO_STRICT is for images a guest could have written
+ * (a qcow2 header in a raw disk would otherwise hand the guest the virtual size, the qcow2
+ * parser and, through a backing name, any host file): it refuses a writable image that looks
+ * like qcow2 (-EPERM, "say format=qcow2"), and a read-only one that names a backing file;
+ * other read-only images are probed. Backing files are never probed: their format comes from
+ * the overlay's header, else raw. readonly opens O_RDONLY. A writable image takes an
  * exclusive OFD lock on the whole file, a read-only image and every backing file a shared one, so a
  * second VM cannot open it for writing: that is the error "image 'PATH' is in use by another VM"
  * (-EBUSY). Errors fill err with a one-line message naming the file and the problem; returns 0 or
@@ -44,6 +47,9 @@ int blk_write_zeroes(struct blk_backend *b, uint64_t off, uint64_t len, bool may
 const char *blk_id(const struct blk_backend *b);
 /* A one-line description of the last I/O error (corrupt metadata and the like), or "". */
 const char *blk_last_error(const struct blk_backend *b);
+/* A one-line warning from opening the image for the user to see (a backing file that looks
+ * like qcow2 but has no format in its overlay, so is read as raw), or "". */
+const char *blk_warning(const struct blk_backend *b);
 
 /* A linked clone: creates OVERLAY_PATH, a new qcow2 v3 image (64 KiB clusters) whose backing
  * file is BASE_PATH in BASE_FORMAT ("raw" or "qcow2", written in the header so that the base
@@ -79,6 +85,7 @@ struct blk_backend {
     char *path;
     char id[21];
     char last_error[200];
+    char warning[300];
 };
 
 /* The files opened so far along one backing chain, to find loops. */

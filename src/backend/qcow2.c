@@ -1,9 +1,10 @@
 /* The qcow2 image backend (versions 2 and 3, per QEMU's docs/interop/qcow2.txt): header checks,
- * L1/L2 lookup, zero and compressed (zlib) clusters, backing chains, cluster allocation at the end
- * of the file with refcounts, copy-on-write of shared clusters and L2 tables (internal snapshots).
- * Not here: encryption, external data files, extended L2 entries, zstd, lazy refcounts, reusing
- * freed clusters (allocation only appends; freed ones are punched out), a refcount table beyond
- * 8 MiB (a write that would need one fails with -ENOSPC and says so).
+ * L1/L2 lookup, zero and compressed (zlib) clusters, backing chains, cluster allocation with
+ * refcounts, copy-on-write of shared clusters and L2 tables (internal snapshots).
+ * Allocation takes the lowest cluster whose refcount is 0, else appends; freed clusters are
+ * punched out until then. Not here: encryption, external data files, extended L2 entries, zstd,
+ * lazy refcounts, a refcount table beyond 8 MiB (a write that would need one fails with -ENOSPC
+ * and says so).
  *
  * Every header field and table entry comes from an untrusted file: each is checked before use.
  * Metadata is write-through (each changed entry is written at once) in a crash-safe order: a new
@@ -12,7 +13,9 @@
  * process dies (kill -9), the page cache keeps every write in that order, so the image is at
  * worst left with leaked clusters. blk_flush makes everything durable with one fdatasync; after a
  * power loss, what was written since the last flush may have reached the disk in another order
- * (no barriers between the steps, for speed), which 'qemu-img check -r all' repairs. */
+ * (no barriers between the steps, for speed), which 'qemu-img check -r all' repairs. The one
+ * barrier: a freed cluster is punched out or allocated again only after an fdatasync since it
+ * was freed, so no order of those writes loses flushed data or leaves two owners of it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -53,6 +56,8 @@
 #define QCOW2_MAX_SNAPSHOTS 65536
 #define QCOW2_MAX_BACKING_NAME 1023
 #define QCOW2_CACHE_SLOTS 16
+#define QCOW2_PUNCH_SLOTS 256     /* freed ranges waiting for a sync before their punch */
+#define QCOW2_SCAN_BUDGET 65536   /* refcounts looked at per allocation before appending */
 
 /* A few cluster-sized tables (L2 tables or refcount blocks) kept in memory, least recently used
  * out. The file is always up to date: callers write each entry they change through at once. */
@@ -77,7 +82,11 @@ struct qcow2 {
     uint32_t rt_clusters;
     unsigned refcount_order;
     uint64_t rb_entries;          /* refcounts per refcount block */
-    uint64_t file_end;            /* next cluster to allocate */
+    uint64_t file_end;            /* the end of the file, where appended clusters go */
+    uint64_t free_hint;           /* no cluster below it is free (freeing lowers it) */
+    /* Clusters freed since the last fdatasync: not reused, nor punched out, before one. */
+    uint64_t punch_off[QCOW2_PUNCH_SLOTS], punch_len[QCOW2_PUNCH_SLOTS];
+    unsigned n_punch;
     struct blk_backend *backing;
     struct qcow2_cache l2c, rbc;
     uint64_t tick;
@@ -376,27 +385,123 @@ static int qcow2_refcount_set(struct qcow2 *q, uint64_t host, uint64_t val, int 
     return qcow2_write_meta(q, rb + first, n, q->rt[rti] + first);
 }
 
-/* A new cluster at the end of the file, refcount 1 (written before anything points at it). */
+/* Makes every free so far durable, then punches the freed clusters out. Before the sync, a
+ * power loss could keep the old pointer to a cluster and lose its data all the same (a punch),
+ * or give it a second owner (reuse). */
+static int qcow2_sync_frees(struct qcow2 *q)
+{
+    if (fdatasync(q->b->fd) < 0)
+        return blk_io_error(q->b, -errno, "fdatasync: %s", strerror(errno));
+    int rc = 0;
+    for (unsigned i = 0; i < q->n_punch; i++) {
+        if (fallocate(q->b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      (off_t)q->punch_off[i], (off_t)q->punch_len[i]) == 0 ||
+            errno == EOPNOTSUPP || errno == ENOSYS || rc < 0)
+            continue;
+        rc = blk_io_error(q->b, -errno, "punching freed clusters at %#llx: %s",
+                          (unsigned long long)q->punch_off[i], strerror(errno));
+    }
+    q->n_punch = 0;
+    return rc;
+}
+
+/* The first cluster from the hint on whose refcount is 0 on disk (0: none). The write-through
+ * order drops a refcount only after the last pointer to the cluster is gone, so nothing refers
+ * to it, even after a kill. The header, L1 and refcount tables are skipped whatever their
+ * refcounts say. A budget bounds one call: a huge sparse file whose refcounts say "in use" must
+ * not hold a request for minutes; the next call goes on from where this one stopped. */
+static int qcow2_find_free(struct qcow2 *q, uint64_t *out)
+{
+    uint64_t cs = q->cluster_size, budget = QCOW2_SCAN_BUDGET;
+    *out = 0;
+    for (uint64_t c = q->free_hint; c < q->file_end; c += cs) {
+        if (budget-- == 0) {
+            q->free_hint = c;
+            return 0;
+        }
+        uint64_t v;
+        if (qcow2_hits_fixed_metadata(q, c, cs))
+            continue;
+        int rc = qcow2_refcount_get(q, c, &v);
+        if (rc < 0)
+            return rc;
+        if (v == 0) {
+            if (q->n_punch && (rc = qcow2_sync_frees(q)) < 0)
+                return rc;
+            q->free_hint = c + cs;
+            *out = c;
+            return 0;
+        }
+    }
+    q->free_hint = q->file_end;
+    return 0;
+}
+
+/* A cluster with refcount 1 (written before anything points at it): a freed one if there is
+ * one, so that a guest's write-and-discard loop cannot grow the file, else one at the end. */
 static int qcow2_alloc_cluster(struct qcow2 *q, uint64_t *out)
 {
+    uint64_t at;
+    int rc = qcow2_find_free(q, &at);
+    if (rc < 0)
+        return rc;
+    if (at) {
+        if ((rc = qcow2_refcount_set(q, at, 1, 0)) < 0)
+            return rc;
+        *out = at;
+        return 0;
+    }
     for (int tries = 0; tries < 1024; tries++) {
-        uint64_t at = q->file_end, rc_val;
+        uint64_t rc_val;
+        at = q->file_end;
         q->file_end += q->cluster_size;
-        int rc = qcow2_refcount_get(q, at, &rc_val);
-        if (rc < 0)
+        if ((rc = qcow2_refcount_get(q, at, &rc_val)) < 0)
             return rc;
         if (rc_val)        /* in use beyond the end of the file: a preallocated image */
             continue;
         if ((rc = qcow2_refcount_set(q, at, 1, 0)) < 0)
             return rc;
+        if (q->free_hint == at)       /* unless a refcount change freed something below */
+            q->free_hint = q->file_end;
         *out = at;
         return 0;
     }
     return q_corrupt(q, "no free cluster found at the end of the file");
 }
 
-/* Drops one reference to each cluster in [off, off+len); a cluster left unused is punched out
- * (it is never reused: allocation only appends). */
+static void qcow2_cache_forget(struct qcow2_cache *c, uint64_t off)
+{
+    for (int i = 0; i < QCOW2_CACHE_SLOTS; i++) {
+        if (c->off[i] == off) {
+            c->off[i] = 0;
+            c->used[i] = 0;
+        }
+    }
+}
+
+/* A cluster's refcount went to 0: it may be allocated again, and its storage goes back to the
+ * file system, both after the next sync. Its cached copies go now. */
+static int qcow2_cluster_freed(struct qcow2 *q, uint64_t c)
+{
+    qcow2_cache_forget(&q->l2c, c);
+    qcow2_cache_forget(&q->rbc, c);
+    q->zout_l2e = 0;
+    if (c < q->free_hint)
+        q->free_hint = c;
+    unsigned n = q->n_punch;
+    if (n && q->punch_off[n - 1] + q->punch_len[n - 1] == c) {
+        q->punch_len[n - 1] += q->cluster_size;
+        return 0;
+    }
+    int rc;
+    if (n == QCOW2_PUNCH_SLOTS && (rc = qcow2_sync_frees(q)) < 0)
+        return rc;
+    q->punch_off[q->n_punch] = c;
+    q->punch_len[q->n_punch++] = q->cluster_size;
+    return 0;
+}
+
+/* Drops one reference to each cluster in [off, off+len); a cluster left unused is freed. */
 static int qcow2_unref_range(struct qcow2 *q, uint64_t off, uint64_t len)
 {
     uint64_t cs = q->cluster_size;
@@ -409,9 +514,9 @@ static int qcow2_unref_range(struct qcow2 *q, uint64_t off, uint64_t len)
             return q_corrupt(q, "freeing cluster %#llx with refcount 0", (unsigned long long)c);
         if ((rc = qcow2_refcount_set(q, c, v - 1, 0)) < 0)
             return rc;
-        if (v == 1 && !qcow2_hits_fixed_metadata(q, c, cs))
-            (void)fallocate(q->b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)c,
-                            (off_t)cs);
+        if (v == 1 && !qcow2_hits_fixed_metadata(q, c, cs) &&
+            (rc = qcow2_cluster_freed(q, c)) < 0)
+            return rc;
     }
     return 0;
 }
@@ -686,9 +791,7 @@ static int qcow2_pwrite(struct blk_backend *b, const void *buf, size_t len, uint
 
 static int qcow2_flush(struct blk_backend *b)
 {
-    if (fdatasync(b->fd) < 0)
-        return blk_io_error(b, -errno, "fdatasync: %s", strerror(errno));
-    return 0;
+    return qcow2_sync_frees(b->priv);
 }
 
 /* Deallocates one whole cluster so that it reads as zeros (or, for DISCARD on a v2 overlay, is
@@ -764,6 +867,8 @@ static void qcow2_close(struct blk_backend *b)
     struct qcow2 *q = b->priv;
     if (!q)
         return;
+    if (q->n_punch)
+        (void)qcow2_sync_frees(q);
     blk_close(q->backing);
     qcow2_cache_free(&q->l2c);
     qcow2_cache_free(&q->rbc);
@@ -1019,6 +1124,31 @@ static int qcow2_load_refcounts(struct qcow2 *q, char *err, size_t errlen)
     return rc;
 }
 
+/* Allocation hands out clusters whose refcount is 0: a refcount block or an L2 table that says
+ * so would get guest data written over it, and the guest's bytes would then be read as table
+ * entries. Refuse such an image for writing (snapshot tables are not looked at). */
+static int qcow2_check_table_refcounts(struct qcow2 *q, char *err, size_t errlen)
+{
+    for (uint64_t i = 0; i < q->rt_entries + q->l1_size; i++) {
+        bool rb = i < q->rt_entries;
+        uint64_t off = rb ? q->rt[i] : q->l1[i - q->rt_entries] & QCOW2_OFFSET_MASK, v;
+        if (!off)
+            continue;
+        int rc = qcow2_refcount_get(q, off, &v);
+        if (rc < 0) {
+            blk_errf(err, errlen, "%s", q->b->last_error);
+            return rc;
+        }
+        if (v == 0) {
+            blk_errf(err, errlen, "image '%s': corrupt qcow2: %s at %#llx has refcount 0; "
+                     "repair it with 'qemu-img check -r all'", q->b->path,
+                     rb ? "refcount block" : "L2 table", (unsigned long long)off);
+            return -EUCLEAN;
+        }
+    }
+    return 0;
+}
+
 static int qcow2_open_backing(struct qcow2 *q, const uint8_t *h, const struct qcow2_header *hd,
                               struct blk_chain *chain, char *err, size_t errlen)
 {
@@ -1028,12 +1158,13 @@ static int qcow2_open_backing(struct qcow2 *q, const uint8_t *h, const struct qc
     name[hd->backing_len] = '\0';
     if (strlen(name) != hd->backing_len)
         BAD("qcow2 backing file name contains a NUL byte");
-    enum blk_format fmt = BLK_FORMAT_AUTO;
-    if (!strcmp(hd->backing_fmt, "raw"))
-        fmt = BLK_FORMAT_RAW;
-    else if (!strcmp(hd->backing_fmt, "qcow2"))
+    /* Never probed: without a format in the header the backing file is raw. A probe would
+     * trust a qcow2 header that a guest wrote into a raw base, and its backing name would
+     * open any host file for the guest to read. */
+    enum blk_format fmt = BLK_FORMAT_RAW;
+    if (!strcmp(hd->backing_fmt, "qcow2"))
         fmt = BLK_FORMAT_QCOW2;
-    else if (hd->backing_fmt[0]) {
+    else if (hd->backing_fmt[0] && strcmp(hd->backing_fmt, "raw")) {
         blk_errf(err, errlen, "image '%s': unsupported backing file format '%s'", path,
                  hd->backing_fmt);
         return -ENOTSUP;
@@ -1049,9 +1180,18 @@ static int qcow2_open_backing(struct qcow2 *q, const uint8_t *h, const struct qc
     bool top = chain->depth == 1;
     char sub[512];
     int rc = blk_open_chain(full, fmt, true, chain, &q->backing, sub, sizeof(sub));
-    if (rc < 0)
+    if (rc < 0) {
         blk_errf(err, errlen, top ? "image '%s': backing file: %s" : "%.0s%s", path, sub);
-    return rc;
+        return rc;
+    }
+    uint8_t magic[4] = { 0 };
+    if (!hd->backing_fmt[0] && blk_fd_pread(q->backing->fd, magic, 4, 0) == 0 &&
+        be32(magic) == QCOW2_MAGIC)
+        blk_errf(q->b->warning, sizeof(q->b->warning), "image '%s' names no backing format: "
+                 "its backing file '%s' looks like qcow2 but is read as raw", path, full);
+    if (q->backing->warning[0])
+        blk_errf(q->b->warning, sizeof(q->b->warning), "%s", q->backing->warning);
+    return 0;
 }
 
 int qcow2_open(struct blk_backend *b, struct blk_chain *chain, char *err, size_t errlen)
@@ -1096,7 +1236,8 @@ int qcow2_open(struct blk_backend *b, struct blk_chain *chain, char *err, size_t
     q->zout_l2e = 0;
     if ((rc = qcow2_load_l1(q, err, errlen)) < 0)
         goto fail;
-    if (!b->readonly && (rc = qcow2_load_refcounts(q, err, errlen)) < 0)
+    if (!b->readonly && ((rc = qcow2_load_refcounts(q, err, errlen)) < 0 ||
+                         (rc = qcow2_check_table_refcounts(q, err, errlen)) < 0))
         goto fail;
     if (hd.backing_offset && (rc = qcow2_open_backing(q, h, &hd, chain, err, errlen)) < 0)
         goto fail;

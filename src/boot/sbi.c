@@ -89,11 +89,11 @@ static void remote_fence(struct hart *t, struct hart *self)
         hart_flush_tlb(t);
         return;
     }
-    if (!atomic_load(&t->running))
-        return;
+    if (!hart_started(t))
+        return; /* a hart flushes everything when it starts */
     atomic_store_explicit(&t->flush_tlb_req, true, memory_order_release);
     for (int spins = 0; spins < 100000; spins++) {
-        if (!atomic_load(&t->flush_tlb_req) || atomic_load(&t->sleeping) || !atomic_load(&t->running))
+        if (!atomic_load(&t->flush_tlb_req) || atomic_load(&t->sleeping) || !hart_started(t))
             return;
         sched_yield();
     }
@@ -103,26 +103,23 @@ static struct sbi_ret sbi_hsm(const struct sbi_host *host, struct hart *h, uint6
 {
     uint64_t id = h->x[A0];
     switch (fid) {
-    case 0: { /* hart_start(hartid, start_addr, opaque) */
+    case 0: /* hart_start(hartid, start_addr, opaque) */
         if (id >= host->num_harts)
             return fail(SBI_ERR_INVALID_PARAM);
-        struct hart *t = host->hart(host->ctx, (unsigned)id);
-        if (atomic_load(&t->running))
-            return fail(SBI_ERR_ALREADY_AVAILABLE);
         if (!guest_mem_ptr(h->bus->ram, h->x[A1], 4))
             return fail(SBI_ERR_INVALID_ADDRESS);
-        sbi_prepare_hart(t, h->x[A1], id, h->x[A2]);
-        atomic_store_explicit(&t->running, true, memory_order_release);
-        hart_wakeup(t);
+        /* the target's own thread applies it (sbi_start_hart): another thread must not
+         * write a hart's registers */
+        if (!hart_request_start(host->hart(host->ctx, (unsigned)id), h->x[A1], h->x[A2]))
+            return fail(SBI_ERR_ALREADY_AVAILABLE);
         return ok(0);
-    }
-    case 1: /* hart_stop */
-        atomic_store(&h->running, false);
+    case 1: /* hart_stop: the hart stops itself */
+        hart_stop_self(h);
         return ok(0);
-    case 2:
+    case 2: /* hart_get_status */
         if (id >= host->num_harts)
             return fail(SBI_ERR_INVALID_PARAM);
-        return ok(atomic_load(&host->hart(host->ctx, (unsigned)id)->running) ? 0 : 1);
+        return ok((uint64_t)atomic_load(&host->hart(host->ctx, (unsigned)id)->hsm));
     case 3: /* hart_suspend: only the retentive default suspend, which is a WFI */
         if ((uint32_t)h->x[A0] != 0)
             return fail(SBI_ERR_NOT_SUPPORTED);
@@ -251,6 +248,11 @@ void sbi_prepare_hart(struct hart *h, uint64_t entry, uint64_t a0, uint64_t a1)
     h->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
     h->mcounteren = 7;
     h->menvcfg = MENVCFG_STCE;
+}
+
+void sbi_start_hart(struct hart *h, uint64_t entry, uint64_t opaque)
+{
+    sbi_prepare_hart(h, entry, h->mhartid, opaque);
 }
 
 void sbi_ecall(const struct sbi_host *host, struct hart *h)

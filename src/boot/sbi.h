@@ -21,6 +21,10 @@ struct sbi_host {
  * S-mode at entry: PMP open, traps and interrupts delegated, counters and Sstc enabled. */
 void sbi_prepare_hart(struct hart *h, uint64_t entry, uint64_t a0, uint64_t a1);
 
+/* On h's own thread, for an HSM start request: enters the guest at entry in S-mode with
+ * a0 = its hart id and a1 = opaque (SBI spec 9.2). */
+void sbi_start_hart(struct hart *h, uint64_t entry, uint64_t opaque);
+
 /* Handles the ecall in h's a0-a7 and writes the results; the caller advances pc. */
 void sbi_ecall(const struct sbi_host *host, struct hart *h);
 

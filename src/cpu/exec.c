@@ -1,12 +1,14 @@
 /* The interpreter's inner loop: fetch (with a per-page fast path), decode and execute
  * RV64IMAFDC, Zicsr, Zifencei, Zba/Zbb/Zbs and the privileged instructions.
  * Hot path: dense on purpose, one function, so the compiler keeps state in registers. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "corral/guard_map.h"
 #include "cpu/exec.h"
 #include "cpu/fpu.h"
 
@@ -85,51 +87,50 @@ static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val
     return mmu_store(h, va, size, val);
 }
 
-/* Fetches the parcel at pc. Returns 0 with *insn (32-bit, or 16-bit in the low half),
+/* Reads the instruction at offset off of a 4 KiB page of guest code: each halfword once
+ * (another hart or a device may change it meanwhile; the length and the decode must come
+ * from the same read), and never a byte past the page. Returns the length, 2 or 4, with
+ * *raw (32-bit, or 16-bit in the low half); or 0 with the low half in *raw when a 32-bit
+ * instruction starts in the page's last halfword and goes on in the next page. */
+static inline unsigned code_parcel(const uint8_t *page, unsigned off, uint32_t *raw)
+{
+    uint16_t lo = __atomic_load_n((const uint16_t *)(page + off), __ATOMIC_RELAXED);
+    *raw = lo;
+    if ((lo & 3) != 3)
+        return 2;
+    if (off > 0xffc)
+        return 0;
+    uint16_t hi = __atomic_load_n((const uint16_t *)(page + off + 2), __ATOMIC_RELAXED);
+    *raw = lo | (uint32_t)hi << 16;
+    return 4;
+}
+
+/* Fetches the instruction at pc. Returns 0 with *insn (32-bit, or 16-bit in the low half),
  * or a cause + 1 with h->fault_tval set. */
 static inline int fetch(struct hart *h, uint32_t *insn)
 {
     uint64_t pc = h->pc;
-    uint16_t lo, hi;
-    if (likely((pc & ~0xfffULL) == h->fetch_vpage)) {
-        unsigned off = pc & 0xfff;
-        memcpy(&lo, h->fetch_host + off, 2);
-        if ((lo & 3) != 3) {
-            *insn = lo;
-            return 0;
-        }
-        if (likely(off <= 0xffc)) {
-            memcpy(&hi, h->fetch_host + off + 2, 2);
-            *insn = lo | ((uint32_t)hi << 16);
-            return 0;
-        }
-    }
+    unsigned off = pc & 0xfff;
     int cause = 0;
-    uint8_t *p = mmu_translate_ram(h, pc, ACC_EXEC, &cause);
-    if (!p) {
-        h->fault_tval = pc;
-        return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
-    }
-    h->fetch_vpage = pc & ~0xfffULL;
-    h->fetch_host = p - (pc & 0xfff);
-    memcpy(&lo, p, 2);
-    if ((lo & 3) != 3) {
-        *insn = lo;
-        return 0;
-    }
-    uint64_t pc2 = pc + 2;
-    if ((pc2 & 0xfff) == 0) {
-        uint8_t *q = mmu_translate_ram(h, pc2, ACC_EXEC, &cause);
-        if (!q) {
-            h->fault_tval = pc2;
+    if (unlikely((pc & ~0xfffULL) != h->fetch_vpage)) {
+        uint8_t *p = mmu_translate_ram(h, pc, ACC_EXEC, &cause);
+        if (!p) {
+            h->fault_tval = pc;
             return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
         }
-        memcpy(&hi, q, 2);
-        h->fetch_vpage = ~0ULL; /* the fast path must not read across the page */
-    } else {
-        memcpy(&hi, p + 2, 2);
+        h->fetch_vpage = pc & ~0xfffULL;
+        h->fetch_host = p - off;
     }
-    *insn = lo | ((uint32_t)hi << 16);
+    if (likely(code_parcel(h->fetch_host, off, insn)))
+        return 0;
+    /* the high half is the first halfword of the next page */
+    uint64_t pc2 = pc + 2;
+    uint8_t *q = mmu_translate_ram(h, pc2, ACC_EXEC, &cause);
+    if (!q) {
+        h->fault_tval = pc2;
+        return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
+    }
+    *insn |= (uint32_t)__atomic_load_n((const uint16_t *)q, __ATOMIC_RELAXED) << 16;
     return 0;
 }
 
@@ -764,7 +765,8 @@ struct code_cache {
     struct jc_entry jc[3][JC_SIZE];
     struct code_page *slot[CODE_SLOTS]; /* set s is slot[s * CODE_WAYS ...] */
     uint64_t clock;
-    uint8_t *jit;         /* JIT_SIZE bytes, RWX; NULL if unavailable */
+    uint8_t *jit;         /* JIT_SIZE bytes, read and execute; NULL if unavailable */
+    uint8_t *jit_w;       /* the same bytes, read and write: the emitter's view (W^X) */
     uint32_t jit_used;
     bool jit_full;        /* out of room: start afresh at the next flush */
 };
@@ -920,8 +922,10 @@ static struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
     if (!cp)
         cp = set[victim];
     if (unlikely(!cp)) {
-        cp = calloc(1, sizeof(*cp));
-        if (!cp) {
+        /* mapped, not from the heap: a trimmed hart gives these pages straight back */
+        cp = mmap(NULL, sizeof(*cp), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (cp == MAP_FAILED) {
+            cp = NULL;
             *cause = EXC_INSN_ACCESS;
             h->fault_tval = pc;
             return NULL;
@@ -942,14 +946,38 @@ static void code_cache_free(struct hart *h)
     if (!h->code)
         return;
     for (unsigned i = 0; i < CODE_SLOTS; i++)
-        free(h->code->slot[i]);
-    if (h->code->jit)
-        munmap(h->code->jit, JIT_SIZE);
+        if (h->code->slot[i])
+            munmap(h->code->slot[i], sizeof(struct code_page));
+    guard_unmap(h->code->jit, JIT_SIZE);
+    guard_unmap(h->code->jit_w, JIT_SIZE);
     free(h->code);
     h->code = NULL;
 }
 
 void hart_free_code(struct hart *h) { code_cache_free(h); }
+
+void hart_trim_code(struct hart *h)
+{
+    struct code_cache *cc = h->code;
+    if (!cc)
+        return;
+    /* The decoded pages go (they are mapped one by one, so their memory goes with them).
+     * The code buffer stays mapped, since it was made before the lockdown forbade making
+     * another, but its pages past the trampoline go back to the host. */
+    for (unsigned i = 0; i < CODE_SLOTS; i++) {
+        if (cc->slot[i])
+            munmap(cc->slot[i], sizeof(struct code_page));
+        cc->slot[i] = NULL;
+    }
+    memset(cc->jc, 0, sizeof(cc->jc));
+    if (cc->jit_w) {
+        madvise(cc->jit_w + 4096, JIT_SIZE - 4096, MADV_REMOVE);
+        cc->jit_used = JIT_START;
+        cc->jit_full = false;
+    }
+    hart_flush_code(h);
+    hart_flush_tlb(h); /* no write entry keeps a mark for a decoded page that is gone */
+}
 
 static uint8_t decode_op(uint32_t insn, int32_t *imm)
 {
@@ -1080,10 +1108,10 @@ static void decode_entry(struct dentry *e, uint32_t raw)
     e->handler = fast_labels[decode_fields(e, raw)];
 }
 
-/* Records in the page's snapshot the bytes of the instruction raw decoded at off. */
-static inline void code_snap(struct code_page *cp, unsigned off, uint32_t raw)
+/* Records in the page's snapshot the bytes of the instruction raw, len bytes long
+ * (code_parcel), decoded at off. */
+static inline void code_snap(struct code_page *cp, unsigned off, uint32_t raw, unsigned len)
 {
-    unsigned len = (raw & 3) == 3 ? 4 : 2;
     if (unlikely(memcmp(cp->snap + off, &raw, len) != 0)) {
         /* changed by another hart or a device since: what was made from the old bytes
          * must go, or the page could come back to life with it */
@@ -1092,15 +1120,15 @@ static inline void code_snap(struct code_page *cp, unsigned off, uint32_t raw)
     }
 }
 
-/* The raw instruction at offset off of a decoded page (not one that crosses the page). */
+/* The raw instruction that the entry at offset off of a decoded page was made from (not one
+ * that crosses the page). It comes from the snapshot, not from guest memory: the guest page
+ * may have changed since (another hart, a device), and what runs must be what was decoded
+ * and translated. Every live entry's bytes are in the snapshot (code_snap clears the
+ * entries whose bytes it replaces). */
 static inline uint32_t code_raw(const struct code_page *cp, unsigned off)
 {
-    uint16_t lo;
-    memcpy(&lo, cp->host + off, 2);
-    if ((lo & 3) != 3)
-        return lo;
     uint32_t raw;
-    memcpy(&raw, cp->host + off, 4);
+    code_parcel(cp->snap, off, &raw);
     return raw;
 }
 
@@ -1848,8 +1876,10 @@ static const uint8_t *jit_loop_prologue(struct jit_out *j, struct ra *ra, const 
 }
 
 /* Translates the run starting at offset off of cp into head: ALU instructions, loads and
- * stores, and at most one jump or branch, which ends it. */
-static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, struct dentry *head)
+ * stores, and at most one jump or branch, which ends it. head_raw is the first instruction
+ * as the caller read it (and recorded it in the snapshot). */
+static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, struct dentry *head,
+                    uint32_t head_raw)
 {
     struct dentry d[JIT_RUN_MAX];
     uint8_t ops[JIT_RUN_MAX];
@@ -1860,14 +1890,13 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
         cc->jit_full = true;
         return;
     }
+    /* the head as the caller read and decoded it; each instruction after it read once */
     unsigned count = 0, o = off;
     bool end = false;
+    raw[0] = head_raw;
     while (count < JIT_RUN_MAX && o <= 0xffe) {
-        uint16_t lo;
-        memcpy(&lo, cp->host + o, 2);
-        if ((lo & 3) == 3 && o > 0xffc)
+        if (count && !code_parcel(cp->host, o, &raw[count]))
             break;
-        raw[count] = code_raw(cp, o);
         ops[count] = decode_fields(&d[count], raw[count]);
         end = jit_end_ok(ops[count]);
         if (!end && !jit_op_ok(ops[count]))
@@ -1879,9 +1908,9 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
     }
     if (count == 0)
         return;
-    for (unsigned i = 0, at = off; i < count; at += d[i].len, i++)
-        code_snap(cp, at, raw[i]);
-    uint8_t *base = cc->jit;
+    for (unsigned i = 1, at = off + d[0].len; i < count; at += d[i].len, i++)
+        code_snap(cp, at, raw[i], d[i].len);
+    uint8_t *base = cc->jit_w; /* jumps within the buffer are relative: the same in both views */
     struct jit_out j = { base + cc->jit_used };
     struct jit_fix fix[JIT_RUN_MAX];
     unsigned nfix = 0;
@@ -1920,12 +1949,12 @@ static void jit_run(struct code_cache *cc, struct code_page *cp, unsigned off, s
     }
     if (perf_map)
         fprintf(perf_map, "%lx %lx run_%llx\n", (unsigned long)(cc->jit + cc->jit_used),
-                (unsigned long)(j.p - (cc->jit + cc->jit_used)), (unsigned long long)(cp->ppage + off));
+                (unsigned long)(j.p - (base + cc->jit_used)), (unsigned long long)(cp->ppage + off));
     head->handler = fast_labels[F_JIT];
     head->imm = (int32_t)cc->jit_used;
     head->rd = (uint8_t)count;
     head->len = (uint8_t)(o - off);
-    cc->jit_used = (uint32_t)(j.p - cc->jit + 15) & ~15u;
+    cc->jit_used = (uint32_t)(j.p - base + 15) & ~15u;
 }
 #endif
 
@@ -1937,6 +1966,45 @@ static struct code_page *container_of_dents(void *dents)
 
 /* Never matches: the data TLB set used while every access must take the slow path. */
 static struct tlb_entry no_tlb[TLB_SIZE];
+
+#ifdef HAVE_JIT
+/* The translator's buffer: one memfd mapped twice, writable where the emitter writes and
+ * executable where runs run, so no page is ever both (W^X); guards around each view. Nothing
+ * patches code once made (chaining goes through the decoded pages and the jump cache), so
+ * every write is the emitter's. Without memfd there is no translator, not an RWX one. */
+static void jit_map(struct code_cache *cc)
+{
+    int fd = memfd_create("corral-jit", MFD_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (ftruncate(fd, JIT_SIZE) == 0) {
+        cc->jit_w = guard_map(JIT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+        cc->jit = guard_map(JIT_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED, fd);
+    }
+    close(fd);
+    if (!cc->jit || !cc->jit_w) {
+        guard_unmap(cc->jit, JIT_SIZE);
+        guard_unmap(cc->jit_w, JIT_SIZE);
+        cc->jit = cc->jit_w = NULL;
+        return;
+    }
+    jit_emit_trampoline(cc->jit_w);
+    cc->jit_used = JIT_START;
+}
+#endif
+
+int hart_alloc_code(struct hart *h)
+{
+    if (h->code)
+        return 0;
+    h->code = calloc(1, sizeof(*h->code));
+    if (!h->code)
+        return -ENOMEM;
+#ifdef HAVE_JIT
+    jit_map(h->code);
+#endif
+    return 0;
+}
 
 /* no-gcse, no-crossjumping: keep the copies of the dispatch apart (see NEXT) */
 __attribute__((optimize("no-gcse", "no-crossjumping")))
@@ -1968,19 +2036,8 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
     pthread_once(&rvc_once, rvc_table_init);
     if (unlikely(!__atomic_load_n(&fast_labels, __ATOMIC_ACQUIRE)))
         __atomic_store_n(&fast_labels, labels, __ATOMIC_RELEASE);
-    if (unlikely(!h->code)) {
-        h->code = calloc(1, sizeof(*h->code));
-        if (!h->code)
-            return 0;
-#ifdef HAVE_JIT
-        void *m = mmap(NULL, JIT_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        h->code->jit = m == MAP_FAILED ? NULL : m;
-        if (h->code->jit) {
-            jit_emit_trampoline(h->code->jit);
-            h->code->jit_used = JIT_START;
-        }
-#endif
-    }
+    if (unlikely(!h->code) && hart_alloc_code(h))
+        return 0;
     uint64_t *x = h->x;
     uint64_t pc = h->pc;
     unsigned n = 0;
@@ -2049,18 +2106,17 @@ next:
 
 do_decode:
     {
-        unsigned off = pc & 0xfff;
-        uint16_t lo;
-        memcpy(&lo, cp->host + off, 2);
-        if ((lo & 3) == 3 && off == 0xffe) {
+        unsigned off = pc & 0xfff, len;
+        uint32_t raw1;
+        len = code_parcel(cp->host, off, &raw1);
+        if (!len) {
             e->handler = &&op_cross; /* the second half is on the next page: fetch it each time */
             e->len = 4;
         } else {
-            uint32_t raw1 = code_raw(cp, off);
-            code_snap(cp, off, raw1);
+            code_snap(cp, off, raw1, len);
             decode_entry(e, raw1);
 #ifdef HAVE_JIT
-            jit_run(h->code, cp, off, e);
+            jit_run(h->code, cp, off, e, raw1);
             if (unlikely(h->code->jit_full)) {
                 /* out of room for host code: start afresh now (every decoded page is
                  * cleared as it comes back to life), not at the next fence.i, so that no

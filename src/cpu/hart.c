@@ -22,7 +22,9 @@ void hart_init(struct hart *h, uint64_t hartid, const struct hart_bus *bus)
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->wake, &attr);
     pthread_condattr_destroy(&attr);
+    atomic_store(&h->hsm, HSM_STOPPED);
     hart_reset(h, 0);
+    hart_alloc_code(h);
 }
 
 void hart_destroy(struct hart *h)
@@ -70,6 +72,41 @@ void hart_wakeup(struct hart *h)
     pthread_mutex_unlock(&h->lock);
 }
 
+bool hart_request_start(struct hart *h, uint64_t addr, uint64_t arg)
+{
+    pthread_mutex_lock(&h->lock);
+    bool stopped = atomic_load(&h->hsm) == HSM_STOPPED;
+    if (stopped) {
+        h->start_addr = addr;
+        h->start_arg = arg;
+        atomic_store(&h->hsm, HSM_START_PENDING);
+        pthread_cond_broadcast(&h->wake);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return stopped;
+}
+
+bool hart_take_start(struct hart *h)
+{
+    pthread_mutex_lock(&h->lock);
+    bool pending = atomic_load(&h->hsm) == HSM_START_PENDING;
+    uint64_t addr = h->start_addr, arg = h->start_arg;
+    pthread_mutex_unlock(&h->lock);
+    if (!pending)
+        return false;
+    if (h->bus->start)
+        h->bus->start(h->bus->ctx, h, addr, arg);
+    else
+        hart_reset(h, addr);
+    atomic_store_explicit(&h->hsm, HSM_STARTED, memory_order_release);
+    return true;
+}
+
+void hart_stop_self(struct hart *h)
+{
+    atomic_store(&h->hsm, HSM_STOPPED);
+}
+
 void hart_set_irq(struct hart *h, uint64_t bit, int level)
 {
     if (bit == MIP_SEIP) {
@@ -98,6 +135,8 @@ bool hart_wfi_should_wake(struct hart *h)
 
 void hart_take_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt)
 {
+    if (unlikely(cause == EXC_RETRY && !interrupt))
+        return; /* pc still names the instruction: it runs again */
     uint64_t deleg = interrupt ? h->mideleg : h->medeleg;
     uint64_t mcause = cause | (interrupt ? 1ULL << 63 : 0);
     if (h->priv <= PRV_S && ((deleg >> cause) & 1)) {
@@ -160,8 +199,9 @@ bool hart_check_interrupts(struct hart *h)
 void hart_run(struct hart *h)
 {
     while (!atomic_load_explicit(&h->stop, memory_order_relaxed)) {
-        if (!atomic_load_explicit(&h->running, memory_order_acquire)) {
-            h->bus->wait(h->bus->ctx, h); /* stopped (SBI HSM): sleep until started */
+        if (!hart_started(h)) {
+            if (!hart_take_start(h))
+                h->bus->wait(h->bus->ctx, h); /* stopped (SBI HSM): sleep until started */
             continue;
         }
         if (atomic_load_explicit(&h->flush_tlb_req, memory_order_acquire)) {

@@ -26,6 +26,9 @@ enum {
     EXC_LOAD_MISALIGNED = 4, EXC_LOAD_ACCESS = 5, EXC_STORE_MISALIGNED = 6, EXC_STORE_ACCESS = 7,
     EXC_ECALL_U = 8, EXC_ECALL_S = 9, EXC_ECALL_M = 11,
     EXC_INSN_PAGE = 12, EXC_LOAD_PAGE = 13, EXC_STORE_PAGE = 15,
+    /* Not a trap: a page walk gave up on a PTE that other harts kept changing under its A/D
+     * update. hart_take_trap() leaves everything as it is, and the instruction runs again. */
+    EXC_RETRY = 63,
 };
 
 enum access_type { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
@@ -49,7 +52,14 @@ struct hart_bus {
     /* ecall from S-mode when the built-in SBI is the firmware; NULL otherwise. */
     void (*sbi_call)(void *ctx, struct hart *h);
     bool one_hart;              /* no other hart can store to RAM */
+    /* On h's own thread, for a start request (hart_request_start): enter the guest at addr
+     * with arg; NULL means a plain reset at addr. */
+    void (*start)(void *ctx, struct hart *h, uint64_t addr, uint64_t arg);
 };
+
+/* A hart's state as the SBI's HSM extension names it (SBI spec 9.1), as hart_get_status
+ * returns it. */
+enum hart_hsm { HSM_STARTED = 0, HSM_STOPPED = 1, HSM_START_PENDING = 2 };
 
 #define TLB_SIZE 512
 
@@ -115,7 +125,8 @@ struct hart {
     bool stimecmp_enabled;      /* stimecmp drives STIP (Sstc, or the built-in SBI's timer) */
     atomic_bool stop;           /* leave hart_run() at the next block boundary */
     atomic_bool flush_tlb_req;  /* a remote fence asked for a TLB flush */
-    atomic_bool running;        /* started (HSM) */
+    _Atomic int hsm;            /* enum hart_hsm; runs guest code only when STARTED */
+    uint64_t start_addr, start_arg; /* the start request, while START_PENDING (under lock) */
     atomic_bool sleeping;       /* inside bus->wait(): executes nothing until woken */
     bool wfi_pending;
 
@@ -123,7 +134,7 @@ struct hart {
     uint32_t code_gen;          /* bumping it drops every decoded page (fence.i) */
     uint64_t code_dma_seen;     /* ram.dma_epoch at the last flush of decoded pages */
     const struct hart_bus *bus;
-    pthread_mutex_t lock;       /* guards the sleep in WFI */
+    pthread_mutex_t lock;       /* guards the sleep in WFI and the start request */
     pthread_cond_t wake;
 };
 
@@ -135,6 +146,18 @@ void hart_reset(struct hart *h, uint64_t entry);
 void hart_run(struct hart *h);
 /* Sets or clears a hardware-driven mip bit (MSIP, MTIP, MEIP, SEIP line, STIP) from any thread. */
 void hart_set_irq(struct hart *h, uint64_t bit, int level);
+/* Any thread: asks a STOPPED hart to start (SBI HSM hart_start): posts the request, moves
+ * the hart to START_PENDING and wakes it; its own thread applies the request (bus->start)
+ * and moves to STARTED. Writes nothing else of the hart. False if it is not STOPPED. */
+bool hart_request_start(struct hart *h, uint64_t addr, uint64_t arg);
+/* The hart's own thread: applies a pending start request; true if there was one. */
+bool hart_take_start(struct hart *h);
+/* The hart's own thread: stops it (SBI HSM hart_stop); it sleeps until started. */
+void hart_stop_self(struct hart *h);
+static inline bool hart_started(struct hart *h)
+{
+    return atomic_load_explicit(&h->hsm, memory_order_acquire) == HSM_STARTED;
+}
 /* Wakes the hart from WFI (any thread). */
 void hart_wakeup(struct hart *h);
 /* True if an interrupt is pending and enabled in mie (the WFI wake-up condition). */
@@ -150,6 +173,13 @@ void hart_flush_code(struct hart *h);
  * overwrite at once) can have changed RAM since the last flush. */
 void hart_fence_i(struct hart *h);
 void hart_free_code(struct hart *h);
+/* On the hart's own thread, between blocks: gives the decoded pages and translated code back
+ * to the host (an idle guest needs little of it); they are built again as code runs. */
+void hart_trim_code(struct hart *h);
+/* Allocates the decoded-code cache and the translator's buffer (hart_init does; a hart whose
+ * allocation failed then tries at its first block): 0 or -ENOMEM. Needs memfd_create: call
+ * before a sandbox forbids it. */
+int hart_alloc_code(struct hart *h);
 /* A store of size bytes at RAM address pa (slow path): drops the decoded instructions it
  * overlaps. */
 void code_store(struct hart *h, uint64_t pa, unsigned size);
@@ -163,12 +193,17 @@ void hart_take_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrup
 int csr_read(struct hart *h, unsigned csr, uint64_t *val);
 int csr_write(struct hart *h, unsigned csr, uint64_t val);
 
+/* Test seam, NULL outside tests: called between reading a leaf PTE and updating its A/D
+ * bits, where another hart may change the PTE. */
+extern void (*mmu_pte_race_hook)(uint64_t *pte);
+
 /* Memory access by virtual address (with the hart's current translation). Return 0, or the
  * exception cause + 1 with h->fault_tval set to the faulting address. */
 int mmu_load(struct hart *h, uint64_t va, unsigned size, uint64_t *val);
 int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val);
-/* Host pointer for an aligned access of `size` bytes that stays in one RAM page, or NULL
- * with *cause set (0 when the access must take the slow path, e.g. MMIO). */
+/* Host pointer for va when its whole page is RAM (an aligned access, or a fetch, may use
+ * any byte up to the end of the page), or NULL with *cause set: the exception, or -1 when
+ * the page is not RAM (e.g. MMIO). */
 uint8_t *mmu_translate_ram(struct hart *h, uint64_t va, enum access_type t, int *cause);
 /* Translates va for access type t. Returns 0 and *pa, or the exception cause + 1. */
 int mmu_translate(struct hart *h, uint64_t va, enum access_type t, uint64_t *pa);

@@ -14,6 +14,8 @@
 #define PTE_D (1ULL << 7)
 #define PTE_PPN_MASK (((1ULL << 44) - 1) << 10)
 
+void (*mmu_pte_race_hook)(uint64_t *pte);
+
 static const int page_fault_cause[3] = { EXC_LOAD_PAGE, EXC_STORE_PAGE, EXC_INSN_PAGE };
 static const int access_fault_cause[3] = { EXC_LOAD_ACCESS, EXC_STORE_ACCESS, EXC_INSN_ACCESS };
 
@@ -110,9 +112,13 @@ static bool pmp_check(struct hart *h, uint64_t pa, uint64_t size, enum access_ty
     return priv == PRV_M;
 }
 
-/* Walks the page table for va. Returns 0 with *pa and *pte_out, or a cause + 1. */
-static int page_walk(struct hart *h, uint64_t va, enum access_type t, int priv,
-                     uint64_t *pa, uint64_t *pte_out)
+#define WALK_PTE_CHANGED (-1) /* page_walk_once: the leaf PTE changed under its A/D update */
+#define WALK_TRIES 8           /* walks before a PTE that keeps changing makes the access retry */
+
+/* Walks the page table for va. Returns 0 with *pa and *pte_out, a cause + 1, or
+ * WALK_PTE_CHANGED. */
+static int page_walk_once(struct hart *h, uint64_t va, enum access_type t, int priv,
+                          uint64_t *pa, uint64_t *pte_out)
 {
     unsigned mode = h->satp >> 60;
     int levels = (int)mode - 8 + 3;
@@ -157,9 +163,11 @@ static int page_walk(struct hart *h, uint64_t va, enum access_type t, int priv,
         if ((pte & want) != want) {
             /* Hardware A/D update, done atomically against other harts (priv spec 4.3.2 step 7) */
             uint64_t expect = pte;
+            if (unlikely(mmu_pte_race_hook != NULL))
+                mmu_pte_race_hook(pte_p);
             if (!__atomic_compare_exchange_n(pte_p, &expect, pte | want, false,
                                              __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-                return page_walk(h, va, t, priv, pa, pte_out);
+                return WALK_PTE_CHANGED; /* another hart wrote it: walk again */
             pte |= want;
         }
         *pa = ((ppn & ~low_mask) << 12) | (va & ((1ULL << (12 + 9 * level)) - 1));
@@ -172,6 +180,21 @@ static int page_walk(struct hart *h, uint64_t va, enum access_type t, int priv,
         return 0;
     }
     return page_fault_cause[t] + 1;
+}
+
+/* Walks the page table for va. Returns 0 with *pa and *pte_out, or a cause + 1. Other
+ * harts may keep changing the PTE under the A/D update: after a few walks the access gives
+ * up with EXC_RETRY, and the instruction runs again later, so the host thread stays in
+ * control (it checks for stop between blocks) whatever the guest does. */
+static int page_walk(struct hart *h, uint64_t va, enum access_type t, int priv,
+                     uint64_t *pa, uint64_t *pte_out)
+{
+    for (unsigned i = 0; i < WALK_TRIES; i++) {
+        int r = page_walk_once(h, va, t, priv, pa, pte_out);
+        if (r != WALK_PTE_CHANGED)
+            return r;
+    }
+    return EXC_RETRY + 1;
 }
 
 /* Translates and, when the whole page is RAM and PMP-clean, fills the TLB. */
@@ -217,10 +240,13 @@ uint8_t *mmu_translate_ram(struct hart *h, uint64_t va, enum access_type t, int 
         h->fault_tval = va;
         return NULL;
     }
-    uint8_t *p = guest_mem_ptr(h->bus->ram, pa, 1);
-    if (!p)
+    /* the whole page, as for a TLB entry: callers read up to the end of the page */
+    uint8_t *p = guest_mem_ptr(h->bus->ram, pa & ~0xfffULL, 4096);
+    if (!p) {
         *cause = -1;
-    return p;
+        return NULL;
+    }
+    return p + (pa & 0xfff);
 }
 
 int phys_load(struct hart *h, uint64_t pa, unsigned size, uint64_t *val)

@@ -26,7 +26,8 @@ const char cli_vm_usage[] =
     "  --no-reboot          exit when the guest reboots instead of restarting it\n"
     "  --disk SPEC          virtio disk: PATH[,format=raw|qcow2][,readonly][,root]\n"
     "                       [,bps=BYTES/s][,iops=N] (repeatable)\n"
-    "  --disk-from BASE[,root]  (create) a new qcow2 overlay on the read-only image BASE\n"
+    "  --disk-from BASE[,root][,format=raw|qcow2]  (create) a new qcow2 overlay on the\n"
+    "                       read-only image BASE\n"
     "                       (a linked clone); root makes it the root device (root=/dev/vdX)\n"
     "  --net SPEC           virtio NIC: user[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]\n"
     "                       [,host=on] (host=on: the guest may reach the host's 127.0.0.1 as\n"
@@ -37,6 +38,8 @@ const char cli_vm_usage[] =
     "  --hvc pty|file:PATH  virtio console (hvc0) on a new pseudo-terminal or into a file\n"
     "  --balloon [SIZE]     virtio balloon (free page reporting), holding SIZE at start\n"
     "  --no-sandbox         skip the VM process lockdown (for debugging)\n"
+    "  --console raw|filtered  guest output to the terminal: filtered (the default) drops\n"
+    "                       escapes that reach past it (clipboard, title, reports)\n"
     "  --config FILE        the VM description as JSON (the control API's keys)\n";
 
 void cli_error(const char *fmt, ...)
@@ -266,7 +269,8 @@ static int check_files(const struct vm_spec *s, char *err, size_t errlen)
 
 static const char *const valued[] = { "--kernel", "--initrd", "--append", "--mem", "--smp",
                                       "--cpus", "--bios", "--dtb", "--disk", "--net", "--hvc",
-                                      "--cpu-quota", "--name", "--config", "--disk-from" };
+                                      "--cpu-quota", "--name", "--config", "--disk-from",
+                                      "--console" };
 
 static bool is_option(const char *arg, const char *name)
 {
@@ -328,6 +332,11 @@ static int set_option(struct vm_spec *s, struct cli_vm_opts *o, const char *name
         s->cpu_quota = (unsigned)n;
         return 0;
     }
+    if (!strcmp(name, "--console")) {
+        if (spec_parse_console(v, &s->console_raw))
+            return fail(err, errlen, "--console: '%s' is neither raw nor filtered", v);
+        return 0;
+    }
     if (!strcmp(name, "--hvc")) {
         if (strcmp(v, "pty") && (strncmp(v, "file:", 5) || !v[5]))
             return fail(err, errlen, "--hvc: '%s' is neither pty nor file:PATH", v);
@@ -339,9 +348,9 @@ static int set_option(struct vm_spec *s, struct cli_vm_opts *o, const char *name
         o->disk_from[o->n_disk_from++] = v;
         char base[4096];
         snprintf(base, sizeof(base), "%s", v);
-        size_t blen = strlen(base);
-        if (blen > 5 && !strcmp(base + blen - 5, ",root"))
-            base[blen - 5] = '\0';
+        char *comma = strchr(base, ','); /* ,root and ,format= are checked by create */
+        if (comma)
+            *comma = '\0';
         return readable(base, "base image", err, errlen);
     }
     if (!strcmp(name, "--disk")) {

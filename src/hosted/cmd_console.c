@@ -48,17 +48,10 @@ int cmd_console(int argc, char **argv)
         cli_error("usage: corral console NAME");
         return EXIT_USAGE;
     }
-    char dir[HOME_PATH_MAX], err[512];
-    struct vm_spec s;
-    spec_init(&s);
-    int rc = proc_load_definition(argv[2], dir, sizeof(dir), &s, err, sizeof(err));
-    spec_free(&s);
-    if (rc) {
-        cli_error("%s", err);
-        return EXIT_VM_FAILED;
-    }
+    char dir[HOME_PATH_MAX];
     struct home_proc p;
-    home_read_proc(dir, &p);
+    if (proc_find(argv[2], dir, sizeof(dir), &p))
+        return EXIT_VM_FAILED;
     int fd = p.alive ? connect_console(dir) : -1;
     if (fd < 0) {
         cli_error("VM '%s' is not running in the background (corral start %s)", argv[2], argv[2]);

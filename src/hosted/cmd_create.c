@@ -37,18 +37,48 @@ static int make_paths_absolute(struct vm_spec *s, char *err, size_t errlen)
     return rc ? -EINVAL : 0;
 }
 
-/* The base's format from its first bytes: the user chose this file as a base, and it is
- * opened read-only, so its header is trusted here (unlike a disk a guest has written). */
-static const char *base_format(const char *path)
+/* The base's format: what the user named, else a read-only probe that refuses a qcow2
+ * header naming a backing file (a base that was once a guest's raw disk may hold one the
+ * guest wrote, pointing at any host file); format=qcow2 says the user trusts it. */
+static const char *base_format(const char *path, const char *named, char *err, size_t errlen)
 {
-    uint8_t magic[4] = { 0 };
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, magic, 4) != 4)
-            magic[0] = 0;
-        close(fd);
+    if (named)
+        return named;
+    struct blk_backend *be;
+    char why[512];
+    if (blk_open(path, BLK_FORMAT_AUTO_STRICT, true, &be, why, sizeof(why))) {
+        snprintf(err, errlen, "--disk-from: %s (name the base's format: BASE,format=qcow2 "
+                              "or BASE,format=raw)", why);
+        return NULL;
     }
-    return !memcmp(magic, "QFI\xfb", 4) ? "qcow2" : "raw";
+    const char *f = blk_format(be) == BLK_FORMAT_QCOW2 ? "qcow2" : "raw";
+    blk_close(be);
+    return f;
+}
+
+/* BASE[,root][,format=raw|qcow2], in any order after the path. */
+static int split_base(const char *arg, char *path, size_t pathlen, bool *root,
+                      const char **format, char *err, size_t errlen)
+{
+    snprintf(path, pathlen, "%s", arg);
+    *root = false;
+    *format = NULL;
+    char *comma;
+    while ((comma = strrchr(path, ','))) {
+        const char *opt = comma + 1;
+        if (!strcmp(opt, "root"))
+            *root = true;
+        else if (!strcmp(opt, "format=raw"))
+            *format = "raw";
+        else if (!strcmp(opt, "format=qcow2"))
+            *format = "qcow2";
+        else {
+            snprintf(err, errlen, "--disk-from: unknown option '%s' (root, format=raw|qcow2)", opt);
+            return -EINVAL;
+        }
+        *comma = '\0';
+    }
+    return 0;
 }
 
 /* --disk-from BASE: a new qcow2 overlay in the VM's folder on the read-only BASE. */
@@ -57,18 +87,20 @@ static int make_overlays(struct vm_spec *s, const struct cli_vm_opts *o, const c
 {
     for (unsigned i = 0; i < o->n_disk_from; i++) {
         char base[PATH_MAX], path[HOME_PATH_MAX], name[32], why[512], arg[PATH_MAX];
-        snprintf(arg, sizeof(arg), "%s", o->disk_from[i]);
-        size_t n = strlen(arg);
-        bool root = n > 5 && !strcmp(arg + n - 5, ",root");
-        if (root)
-            arg[n - 5] = '\0';
+        bool root;
+        const char *named;
+        if (split_base(o->disk_from[i], arg, sizeof(arg), &root, &named, err, errlen))
+            return -EINVAL;
         if (!realpath(arg, base)) {
             snprintf(err, errlen, "--disk-from: cannot find '%s': %s", arg, strerror(errno));
             return -ENOENT;
         }
         snprintf(name, sizeof(name), "disk%u.qcow2", s->n_drives);
         home_file(dir, name, path, sizeof(path));
-        if (qcow2_create_overlay(path, base, base_format(base), why, sizeof(why))) {
+        const char *format = base_format(base, named, err, errlen);
+        if (!format)
+            return -EINVAL;
+        if (qcow2_create_overlay(path, base, format, why, sizeof(why))) {
             snprintf(err, errlen, "--disk-from: %s", why);
             return -EIO;
         }

@@ -73,6 +73,8 @@ static void state_of(struct row *r)
         json_decref(j);
     } else if (r->p.ended && r->p.signal) {
         snprintf(r->state, sizeof(r->state), "crashed (%s)", strsignal(r->p.signal));
+    } else if (r->p.ended && r->p.exit_code == 159) { /* sandbox.c's status for a forbidden call */
+        snprintf(r->state, sizeof(r->state), "crashed (sandbox)");
     } else if (r->p.ended && r->p.exit_code) {
         snprintf(r->state, sizeof(r->state), "failed (exit %d)", r->p.exit_code);
     } else if (r->p.ended) {

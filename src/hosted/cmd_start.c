@@ -2,6 +2,7 @@
  * runs. A small monitor process (no daemon: one per VM) runs the VM process, waits for it
  * and writes exit.json, so that `ls` can say how it ended, crash or kill included. */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include "hosted/cli.h"
 #include "hosted/home.h"
 #include "hosted/proc.h"
+
+#define START_TIMEOUT_MS 120000
 
 static void redirect(const char *dir)
 {
@@ -70,17 +73,10 @@ int cmd_start(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *name = argv[2];
-    char dir[HOME_PATH_MAX], err[1024];
-    struct vm_spec s;
-    spec_init(&s);
-    int rc = proc_load_definition(name, dir, sizeof(dir), &s, err, sizeof(err));
-    spec_free(&s);
-    if (rc) {
-        cli_error("%s", err);
-        return EXIT_VM_FAILED;
-    }
+    char dir[HOME_PATH_MAX];
     struct home_proc p;
-    home_read_proc(dir, &p);
+    if (proc_find(name, dir, sizeof(dir), &p))
+        return EXIT_VM_FAILED;
     if (p.alive) {
         cli_error("VM '%s' is already running (pid %d)", name, (int)p.pid);
         return EXIT_VM_FAILED;
@@ -108,8 +104,19 @@ int cmd_start(int argc, char **argv)
     close(ready[1]);
     char msg[1024];
     size_t n = 0;
-    ssize_t got;
-    while (n < sizeof(msg) - 1 && (got = read(ready[0], msg + n, sizeof(msg) - 1 - n)) != 0) {
+    ssize_t got = 1;
+    /* the VM process answers once its guest runs (seconds), or the pipe closes when it dies */
+    struct pollfd pf = { ready[0], POLLIN, 0 };
+    while (n < sizeof(msg) - 1 && got != 0) {
+        int pr = poll(&pf, 1, START_TIMEOUT_MS);
+        if (pr == 0) {
+            snprintf(msg, sizeof(msg), "its process did not report within %d s (see %s/vm.log)",
+                     START_TIMEOUT_MS / 1000, dir);
+            close(ready[0]);
+            cli_error("cannot start VM '%s': %s", name, msg);
+            return EXIT_VM_FAILED;
+        }
+        got = pr < 0 ? -1 : read(ready[0], msg + n, sizeof(msg) - 1 - n);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)

@@ -54,16 +54,9 @@ int cmd_stop(int argc, char **argv)
         return EXIT_USAGE;
     }
     char dir[HOME_PATH_MAX], err[512];
-    struct vm_spec s;
-    spec_init(&s);
-    int rc = proc_load_definition(name, dir, sizeof(dir), &s, err, sizeof(err));
-    spec_free(&s);
-    if (rc) {
-        cli_error("%s", err);
-        return EXIT_VM_FAILED;
-    }
     struct home_proc p;
-    home_read_proc(dir, &p);
+    if (proc_find(name, dir, sizeof(dir), &p))
+        return EXIT_VM_FAILED;
     if (!p.alive) {
         cli_error("VM '%s' is not running", name);
         return EXIT_VM_FAILED;

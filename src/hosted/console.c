@@ -1,20 +1,28 @@
 /* The user's terminal as the guest console: raw mode on a tty (restored at exit, on
  * fatal signals and by console_close), the Ctrl-A escape keys, and plain pass-through
- * when input is a pipe or file. */
+ * when input is a pipe or file. Guest output goes through term_filter unless raw, and a
+ * terminal that stops taking it gets it dropped, never waited on for long. */
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "backend/term_filter.h"
 #include "hosted/console.h"
 
 #define ESCAPE_KEY 0x01 /* Ctrl-A */
+#define STALL_MS 100    /* how long output waits for a full terminal before it is dropped */
 
 struct console {
     int in_fd, out_fd;
     bool tty, escape, eof;
     bool detach; /* attached to a background VM: Ctrl-A d leaves, the VM goes on */
+    bool raw;    /* guest output unfiltered */
+    bool stalled; /* the terminal took nothing for STALL_MS: drop without waiting until it does */
+    uint64_t dropped_bytes;
+    struct term_filter filter;
 };
 
 /* One saved terminal state for the process: signal handlers and atexit need it. */
@@ -27,6 +35,12 @@ static void restore_terminal(void)
         tcsetattr(tio_saved_fd, TCSANOW, &saved_tio);
         tio_saved_fd = -1;
     }
+}
+
+void console_restore_tty(void)
+{
+    if (tio_saved_fd >= 0)
+        tcsetattr(tio_saved_fd, TCSANOW, &saved_tio);
 }
 
 static void on_fatal_signal(int sig)
@@ -45,6 +59,7 @@ struct console *console_open(int in_fd, int out_fd)
         return NULL;
     c->in_fd = in_fd;
     c->out_fd = out_fd;
+    term_filter_init(&c->filter);
     c->tty = isatty(in_fd);
     if (c->tty && tcgetattr(in_fd, &saved_tio) == 0) {
         struct termios raw = saved_tio;
@@ -81,17 +96,29 @@ int console_input_fd(const struct console *c)
     return c->eof ? -1 : c->in_fd;
 }
 
-static void write_all(int fd, const uint8_t *buf, size_t len)
+/* Writes BUF; when the terminal is full (EAGAIN) waits up to STALL_MS for room, then drops
+ * the rest (counted). A guest's UART lock is held across this: it must not spin or hang. */
+static void write_out(struct console *c, const uint8_t *buf, size_t len)
 {
     while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN)
-                continue;
-            return;
+        ssize_t n = write(c->out_fd, buf, len);
+        if (n > 0) {
+            c->stalled = false;
+            buf += n;
+            len -= (size_t)n;
+            continue;
         }
-        buf += n;
-        len -= (size_t)n;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !c->stalled) {
+            struct pollfd p = { c->out_fd, POLLOUT, 0 };
+            int rc = poll(&p, 1, STALL_MS);
+            if (rc > 0 || (rc < 0 && errno == EINTR))
+                continue;
+            c->stalled = true;
+        }
+        c->dropped_bytes += len; /* full, or gone */
+        return;
     }
 }
 
@@ -135,7 +162,7 @@ long console_read(struct console *c, uint8_t *buf, size_t len, bool *quit)
             }
             if (ch == 'h' || ch == 'H' || ch == '?') {
                 const char *t = c->detach ? detach_help : help_text;
-                write_all(c->out_fd, (const uint8_t *)t, strlen(t));
+                write_out(c, (const uint8_t *)t, strlen(t));
                 continue;
             }
             if (ch == ESCAPE_KEY) {
@@ -153,9 +180,28 @@ long console_read(struct console *c, uint8_t *buf, size_t len, bool *quit)
     return (long)out;
 }
 
+void console_set_raw(struct console *c, bool raw)
+{
+    c->raw = raw;
+}
+
+uint64_t console_dropped(const struct console *c)
+{
+    return c->dropped_bytes;
+}
+
 long console_write(void *ctx, const uint8_t *buf, size_t len)
 {
     struct console *c = ctx;
-    write_all(c->out_fd, buf, len);
+    if (c->raw) {
+        write_out(c, buf, len);
+        return (long)len;
+    }
+    uint8_t out[1024 + TERM_FILTER_MAX_SEQ];
+    for (size_t done = 0; done < len;) {
+        size_t k = len - done < 1024 ? len - done : 1024;
+        write_out(c, out, term_filter_run(&c->filter, buf + done, k, out));
+        done += k;
+    }
     return (long)len;
 }

@@ -14,14 +14,22 @@ struct console *console_open(int in_fd, int out_fd);
 void console_set_detach(struct console *c);
 /* Restores the terminal (idempotent) and frees. */
 void console_close(struct console *c);
+/* Puts the terminal back as it was before console_open, if raw mode was set. Async-signal-
+ * safe (one tcsetattr), for a death that skips exit handlers. */
+void console_restore_tty(void);
 /* The fd to poll for input (-1 once input has reached EOF). */
 int console_input_fd(const struct console *c);
 /* Reads what is available from in_fd (call after poll says readable) and handles escapes.
  * Returns bytes meant for the guest placed in buf (0 is fine), or -1 on EOF/error
  * (the VM keeps running without input). *quit is set when the user asked to quit. */
 long console_read(struct console *c, uint8_t *buf, size_t len, bool *quit);
-/* A struct char_backend write() for guest output: writes everything to out_fd
- * (retrying on EAGAIN/EINTR); ctx is the struct console. */
+/* A struct char_backend write() for guest output: writes it to out_fd through the escape
+ * filter (backend/term_filter.h) unless raw. A terminal that takes nothing for a moment
+ * (EAGAIN) has output dropped rather than waited on; ctx is the struct console. */
 long console_write(void *ctx, const uint8_t *buf, size_t len);
+/* Passes guest output unfiltered (--console raw). */
+void console_set_raw(struct console *c, bool raw);
+/* Bytes of output dropped because the terminal would not take them. */
+uint64_t console_dropped(const struct console *c);
 
 #endif

@@ -44,7 +44,7 @@ int hub_open(struct console_hub **out, const char *log_path, const char *sock_pa
     if (!h)
         return -ENOMEM;
     pthread_mutex_init(&h->lock, NULL);
-    signal(SIGPIPE, SIG_IGN); /* a client gone mid-write is EPIPE for hub_write, not a death */
+    signal(SIGPIPE, SIG_IGN); /* a client that went away is an error value, not a death */
     for (int i = 0; i < HUB_CLIENTS; i++)
         h->clients[i] = -1;
     h->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -106,8 +106,8 @@ long hub_write(void *ctx, const uint8_t *buf, size_t len)
     for (int i = 0; i < HUB_CLIENTS; i++) {
         if (h->clients[i] < 0)
             continue;
-        /* write, not send: this runs on hart threads, whose seccomp list has no socket calls
-         * (the client socket is non-blocking, and SIGPIPE is ignored since hub_open) */
+        /* write, not send: hart threads call this, and their filter allows writes only
+         * (the client sockets are non-blocking, SIGPIPE is ignored) */
         ssize_t n = write(h->clients[i], buf, len);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             drop_client(h, i);

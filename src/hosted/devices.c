@@ -124,6 +124,8 @@ int devices_open_disks(const struct vm_spec *s, struct blk_backend **be, char *e
                 blk_close(be[i]);
             return rc;
         }
+        if (blk_warning(be[i])[0])
+            fprintf(stderr, "corral: --disk: warning: %s\n", blk_warning(be[i]));
     }
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hosted/console.h"
 #include "hosted/lockdown.h"
 #include "hosted/sandbox.h"
 
@@ -24,6 +25,7 @@ int lockdown_enter(const struct vm_spec *s, const char *dir, const char *switch_
     }
     struct sandbox_policy p = { .rw_paths = rw, .n_rw = n_rw };
     char warn[256] = "", why[256] = "";
+    sandbox_on_violation(console_restore_tty); /* a forbidden call leaves the terminal usable */
     int rc = sandbox_enter(&p, warn, sizeof(warn), why, sizeof(why));
     if (rc) {
         snprintf(err, errlen, "sandbox: %s", why);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hosted/api.h"
+#include "hosted/cli.h"
 #include "hosted/home.h"
 #include "hosted/proc.h"
 
@@ -104,4 +105,19 @@ int proc_claim_dir(const char *name, struct vmm *m, char *err, size_t errlen)
 void proc_release_dir(struct vmm *m, int status)
 {
     proc_write_exit(m->dir, -status - 1);
+}
+
+int proc_find(const char *name, char *dir, size_t dirlen, struct home_proc *p)
+{
+    char err[1024];
+    struct vm_spec s;
+    spec_init(&s);
+    int rc = proc_load_definition(name, dir, dirlen, &s, err, sizeof(err));
+    spec_free(&s);
+    if (rc) {
+        cli_error("%s", err);
+        return -1;
+    }
+    home_read_proc(dir, p);
+    return 0;
 }

@@ -22,4 +22,9 @@ void proc_release_dir(struct vmm *m, int status);
 int proc_load_definition(const char *name, char *dir, size_t dirlen, struct vm_spec *s,
                          char *err, size_t errlen);
 
+/* For a verb: NAME's folder and what its process is doing; on error (no such VM, a bad
+ * definition) prints the one-line reason and returns -1. */
+struct home_proc;
+int proc_find(const char *name, char *dir, size_t dirlen, struct home_proc *p);
+
 #endif

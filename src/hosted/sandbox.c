@@ -75,6 +75,7 @@ static char syscall_names[NAME_MAX_NR][24];
 static pid_t sb_pid;
 static volatile sig_atomic_t sb_active;
 static _Thread_local int thread_kind = SANDBOX_WORKER;
+static void (*volatile last_words)(void);
 static int ll_fd = -1;               /* the ruleset other threads restrict themselves with */
 static atomic_int ll_pending, ll_failed;
 static struct sock_filter *vcpu_prog;
@@ -161,6 +162,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
     if (write(STDERR_FILENO, msg, n) < 0) {
         /* nothing more to say */
     }
+    if (last_words)
+        last_words();
     syscall(SYS_exit_group, 159); /* 128 + SIGSYS, as a shell shows a death by it */
 }
 
@@ -357,7 +360,8 @@ struct rule {
 static const struct rule common_rules[] = {
     ANY(write), ANY(writev),
     ANY(mmap), ANY(munmap), ANY(mremap), ANY(madvise), ANY(brk),
-    /* no page turns executable after lockdown; the translator maps its buffer executable at once */
+    /* no page turns executable after lockdown; the translator maps its buffer's executable view
+     * at hart_init, before it (memfd_create is not allowed here) */
     ARG(mprotect, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)),
     ANY(futex), ANY(clock_gettime), ANY(clock_nanosleep), ANY(nanosleep), ANY(sched_yield),
     ANY(getrandom), ANY(rt_sigreturn), ANY(rt_sigprocmask), ANY(restart_syscall),
@@ -365,9 +369,12 @@ static const struct rule common_rules[] = {
 };
 
 /* The rest of the process: files already open (disk I/O, eventfds, pipes), Landlock-confined
- * opens, user networking's sockets, thread creation, and the tty and signals of the console. */
+ * opens, user networking's sockets (Landlock bounds TCP bind; UDP and unix sockets bind
+ * freely), a management API's listening socket and event loop, thread creation, and the tty
+ * and signals of the console. */
 static const struct rule process_rules[] = {
-    ANY(read), ANY(readv), ANY(close), ANY(pread64), ANY(pwrite64), ANY(preadv), ANY(pwritev), ANY(preadv2), ANY(pwritev2),
+    ANY(read), ANY(readv), ANY(close),
+    ANY(pread64), ANY(pwrite64), ANY(preadv), ANY(pwritev), ANY(preadv2), ANY(pwritev2),
     ANY(lseek), ANY(fsync), ANY(fdatasync), ANY(fallocate), ANY(ftruncate), ANY(fcntl),
     ANY(openat), ANY(fstat), ANY(newfstatat), ANY(statx), ANY(getdents64), ANY(dup), ANY(dup3),
     ANY(pipe2), ANY(eventfd2),
@@ -393,11 +400,13 @@ static const struct rule process_rules[] = {
     ARG(seccomp, SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER)),
 };
 
-
 /* A crash on a hart thread (SIGSEGV, SIGBUS, ...) runs the console's fatal-signal handler there:
- * it puts the terminal back, restores the default action and raises the signal again. The
- * asynchronous signals (SIGTERM, SIGINT, ...) never land on a hart: it blocks them. */
+ * it puts the terminal back, restores the default action and raises the signal again; a
+ * forbidden call there puts the terminal back too (sandbox_on_violation). The asynchronous
+ * signals (SIGTERM, SIGINT, ...) never land on a hart: it blocks them. */
 static const struct rule vcpu_rules[] = {
+    /* a background VM's console.log starts again at its cap, from the hart that wrote it */
+    ANY(ftruncate),
     ARG(ioctl, SCMP_A1(SCMP_CMP_EQ, TCSETS)), ARG(ioctl, SCMP_A1(SCMP_CMP_EQ, TCSETSW)),
     ARG(ioctl, SCMP_A1(SCMP_CMP_EQ, TCSETSF)), ANY(rt_sigaction),
     ARG(tgkill, SCMP_A0(SCMP_CMP_EQ, 0 /* the pid, filled in */)),
@@ -503,6 +512,11 @@ static int process_filter_load(char *err, size_t errlen)
     if (f)
         seccomp_release(f);
     return rc ? fail(err, errlen, rc, "cannot load the seccomp filter") : 0;
+}
+
+void sandbox_on_violation(void (*fn)(void))
+{
+    last_words = fn;
 }
 
 int sandbox_enter_thread(enum sandbox_thread_kind k)

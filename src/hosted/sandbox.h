@@ -43,6 +43,11 @@ int sandbox_enter(const struct sandbox_policy *p, char *warn, size_t warnlen, ch
  * A no-op returning 0 before sandbox_enter. Returns 0 or a negative errno. */
 int sandbox_enter_thread(enum sandbox_thread_kind k);
 
+/* fn runs when a forbidden system call ends the process, after its line is written, e.g. to
+ * put the terminal back. It must be async-signal-safe and make only calls every filter allows
+ * (write, and ioctl TCSETS/TCSETSW/TCSETSF for tcsetattr). */
+void sandbox_on_violation(void (*fn)(void));
+
 /* The highest Landlock ABI this kernel offers, 0 if none. */
 int sandbox_landlock_abi(void);
 

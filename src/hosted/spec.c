@@ -170,7 +170,10 @@ json_t *spec_to_json(const struct vm_spec *s)
     set_str(boot, "boot_args", s->boot_args);
     set_str(boot, "firmware", s->firmware);
     set_str(boot, "dtb_path", s->dtb);
-    json_object_set_new(j, "boot-source", boot);
+    if (s->kernel) /* a boot source names a kernel: none yet is no boot source */
+        json_object_set_new(j, "boot-source", boot);
+    else
+        json_decref(boot);
     json_object_set_new(j, "machine-config", spec_machine_json(s));
     json_t *drives = json_array();
     for (unsigned i = 0; i < s->n_drives; i++)
@@ -187,7 +190,8 @@ json_t *spec_to_json(const struct vm_spec *s)
                                       "stats_polling_interval_s", (int)s->balloon_stats_s));
     if (s->rng)
         json_object_set_new(j, "entropy", json_object());
-    json_t *own = json_pack("{s:b,s:b}", "no_reboot", s->no_reboot, "sandbox", !s->no_sandbox);
+    json_t *own = json_pack("{s:b,s:b,s:s}", "no_reboot", s->no_reboot, "sandbox", !s->no_sandbox,
+                            "console", s->console_raw ? "raw" : "filtered");
     set_str(own, "hvc", s->hvc);
     json_object_set_new(j, "corral", own);
     return j;
@@ -588,10 +592,18 @@ int spec_set_balloon(struct vm_spec *s, json_t *j, char *err, size_t errlen)
     return 0;
 }
 
+int spec_parse_console(const char *v, bool *raw)
+{
+    if (strcmp(v, "raw") && strcmp(v, "filtered"))
+        return -EINVAL;
+    *raw = !strcmp(v, "raw");
+    return 0;
+}
+
 static int set_own(struct vm_spec *s, json_t *j, char *err, size_t errlen)
 {
     static const struct key keys[] = { { "no_reboot", JSON_TRUE }, { "sandbox", JSON_TRUE },
-                                       { "hvc", JSON_STRING } };
+                                       { "hvc", JSON_STRING }, { "console", JSON_STRING } };
     int rc = check_keys(j, "corral", keys, ARRAY_SIZE(keys), err, errlen);
     if (rc)
         return rc;
@@ -599,6 +611,11 @@ static int set_own(struct vm_spec *s, json_t *j, char *err, size_t errlen)
     bool sandbox = !s->no_sandbox;
     get_bool(j, "sandbox", &sandbox);
     s->no_sandbox = !sandbox;
+    const char *con = json_string_value(json_object_get(j, "console"));
+    if (con && spec_parse_console(con, &s->console_raw)) {
+        snprintf(err, errlen, "corral: 'console' is neither raw nor filtered");
+        return -EINVAL;
+    }
     if ((rc = get_str(j, "hvc", &s->hvc, "corral", err, errlen)))
         return rc;
     if (s->hvc && strcmp(s->hvc, "pty") && strncmp(s->hvc, "file:", 5)) {

@@ -70,6 +70,7 @@ struct vm_spec {
     /* Corral's own */
     bool no_reboot;
     bool no_sandbox;
+    bool console_raw;     /* guest output reaches the terminal unfiltered (escapes and all) */
 };
 
 void spec_init(struct vm_spec *s);
@@ -91,6 +92,8 @@ int spec_set_balloon(struct vm_spec *s, json_t *j, char *err, size_t errlen);
 json_t *spec_machine_json(const struct vm_spec *s);
 
 /* Checks what the whole needs before a start: a kernel, an id per device, one root drive. */
+/* "raw" or "filtered" (the --console option and the "console" key): 0, or -EINVAL. */
+int spec_parse_console(const char *v, bool *raw);
 int spec_check(const struct vm_spec *s, char *err, size_t errlen);
 /* True when the spec names an M-mode firmware file (not the built-in SBI); such a VM may
  * have no kernel, as QEMU's -bios without -kernel. */

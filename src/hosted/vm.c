@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -23,6 +24,8 @@
 struct file_buf {
     uint8_t *data;
     size_t len;
+    int fd;     /* kept open: a reboot checks the file has not shrunk under the mapping */
+    const char *what;
 };
 
 struct vm {
@@ -50,6 +53,8 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Maps an image read-only and private: its pages are the page cache's, shared by every VM
+ * booting the same file, and they leave this process's RSS once loaded (vm_drop_images). */
 static int read_file(const char *what, const char *path, uint64_t max, struct file_buf *out,
                      char *err, size_t errlen)
 {
@@ -71,24 +76,53 @@ static int read_file(const char *what, const char *path, uint64_t max, struct fi
         return -1;
     }
     out->len = (size_t)st.st_size;
-    out->data = malloc(out->len ? out->len : 1);
-    size_t got = 0;
-    while (out->data && got < out->len) {
-        ssize_t n = read(fd, out->data + got, out->len - got);
-        if (n <= 0) {
-            if (n < 0 && errno == EINTR)
-                continue;
-            snprintf(err, errlen, "cannot read %s '%s'", what, path);
-            free(out->data);
-            out->data = NULL;
-            break;
-        }
-        got += (size_t)n;
+    out->data = out->len ? mmap(NULL, out->len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    out->fd = fd;
+    out->what = what;
+    if (out->data == MAP_FAILED) {
+        close(fd);
+        out->data = NULL;
+        snprintf(err, errlen, "cannot map %s '%s': %s", what, path, strerror(errno));
+        return -1;
     }
-    close(fd);
-    if (!out->data && !err[0])
-        snprintf(err, errlen, "out of memory reading %s '%s'", what, path);
-    return out->data ? 0 : -1;
+    if (!out->data) { /* an empty file: the loaders say what is wrong with it */
+        close(fd);
+        out->data = (uint8_t *)"";
+    }
+    return 0;
+}
+
+static void unmap_file(struct file_buf *f)
+{
+    if (f->data && f->len) {
+        munmap(f->data, f->len);
+        close(f->fd);
+    }
+    f->data = NULL;
+}
+
+/* Before a reload: a file cut shorter than its mapping would fault instead of reading. */
+static int images_intact(struct vm *vm, char *err, size_t errlen)
+{
+    struct file_buf *f[] = { &vm->kernel, &vm->fw, &vm->initrd, &vm->dtb };
+    for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+        struct stat st;
+        if (f[i]->data && f[i]->len && (fstat(f[i]->fd, &st) || (uint64_t)st.st_size < f[i]->len)) {
+            snprintf(err, errlen, "the %s file shrank while the VM ran: cannot reboot", f[i]->what);
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+/* The images are in guest RAM now: their pages leave this process (a reboot maps them in
+ * again from the page cache). */
+static void drop_images(struct vm *vm)
+{
+    struct file_buf *f[] = { &vm->kernel, &vm->fw, &vm->initrd, &vm->dtb };
+    for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+        if (f[i]->data && f[i]->len)
+            madvise(f[i]->data, f[i]->len, MADV_DONTNEED);
 }
 
 static int read_images(struct vm *vm, char *err, size_t errlen)
@@ -152,7 +186,9 @@ int vm_launch(struct vm *vm, char *err, size_t errlen)
     if (rc)
         return rc;
     board_set_cpu_quota(vm->board, s->cpu_quota);
-    return board_load(vm->board, err, errlen);
+    rc = board_load(vm->board, err, errlen);
+    drop_images(vm);
+    return rc;
 }
 
 static void *vm_thread(void *arg)
@@ -163,7 +199,11 @@ static void *vm_thread(void *arg)
         enum board_exit e = board_run(vm->board, &code);
         if (e == BOARD_RESET && !vm->spec.no_reboot) {
             devices_reset(vm->devs);
-            if (board_load(vm->board, vm->late_error, sizeof(vm->late_error)) == 0)
+            int rc = images_intact(vm, vm->late_error, sizeof(vm->late_error));
+            if (!rc)
+                rc = board_load(vm->board, vm->late_error, sizeof(vm->late_error));
+            drop_images(vm);
+            if (rc == 0)
                 continue;
             vm->status = 1;
             break;
@@ -219,10 +259,10 @@ void vm_close(struct vm *vm)
         if (vm->disks[i])
             blk_close(vm->disks[i]);
     board_destroy(vm->board);
-    free(vm->kernel.data);
-    free(vm->fw.data);
-    free(vm->initrd.data);
-    free(vm->dtb.data);
+    unmap_file(&vm->kernel);
+    unmap_file(&vm->fw);
+    unmap_file(&vm->initrd);
+    unmap_file(&vm->dtb);
     free(vm->cmdline);
     spec_free(&vm->spec);
     if (vm->done_fd >= 0)

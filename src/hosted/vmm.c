@@ -24,6 +24,8 @@ int vmm_start(struct vmm *m, char *err, size_t errlen)
         m->sfd = signals_fd();
         m->sfd_ready = true;
     }
+    if (m->term)
+        console_set_raw(m->term, m->spec.console_raw);
     struct char_backend con = m->hub ? (struct char_backend){ hub_write, m->hub }
                                      : (struct char_backend){ console_write, m->term };
     struct vm *vm;

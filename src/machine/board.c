@@ -9,6 +9,7 @@
 
 #include <libfdt.h>
 
+#include "corral/guard_map.h"
 #include "boot/loader.h"
 #include "boot/sbi.h"
 #include "cpu/hart.h"
@@ -54,6 +55,8 @@ struct board {
     /* CPU quota: percent of one host core for all harts; each hart gets its share per period */
     _Atomic unsigned quota_pct;
     struct { uint64_t period_start, cpu_start; } quota[VIRT_MAX_HARTS];
+    /* idle harts give their translation caches back (see idle_account) */
+    struct { uint64_t window_start, slept; bool trimmed; } idle[VIRT_MAX_HARTS];
 };
 
 static uint64_t mono_ns(void)
@@ -179,22 +182,44 @@ static void bus_poll(void *ctx, struct hart *h)
         set_hart_bit(h, MIP_STIP, now >= h->stimecmp);
 }
 
+#define IDLE_WINDOW_NS 5000000000ULL /* a hart asleep for 98% of this is idle */
+
+/* A hart that slept through a whole window gives back its decoded pages and translated code
+ * (tens of MiB per hart) once, until it is busy again: idle VMs then cost the host little. */
+static void idle_account(struct board *b, struct hart *h, uint64_t t0, uint64_t t1)
+{
+    unsigned i = (unsigned)h->mhartid;
+    if (!b->idle[i].window_start)
+        b->idle[i].window_start = t0;
+    b->idle[i].slept += t1 - t0;
+    uint64_t span = t1 - b->idle[i].window_start;
+    if (span < IDLE_WINDOW_NS)
+        return;
+    bool idle = b->idle[i].slept * 100 >= span * 98;
+    if (idle && !b->idle[i].trimmed)
+        hart_trim_code(h);
+    b->idle[i].trimmed = idle;
+    b->idle[i].window_start = t1;
+    b->idle[i].slept = 0;
+}
+
 /* One timed sleep; the run loop polls and re-checks after it (see hart_run). */
 static void bus_wait(void *ctx, struct hart *h)
 {
     struct board *b = ctx;
     uint64_t deadline = UINT64_MAX;
-    bool running = atomic_load(&h->running);
+    bool running = hart_started(h);
     if (running) {
         if (h->mie & MIP_MTIP)
             deadline = aclint_mtimecmp(b->aclint, (unsigned)h->mhartid);
         if ((h->mie & MIP_STIP) && h->stimecmp_enabled && h->stimecmp < deadline)
             deadline = h->stimecmp;
     }
+    uint64_t t0 = mono_ns();
     atomic_store(&h->sleeping, true);
     pthread_mutex_lock(&h->lock);
     bool wake = atomic_load(&h->stop) || atomic_load(&h->flush_tlb_req) ||
-                (running ? hart_wfi_should_wake(h) : atomic_load(&h->running));
+                (running ? hart_wfi_should_wake(h) : atomic_load(&h->hsm) != HSM_STOPPED);
     uint64_t now = aclint_mtime(b->aclint);
     if (!wake && deadline > now) {
         if (deadline == UINT64_MAX) {
@@ -213,6 +238,8 @@ static void bus_wait(void *ctx, struct hart *h)
     }
     pthread_mutex_unlock(&h->lock);
     atomic_store(&h->sleeping, false);
+    if (running)
+        idle_account(b, h, t0, mono_ns());
 }
 
 /* ---- power ---- */
@@ -283,6 +310,12 @@ static void bus_sbi_call(void *ctx, struct hart *h)
 {
     struct board *b = ctx;
     sbi_ecall(&b->sbi, h);
+}
+
+static void bus_hart_start(void *ctx, struct hart *h, uint64_t addr, uint64_t arg)
+{
+    (void)ctx;
+    sbi_start_hart(h, addr, arg);
 }
 
 /* ---- interrupt wiring ---- */
@@ -361,6 +394,11 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
         snprintf(err, errlen, "hart count must be 1..%d", VIRT_MAX_HARTS);
         return -EINVAL;
     }
+    if (cfg->ram_size == 0 || cfg->ram_size % 4096) {
+        /* the harts map RAM a 4 KiB page at a time */
+        snprintf(err, errlen, "guest memory must be a non-zero multiple of 4 KiB");
+        return -EINVAL;
+    }
     struct board *b = calloc(1, sizeof(*b));
     if (!b) {
         snprintf(err, errlen, "out of memory");
@@ -376,9 +414,9 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&b->pause_cond, &ca);
     pthread_condattr_destroy(&ca);
-    void *mem = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) {
+    void *mem = guard_map(cfg->ram_size, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+    if (!mem) {
         snprintf(err, errlen, "cannot allocate %llu MiB of guest memory",
                  (unsigned long long)(cfg->ram_size >> 20));
         free(b);
@@ -389,7 +427,7 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
     b->bus = (struct hart_bus){
         .ctx = b, .ram = &b->ram, .load = bus_load, .store = bus_store, .time = bus_time,
         .poll = bus_poll, .wait = bus_wait, .sbi_call = cfg->firmware ? NULL : bus_sbi_call,
-        .one_hart = cfg->num_harts == 1,
+        .one_hart = cfg->num_harts == 1, .start = bus_hart_start,
     };
     b->sbi = (struct sbi_host){ b, cfg->num_harts, sbi_hart, sbi_console, power_request };
     if (create_devices(b)) {
@@ -414,8 +452,7 @@ void board_destroy(struct board *b)
     if (b->aclint) aclint_destroy(b->aclint);
     if (b->test) sifive_test_destroy(b->test);
     goldfish_rtc_destroy(b->rtc);
-    if (b->ram.host)
-        munmap(b->ram.host, b->ram.size);
+    guard_unmap(b->ram.host, b->ram.size);
     pthread_mutex_destroy(&b->exit_lock);
     pthread_mutex_destroy(&b->pause_lock);
     pthread_cond_destroy(&b->pause_cond);
@@ -546,13 +583,13 @@ int board_load(struct board *b, char *err, size_t errlen)
         atomic_store(&h->stop, false);
         if (builtin) {
             sbi_prepare_hart(h, entry, i, dtb_addr);
-            atomic_store(&h->running, i == 0);
+            atomic_store(&h->hsm, i == 0 ? HSM_STARTED : HSM_STOPPED);
         } else {
             hart_reset(h, entry);
             h->x[10] = i;
             h->x[11] = dtb_addr;
             h->x[12] = info_addr; /* fw_dynamic: struct fw_dynamic_info */
-            atomic_store(&h->running, true);
+            atomic_store(&h->hsm, HSM_STARTED);
         }
     }
     return 0;

@@ -187,7 +187,14 @@ e = ls().get("cfg", {})
 guest.check(e.get("cpus") == 2 and e.get("mem_mib") == 160, "the config file's machine-config is kept")
 rc, _, err = c("start", "cfg")
 guest.check(rc == 0 and wait_console("cfg", "corral:~#"), "the configured VM boots")
-rc, _, err = c("stop", "cfg", "--force")
+# SIGTERM to a VM process is a graceful stop: the guest hears its power button
+os.kill(ls()["cfg"]["pid"], signal.SIGTERM)
+t0 = time.monotonic()
+while ls().get("cfg", {}).get("state") == "running" and time.monotonic() - t0 < 30:
+    time.sleep(0.5)
+guest.check(ls().get("cfg", {}).get("state") == "stopped" and
+            wait_console("cfg", "power button pressed", 1),
+            "SIGTERM to the VM process powers the guest off (%s)" % ls().get("cfg", {}).get("state"))
 c("rm", "cfg")
 bad_cfgs = [
     ("{not json", "line"),

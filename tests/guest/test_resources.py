@@ -99,7 +99,7 @@ g.end()
 scratch = os.path.join(d, "scratch.img")
 with open(scratch, "wb") as f:
     f.truncate(64 << 20)
-dd = """#!/bin/sh
+dd = r"""#!/bin/sh
 t0=$(cut -d' ' -f1 /proc/uptime)
 dd if=/dev/zero of=/dev/vda bs=1M count=40 oflag=direct 2>/dev/null
 t1=$(cut -d' ' -f1 /proc/uptime)

@@ -795,6 +795,15 @@ static void test_malformed_headers_fail_cleanly(void **state)
     assert_int_equal(blk_pread(b, buf, sizeof(buf), 0), -EIO);
     assert_non_null(strstr(blk_last_error(b), "L2 table"));
     blk_close(b);
+    /* tables whose refcount says free would be handed out again: not opened for writing */
+    fresh(f, "");
+    assert_int_equal(run(f, "qemu-io -c 'write -P 1 0 4096' m.qcow2"), 0);
+    patch_be(m, 2 * 65536 + 4 * 2, 0, 2);        /* cluster 4, the L2 table: refcount 0 */
+    open_fails(f, m, false, "L2 table at 0x40000 has refcount 0");
+    blk_close(open_ok(f, m, BLK_FORMAT_AUTO, true));
+    fresh(f, "");
+    patch_be(m, 2 * 65536 + 2 * 2, 0, 2);        /* cluster 2, the refcount block itself */
+    open_fails(f, m, false, "refcount block at 0x20000 has refcount 0");
 }
 
 static void test_unsupported_features_named(void **state)
@@ -840,6 +849,230 @@ static void test_backing_loops_and_depth(void **state)
     open_fails(f, P(f, "c17"), true, "deeper than 16");
 }
 
+/* ---- freed clusters are allocated again ---- */
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* A guest that writes and discards in a loop must not grow the file: freed clusters come back. */
+static void test_qcow2_reuses_freed_clusters(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 4 << 20;
+    assert_int_equal(run(f, "qemu-img create -q -f qcow2 r.qcow2 %zu", size), 0);
+    uint8_t *img = calloc(1, size), buf[65536];
+    struct blk_backend *b = open_ok(f, P(f, "r.qcow2"), BLK_FORMAT_QCOW2, false);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t off = (uint64_t)(i % 61) * 65536;
+        fill(buf, sizeof(buf), (uint32_t)i);
+        assert_int_equal(blk_pwrite(b, buf, sizeof(buf), off), 0);
+        assert_int_equal(blk_discard(b, off, sizeof(buf)), 0);
+    }
+    /* keep some, discard others, write more: the holes are filled before the file grows */
+    random_writes(b, img, size, 200, 100000, 21);
+    assert_int_equal(blk_discard(b, 0, size / 2), 0);
+    memset(img, 0, size / 2);
+    random_writes(b, img, size, 200, 100000, 22);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_true(file_size(P(f, "r.qcow2")) < (off_t)size + (1 << 20));
+    assert_qemu_sees(f, "r.qcow2", img, size);
+
+    /* small clusters and a snapshot: shared clusters are not freed by the top's discards */
+    assert_int_equal(run(f, "qemu-img create -q -f qcow2 -o cluster_size=4096 s.qcow2 %zu && "
+                            "qemu-io -c 'write -P 9 0 1M' s.qcow2 && "
+                            "qemu-img snapshot -c one s.qcow2", size), 0);
+    memset(img, 0, size);
+    memset(img, 9, 1 << 20);
+    b = open_ok(f, P(f, "s.qcow2"), BLK_FORMAT_QCOW2, false);
+    for (int i = 0; i < 300; i++) {
+        uint64_t off = (uint64_t)i * 12288 + 4096;
+        fill(buf, 8192, (uint32_t)i);
+        assert_int_equal(blk_pwrite(b, buf, 8192, off), 0);
+        assert_int_equal(blk_discard(b, off, 8192), 0);
+        memset(img + off, 0, 8192);
+    }
+    random_writes(b, img, size, 100, 20000, 23);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    assert_true(file_size(P(f, "s.qcow2")) < (off_t)size + (2 << 20));
+    assert_qemu_sees(f, "s.qcow2", img, size);
+    memset(img, 0, size);
+    memset(img, 9, 1 << 20);
+    assert_int_equal(run(f, "qemu-img convert -O raw -l snapshot.name=one s.qcow2 snap.raw"), 0);
+    assert_file_is(P(f, "snap.raw"), img, size);
+    free(img);
+}
+
+/* Killed in the middle of writes and discards that reuse clusters: qemu-img check stays clean
+ * (at worst leaked clusters) and what was flushed reads back. */
+static void test_qcow2_reuse_survives_kill(void **state)
+{
+    struct fx *f = *state;
+    const size_t size = 1 << 20;
+    assert_int_equal(run(f, "qemu-img create -q -f qcow2 -o cluster_size=4096 k.qcow2 1M"), 0);
+    uint8_t *img = calloc(1, size);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct blk_backend *b = NULL;
+        if (blk_open(P(f, "k.qcow2"), BLK_FORMAT_QCOW2, false, &b, NULL, 0))
+            _exit(2);
+        for (uint32_t i = 0; i < 20; i++) {
+            random_writes(b, img, size, 20, 30000, 100 + i);
+            if (blk_discard(b, (i * 40960) % size, 65536))
+                _exit(3);
+        }
+        if (blk_flush(b))
+            _exit(4);
+        random_writes(b, img, size, 20, 30000, 99);   /* after the flush: may or may not land */
+        raise(SIGKILL);
+        _exit(5);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    assert_int_equal(run(f, "qemu-img check k.qcow2"), 0);
+    for (uint32_t i = 0; i < 20; i++) {
+        random_writes(NULL, img, size, 20, 30000, 100 + i);
+        memset(img + (i * 40960) % size, 0, 65536);
+    }
+    random_writes(NULL, img, size, 20, 30000, 99);
+    struct blk_backend *b = open_ok(f, P(f, "k.qcow2"), BLK_FORMAT_QCOW2, true);
+    assert_disk_is(b, img, size);
+    blk_close(b);
+    free(img);
+}
+
+/* A crafted image: a 2 TiB sparse file whose 8 MiB refcount table points every entry at one
+ * refcount block saying "in use". Looking for a freed cluster must not scan it all at once. */
+static void test_qcow2_free_cluster_search_is_bounded(void **state)
+{
+    struct fx *f = *state;
+    const char *m = P(f, "huge.qcow2");
+    assert_int_equal(run(f, "qemu-img create -q -f qcow2 -o cluster_size=512,refcount_bits=1 "
+                            "huge.qcow2 1M"), 0);
+    uint64_t rt = ((uint64_t)file_size(m) + 511) & ~511ULL, rt_bytes = 8 << 20, rb = rt + rt_bytes;
+    uint8_t *raw = malloc(rt_bytes), ones[512];
+    assert_non_null(raw);
+    for (uint64_t i = 0; i < rt_bytes; i += 8)
+        for (int k = 0; k < 8; k++)
+            raw[i + k] = (uint8_t)(rb >> (56 - 8 * k));
+    memset(ones, 0xff, sizeof(ones));
+    int fd = open(m, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, raw, rt_bytes, (off_t)rt), (ssize_t)rt_bytes);
+    assert_int_equal(pwrite(fd, ones, sizeof(ones), (off_t)rb), (ssize_t)sizeof(ones));
+    assert_int_equal(ftruncate(fd, (2LL << 40) - (1 << 20)), 0);
+    close(fd);
+    free(raw);
+    patch_be(m, 48, rt, 8);
+    patch_be(m, 56, rt_bytes / 512, 4);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        struct blk_backend *b = NULL;
+        if (blk_open(m, BLK_FORMAT_QCOW2, false, &b, NULL, 0))
+            _exit(2);
+        (void)blk_pwrite(b, ones, sizeof(ones), 0);    /* fails or not, but soon */
+        blk_close(b);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st))
+        print_error("killed by signal %d\n", WTERMSIG(st));
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* ---- a guest-written qcow2 header is never trusted ---- */
+
+/* A raw disk whose first bytes a guest made a qcow2 header; NAME, when given, is its backing
+ * file. The disk is 1 MiB, the header's virtual size too. Returns the disk's bytes. */
+static uint8_t *guest_written_header(struct fx *f, const char *disk, const char *backing)
+{
+    if (backing)
+        assert_int_equal(run(f, "qemu-img create -q -f qcow2 -u -b '%s' -F raw hdr.qcow2 1M",
+                             backing), 0);
+    else
+        assert_int_equal(run(f, "qemu-img create -q -f qcow2 hdr.qcow2 1M"), 0);
+    assert_int_equal(run(f, "cp hdr.qcow2 '%s' && truncate -s 1M '%s'", disk, disk), 0);
+    size_t n;
+    uint8_t *img = read_file(P(f, disk), &n);
+    assert_non_null(img);
+    assert_int_equal(n, 1 << 20);
+    return img;
+}
+
+/* The overlay has no backing format: its raw base holds a qcow2 header naming a host file. The
+ * base must read as the raw bytes the guest wrote, and the host file must stay closed. */
+static void test_backing_file_is_never_probed(void **state)
+{
+    struct fx *f = *state;
+    uint8_t *secret = malloc(1 << 20);
+    fill(secret, 1 << 20, 42);
+    write_file(P(f, "secret.raw"), secret, 1 << 20);
+    uint8_t *base = guest_written_header(f, "base.raw", P(f, "secret.raw"));
+    assert_int_equal(run(f, "qemu-img create -q -f qcow2 -b base.raw -F raw ov.qcow2 1M"), 0);
+    uint8_t hl[4];                              /* the backing-format extension comes first */
+    int fd = open(P(f, "ov.qcow2"), O_RDONLY);
+    assert_int_equal(pread(fd, hl, 4, 100), 4);
+    close(fd);
+    patch_be(P(f, "ov.qcow2"), (off_t)hl[0] << 24 | hl[1] << 16 | hl[2] << 8 | hl[3], 0, 4);
+    expect_failure = true;
+    assert_int_not_equal(run(f, "qemu-img info ov.qcow2 | grep -q 'backing file format'"), 0);
+    expect_failure = false;
+    /* a writer of the secret would conflict with a reader's shared lock: it must be free */
+    struct blk_backend *w = open_ok(f, P(f, "secret.raw"), BLK_FORMAT_RAW, false);
+    struct blk_backend *b = open_ok(f, P(f, "ov.qcow2"), BLK_FORMAT_QCOW2, true);
+    blk_close(w);
+    assert_disk_is(b, base, 1 << 20);
+    assert_non_null(strstr(blk_warning(b), "looks like qcow2 but is read as raw"));
+    blk_close(b);
+    b = open_ok(f, P(f, "ov.qcow2"), BLK_FORMAT_QCOW2, false);
+    assert_disk_is(b, base, 1 << 20);
+    blk_close(b);
+    free(base);
+    free(secret);
+}
+
+/* Without format=, a writable image is not opened as qcow2 on its magic alone: the guest may
+ * have written it. A read-only one may be probed; a named format is always honoured. */
+static void test_writable_image_is_not_probed_as_qcow2(void **state)
+{
+    struct fx *f = *state;
+    uint8_t *disk = guest_written_header(f, "d.raw", NULL);
+    struct blk_backend *b = NULL;
+    f->err[0] = '\0';
+    assert_int_equal(blk_open(P(f, "d.raw"), BLK_FORMAT_AUTO_STRICT, false, &b, f->err,
+                              sizeof(f->err)), -EPERM);
+    assert_null(b);
+    assert_non_null(strstr(f->err, P(f, "d.raw")));
+    assert_non_null(strstr(f->err, "looks like qcow2"));
+    assert_non_null(strstr(f->err, "format=qcow2"));
+    b = open_ok(f, P(f, "d.raw"), BLK_FORMAT_RAW, false);
+    assert_int_equal(blk_format(b), BLK_FORMAT_RAW);
+    assert_disk_is(b, disk, 1 << 20);
+    blk_close(b);
+    b = open_ok(f, P(f, "d.raw"), BLK_FORMAT_AUTO_STRICT, true);
+    assert_int_equal(blk_format(b), BLK_FORMAT_QCOW2);
+    blk_close(b);
+    b = open_ok(f, P(f, "d.raw"), BLK_FORMAT_QCOW2, false);
+    assert_int_equal(blk_format(b), BLK_FORMAT_QCOW2);
+    blk_close(b);
+    /* a raw image is still found raw without format= */
+    assert_int_equal(run(f, "truncate -s 1M plain.raw"), 0);
+    b = open_ok(f, P(f, "plain.raw"), BLK_FORMAT_AUTO_STRICT, false);
+    assert_int_equal(blk_format(b), BLK_FORMAT_RAW);
+    blk_close(b);
+    free(disk);
+}
+
 static void test_missing_backing_file_named(void **state)
 {
     struct fx *f = *state;
@@ -875,6 +1108,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsupported_features_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backing_loops_and_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_backing_file_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_reuses_freed_clusters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_reuse_survives_kill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_free_cluster_search_is_bounded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_backing_file_is_never_probed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writable_image_is_not_probed_as_qcow2, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

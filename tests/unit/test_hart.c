@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <cmocka.h>
 
 #include "cpu/exec.h"
@@ -24,7 +26,7 @@ static int bus_store(void *c, uint64_t pa, unsigned s, uint64_t v) { (void)c; (v
 static uint64_t bus_time(void *c) { (void)c; return fake_time; }
 static void bus_poll(void *c, struct hart *h) { (void)c; (void)h; }
 static void bus_wait(void *c, struct hart *h) { (void)c; (void)h; }
-static const struct hart_bus bus = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, false };
+static const struct hart_bus bus = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, false, NULL };
 
 /* ---- encoders ---- */
 static uint32_t R(uint32_t f7, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t rd, uint32_t op)
@@ -42,12 +44,10 @@ static uint32_t S(int32_t imm, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t
 #define MRET 0x30200073u
 #define SRET 0x10200073u
 
-static int setup(void **state)
+static void hart_setup(void)
 {
-    (void)state;
     ram.base = RAM_BASE;
     ram.size = RAM_SIZE;
-    ram.host = calloc(1, RAM_SIZE);
     hart_init(&hart, 0, &bus);
     hart_reset(&hart, RAM_BASE);
     /* PMP as firmware leaves it: all of memory open to S and U */
@@ -55,6 +55,13 @@ static int setup(void **state)
     hart.pmpcfg[0] = 0x1f;
     hart.pmp_count = 1;
     fake_time = 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    ram.host = calloc(1, RAM_SIZE);
+    hart_setup();
     return ram.host ? 0 : -1;
 }
 
@@ -63,6 +70,28 @@ static int teardown(void **state)
     (void)state;
     hart_destroy(&hart);
     free(ram.host);
+    return 0;
+}
+
+/* RAM followed by a page that faults on any access, as the end of a VM's mapping may be:
+ * a read past the last RAM page kills the test. */
+static int setup_guarded(void **state)
+{
+    (void)state;
+    uint8_t *m = mmap(NULL, RAM_SIZE + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED || mprotect(m + RAM_SIZE, 4096, PROT_NONE))
+        return -1;
+    ram.host = m;
+    hart_setup();
+    return 0;
+}
+
+static int teardown_guarded(void **state)
+{
+    (void)state;
+    hart_destroy(&hart);
+    munmap(ram.host, RAM_SIZE + 4096);
+    ram.host = NULL;
     return 0;
 }
 
@@ -400,8 +429,9 @@ static void test_write_to_read_only_csr_is_illegal(void **state)
     hart.x[5] = 7;
     run1(CSRRW(0, 0xf14, 5)); /* csrw mhartid */
     assert_int_equal(hart.mcause, EXC_ILLEGAL);
-    /* reading it (csrrs with x0) is fine */
+    /* reading it (csrrs with x0) is fine; new code at the same place needs a fence.i */
     hart.pc = RAM_BASE;
+    hart_flush_code(&hart);
     run1(CSRRS(6, 0xf14, 0));
     assert_int_equal(hart.pc, RAM_BASE + 4);
 }
@@ -585,6 +615,50 @@ static void test_sv39_4k_page_load_sets_accessed(void **state)
     assert_false(pte & D);
     assert_int_equal(mmu_store(&hart, 0x40000010, 8, 5), 0);
     assert_true(get64(PT_ROOT + 0x2000) & D);
+}
+
+/* Another hart changes the PTE between the walk's read and its A/D update, every time: the
+ * walk gives up after a few tries, without growing the stack, and the load is neither done
+ * nor trapped, so the instruction runs again; once the PTE holds still, it completes. */
+static unsigned pte_races_left;
+
+static void race_pte(uint64_t *pte)
+{
+    if (pte_races_left) {
+        pte_races_left--;
+        *pte ^= 1ULL << 8; /* a bit reserved for software: the walk's CAS fails */
+    }
+}
+
+static void test_pte_changing_under_the_ad_update_retries_the_instruction(void **state)
+{
+    (void)state;
+    map4k(0x40000000, RAM_BASE + 0x5000, V | Rr | W);
+    map4k(0x40001000, RAM_BASE, V | Rr | X | A);
+    put64(RAM_BASE + 0x5008, 0xabcdef);
+    put32(RAM_BASE, LD(6, 5, 8));
+    paging_on(PRV_S);
+    hart.x[5] = 0x40000000;
+    hart.pc = 0x40001000;
+    mmu_pte_race_hook = race_pte;
+    pte_races_left = 1000000;
+    uint64_t v = 0;
+    assert_int_equal(mmu_load(&hart, 0x40000008, 8, &v), EXC_RETRY + 1);
+    assert_true(pte_races_left > 1000000 - 100);
+    for (unsigned i = 0; i < 10; i++) {
+        hart_exec_block(&hart, 1);
+        assert_int_equal(hart.pc, 0x40001000);
+        assert_int_equal(hart.x[6], 0);
+        assert_int_equal(hart.scause, 0);
+        assert_int_equal(hart.mcause, 0);
+    }
+    assert_false(get64(PT_ROOT + 0x2000) & A);
+    pte_races_left = 0;
+    hart_exec_block(&hart, 1);
+    mmu_pte_race_hook = NULL;
+    assert_int_equal(hart.x[6], 0xabcdef);
+    assert_int_equal(hart.pc, 0x40001004);
+    assert_true(get64(PT_ROOT + 0x2000) & A);
 }
 
 /* sfence.vma with an address: that page's TLB entries go; an entry made through a superpage
@@ -855,7 +929,7 @@ static void test_fence_i_on_one_hart(void **state)
 {
     (void)state;
     static _Atomic uint64_t epoch;
-    static const struct hart_bus bus1 = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, true };
+    static const struct hart_bus bus1 = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, true, NULL };
     hart.bus = &bus1;
     ram.dma_epoch = &epoch;
     /* x6 = the address of the first instruction; sw x7 there, fence.i, then run it */
@@ -1104,6 +1178,32 @@ static void test_translated_loop_matches_the_interpreter(void **state)
     assert_int_equal(get64(RAM_BASE + 0x30f8), 5 + 3 * 63);
 }
 
+/* An idle hart gives its decoded pages and translated code back (hart_trim_code) between
+ * blocks, even in the middle of a loop that was translated and chained: the loop goes on
+ * from where it was with the right counts, and the code is built again. */
+static void test_trimmed_code_cache_is_rebuilt_mid_loop(void **state)
+{
+    (void)state;
+    uint32_t loop[] = { ADDI(5, 5, 1), Bt(-4, 6, 5, 4) /* blt x5, x6 */, ADDI(7, 0, 9) };
+    for (unsigned i = 0; i < 3; i++)
+        put32(RAM_BASE + 4 * i, loop[i]);
+    memset(hart.x, 0, sizeof(hart.x));
+    hart.x[6] = 3000;
+    hart.pc = RAM_BASE;
+    hart.instret = 0;
+    unsigned done = 0;
+    for (unsigned round = 0; done < 2 * 3000 + 1; round++) {
+        done += hart_exec_block(&hart, 2 * 3000 + 1 - done < 500 ? 2 * 3000 + 1 - done : 500);
+        if (round % 3 == 1)
+            hart_trim_code(&hart);
+    }
+    assert_int_equal(hart.x[5], 3000);
+    assert_int_equal(hart.x[7], 9);
+    assert_int_equal(hart.instret, 2 * 3000 + 1);
+    hart_trim_code(&hart);
+    hart_trim_code(&hart); /* twice in a row, and with nothing built, is harmless */
+}
+
 static void test_chained_runs_keep_to_the_budget(void **state)
 {
     (void)state;
@@ -1286,7 +1386,112 @@ static void test_fences_in_a_translated_run(void **state)
     assert_int_equal(hart.pc, RAM_BASE + 36);
 }
 
+
+/* ---- instruction bytes are read once ----
+ * A compressed instruction in the last two bytes of a page is decoded from one read of its
+ * bytes. If another hart then rewrites them into the low half of a 32-bit instruction (no
+ * fence.i), the hart goes on running what it decoded, and never reads past the page: here
+ * the last page of RAM, with nothing mapped after it. */
+#define LAST_PAGE (RAM_BASE + RAM_SIZE - 4096)
+
+static void test_compressed_at_the_end_of_ram_runs_as_decoded(void **state)
+{
+    (void)state;
+    uint64_t at = LAST_PAGE + 0xffe;
+    hart.mtvec = RAM_BASE + 0x800;
+    put16(at, 0x9002); /* c.ebreak: taken by the general path */
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 1), 1);
+    assert_int_equal(hart.mcause, EXC_BREAKPOINT);
+    assert_int_equal(hart.mepc, at);
+    put16(at, 0x0513); /* the low half of addi a0, ... */
+    hart.mcause = 0;
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 1), 1);
+    assert_int_equal(hart.mcause, EXC_BREAKPOINT);
+    assert_int_equal(hart.mepc, at);
+}
+
+static void test_translated_run_at_the_end_of_ram_interprets_what_it_was_made_from(void **state)
+{
+    (void)state;
+    uint64_t at = LAST_PAGE + 0xffc;
+    hart.x[8] = RAM_BASE + 0x2000;
+    put64(RAM_BASE + 0x2000, 0x1234);
+    put16(at, 0x4515);     /* c.li a0, 5 */
+    put16(at + 2, 0x6004); /* c.ld s1, 0(s0): misses the TLB, so the run stops there */
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 2), 2);
+    assert_int_equal(hart.x[10], 5);
+    assert_int_equal(hart.x[9], 0x1234);
+    put16(at + 2, 0x0513);
+    hart_flush_tlb(&hart); /* the load misses again: the hart interprets it */
+    hart.x[9] = hart.x[10] = 0;
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 2), 2);
+    assert_int_equal(hart.x[10], 5);
+    assert_int_equal(hart.x[9], 0x1234);
+    assert_int_equal(hart.pc, at + 4);
+}
+
+static void test_run_cut_short_by_the_budget_interprets_what_it_was_made_from(void **state)
+{
+    (void)state;
+    uint64_t at = LAST_PAGE + 0xffc;
+    put16(at, 0x4515);     /* c.li a0, 5 */
+    put16(at + 2, 0x4599); /* c.li a1, 6 */
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 2), 2);
+    assert_int_equal(hart.x[11], 6);
+    put32(at, ADDI(10, 0, 7)); /* changed behind the hart's back */
+    hart.x[10] = 0;
+    hart.pc = at;
+    assert_int_equal(hart_exec_block(&hart, 1), 1); /* the run's first instruction alone */
+    assert_int_equal(hart.x[10], 5);
+    assert_int_equal(hart.pc, at + 2);
+}
+
+/* Another thread keeps flipping the last halfword of RAM between a compressed instruction
+ * and the low half of a 32-bit one while the hart decodes it afresh, again and again:
+ * whatever it reads, it runs one or the other (a breakpoint, or an access fault for the
+ * half past the end of RAM), and never reads past RAM. */
+static atomic_bool flipping;
+
+static void *flip_parcel(void *arg)
+{
+    uint16_t *p = arg;
+    while (atomic_load_explicit(&flipping, memory_order_relaxed)) {
+        __atomic_store_n(p, 0x9002, __ATOMIC_RELAXED); /* c.ebreak */
+        __atomic_store_n(p, 0x0513, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_instruction_changing_while_decoded_at_the_end_of_ram(void **state)
+{
+    (void)state;
+    uint64_t at = LAST_PAGE + 0xffe;
+    hart.mtvec = RAM_BASE + 0x800;
+    put16(at, 0x9002);
+    pthread_t t;
+    atomic_store(&flipping, true);
+    assert_int_equal(pthread_create(&t, NULL, flip_parcel, ram.host + (at - RAM_BASE)), 0);
+    unsigned seen[2] = { 0, 0 };
+    for (unsigned i = 0; i < 50000; i++) {
+        hart_flush_code(&hart); /* as after a fence.i */
+        hart.pc = at;
+        hart_exec_block(&hart, 1);
+        if (hart.mcause != EXC_BREAKPOINT && hart.mcause != EXC_INSN_ACCESS)
+            break;
+        seen[hart.mcause == EXC_INSN_ACCESS]++;
+    }
+    atomic_store(&flipping, false);
+    pthread_join(t, NULL);
+    assert_int_equal(seen[0] + seen[1], 50000);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define TG(f) cmocka_unit_test_setup_teardown(f, setup_guarded, teardown_guarded)
 
 int main(void)
 {
@@ -1322,6 +1527,12 @@ int main(void)
         T(test_fences_in_a_translated_run), T(test_chained_runs_keep_to_the_budget),
         T(test_chained_runs_across_pages), T(test_sfence_vma_with_an_address), T(test_fence_i_on_one_hart), T(test_amo_to_decoded_code_is_seen),
         T(test_translated_loop_matches_the_interpreter),
+        T(test_trimmed_code_cache_is_rebuilt_mid_loop),
+        T(test_pte_changing_under_the_ad_update_retries_the_instruction),
+        TG(test_compressed_at_the_end_of_ram_runs_as_decoded),
+        TG(test_translated_run_at_the_end_of_ram_interprets_what_it_was_made_from),
+        TG(test_run_cut_short_by_the_budget_interprets_what_it_was_made_from),
+        TG(test_instruction_changing_while_decoded_at_the_end_of_ram),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,7 +81,8 @@ static int child_files(void)
     char path[128];
     snprintf(path, sizeof(path), "%s/inside", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, "hello", 5) != 5 || pread(fd, path, 5, 0) != 5 || memcmp(path, "hello", 5))
+    if (fd < 0 || write(fd, "hello", 5) != 5 || pread(fd, path, 5, 0) != 5 ||
+        memcmp(path, "hello", 5))
         return 1;
     close(fd);
     if (open(outside, O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
@@ -170,13 +171,20 @@ static void expect_killed(int (*fn)(void), const char *line)
 
 static void test_sandbox_forbidden_call_names_itself_and_ends(void **state)
 {
-    expect_killed(child_mount, "corral: sandbox: forbidden system call 165 (mount) in main thread\n");
+    expect_killed(child_mount,
+                  "corral: sandbox: forbidden system call 165 (mount) in main thread\n");
 #ifndef __SANITIZE_ADDRESS__ /* LeakSanitizer ptraces the process at exit */
     expect_killed(child_ptrace, "forbidden system call 101 (ptrace) in main thread");
 #endif
     expect_killed(child_netlink, "forbidden system call 41 (socket) in main thread");
     expect_killed(child_execve, "forbidden system call 59 (execve) in main thread");
     expect_killed(child_fork, "(clone) in main thread");
+}
+
+static void say_last_words(void)
+{
+    if (write(STDERR_FILENO, "last words\n", 11) < 0)
+        return;
 }
 
 static void *vcpu_open(void *arg)
@@ -189,6 +197,7 @@ static void *vcpu_open(void *arg)
 
 static int child_vcpu(void)
 {
+    sandbox_on_violation(say_last_words);
     int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 1;
@@ -206,7 +215,7 @@ static void test_sandbox_vcpu_thread_cannot_open(void **state)
 #ifdef __SANITIZE_ADDRESS__
     skip(); /* a sanitizer build gives harts what its error reports need, opens included */
 #endif
-    expect_killed(child_vcpu, "forbidden system call 257 (openat) in vcpu thread");
+    expect_killed(child_vcpu, "forbidden system call 257 (openat) in vcpu thread\nlast words\n");
 }
 
 static void *vcpu_crash(void *arg)
@@ -330,7 +339,8 @@ static void test_sandbox_abstract_sockets_of_others_are_out_of_reach(void **stat
     if (sandbox_landlock_abi() < 6)
         skip();
     struct sockaddr_un a = { .sun_family = AF_UNIX };
-    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "corral-sandbox-test-%d", (int)getpid());
+    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "corral-sandbox-test-%d",
+                     (int)getpid());
     socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
     int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_int_equal(bind(l, (struct sockaddr *)&a, len), 0);

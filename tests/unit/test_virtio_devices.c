@@ -144,6 +144,22 @@ static void test_rng_loop_needs_reset_and_recovers(void **state)
     assert_false(all_bytes(gp(DATA), 512, 0));
 }
 
+static void test_rng_stops_after_needs_reset(void **state)
+{
+    (void)state;
+    set_desc(q_desc(0), 0, DATA, 16, F_WRITE | F_NEXT, 0); /* a loop */
+    offer(0, 0);
+    wr(rd_dev, R_QUEUE_NOTIFY, 0);
+    assert_true(WAIT_FOR(rd(rd_dev, R_STATUS) & S_NEEDS_RESET));
+    /* a good request now: the device waits for its reset, it does not serve */
+    set_desc(q_desc(0), 1, DATA + 0x1000, 512, F_WRITE, 0);
+    offer(0, 1);
+    wr(rd_dev, R_QUEUE_NOTIFY, 0);
+    usleep(20 * 1000);
+    assert_int_equal(used_idx(0), 0);
+    assert_true(all_bytes(gp(DATA + 0x1000), 512, 0));
+}
+
 /* ---- virtio-console, over two pipes */
 
 static struct virtio_console *con;
@@ -243,6 +259,40 @@ static void test_con_rx_from_in_fd(void **state)
     assert_int_equal(used_len(0, 0), 3);
     assert_memory_equal(gp(DATA), "abc", 3);
     assert_int_equal(gp(DATA)[3], 0xee);
+}
+
+static void spin_us(long us)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < us);
+}
+
+/* With EVENT_IDX a driver kicks only when the device asked (avail_event). Input that finds no
+ * buffer makes the device ask; a buffer the driver adds while the device is asking must not
+ * be missed. Races the two many times, at varied offsets: no round may stall. */
+static void test_con_rx_event_idx_never_stalls(void **state)
+{
+    (void)state;
+    assert_true(bring_up(cd, V1 | 1ULL << 29, 2));
+    long t0 = now_ms();
+    unsigned seed = 1;
+    for (uint16_t i = 0; i < 3000 && now_ms() - t0 < 2000; i++) {
+        uint16_t slot_ = i % QSIZE;
+        set_desc(q_desc(0), slot_, DATA + 64 * slot_, 64, F_WRITE, 0);
+        assert_int_equal(write(con_in_w, "k", 1), 1);
+        seed = seed * 1103515245 + 12345;
+        spin_us((long)(seed >> 16) % 60);
+        offer(0, slot_);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        uint16_t event = get16(q_used(0) + 4 + 8 * QSIZE);
+        if ((uint16_t)(i + 1 - event - 1) < 1) /* vring_need_event(event, i + 1, i) */
+            wr(cd, R_QUEUE_NOTIFY, 0);
+        if (!WAIT_FOR_MS(used_idx(0) == (uint16_t)(i + 1), 500))
+            fail_msg("receive stalled at round %u", i);
+    }
 }
 
 static void test_con_rx_input_before_buffer(void **state)
@@ -644,9 +694,11 @@ int main(void)
         TR(test_rng_caps_at_64k),
         TR(test_rng_readable_only_gets_zero),
         TR(test_rng_loop_needs_reset_and_recovers),
+        TR(test_rng_stops_after_needs_reset),
         TC(test_con_config_has_one_port),
         TC(test_con_tx_reaches_out_fd),
         TC(test_con_rx_from_in_fd),
+        TC(test_con_rx_event_idx_never_stalls),
         TC(test_con_rx_input_before_buffer),
         TC(test_con_malformed_tx_needs_reset),
         TC(test_con_tx_readable_after_writable_needs_reset),

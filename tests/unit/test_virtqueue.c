@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -444,6 +445,18 @@ static void test_enable_kick_writes_avail_event(void **state)
     assert_int_equal(get16(avail_event), 2);
 }
 
+static void test_pop_or_arm_asks_for_a_kick_when_empty(void **state)
+{
+    const uint64_t avail_event = USED + 4 + 8 * QSIZE;
+    q.event_idx = true;
+    set_desc(DESC, 0, DATA, 8, 0, 0);
+    offer(AVAIL, QSIZE, 0);
+    assert_int_equal(virtq_pop_or_arm(&q, &req), 1);
+    assert_int_equal(get16(avail_event), 0); /* work in hand: nothing asked */
+    assert_int_equal(virtq_pop_or_arm(&q, &req), 0);
+    assert_int_equal(get16(avail_event), 1); /* kick me when entry 1 comes */
+}
+
 /* ---- virtq_validate */
 
 static void test_validate_sizes(void **state)
@@ -702,6 +715,96 @@ static void test_mmio_features_frozen_after_features_ok(void **state)
     assert_false(virtio_has_feature(&dev, 64));
 }
 
+#define S_LIVE (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK)
+
+/* Asserts that the driver broke the status rules: NEEDS_RESET, a config interrupt, the
+ * model stopped, and no kick reaches it until a reset. */
+static void assert_violation(void)
+{
+    assert_int_equal(rd(&dev, R_STATUS) & S_NEEDS_RESET, S_NEEDS_RESET);
+    assert_int_equal(rd(&dev, R_INT_STATUS) & 2, 2);
+    assert_int_equal(fake.irq_level, 1);
+    int n = fake.notifies;
+    wr(&dev, R_QUEUE_NOTIFY, 0);
+    assert_int_equal(fake.notifies, n);
+}
+
+static void test_mmio_features_ok_is_sticky_while_live(void **state)
+{
+    assert_int_equal(negotiate(&dev, V1 | 1ULL << 29), S_ACK | S_DRIVER | S_FEATURES_OK);
+    setup_queue(&dev, 0, 8, DESC, AVAIL, USED);
+    wr(&dev, R_STATUS, S_LIVE);
+    assert_int_equal(rd(&dev, R_STATUS), S_LIVE);
+    /* drop FEATURES_OK and DRIVER_OK, renegotiate indirect instead of event_idx */
+    wr(&dev, R_STATUS, S_ACK | S_DRIVER);
+    write_features(&dev, V1 | 1ULL << 28);
+    wr(&dev, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+    wr(&dev, R_STATUS, S_LIVE);
+    assert_true(dev.vq[0].event_idx);
+    assert_false(dev.vq[0].indirect);
+    assert_true(virtio_has_feature(&dev, 29));
+    assert_false(virtio_has_feature(&dev, 28));
+    assert_int_equal(fake.resets, 1); /* the model stopped working its queues */
+    assert_int_equal(fake.starts, 1);
+    assert_violation();
+    wr(&dev, R_STATUS, 0); /* only a reset clears it */
+    assert_int_equal(rd(&dev, R_STATUS), 0);
+}
+
+static void test_mmio_status_bits_come_in_order(void **state)
+{
+    static const uint32_t bad[][2] = {
+        { S_ACK, S_ACK | S_FEATURES_OK },             /* FEATURES_OK before DRIVER */
+        { S_ACK, S_ACK | S_DRIVER_OK },               /* DRIVER_OK before FEATURES_OK */
+        { S_DRIVER, S_DRIVER },                       /* DRIVER before ACKNOWLEDGE */
+        { S_ACK | S_DRIVER, S_ACK | S_DRIVER | S_DRIVER_OK },
+        { S_ACK | S_DRIVER, S_ACK },                  /* a bit cleared without reset */
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        wr(&dev, R_STATUS, 0);
+        fake.irq_level = 0;
+        write_features(&dev, V1);
+        wr(&dev, R_STATUS, bad[i][0]);
+        wr(&dev, R_STATUS, bad[i][1]);
+        assert_int_equal(rd(&dev, R_STATUS) & S_NEEDS_RESET, S_NEEDS_RESET);
+        assert_int_equal(fake.irq_level, 1);
+    }
+    assert_int_equal(fake.starts, 0);
+    /* the driver's way, and FAILED at any time, are fine */
+    wr(&dev, R_STATUS, 0);
+    assert_int_equal(negotiate(&dev, V1), S_ACK | S_DRIVER | S_FEATURES_OK);
+    wr(&dev, R_STATUS, S_LIVE);
+    wr(&dev, R_STATUS, S_LIVE);
+    wr(&dev, R_STATUS, S_LIVE | 0x80);
+    assert_int_equal(rd(&dev, R_STATUS), S_LIVE | 0x80);
+}
+
+static void test_mmio_queue_change_while_live_needs_reset(void **state)
+{
+    negotiate(&dev, V1);
+    setup_queue(&dev, 0, 8, DESC, AVAIL, USED);
+    wr(&dev, R_STATUS, S_LIVE);
+    wr(&dev, R_QUEUE_NOTIFY, 0);
+    assert_int_equal(fake.notifies, 1);
+    wr(&dev, R_QUEUE_SEL, 0);
+    wr(&dev, R_QUEUE_READY, 1); /* no change: harmless */
+    assert_int_equal(rd(&dev, R_STATUS), S_LIVE);
+    wr(&dev, R_QUEUE_NUM, 4);
+    assert_violation();
+    assert_int_equal(dev.vq[0].size, 8);
+    assert_int_equal(fake.resets, 1);
+}
+
+static void test_mmio_features_write_after_features_ok_needs_reset(void **state)
+{
+    negotiate(&dev, V1);
+    setup_queue(&dev, 0, 8, DESC, AVAIL, USED);
+    wr(&dev, R_STATUS, S_LIVE);
+    write_features(&dev, V1 | 1ULL << 28);
+    assert_violation();
+    assert_false(dev.vq[0].indirect);
+}
+
 static void test_mmio_queue_registers(void **state)
 {
     wr(&dev, R_QUEUE_SEL, 0);
@@ -938,6 +1041,9 @@ struct blkfx {
 
 static struct blkfx bf;
 static const struct ratelimit_config *bf_limit; /* for the next setup_blk */
+static uint64_t bf_disk_bytes;                  /* for the next setup_blk; 0: DISK_SECTORS */
+static uint64_t bf_features;                    /* for the next setup_blk, beside VERSION_1 */
+static uint16_t bf_qsize = BLK_Q;               /* queue size of the blk under test */
 
 static int setup_blk(void **state)
 {
@@ -948,7 +1054,8 @@ static int setup_blk(void **state)
     int fd = mkstemp(bf.path);
     if (fd < 0)
         return -1;
-    int rc = ftruncate(fd, DISK_SECTORS * 512);
+    int rc = ftruncate(fd, bf_disk_bytes ? (off_t)bf_disk_bytes : DISK_SECTORS * 512);
+    bf_disk_bytes = 0;
     close(fd);
     if (rc)
         return -1;
@@ -965,8 +1072,9 @@ static int setup_blk(void **state)
         return -1;
     }
     bf.d = virtio_blk_dev(bf.blk);
-    negotiate(bf.d, V1);
-    setup_queue(bf.d, 0, BLK_Q, DESC, AVAIL, USED);
+    negotiate(bf.d, V1 | bf_features);
+    bf_features = 0;
+    setup_queue(bf.d, 0, bf_qsize, DESC, AVAIL, USED);
     wr(bf.d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
     return rd(bf.d, R_STATUS) == (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK) ? 0 : -1;
 }
@@ -996,8 +1104,24 @@ static int setup_blk_slow(void **state)
     return setup_blk(state);
 }
 
+/* 64 MiB of sparse disk, and indirect descriptors */
+static int setup_blk_big(void **state)
+{
+    bf_disk_bytes = 64ULL << 20;
+    bf_features = 1ULL << 28;
+    return setup_blk(state);
+}
+
+/* the largest ring the device offers (256 entries) */
+static int setup_blk_deep(void **state)
+{
+    bf_qsize = 256;
+    return setup_blk(state);
+}
+
 static int teardown_blk(void **state)
 {
+    bf_qsize = BLK_Q;
     virtio_blk_destroy(bf.blk);
     unlink(bf.path);
     return teardown(state);
@@ -1250,6 +1374,90 @@ static void test_blk_held_request_yields_to_new_limit_and_reset(void **state)
     assert_int_equal(st.read_ops, 4);
 }
 
+static bool all_5a(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != 0x5a)
+            return false;
+    return true;
+}
+
+/* One request of many descriptors all aliasing the same 512 KiB of RAM: 18 MiB of disk
+ * from 1 MiB of guest. Past the bound of a request it fails whole, without touching the disk. */
+static void test_blk_request_of_aliased_buffers_is_bounded(void **state)
+{
+    enum { SEGS = 36, SEG_LEN = 512 << 10 };
+    const uint64_t seg = RAM_BASE + 0x80000;
+    put_hdr(HDR, T_IN, 0);
+    *gp(STAT) = 0xff;
+    set_desc(TABLE, 0, HDR, 16, F_NEXT, 1);
+    for (unsigned i = 1; i <= SEGS; i++)
+        set_desc(TABLE, i, seg, SEG_LEN, F_NEXT | F_WRITE, (uint16_t)(i + 1));
+    set_desc(TABLE, SEGS + 1, STAT, 1, F_WRITE, 0);
+    set_desc(DESC, 0, TABLE, 16 * (SEGS + 2), F_INDIRECT, 0);
+    memset(gp(seg), 0x5a, SEG_LEN);
+    assert_int_equal(submit(0), 1);
+    assert_int_equal(*gp(STAT), 1); /* IOERR */
+    assert_true(all_5a(gp(seg), SEG_LEN)); /* the (zero) disk was not read into them */
+    /* a request within the bound is served */
+    set_desc(TABLE, 5, STAT, 1, F_WRITE, 0);
+    set_desc(DESC, 0, TABLE, 16 * 6, F_INDIRECT, 0);
+    assert_int_equal(submit(0), 4 * SEG_LEN + 1);
+    assert_int_equal(*gp(STAT), 0);
+}
+
+/* A driver that keeps the ring full: its feeder offers a 512 KiB read whenever there is room. */
+static volatile bool feeding, resetting;
+
+static void *feeder(void *arg)
+{
+    (void)arg;
+    while (__atomic_load_n(&feeding, __ATOMIC_ACQUIRE)) {
+        uint16_t a = get16(AVAIL + 2);
+        if ((uint16_t)(a - get16(USED + 2)) < bf_qsize) {
+            offer(AVAIL, bf_qsize, 0);
+            /* kicks would wait behind the reset's hold on notifies: a second vCPU's
+             * stores need none while the device is busy */
+            if (!__atomic_load_n(&resetting, __ATOMIC_ACQUIRE))
+                bf.d->region.write(bf.d->region.dev, R_QUEUE_NOTIFY, 4, 0);
+        }
+    }
+    return NULL;
+}
+
+static volatile bool reset_done;
+
+static void *resetter(void *arg)
+{
+    (void)arg;
+    uint64_t v = 0;
+    __atomic_store_n(&resetting, true, __ATOMIC_RELEASE);
+    bf.d->region.write(bf.d->region.dev, R_STATUS, 4, v);
+    __atomic_store_n(&reset_done, true, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_blk_reset_cuts_into_a_ring_that_never_empties(void **state)
+{
+    put_hdr(HDR, T_IN, 0);
+    set_desc(DESC, 0, HDR, 16, F_NEXT, 1);
+    set_desc(DESC, 1, BUF, 512 << 10, F_NEXT | F_WRITE, 2);
+    set_desc(DESC, 2, STAT, 1, F_WRITE, 0);
+    feeding = true;
+    resetting = reset_done = false;
+    pthread_t f, r;
+    assert_int_equal(pthread_create(&f, NULL, feeder, NULL), 0);
+    wr(bf.d, R_QUEUE_NOTIFY, 0);
+    assert_true(WAIT_FOR(get16(USED + 2) > 16)); /* the device is busy */
+    assert_int_equal(pthread_create(&r, NULL, resetter, NULL), 0);
+    bool in_time = WAIT_FOR(__atomic_load_n(&reset_done, __ATOMIC_ACQUIRE));
+    __atomic_store_n(&feeding, false, __ATOMIC_RELEASE);
+    pthread_join(f, NULL);
+    pthread_join(r, NULL);
+    assert_true(in_time);
+    assert_int_equal(rd(bf.d, R_STATUS), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TD(f) cmocka_unit_test_setup_teardown(f, setup_dev, teardown_dev)
 #define TB(f) cmocka_unit_test_setup_teardown(f, setup_blk, teardown_blk)
@@ -1292,6 +1500,7 @@ int main(void)
         T(test_event_idx_respects_used_event),
         T(test_event_idx_wraps),
         T(test_enable_kick_writes_avail_event),
+        T(test_pop_or_arm_asks_for_a_kick_when_empty),
         T(test_validate_sizes),
         T(test_validate_alignment),
         T(test_validate_rings_outside_ram),
@@ -1300,6 +1509,10 @@ int main(void)
         TD(test_mmio_features_ok_without_version_1),
         TD(test_mmio_features_ok_drops_unknown_bits),
         TD(test_mmio_features_frozen_after_features_ok),
+        TD(test_mmio_features_ok_is_sticky_while_live),
+        TD(test_mmio_status_bits_come_in_order),
+        TD(test_mmio_queue_change_while_live_needs_reset),
+        TD(test_mmio_features_write_after_features_ok_needs_reset),
         TD(test_mmio_queue_registers),
         TD(test_mmio_bad_ring_sets_needs_reset),
         TD(test_mmio_bad_ring_variants_set_needs_reset),
@@ -1321,6 +1534,8 @@ int main(void)
         TBL(test_blk_rate_limit_paces_reads, setup_blk_bw),
         TBL(test_blk_rate_limit_counts_ops, setup_blk_ops),
         TBL(test_blk_held_request_yields_to_new_limit_and_reset, setup_blk_slow),
+        TBL(test_blk_request_of_aliased_buffers_is_bounded, setup_blk_big),
+        TBL(test_blk_reset_cuts_into_a_ring_that_never_empties, setup_blk_deep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
  * field is checked against the disk size and the request's own buffers before any I/O.
  * An optional rate limit holds requests in the ring (never fails them): the thread stops
  * popping and waits, on its eventfd so that reset and stop still reach it, until the
- * limiter lets the next one through. */
+ * limiter lets the next one through. A request's data is bounded (seg_max x size_max, as
+ * offered), and the thread works at most DRAIN_BATCH requests while holding its lock, so a
+ * driver that keeps the ring full cannot hold reset or stop behind it. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 #define VIRTIO_ID_BLOCK 2
 
+#define F_SIZE_MAX     1
 #define F_SEG_MAX      2
 #define F_RO           5
 #define F_BLK_SIZE     6
@@ -37,6 +40,10 @@
 
 #define QUEUE_SIZE 256
 #define SEG_MAX (QUEUE_SIZE - 2)
+#define SIZE_MAX_SEG (64u << 10)   /* size_max: Linux's default segment size */
+/* Many buffers may alias one piece of RAM: bound the disk one request spans (~16 MiB). */
+#define MAX_REQ_BYTES ((size_t)SEG_MAX * SIZE_MAX_SEG)
+#define DRAIN_BATCH 64             /* requests per hold of the worker's lock */
 #define MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per discard or write-zeroes range */
 #define CONFIG_SIZE 60
 
@@ -63,6 +70,7 @@ static void build_config(struct virtio_blk *b)
     uint8_t *c = b->config;
     memset(c, 0, sizeof(b->config));
     put64(c + 0, b->sectors);               /* capacity in 512-byte sectors */
+    put32(c + 8, SIZE_MAX_SEG);             /* size_max */
     put32(c + 12, SEG_MAX);                 /* seg_max */
     put32(c + 20, 512);                     /* blk_size */
     put32(c + 36, MAX_DISCARD_SECTORS);     /* max_discard_sectors */
@@ -139,7 +147,7 @@ static uint8_t do_ranges(struct virtio_blk *b, const struct virtq_req *r, bool z
 }
 
 /* Serves one request; returns the bytes written into the driver's buffers. */
-static uint32_t serve(struct virtio_blk *b, const struct virtq_req *r)
+static size_t serve(struct virtio_blk *b, const struct virtq_req *r)
 {
     uint8_t hdr[16];
     if (r->out_len < 16 || r->in_len < 1 || virtq_copy_from_out(r, 0, hdr, 16) != 16)
@@ -149,10 +157,12 @@ static uint32_t serve(struct virtio_blk *b, const struct virtq_req *r)
     memcpy(&type, hdr, 4);
     memcpy(&sector, hdr + 8, 8);
     size_t in_data = r->in_len - 1, out_data = r->out_len - 16;
-    uint32_t written = 0;
+    size_t written = 0;
     uint8_t status = S_OK;
     bool writes = type == T_OUT || type == T_DISCARD || type == T_WRITE_ZEROES;
-    if (writes && b->readonly) {
+    if (in_data > MAX_REQ_BYTES || out_data > MAX_REQ_BYTES) {
+        status = S_IOERR; /* more than seg_max x size_max: no driver honouring them sends it */
+    } else if (writes && b->readonly) {
         status = S_IOERR;
     } else if (type == T_IN) {
         if (!in_range(b, sector, in_data))
@@ -160,7 +170,7 @@ static uint32_t serve(struct virtio_blk *b, const struct virtq_req *r)
         else if (do_read(b, r, sector * 512, in_data))
             status = S_IOERR;
         else
-            written = (uint32_t)in_data;
+            written = in_data;
     } else if (type == T_OUT) {
         if (!in_range(b, sector, out_data) || do_write(b, r, sector * 512, out_data))
             status = S_IOERR;
@@ -171,7 +181,7 @@ static uint32_t serve(struct virtio_blk *b, const struct virtq_req *r)
         const char *s = blk_id(b->be);
         strncpy(id, s ? s : "", sizeof(id));
         size_t n = in_data < sizeof(id) ? in_data : sizeof(id);
-        written = (uint32_t)virtq_copy_to_in(r, 0, id, n);
+        written = virtq_copy_to_in(r, 0, id, n);
     } else if (type == T_DISCARD || type == T_WRITE_ZEROES) {
         status = do_ranges(b, r, type == T_WRITE_ZEROES);
     } else {
@@ -225,27 +235,35 @@ static uint64_t admit(struct virtio_blk *b, const struct virtq_req *r)
 }
 
 /* Works the queue until it is empty, or until the rate limit holds the next request: then
- * *wait_ns says for how long. False if the driver broke the queue. */
+ * *wait_ns says for how long. After DRAIN_BATCH requests, or when a reset or stop waits for
+ * the lock, it stops with *wait_ns = 0: come back at once. False if the driver broke the
+ * queue. */
 static bool drain(struct virtio_blk *b, uint64_t *wait_ns)
 {
     struct virtq *q = &b->vdev.vq[0];
+    unsigned served = 0;
     for (;;) {
         int rc;
-        bool pushed = false;
+        bool pushed = false, more = false;
         uint64_t wait = 0;
         while ((rc = virtq_pop(q, &b->req)) > 0) {
             if ((wait = admit(b, &b->req))) {
                 virtq_unpop(q);
                 break;
             }
-            virtq_push(q, b->req.head, serve(b, &b->req));
+            size_t written = serve(b, &b->req);
+            virtq_push(q, b->req.head, virtq_used_len(&b->req, written));
             pushed = true;
+            if (++served >= DRAIN_BATCH || virtio_worker_cut_in_wanted(&b->w)) {
+                more = true;
+                break;
+            }
         }
         if (pushed)
             virtio_notify_queue(&b->vdev, 0);
         if (rc < 0)
             return false;
-        if (wait) {
+        if (wait || more) {
             *wait_ns = wait;
             return true;
         }
@@ -263,6 +281,7 @@ static void *io_thread(void *arg)
         if (!virtio_worker_wait(&b->w, wait_ns))
             break;
         wait_ns = VIRTIO_WORKER_FOREVER;
+        virtio_worker_let_in(&b->w);
         pthread_mutex_lock(&b->w.lock);
         if (b->w.stop) {
             pthread_mutex_unlock(&b->w.lock);
@@ -296,7 +315,7 @@ static void blk_reset(void *ctx)
 
 static struct virtio_ops blk_ops_template = {
     .device_id = VIRTIO_ID_BLOCK,
-    .features = 1ULL << F_SEG_MAX | 1ULL << F_BLK_SIZE | 1ULL << F_FLUSH | 1ULL << F_DISCARD |
+    .features = 1ULL << F_SIZE_MAX | 1ULL << F_SEG_MAX | 1ULL << F_BLK_SIZE | 1ULL << F_FLUSH | 1ULL << F_DISCARD |
                 1ULL << F_WRITE_ZEROES,
     .num_queues = 1, .queue_max = QUEUE_SIZE, .config_size = CONFIG_SIZE,
     .config_read = blk_config_read, .notify = blk_notify, .start = blk_start, .reset = blk_reset,

@@ -14,6 +14,7 @@
 #define VIRTIO_ID_CONSOLE 3
 #define QUEUE_SIZE 128
 #define CONFIG_SIZE 12 /* cols, rows, max_nr_ports, emerg_wr */
+#define TX_BATCH 64    /* transmit requests per hold of the lock; then the thread comes back */
 
 struct virtio_console {
     struct virtio_dev vdev;
@@ -60,16 +61,14 @@ static bool do_tx(struct virtio_console *c)
     struct virtq *q = &c->vdev.vq[1];
     bool pushed = false;
     int rc = 0;
-    for (;;) {
+    for (unsigned served = 0;; served++) {
+        if (served == TX_BATCH || virtio_worker_cut_in_wanted(&c->w)) {
+            virtio_worker_kick(&c->w); /* more may wait: come back once the lock was free */
+            break;
+        }
         if (!c->tx_pending) {
-            if ((rc = virtq_pop(q, &c->tx)) <= 0) {
-                if (rc == 0) {
-                    virtq_enable_kick(q);
-                    if (virtq_has_avail(q))
-                        continue;
-                }
+            if ((rc = virtq_pop_or_arm(q, &c->tx)) <= 0)
                 break;
-            }
             c->tx_pending = true;
             c->tx_off = 0;
         }
@@ -88,11 +87,9 @@ static bool do_tx(struct virtio_console *c)
 static bool do_rx(struct virtio_console *c, bool *no_buffer)
 {
     struct virtq *q = &c->vdev.vq[0];
-    int rc = virtq_pop(q, &c->rx);
+    int rc = virtq_pop_or_arm(q, &c->rx);
     if (rc <= 0) {
-        *no_buffer = rc == 0;
-        if (rc == 0)
-            virtq_enable_kick(q);
+        *no_buffer = rc == 0; /* and we asked for a kick when one comes */
         return rc == 0;
     }
     if (c->rx.in_len == 0 || c->rx.n_out)
@@ -128,6 +125,7 @@ static void *con_thread(void *arg)
                 break;
             rx_wait = false;
         }
+        virtio_worker_let_in(&c->w);
         pthread_mutex_lock(&c->w.lock);
         if (c->w.stop) {
             pthread_mutex_unlock(&c->w.lock);
@@ -164,7 +162,7 @@ static void con_start(void *ctx) { virtio_worker_set_running(&((struct virtio_co
 static void con_reset(void *ctx)
 {
     struct virtio_console *c = ctx;
-    pthread_mutex_lock(&c->w.lock);
+    virtio_worker_lock_cut_in(&c->w);
     c->w.running = false;
     c->tx_pending = false;
     pthread_mutex_unlock(&c->w.lock);

@@ -156,7 +156,11 @@ static void complete_csum(uint8_t *frame, size_t len, const uint8_t *hdr)
     frame[start + offset + 1] = (uint8_t)c;
 }
 
-/* The transmit queue, on a vCPU thread (a kick) or the timer thread (a held frame). */
+#define TX_BATCH 256 /* frames per call; the rest goes on from the timer thread */
+
+/* The transmit queue, on a vCPU thread (a kick) or the timer thread (a held frame). At most
+ * TX_BATCH frames a call, so that a driver keeping the ring full cannot hold a vCPU, nor a
+ * reset waiting for the lock. */
 static void net_tx(struct virtio_net *n)
 {
     struct virtq *q = &n->vdev.vq[1];
@@ -165,12 +169,18 @@ static void net_tx(struct virtio_net *n)
         pthread_mutex_unlock(&n->tx_lock);
         return;
     }
-    bool pushed = false;
+    bool pushed = false, more = false;
     uint64_t now = ratelimit_clock_ns(), wait = 0;
     size_t hl = net_hdr_len(n);
+    unsigned sent = 0;
     int rc;
     do {
         while ((rc = virtq_pop(q, &n->tx_req)) > 0) {
+            if (++sent > TX_BATCH) {
+                virtq_unpop(q);
+                more = true;
+                break;
+            }
             size_t len = n->tx_req.out_len;
             if ((wait = ratelimit_consume(&n->tx_rl, len > hl ? len - hl : 0, now))) {
                 virtq_unpop(q);
@@ -189,7 +199,7 @@ static void net_tx(struct virtio_net *n)
             virtq_push(q, n->tx_req.head, 0);
             pushed = true;
         }
-        if (rc < 0 || wait)
+        if (rc < 0 || wait || more)
             break;
         virtq_enable_kick(q);
     } while (virtq_has_avail(q));
@@ -199,6 +209,8 @@ static void net_tx(struct virtio_net *n)
     if (wait) {
         count(&n->tx_throttled, 1);
         retry_at(n, &n->tx_due, now + wait);
+    } else if (more) {
+        retry_at(n, &n->tx_due, 1); /* due at once, on the timer thread */
     }
     if (pushed)
         virtio_notify_queue(&n->vdev, 1);

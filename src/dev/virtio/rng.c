@@ -44,15 +44,10 @@ static void rng_notify(void *ctx, unsigned qi)
     pthread_mutex_lock(&r->lock);
     bool pushed = false;
     int rc;
-    do {
-        while ((rc = virtq_pop(q, &r->req)) > 0) {
-            virtq_push(q, r->req.head, (uint32_t)fill(&r->req));
-            pushed = true;
-        }
-        if (rc < 0)
-            break;
-        virtq_enable_kick(q); /* EVENT_IDX: kick us for anything past what we took */
-    } while (virtq_has_avail(q));
+    while ((rc = virtq_pop_or_arm(q, &r->req)) > 0) {
+        virtq_push(q, r->req.head, virtq_used_len(&r->req, fill(&r->req)));
+        pushed = true;
+    }
     pthread_mutex_unlock(&r->lock);
     if (rc < 0)
         virtio_needs_reset(&r->vdev);

@@ -1,5 +1,8 @@
 /* virtio-mmio version 2 registers. A driver's writes take the transport lock; the device
- * model's callbacks run without it, so a model may call back into virtio_notify_*. */
+ * model's callbacks run without it, so a model may call back into virtio_notify_*.
+ * The status follows the spec's state machine strictly (2.1.1, 3.1.1): bits come in order and
+ * stay until a reset, features freeze at FEATURES_OK, queues at DRIVER_OK. A driver that
+ * breaks these gets DEVICE_NEEDS_RESET, and its device serves nothing until reset. */
 #include <errno.h>
 #include <string.h>
 
@@ -87,17 +90,56 @@ static void reset_locked(struct virtio_dev *d)
     irq_set(&d->irq, 0);
 }
 
-/* Status writes: 0 resets. FEATURES_OK is accepted as QEMU's virtio-mmio accepts it: the
- * features the device does not offer are dropped, and a driver that leaves VIRTIO_F_VERSION_1
- * out (xv6, written against QEMU) still drives the device through the version 2 registers.
- * The spec lets a device refuse both (3.1.1, 6.1); QEMU does not, and drivers rely on it. */
-static void write_status(struct virtio_dev *d, uint32_t v, bool *start, bool *reset)
+#define DRIVER_BITS (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | \
+                     VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED)
+
+/* The driver broke the protocol (under the lock): DEVICE_NEEDS_RESET and a config interrupt
+ * (2.1.2). *stop asks the caller to stop the model, if it was working its queues. */
+static void violation(struct virtio_dev *d, bool *stop)
+{
+    if (d->status & VIRTIO_STATUS_NEEDS_RESET)
+        return;
+    *stop = (d->status & VIRTIO_STATUS_DRIVER_OK) != 0;
+    d->status |= VIRTIO_STATUS_NEEDS_RESET;
+    d->isr |= 2;
+    irq_set(&d->irq, 1);
+}
+
+/* A status write other than reset may only add bits, each after the one before it
+ * (ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK; 3.1.1); FAILED may come at any time. */
+static bool status_step_ok(uint32_t old, uint32_t v)
+{
+    uint32_t added = v & ~old;
+    if (old & ~v & DRIVER_BITS)
+        return false; /* 2.1.2: the driver must not clear a status bit */
+    if ((added & VIRTIO_STATUS_DRIVER) && !(v & VIRTIO_STATUS_ACKNOWLEDGE))
+        return false;
+    if ((added & VIRTIO_STATUS_FEATURES_OK) && !(v & VIRTIO_STATUS_DRIVER))
+        return false;
+    if ((added & VIRTIO_STATUS_DRIVER_OK) && !(v & VIRTIO_STATUS_FEATURES_OK))
+        return false;
+    return true;
+}
+
+/* Status writes: 0 resets; anything out of order is a violation and changes nothing.
+ * FEATURES_OK is accepted as QEMU's virtio-mmio accepts it: the features the device does
+ * not offer are dropped, and a driver that leaves VIRTIO_F_VERSION_1 out (xv6, written
+ * against QEMU) still drives the device through the version 2 registers. The spec lets a
+ * device refuse both (3.1.1, 6.1); QEMU does not, and drivers rely on it. */
+static void write_status(struct virtio_dev *d, uint32_t v, bool *start, bool *reset, bool *stop)
 {
     if (v == 0) {
         *reset = true;
         return;
     }
-    if ((v & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
+    uint32_t old = d->status & DRIVER_BITS;
+    v &= DRIVER_BITS; /* NEEDS_RESET is the device's to set, and only a reset clears it */
+    if (!status_step_ok(old, v)) {
+        violation(d, stop);
+        return;
+    }
+    if (v & ~old & VIRTIO_STATUS_FEATURES_OK) {
+        /* frozen from here to the next reset: the device's threads read these unlocked */
         d->driver_features &= all_features(d);
         bool ev = d->driver_features >> VIRTIO_F_EVENT_IDX & 1;
         bool ind = d->driver_features >> VIRTIO_F_INDIRECT_DESC & 1;
@@ -106,29 +148,50 @@ static void write_status(struct virtio_dev *d, uint32_t v, bool *start, bool *re
             d->vq[i].indirect = ind;
         }
     }
-    if ((v & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_DRIVER_OK))
-        *start = (v & VIRTIO_STATUS_FEATURES_OK) != 0;
-    /* NEEDS_RESET is the device's to set; the driver cannot clear it but by reset. Nor DRIVER_OK
-     * (2.1.2: the driver must not clear a status bit): the device may be working its queues. */
-    d->status = v | (d->status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_DRIVER_OK));
+    *start = (v & ~old & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_NEEDS_RESET);
+    d->status = v | (d->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
-static void write_queue_ready(struct virtio_dev *d, struct virtq *q, uint32_t v)
+static void write_queue_ready(struct virtio_dev *d, struct virtq *q, uint32_t v, bool *stop)
 {
     if (!v) {
         q->ready = false;
         return;
     }
     if (virtq_validate(q)) {
-        d->status |= VIRTIO_STATUS_NEEDS_RESET;
-        d->isr |= 2;
-        irq_set(&d->irq, 1);
+        violation(d, stop);
         return;
     }
     q->last_avail = 0;
     q->used_idx = 0;
     q->signalled_valid = false;
     q->ready = true;
+}
+
+/* Whether a write of V at OFF would change a live queue's setup. */
+static bool queue_change(const struct virtq *q, uint64_t off, uint32_t v)
+{
+    switch (off) {
+    case R_QUEUE_NUM: return v != q->size;
+    case R_QUEUE_READY: return (v != 0) != q->ready;
+    case R_QUEUE_DESC_LO: return v != (uint32_t)q->desc_gpa;
+    case R_QUEUE_DESC_HI: return v != q->desc_gpa >> 32;
+    case R_QUEUE_AVAIL_LO: return v != (uint32_t)q->avail_gpa;
+    case R_QUEUE_AVAIL_HI: return v != q->avail_gpa >> 32;
+    case R_QUEUE_USED_LO: return v != (uint32_t)q->used_gpa;
+    case R_QUEUE_USED_HI: return v != q->used_gpa >> 32;
+    default: return false;
+    }
+}
+
+/* After a violation on a live device: the model stops working its queues, as at a reset,
+ * but the registers keep their values for the driver to see until it resets. */
+static void stop_model(struct virtio_dev *d)
+{
+    pthread_rwlock_wrlock(&d->notify_lock);
+    if (d->ops->reset)
+        d->ops->reset(d->ctx);
+    pthread_rwlock_unlock(&d->notify_lock);
 }
 
 static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
@@ -142,11 +205,12 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
     if (size != 4 || (off & 3))
         return 0;
     uint32_t v = (uint32_t)val;
-    bool start = false, reset = false;
+    bool start = false, reset = false, stop = false;
     if (off == R_QUEUE_NOTIFY) {
         pthread_rwlock_rdlock(&d->notify_lock);
         pthread_mutex_lock(&d->lock);
-        bool live = d->status & VIRTIO_STATUS_DRIVER_OK;
+        bool live = (d->status & VIRTIO_STATUS_DRIVER_OK) &&
+                    !(d->status & VIRTIO_STATUS_NEEDS_RESET);
         pthread_mutex_unlock(&d->lock);
         if (v < d->ops->num_queues && live && d->ops->notify)
             d->ops->notify(d->ctx, v);
@@ -156,18 +220,21 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
     pthread_mutex_lock(&d->lock);
     struct virtq *q = cur_queue(d);
     bool live = d->status & VIRTIO_STATUS_DRIVER_OK;
-    /* After DRIVER_OK the device's threads work the queues without this lock: hands off. */
+    /* After DRIVER_OK the device's threads work the queues without this lock: hands off. A
+     * queue register the driver changes then is a violation. */
     struct virtq *setup = q && !live ? q : NULL;
+    if (q && live && queue_change(q, off, v))
+        violation(d, &stop);
     switch (off) {
     case R_DEV_FEATURES_SEL: d->dev_features_sel = v; break;
     case R_DRV_FEATURES_SEL: d->drv_features_sel = v; break;
     case R_DRV_FEATURES:
-        if (d->drv_features_sel < 2 && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
-            if (d->drv_features_sel)
-                set_hi(&d->driver_features, v);
-            else
-                set_lo(&d->driver_features, v);
-        }
+        if (d->status & VIRTIO_STATUS_FEATURES_OK)
+            violation(d, &stop); /* features are frozen */
+        else if (d->drv_features_sel == 1)
+            set_hi(&d->driver_features, v);
+        else if (d->drv_features_sel == 0)
+            set_lo(&d->driver_features, v);
         break;
     case R_QUEUE_SEL: d->queue_sel = v; break;
     case R_QUEUE_NUM:
@@ -176,14 +243,14 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
         break;
     case R_QUEUE_READY:
         if (setup)
-            write_queue_ready(d, q, v);
+            write_queue_ready(d, q, v, &stop);
         break;
     case R_INT_ACK:
         d->isr &= ~v;
         if (!d->isr)
             irq_set(&d->irq, 0);
         break;
-    case R_STATUS: write_status(d, v, &start, &reset); break;
+    case R_STATUS: write_status(d, v, &start, &reset, &stop); break;
     case R_QUEUE_DESC_LO: if (setup && !q->ready) set_lo(&q->desc_gpa, v); break;
     case R_QUEUE_DESC_HI: if (setup && !q->ready) set_hi(&q->desc_gpa, v); break;
     case R_QUEUE_AVAIL_LO: if (setup && !q->ready) set_lo(&q->avail_gpa, v); break;
@@ -196,6 +263,8 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
     pthread_mutex_unlock(&d->lock);
     if (reset)
         virtio_mmio_reset(d);
+    if (stop)
+        stop_model(d);
     if (start && d->ops->start)
         d->ops->start(d->ctx);
     return 0;

@@ -170,6 +170,15 @@ int virtq_pop(struct virtq *q, struct virtq_req *r)
     }
 }
 
+int virtq_pop_or_arm(struct virtq *q, struct virtq_req *r)
+{
+    int rc = virtq_pop(q, r);
+    if (rc)
+        return rc;
+    virtq_enable_kick(q); /* a full fence: the store is seen before we look again */
+    return virtq_pop(q, r);
+}
+
 void virtq_unpop(struct virtq *q)
 {
     q->last_avail--;
@@ -190,6 +199,12 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
     memcpy(e + 4, &written, 4);
     q->used_idx++;
     store16(uidx, q->used_idx); /* release: the entry is visible before the index */
+}
+
+uint32_t virtq_used_len(const struct virtq_req *r, size_t written)
+{
+    size_t n = written < r->in_len ? written : r->in_len;
+    return n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
 }
 
 bool virtq_need_interrupt(struct virtq *q)

@@ -40,11 +40,20 @@ int virtq_validate(const struct virtq *q);
  * driver broke the rules (-EFAULT bad address, -ELOOP chain too long or looping,
  * -EPROTO bad ordering or indirect table); then the device should ask for a reset. */
 int virtq_pop(struct virtq *q, struct virtq_req *r);
+/* The way a device takes work when it will go idle if there is none: virtq_pop, and on an
+ * empty ring asks to be kicked (EVENT_IDX) and looks once more, so that a request the driver
+ * added meanwhile, without a kick since we had not asked yet, is taken now rather than
+ * stranded. 1 taken, 0 empty and the kick asked for, negative as virtq_pop. */
+int virtq_pop_or_arm(struct virtq *q, struct virtq_req *r);
 /* Puts back the request the last virtq_pop took, unserved: the next pop takes it again (a
  * device that may not serve it yet, e.g. held by a rate limit). */
 void virtq_unpop(struct virtq *q);
 /* Returns request HEAD to the driver, saying WRITTEN bytes went into its in buffers. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+/* The used length to report for R when the device wrote WRITTEN bytes: never more than its
+ * writable buffers hold, nor than a used entry holds (2.7.8: len is a lower bound the driver
+ * may trust). */
+uint32_t virtq_used_len(const struct virtq_req *r, size_t written);
 /* After pushes: whether the driver wants an interrupt now (EVENT_IDX or the NO_INTERRUPT flag). */
 bool virtq_need_interrupt(struct virtq *q);
 /* Whether the available ring has entries we have not taken. */

@@ -14,6 +14,7 @@ struct virtio_worker {
     pthread_mutex_t lock;   /* held while the thread works the queues */
     bool running;           /* DRIVER_OK and not reset (under lock) */
     bool stop;              /* the thread leaves at its next wake-up (under lock) */
+    int cutting_in;         /* threads waiting for the lock to stop or reset (atomic) */
 };
 
 /* Makes the eventfd and the lock and starts fn(arg); 0, or -1 with nothing left behind. */
@@ -30,6 +31,15 @@ bool virtio_worker_take_kick(struct virtio_worker *w);
 /* Sets running under the lock (waiting for the thread to finish what it is doing); a start
  * also wakes the thread. */
 void virtio_worker_set_running(struct virtio_worker *w, bool running);
+/* Takes the lock ahead of the thread, as a stop or reset does (the thread sees it wanted and
+ * stands back); the caller unlocks w->lock. */
+void virtio_worker_lock_cut_in(struct virtio_worker *w);
+/* In the thread, while it works: whether a stop or reset waits for the lock. The thread
+ * should then finish the request in hand and release the lock. */
+bool virtio_worker_cut_in_wanted(struct virtio_worker *w);
+/* In the thread, before it takes the lock again: lets a waiting stop or reset have it first
+ * (a mutex is not fair: the thread that just released it may win it back). */
+void virtio_worker_let_in(struct virtio_worker *w);
 /* Stops and joins the thread, then frees the eventfd and the lock. */
 void virtio_worker_destroy(struct virtio_worker *w);
 
