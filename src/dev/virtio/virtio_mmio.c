@@ -106,14 +106,14 @@ static void violation(struct virtio_dev *d, bool *stop)
 }
 
 /* A status write other than reset may only add bits, each after the one before it
- * (ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK; 3.1.1); FAILED may come at any time. */
+ * (DRIVER, FEATURES_OK, DRIVER_OK; 3.1.1); FAILED may come at any time. ACKNOWLEDGE may be
+ * left out, as QEMU allows: U-Boot acknowledges a device when it binds it, resets it when it
+ * probes it, and goes on with DRIVER alone. */
 static bool status_step_ok(uint32_t old, uint32_t v)
 {
     uint32_t added = v & ~old;
     if (old & ~v & DRIVER_BITS)
         return false; /* 2.1.2: the driver must not clear a status bit */
-    if ((added & VIRTIO_STATUS_DRIVER) && !(v & VIRTIO_STATUS_ACKNOWLEDGE))
-        return false;
     if ((added & VIRTIO_STATUS_FEATURES_OK) && !(v & VIRTIO_STATUS_DRIVER))
         return false;
     if ((added & VIRTIO_STATUS_DRIVER_OK) && !(v & VIRTIO_STATUS_FEATURES_OK))
