@@ -44,7 +44,6 @@ int hub_open(struct console_hub **out, const char *log_path, const char *sock_pa
     if (!h)
         return -ENOMEM;
     pthread_mutex_init(&h->lock, NULL);
-    signal(SIGPIPE, SIG_IGN); /* a client that went away is an error value, not a death */
     for (int i = 0; i < HUB_CLIENTS; i++)
         h->clients[i] = -1;
     h->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
