@@ -124,6 +124,18 @@ static size_t ground(struct term_filter *f, uint8_t c, uint8_t *out)
     return 1;
 }
 
+/* A byte that cannot continue the sequence being held: the sequence is dropped, and the
+ * byte starts another (ESC), cancels (CAN, SUB) or is taken as it would be on its own. */
+static size_t abandon(struct term_filter *f, uint8_t c, uint8_t *out)
+{
+    drop_seq(f, GROUND);
+    if (c == ESC_) {
+        start_esc(f);
+        return 0;
+    }
+    return c == CAN || c == SUB ? 0 : ground(f, c, out);
+}
+
 static size_t step(struct term_filter *f, uint8_t c, uint8_t *out)
 {
     switch (f->state) {
@@ -150,12 +162,8 @@ static size_t step(struct term_filter *f, uint8_t c, uint8_t *out)
         } else if (c >= 0x30 && c < 0x7f) {
             hold(f, c, ESC);
             return f->state == ESC ? emit_seq(f, out) : 0;
-        } else if (c == ESC_) {
-            drop_seq(f, GROUND);
-            start_esc(f);
         } else {
-            drop_seq(f, GROUND);
-            return c == CAN || c == SUB ? 0 : ground(f, c, out);
+            return abandon(f, c, out);
         }
         return 0;
     case CSI:
@@ -166,12 +174,8 @@ static size_t step(struct term_filter *f, uint8_t c, uint8_t *out)
             if (f->state == CSI && csi_ok(f))
                 return emit_seq(f, out);
             drop_seq(f, GROUND);
-        } else if (c == ESC_) {
-            drop_seq(f, GROUND);
-            start_esc(f);
         } else {
-            drop_seq(f, GROUND);
-            return c == CAN || c == SUB ? 0 : ground(f, c, out);
+            return abandon(f, c, out);
         }
         return 0;
     case CSI_DROP:
