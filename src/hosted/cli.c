@@ -267,6 +267,30 @@ static int check_files(const struct vm_spec *s, char *err, size_t errlen)
     return 0;
 }
 
+/* BASE[,root][,format=raw|qcow2], in any order after the path. */
+static int split_base(const char *arg, struct cli_base *b, char *err, size_t errlen)
+{
+    if (strlen(arg) >= sizeof(b->path))
+        return fail(err, errlen, "--disk-from: path too long");
+    snprintf(b->path, sizeof(b->path), "%s", arg);
+    b->root = false;
+    b->format = NULL;
+    char *comma;
+    while ((comma = strrchr(b->path, ','))) {
+        const char *opt = comma + 1;
+        if (!strcmp(opt, "root"))
+            b->root = true;
+        else if (!strcmp(opt, "format=raw"))
+            b->format = "raw";
+        else if (!strcmp(opt, "format=qcow2"))
+            b->format = "qcow2";
+        else
+            return fail(err, errlen, "--disk-from: unknown option '%s' (root, format=raw|qcow2)", opt);
+        *comma = '\0';
+    }
+    return 0;
+}
+
 static const char *const valued[] = { "--kernel", "--initrd", "--append", "--mem", "--smp",
                                       "--cpus", "--bios", "--dtb", "--disk", "--net", "--hvc",
                                       "--cpu-quota", "--name", "--config", "--disk-from",
@@ -345,13 +369,10 @@ static int set_option(struct vm_spec *s, struct cli_vm_opts *o, const char *name
     if (!strcmp(name, "--disk-from")) {
         if (o->n_disk_from + s->n_drives >= SPEC_MAX_DRIVES)
             return fail(err, errlen, "too many disks (at most %d)", SPEC_MAX_DRIVES);
-        o->disk_from[o->n_disk_from++] = v;
-        char base[4096];
-        snprintf(base, sizeof(base), "%s", v);
-        char *comma = strchr(base, ','); /* ,root and ,format= are checked by create */
-        if (comma)
-            *comma = '\0';
-        return readable(base, "base image", err, errlen);
+        struct cli_base *b = &o->disk_from[o->n_disk_from++];
+        if (split_base(v, b, err, errlen))
+            return -1;
+        return readable(b->path, "base image", err, errlen);
     }
     if (!strcmp(name, "--disk")) {
         if (s->n_drives + o->n_disk_from >= SPEC_MAX_DRIVES)

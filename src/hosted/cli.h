@@ -12,7 +12,11 @@ enum { EXIT_VM_FAILED = 1, EXIT_USAGE = 2 };
 struct cli_vm_opts {
     const char *name;       /* --name (run) or the positional NAME (create) */
     const char *config;     /* --config FILE: the API's JSON */
-    const char *disk_from[SPEC_MAX_DRIVES]; /* --disk-from BASE: overlays made at create */
+    struct cli_base {  /* --disk-from BASE[,root][,format=raw|qcow2]: overlays made at create */
+        char path[4096];
+        bool root;
+        const char *format; /* "raw", "qcow2", or NULL: probe */
+    } disk_from[SPEC_MAX_DRIVES];
     unsigned n_disk_from;
 };
 

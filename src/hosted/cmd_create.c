@@ -56,48 +56,20 @@ static const char *base_format(const char *path, const char *named, char *err, s
     return f;
 }
 
-/* BASE[,root][,format=raw|qcow2], in any order after the path. */
-static int split_base(const char *arg, char *path, size_t pathlen, bool *root,
-                      const char **format, char *err, size_t errlen)
-{
-    snprintf(path, pathlen, "%s", arg);
-    *root = false;
-    *format = NULL;
-    char *comma;
-    while ((comma = strrchr(path, ','))) {
-        const char *opt = comma + 1;
-        if (!strcmp(opt, "root"))
-            *root = true;
-        else if (!strcmp(opt, "format=raw"))
-            *format = "raw";
-        else if (!strcmp(opt, "format=qcow2"))
-            *format = "qcow2";
-        else {
-            snprintf(err, errlen, "--disk-from: unknown option '%s' (root, format=raw|qcow2)", opt);
-            return -EINVAL;
-        }
-        *comma = '\0';
-    }
-    return 0;
-}
-
 /* --disk-from BASE: a new qcow2 overlay in the VM's folder on the read-only BASE. */
 static int make_overlays(struct vm_spec *s, const struct cli_vm_opts *o, const char *dir,
                          char *err, size_t errlen)
 {
     for (unsigned i = 0; i < o->n_disk_from; i++) {
-        char base[PATH_MAX], path[HOME_PATH_MAX], name[32], why[512], arg[PATH_MAX];
-        bool root;
-        const char *named;
-        if (split_base(o->disk_from[i], arg, sizeof(arg), &root, &named, err, errlen))
-            return -EINVAL;
-        if (!realpath(arg, base)) {
-            snprintf(err, errlen, "--disk-from: cannot find '%s': %s", arg, strerror(errno));
+        const struct cli_base *from = &o->disk_from[i];
+        char base[PATH_MAX], path[HOME_PATH_MAX], name[32], why[512];
+        if (!realpath(from->path, base)) {
+            snprintf(err, errlen, "--disk-from: cannot find '%s': %s", from->path, strerror(errno));
             return -ENOENT;
         }
         snprintf(name, sizeof(name), "disk%u.qcow2", s->n_drives);
         home_file(dir, name, path, sizeof(path));
-        const char *format = base_format(base, named, err, errlen);
+        const char *format = base_format(base, from->format, err, errlen);
         if (!format)
             return -EINVAL;
         if (qcow2_create_overlay(path, base, format, why, sizeof(why))) {
@@ -108,22 +80,11 @@ static int make_overlays(struct vm_spec *s, const struct cli_vm_opts *o, const c
         memset(d, 0, sizeof(*d));
         snprintf(d->id, sizeof(d->id), "disk%u", s->n_drives - 1);
         d->format = SPEC_FMT_QCOW2;
-        d->is_root_device = root;
+        d->is_root_device = from->root;
         if (!(d->path = strdup(path)))
             return -ENOMEM;
     }
     return 0;
-}
-
-static void remove_dir(const char *dir)
-{
-    static const char *const files[] = { "vm.json", "disk0.qcow2", "disk1.qcow2", "disk2.qcow2",
-                                         "disk3.qcow2", "disk4.qcow2", "disk5.qcow2" };
-    char path[HOME_PATH_MAX];
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++)
-        if (!home_file(dir, files[i], path, sizeof(path)))
-            unlink(path);
-    rmdir(dir);
 }
 
 int cmd_create(int argc, char **argv)
@@ -160,7 +121,7 @@ int cmd_create(int argc, char **argv)
         proc_write_json(path, spec_to_json(&s))) {
         if (!err[0])
             snprintf(err, sizeof(err), "cannot write '%.900s'", path);
-        remove_dir(dir);
+        home_remove_dir(dir);
         goto out;
     }
     status = 0;

@@ -1,6 +1,5 @@
 /* `corral rm NAME`: removes a VM that is not running: its folder, definition, logs and the
  * overlays `create --disk-from` made there. Images elsewhere are left alone. */
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,18 +29,7 @@ int cmd_rm(int argc, char **argv)
         cli_error("VM '%s' is running (pid %d): stop it first", argv[2], (int)p.pid);
         return EXIT_VM_FAILED;
     }
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[HOME_PATH_MAX];
-        if (!home_file(dir, e->d_name, path, sizeof(path)))
-            unlink(path);
-    }
-    if (d)
-        closedir(d);
-    if (rmdir(dir)) {
+    if (home_remove_dir(dir)) {
         cli_error("cannot remove '%s': %s", dir, strerror(errno));
         return EXIT_VM_FAILED;
     }

@@ -1,4 +1,5 @@
 /* $CORRAL_HOME and the files of one VM's folder. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,21 @@ int home_file(const char *dir, const char *file, char *out, size_t outlen)
 {
     int n = snprintf(out, outlen, "%s/%s", dir, file);
     return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+int home_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[HOME_PATH_MAX];
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            !home_file(dir, e->d_name, path, sizeof(path)))
+            unlink(path);
+    }
+    if (d)
+        closedir(d);
+    return rmdir(dir) ? -errno : 0;
 }
 
 unsigned long long home_proc_start(pid_t pid)

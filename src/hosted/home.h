@@ -19,6 +19,9 @@ int home_switch_root(char *out, size_t outlen, char *err, size_t errlen);
 /* DIR/FILE into out; -ENAMETOOLONG (unix socket paths must stay under 108 bytes). */
 int home_file(const char *dir, const char *file, char *out, size_t outlen);
 
+/* Removes a VM's folder and the files in it (a VM's folder holds no subfolders). */
+int home_remove_dir(const char *dir);
+
 /* What the monitor of a VM process wrote when it started and when the process ended. */
 struct home_proc {
     pid_t pid;            /* the VM process; 0 if none was started */
