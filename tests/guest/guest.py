@@ -177,3 +177,61 @@ def check_workload(r, cpus):
     g = r.values("SLEEP-GUEST:")
     gv = float(g[0].split()[1]) if g else -1
     check(0.95 <= gv <= 1.6, "sleep 1 takes about a second of guest time (%.2f s)" % gv, r)
+
+
+class Home:
+    """A private $CORRAL_HOME and the corral verbs run in it, for tests that drive VMs
+    through the command line (create, start, ls, console, stop, rm)."""
+
+    def __init__(self, corral, d):
+        self.corral = corral
+        self.path = os.path.join(d, "home")
+        self.env = dict(os.environ, CORRAL_HOME=self.path)
+
+    def run(self, *args, timeout=120):
+        """`corral ARGS`: (exit status, stdout, stderr)."""
+        r = subprocess.run([self.corral] + list(args), env=self.env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=timeout)
+        return r.returncode, r.stdout, r.stderr
+
+    def ls(self):
+        """`corral ls --json` by name ({} if it fails)."""
+        import json
+        rc, out, _ = self.run("ls", "--json")
+        return {v["name"]: v for v in json.loads(out)} if rc == 0 else {}
+
+    def vm_file(self, name, file):
+        return os.path.join(self.path, "vms", name, file)
+
+    def wait_console(self, name, text, timeout=90):
+        """Waits until TEXT is in NAME's console.log."""
+        log = self.vm_file(name, "console.log")
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if os.path.exists(log) and text in open(log, errors="replace").read():
+                return True
+            time.sleep(0.5)
+        return False
+
+    def console(self, name, command, expect, timeout=30):
+        """Attaches to NAME's console, types COMMAND, waits for EXPECT, detaches (end of
+        input); gives back everything seen, the replayed output included."""
+        p = subprocess.Popen([self.corral, "console", name], env=self.env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        os.set_blocking(p.stdout.fileno(), False)
+        p.stdin.write(b"\n" + command.encode() + b"\n")
+        p.stdin.flush()
+        seen, t0 = b"", time.monotonic()
+        while expect.encode() not in seen and time.monotonic() - t0 < timeout:
+            time.sleep(0.2)
+            try:
+                seen += p.stdout.read() or b""
+            except BlockingIOError:
+                pass
+        p.stdin.close()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        return seen.decode(errors="replace")

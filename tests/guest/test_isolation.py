@@ -2,7 +2,6 @@
 privileges); code running inside one VM process cannot open another VM's image, and a
 forbidden system call ends only that VM, with a line in its log. The code inside the VM
 process is injected with gdb, as an attacker who had taken the process over would run it."""
-import json
 import os
 import subprocess
 import sys
@@ -12,19 +11,10 @@ import guest
 corral = sys.argv[1]
 a = guest.assets()
 d = guest.workdir()
-home = os.path.join(d, "home")
-env = dict(os.environ, CORRAL_HOME=home)
+h = guest.Home(corral, d)
+home = h.path
 K, I = a["CORRAL_KERNEL"], a["CORRAL_INITRD"]
-
-
-def c(*args):
-    r = subprocess.run([corral] + list(args), env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
-    return r.returncode, r.stdout, r.stderr
-
-
-def ls():
-    return {v["name"]: v for v in json.loads(c("ls", "--json")[1])}
+c, ls = h.run, h.ls
 
 
 def status(pid):

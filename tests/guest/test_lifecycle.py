@@ -3,7 +3,6 @@ or crashing harms no other VM and ls says what happened; bad input is a one-line
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,59 +11,16 @@ import guest
 corral = sys.argv[1]
 a = guest.assets()
 d = guest.workdir()
-home = os.path.join(d, "home")
-env = dict(os.environ, CORRAL_HOME=home)
+h = guest.Home(corral, d)
+home = h.path
 K, I = a["CORRAL_KERNEL"], a["CORRAL_INITRD"]
-
-
-def c(*args, timeout=60):
-    r = subprocess.run([corral] + list(args), env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
-    return r.returncode, r.stdout, r.stderr
+c, ls, console_cmd, wait_console = h.run, h.ls, h.console, h.wait_console
 
 
 def one_line_error(rc, err, word=None):
     lines = err.strip().split("\n")
     return rc not in (0, None) and len(lines) == 1 and lines[0].startswith("corral: ") and \
         (word is None or word.lower() in lines[0].lower())
-
-
-def ls():
-    rc, out, err = c("ls", "--json")
-    return {v["name"]: v for v in json.loads(out)} if rc == 0 else {}
-
-
-def console_cmd(name, command, expect, timeout=30):
-    """Attaches to NAME's console, types COMMAND, waits for EXPECT; returns what it saw."""
-    p = subprocess.Popen([corral, "console", name], env=env, stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    os.set_blocking(p.stdout.fileno(), False)
-    p.stdin.write(b"\n" + command.encode() + b"\n")
-    p.stdin.flush()
-    seen = b""
-    t0 = time.monotonic()
-    while expect.encode() not in seen and time.monotonic() - t0 < timeout:
-        time.sleep(0.2)
-        try:
-            seen += p.stdout.read() or b""
-        except BlockingIOError:
-            pass
-    p.stdin.close()  # end of input detaches
-    try:
-        p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-    return seen.decode(errors="replace")
-
-
-def wait_console(name, text, timeout=90):
-    log = os.path.join(home, "vms", name, "console.log")
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if os.path.exists(log) and text in open(log, errors="replace").read():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 # ---- bad input: a one-line error, nothing created

@@ -7,53 +7,27 @@ import json
 import os
 import subprocess
 import sys
-import time
 import guest
 
 corral = sys.argv[1]
 a = guest.assets()
 d = guest.workdir()
-home = os.path.join(d, "home")
-env = dict(os.environ, CORRAL_HOME=home)
+h = guest.Home(corral, d)
+home = h.path
 K, I = a["CORRAL_KERNEL"], a["CORRAL_INITRD"]
+c = h.run
 
 
-def c(*args):
-    r = subprocess.run([corral] + list(args), env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
-    return r.returncode, r.stdout, r.stderr
+def console(name, command, expect):
+    return h.console(name, command, expect, timeout=60)
+
+
+def wait_shell(name):
+    return h.wait_console(name, "corral:~#", 120)
 
 
 def md5(path):
     return hashlib.md5(open(path, "rb").read()).hexdigest()
-
-
-def console(name, command, expect, timeout=60):
-    p = subprocess.Popen([corral, "console", name], env=env, stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    os.set_blocking(p.stdout.fileno(), False)
-    p.stdin.write(b"\n" + command.encode() + b"\n")
-    p.stdin.flush()
-    seen, t0 = b"", time.monotonic()
-    while expect.encode() not in seen and time.monotonic() - t0 < timeout:
-        time.sleep(0.2)
-        try:
-            seen += p.stdout.read() or b""
-        except BlockingIOError:
-            pass
-    p.stdin.close()
-    p.wait(timeout=10)
-    return seen.decode(errors="replace")
-
-
-def wait_shell(name, timeout=120):
-    log = os.path.join(home, "vms", name, "console.log")
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if os.path.exists(log) and "corral:~#" in open(log, errors="replace").read():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 base = os.path.join(d, "base.img")
