@@ -414,8 +414,12 @@ int cli_parse_vm(int argc, char **argv, int first, struct vm_spec *s, struct cli
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
             return 1;
-        if (!strcmp(a, "--no-reboot") || !strcmp(a, "--rng") || !strcmp(a, "--no-sandbox")) {
-            *(a[2] == 'r' ? &s->rng : a[5] == 'r' ? &s->no_reboot : &s->no_sandbox) = true;
+        bool *flag = !strcmp(a, "--rng")        ? &s->rng
+                     : !strcmp(a, "--no-reboot")  ? &s->no_reboot
+                     : !strcmp(a, "--no-sandbox") ? &s->no_sandbox
+                                                  : NULL;
+        if (flag) {
+            *flag = true;
             continue;
         }
         if (!strcmp(a, "--balloon")) {

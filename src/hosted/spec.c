@@ -418,6 +418,21 @@ static void *slot_for(void *base, size_t sz, unsigned *n, unsigned max, const ch
     return (char *)base + (*n)++ * sz;
 }
 
+/* An entry's id: the one in the API's path (PATH_ID), which the body's KEY must match if
+ * it names one, else the body's; NULL with a reason when it is missing or not a name. */
+static const char *entry_id(json_t *j, const char *key, const char *path_id, const char *where,
+                            char *err, size_t errlen)
+{
+    json_t *jid = json_object_get(j, key);
+    const char *id = path_id ? path_id : json_string_value(jid);
+    if (!id || !spec_id_valid(id) || (jid && strcmp(json_string_value(jid), id))) {
+        snprintf(err, errlen, "%s: '%s' is missing, does not match the path or is not a name "
+                              "of [A-Za-z0-9_.-]", where, key);
+        return NULL;
+    }
+    return id;
+}
+
 int spec_set_drive(struct vm_spec *s, const char *id, json_t *j, char *err, size_t errlen)
 {
     static const struct key keys[] = {
@@ -429,14 +444,8 @@ int spec_set_drive(struct vm_spec *s, const char *id, json_t *j, char *err, size
     int rc = check_keys(j, "drives", keys, ARRAY_SIZE(keys), err, errlen);
     if (rc)
         return rc;
-    json_t *jid = json_object_get(j, "drive_id");
-    if (!id)
-        id = json_string_value(jid);
-    if (!id || !spec_id_valid(id) || (jid && strcmp(json_string_value(jid), id))) {
-        snprintf(err, errlen, "drives: 'drive_id' is missing, does not match the path or is not "
-                              "a name of [A-Za-z0-9_.-]");
+    if (!(id = entry_id(j, "drive_id", id, "drives", err, errlen)))
         return -EINVAL;
-    }
     if (!json_is_string(json_object_get(j, "path_on_host"))) {
         snprintf(err, errlen, "drives: 'path_on_host' is required");
         return -EINVAL;
@@ -545,14 +554,8 @@ int spec_set_net(struct vm_spec *s, const char *id, json_t *j, char *err, size_t
     int rc = check_keys(j, "network-interfaces", keys, ARRAY_SIZE(keys), err, errlen);
     if (rc)
         return rc;
-    json_t *jid = json_object_get(j, "iface_id");
-    if (!id)
-        id = json_string_value(jid);
-    if (!id || !spec_id_valid(id) || (jid && strcmp(json_string_value(jid), id))) {
-        snprintf(err, errlen, "network-interfaces: 'iface_id' is missing, does not match the "
-                              "path or is not a name of [A-Za-z0-9_.-]");
+    if (!(id = entry_id(j, "iface_id", id, "network-interfaces", err, errlen)))
         return -EINVAL;
-    }
     struct spec_net n;
     memset(&n, 0, sizeof(n));
     snprintf(n.id, sizeof(n.id), "%s", id);

@@ -112,11 +112,10 @@ int vmm_loop(struct vmm *m)
     bool hub_pending = false;
     for (;;) {
         struct pollfd p[16];
-        unsigned n = 0, i_done, i_api, i_term, i_hub;
+        unsigned n = 0, i_done, i_term, i_hub;
         p[n++] = (struct pollfd){ sfd, POLLIN, 0 };
         i_done = n;
         p[n++] = (struct pollfd){ m->vm ? vm_done_fd(m->vm) : -1, POLLIN, 0 };
-        i_api = n;
         p[n++] = (struct pollfd){ m->api ? api_poll_fd(m->api) : -1, POLLIN, 0 };
         i_term = n;
         p[n++] = (struct pollfd){ m->term && !tin.n ? console_input_fd(m->term) : -1, POLLIN, 0 };
@@ -142,7 +141,6 @@ int vmm_loop(struct vmm *m)
         }
         if (m->quit && !m->vm)
             break;
-        (void)i_api;
     }
     if (sfd >= 0)
         close(sfd);
