@@ -238,6 +238,12 @@ static int attach_power_button(struct vm_devices *d, struct board *b, char *err,
     return plug(d, b, virtio_input_dev(d->power), d->power, input_destroy, err, errlen);
 }
 
+void devices_hold(struct vm_devices *d, bool hold)
+{
+    for (unsigned i = 0; i < d->count; i++)
+        virtio_mmio_hold(d->dev[i].vdev, hold);
+}
+
 /* The guest gave back [gpa, gpa+len) (checked against RAM by the model): drop the host
  * pages behind it, so that the host gets the memory back. */
 static void balloon_discard(void *ctx, uint64_t gpa, uint64_t len)

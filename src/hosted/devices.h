@@ -23,6 +23,9 @@ int devices_power_button(struct vm_devices *d);
 int devices_balloon_set(struct vm_devices *d, uint64_t mib);
 /* Adds the devices' counters to a stats object. */
 void devices_stats(struct vm_devices *d, json_t *out);
+/* Holds (true) or releases every device, so that none of their threads touches guest RAM
+ * meanwhile; the harts must be parked. */
+void devices_hold(struct vm_devices *d, bool hold);
 /* Guest reboot: devices return to their reset state. */
 void devices_reset(struct vm_devices *d);
 /* Closes backends (flushing them) and frees. NULL is fine. */

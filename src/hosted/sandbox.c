@@ -359,7 +359,7 @@ struct rule {
  * entropy, and writes to descriptors it already has (console output, eventfd kicks, tap). */
 static const struct rule common_rules[] = {
     ANY(write), ANY(writev),
-    ANY(mmap), ANY(munmap), ANY(mremap), ANY(madvise), ANY(brk),
+    ANY(mmap), ANY(munmap), ANY(mremap), ANY(madvise), ANY(mincore), ANY(brk),
     /* no page turns executable after lockdown; the translator maps its buffer's executable view
      * at hart_init, before it (memfd_create is not allowed here) */
     ARG(mprotect, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)),

@@ -44,6 +44,9 @@ struct vm {
     int status;
     uint64_t start_ns;
     char late_error[256];  /* a reload that failed after a reboot */
+    uint64_t swept_epoch;  /* the board's busy epoch at the last zero-page sweep */
+    bool swept;
+    uint64_t zero_bytes;   /* given back by zero-page sweeps, in all */
 };
 
 static uint64_t mono_ns(void)
@@ -160,6 +163,7 @@ int vm_open(struct vm **out, const struct vm_spec *s, const struct char_backend 
     }
     struct board_config bc = {
         .ram_size = s->mem_mib * MiB, .num_harts = s->vcpus, .bootargs = vm->cmdline,
+        .ram_small_pages = s->balloon, /* a balloon returns memory 4 KiB at a time */
         .kernel = vm->kernel.data, .kernel_len = vm->kernel.len,
         .firmware = vm->fw.data, .firmware_len = vm->fw.len,
         .initrd = vm->initrd.data, .initrd_len = vm->initrd.len,
@@ -299,6 +303,28 @@ int vm_resume(struct vm *vm)
     return 0;
 }
 
+/* Once per idle spell: the harts park, the devices are held, and the RAM's zero pages go
+ * back to the host. A pause of a few tens of milliseconds that an idle guest does not see. */
+uint64_t vm_idle_sweep(struct vm *vm)
+{
+    uint64_t epoch;
+    if (vm_state(vm) != VM_RUNNING || !board_idle(vm->board, &epoch) ||
+        (vm->swept && epoch == vm->swept_epoch))
+        return 0;
+    vm->swept = true;
+    vm->swept_epoch = epoch;
+    uint64_t got = 0;
+    board_pause(vm->board, true);
+    if (board_wait_parked(vm->board, 200)) {
+        devices_hold(vm->devs, true);
+        got = board_drop_zero_pages(vm->board);
+        devices_hold(vm->devs, false);
+    }
+    board_pause(vm->board, false);
+    vm->zero_bytes += got;
+    return got;
+}
+
 void vm_set_cpu_quota(struct vm *vm, unsigned percent)
 {
     vm->spec.cpu_quota = percent;
@@ -353,6 +379,7 @@ json_t *vm_stats(struct vm *vm)
                           ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, "vcpus",
                           (int)vm->spec.vcpus, "mem_size_mib", (json_int_t)vm->spec.mem_mib,
                           "cpu_quota_pct", (int)vm->spec.cpu_quota);
+    json_object_set_new(j, "zero_pages_returned_bytes", json_integer((json_int_t)vm->zero_bytes));
     devices_stats(vm->devs, j);
     return j;
 }

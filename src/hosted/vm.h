@@ -41,6 +41,9 @@ int vm_power_button(struct vm *vm);
 void vm_stop(struct vm *vm);
 /* Characters for the guest's serial port; returns how many it took. */
 size_t vm_console_input(struct vm *vm, const uint8_t *buf, size_t len);
+/* The event loop's periodic call: when every hart has been idle for a while, once per idle
+ * spell, gives the host back the guest RAM pages that hold only zeros. Returns the bytes. */
+uint64_t vm_idle_sweep(struct vm *vm);
 /* Caps the harts' host CPU at PERCENT of one core (0: no cap), now. */
 void vm_set_cpu_quota(struct vm *vm, unsigned percent);
 /* Sets the balloon's size; -ENODEV without a balloon. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hosted/api.h"
@@ -101,6 +102,16 @@ static void on_terminal(struct vmm *m, struct term_input *in, bool readable)
     }
 }
 
+/* How often the loop looks whether the guest has gone idle (vm_idle_sweep). */
+#define SWEEP_EVERY_MS 2000
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 int vmm_loop(struct vmm *m)
 {
     if (!m->sfd_ready) {
@@ -110,6 +121,7 @@ int vmm_loop(struct vmm *m)
     int sfd = m->sfd;
     struct term_input tin = { .n = 0 };
     bool hub_pending = false;
+    uint64_t last_sweep = mono_ms();
     for (;;) {
         struct pollfd p[16];
         unsigned n = 0, i_done, i_term, i_hub;
@@ -123,6 +135,8 @@ int vmm_loop(struct vmm *m)
         if (m->hub)
             n += hub_pollfds(m->hub, p + n, 16 - n);
         int timeout = m->api ? api_timeout_ms(m->api) : -1;
+        if (m->vm && (timeout < 0 || timeout > SWEEP_EVERY_MS))
+            timeout = SWEEP_EVERY_MS;
         if (tin.n || hub_pending)
             timeout = 10;
         if (poll(p, n, timeout) < 0 && errno != EINTR)
@@ -135,6 +149,10 @@ int vmm_loop(struct vmm *m)
             on_terminal(m, &tin, p[i_term].revents != 0);
         if (m->hub)
             hub_pending = hub_service(m->hub, p + i_hub, n - i_hub, m->vm);
+        if (m->vm && mono_ms() - last_sweep >= SWEEP_EVERY_MS) {
+            last_sweep = mono_ms();
+            vm_idle_sweep(m->vm);
+        }
         if (m->vm && (p[i_done].revents & POLLIN)) {
             m->status = vm_wait(m->vm);
             break;

@@ -1,6 +1,7 @@
 /* The virt board: owns guest RAM, the harts and the basic devices, routes physical
  * accesses to device regions, wires interrupt lines, and runs one thread per hart.
  * Boot image placement follows QEMU's virt board so the same guests work unchanged. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ struct board {
     struct { uint64_t period_start, cpu_start; } quota[VIRT_MAX_HARTS];
     /* idle harts give their translation caches back (see idle_account) */
     struct { uint64_t window_start, slept; bool trimmed; } idle[VIRT_MAX_HARTS];
+    _Atomic uint64_t busy_epoch; /* times a hart came back from idle */
 };
 
 static uint64_t mono_ns(void)
@@ -196,9 +198,12 @@ static void idle_account(struct board *b, struct hart *h, uint64_t t0, uint64_t 
     if (span < IDLE_WINDOW_NS)
         return;
     bool idle = b->idle[i].slept * 100 >= span * 98;
-    if (idle && !b->idle[i].trimmed)
+    bool was = __atomic_load_n(&b->idle[i].trimmed, __ATOMIC_RELAXED);
+    if (idle && !was)
         hart_trim_code(h);
-    b->idle[i].trimmed = idle;
+    if (!idle && was)
+        atomic_fetch_add(&b->busy_epoch, 1);
+    __atomic_store_n(&b->idle[i].trimmed, idle, __ATOMIC_RELEASE);
     b->idle[i].window_start = t1;
     b->idle[i].slept = 0;
 }
@@ -274,6 +279,88 @@ void board_pause(struct board *b, bool pause)
 bool board_paused(struct board *b)
 {
     return atomic_load(&b->paused);
+}
+
+bool board_wait_parked(struct board *b, unsigned timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t t = (uint64_t)ts.tv_nsec + (uint64_t)timeout_ms * 1000000ULL;
+    ts.tv_sec += (time_t)(t / 1000000000ULL);
+    ts.tv_nsec = (long)(t % 1000000000ULL);
+    pthread_mutex_lock(&b->pause_lock);
+    while (atomic_load(&b->paused) && b->parked < b->cfg.num_harts) {
+        if (pthread_cond_timedwait(&b->pause_cond, &b->pause_lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    bool all = atomic_load(&b->paused) && b->parked == b->cfg.num_harts;
+    pthread_mutex_unlock(&b->pause_lock);
+    return all;
+}
+
+bool board_idle(struct board *b, uint64_t *epoch)
+{
+    *epoch = atomic_load(&b->busy_epoch);
+    for (unsigned i = 0; i < b->cfg.num_harts; i++) {
+        if (hart_started(&b->harts[i]) && !__atomic_load_n(&b->idle[i].trimmed, __ATOMIC_ACQUIRE))
+            return false;
+    }
+    return true;
+}
+
+#define HOST_PAGE 4096u
+#define HUGE_PAGE (2u << 20)
+
+static bool zero_bytes(const uint8_t *p, size_t len)
+{
+    const uint64_t *w = (const uint64_t *)(const void *)p;
+    for (size_t i = 0; i < len / 8; i += 8) {
+        if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
+            return false;
+    }
+    return true;
+}
+
+/* One 2 MiB stretch of RAM: its resident pages that hold only zeros go back to the host
+ * (with huge pages: only a stretch that is zero throughout, so that no huge page is split
+ * and left half-used). Returns the bytes of resident memory dropped. */
+static uint64_t drop_zero_stretch(uint8_t *p, size_t len, bool small_pages)
+{
+    unsigned char vec[HUGE_PAGE / HOST_PAGE];
+    if (mincore(p, len, vec))
+        return 0;
+    size_t n = len / HOST_PAGE, run = 0, run_resident = 0, resident = 0;
+    uint64_t dropped = 0;
+    for (size_t i = 0; i <= n; i++) {
+        bool present = i < n && (vec[i] & 1);
+        if (i < n && (!present || zero_bytes(p + i * HOST_PAGE, HOST_PAGE))) {
+            run++;
+            run_resident += present;
+            resident += present;
+            continue;
+        }
+        if (!small_pages) {
+            if (i < n)
+                return 0; /* a page with data: the stretch stays whole */
+            break;
+        }
+        if (run_resident && !madvise(p + (i - run) * HOST_PAGE, run * HOST_PAGE, MADV_DONTNEED))
+            dropped += run_resident * HOST_PAGE;
+        run = run_resident = 0;
+    }
+    if (!small_pages && resident && !madvise(p, len, MADV_DONTNEED))
+        dropped = resident * HOST_PAGE;
+    return dropped;
+}
+
+uint64_t board_drop_zero_pages(struct board *b)
+{
+    uint64_t dropped = 0;
+    for (uint64_t off = 0; off < b->ram.size; off += HUGE_PAGE) {
+        size_t len = b->ram.size - off < HUGE_PAGE ? (size_t)(b->ram.size - off) : HUGE_PAGE;
+        dropped += drop_zero_stretch(b->ram.host + off, len, b->cfg.ram_small_pages);
+    }
+    return dropped;
 }
 
 void board_set_cpu_quota(struct board *b, unsigned percent)
@@ -422,7 +509,8 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
         free(b);
         return -ENOMEM;
     }
-    madvise(mem, cfg->ram_size, MADV_HUGEPAGE);
+    if (!cfg->ram_small_pages)
+        madvise(mem, cfg->ram_size, MADV_HUGEPAGE);
     b->ram = (struct guest_mem){ mem, VIRT_DRAM_BASE, cfg->ram_size, &b->dma_epoch };
     b->bus = (struct hart_bus){
         .ctx = b, .ram = &b->ram, .load = bus_load, .store = bus_store, .time = bus_time,

@@ -13,6 +13,9 @@ struct uart16550;
 
 struct board_config {
     uint64_t ram_size;
+    /* No transparent huge pages for RAM: memory the guest gives back (balloon, zero pages)
+     * then returns to the host page by page. */
+    bool ram_small_pages;
     unsigned num_harts;
     const char *bootargs;
     const uint8_t *kernel;   size_t kernel_len;    /* required */
@@ -50,6 +53,16 @@ struct uart16550 *board_uart(struct board *b);
  * until resumed; devices and time go on. */
 void board_pause(struct board *b, bool pause);
 bool board_paused(struct board *b);
+/* After board_pause(b, true): waits up to TIMEOUT_MS for every hart to park; true if they
+ * all did (none then runs guest code until the pause ends). */
+bool board_wait_parked(struct board *b, unsigned timeout_ms);
+/* Whether every started hart has slept through its last idle window; *epoch counts the
+ * times a hart became busy again, so that a caller acts once per idle spell. */
+bool board_idle(struct board *b, uint64_t *epoch);
+/* Gives the host back the resident pages of RAM that hold only zeros (kernels zero much
+ * memory they never use again); returns the bytes dropped. Only while nothing writes RAM:
+ * every hart parked (board_wait_parked) and every device held. */
+uint64_t board_drop_zero_pages(struct board *b);
 /* Caps the harts' host CPU at PERCENT of one core in all (0: no cap). Any thread. */
 void board_set_cpu_quota(struct board *b, unsigned percent);
 

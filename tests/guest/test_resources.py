@@ -1,5 +1,6 @@
-"""Resources held to their share: a CPU quota caps a VM that spins on every hart, and memory
-the guest frees goes back to the host (virtio-balloon free page reporting)."""
+"""Resources held to their share: a CPU quota caps a VM that spins on every hart, memory the
+guest frees goes back to the host (virtio-balloon free page reporting), and so do an idle
+guest's pages of zeros, with every byte of its files kept."""
 import os
 import subprocess
 import sys
@@ -127,7 +128,7 @@ guest.check(ws and 40 / ws <= 8 * 1.25 + 8 / ws, "the write rate %.1f MiB/s stay
 # ---- memory the guest frees returns to the host
 fill = """#!/bin/sh
 sleep 3
-dd if=/dev/zero of=/tmp/big bs=1M count=256 2>/dev/null
+yes corral-data | head -c 268435456 > /tmp/big
 echo FILLED
 sleep 8
 rm /tmp/big
@@ -148,5 +149,37 @@ while time.monotonic() - t0 < 20:
         break
 guest.check(full - low > 192 << 20, "host RSS falls after the guest frees 256 MiB: %d -> %d MiB"
             % (full >> 20, low >> 20))
+g.end()
+
+# ---- an idle guest's pages of zeros go back to the host, and every byte stays what it was
+zeros = """#!/bin/sh
+dd if=/dev/zero of=/tmp/zero bs=1M count=64 2>/dev/null
+head -c 8388608 /dev/urandom > /tmp/data
+echo "DATA $(md5sum < /tmp/data | cut -d' ' -f1)"
+echo WRITTEN
+sleep 25
+echo "ZERO-AFTER $(md5sum < /tmp/zero | cut -d' ' -f1)"
+echo "DATA-AFTER $(md5sum < /tmp/data | cut -d' ' -f1)"
+echo CHECKED
+sleep 100000
+"""
+g = Guest(zeros, ["--mem", "256M", "--balloon"])
+guest.check(g.wait_for("WRITTEN", 200), "the guest writes 64 MiB of zeros and 8 MiB of data")
+full = rss(g.p.pid)
+t0 = time.monotonic()
+low = full
+while time.monotonic() - t0 < 20 and "CHECKED" not in g.text:
+    time.sleep(1)
+    low = min(low, rss(g.p.pid))
+guest.check(full - low > 48 << 20, "host RSS falls while the guest idles with 64 MiB of zeros in "
+            "its files: %d -> %d MiB" % (full >> 20, low >> 20))
+guest.check(g.wait_for("CHECKED", 60), "the guest reads its files back after idling")
+zero_md5 = subprocess.run("head -c 67108864 /dev/zero | md5sum", shell=True,
+                          stdout=subprocess.PIPE, text=True).stdout.split()[0]
+data = [line.split()[1] for line in g.text.splitlines() if line.startswith("DATA ")]
+after = [line.split()[1] for line in g.text.splitlines() if line.startswith("DATA-AFTER ")]
+guest.check(bool(data) and data == after, "8 MiB of random data read back unchanged (%s %s)"
+            % (data, after))
+guest.check("ZERO-AFTER " + zero_md5 in g.text, "the file of zeros still reads as zeros")
 g.end()
 guest.finish()

@@ -4,16 +4,75 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <string.h>
+#include <sys/mman.h>
 
+#include "corral/guest_mem.h"
 #include "machine/board.h"
 
-static struct board *create(uint64_t ram_size, int *r)
+static struct board *create_with(uint64_t ram_size, bool small_pages, int *r)
 {
-    struct board_config cfg = { .ram_size = ram_size, .num_harts = 1 };
+    struct board_config cfg = { .ram_size = ram_size, .num_harts = 1,
+                                .ram_small_pages = small_pages };
     struct board *b = NULL;
     char err[128];
     *r = board_create(&b, &cfg, err, sizeof(err));
     return b;
+}
+
+static struct board *create(uint64_t ram_size, int *r) { return create_with(ram_size, false, r); }
+
+static size_t resident_pages(uint8_t *p, size_t len)
+{
+    unsigned char vec[1024];
+    assert_true(len / 4096 <= sizeof(vec));
+    assert_int_equal(mincore(p, len, vec), 0);
+    size_t n = 0;
+    for (size_t i = 0; i < len / 4096; i++)
+        n += vec[i] & 1;
+    return n;
+}
+
+/* Small pages: every resident page of zeros goes, every page with a byte of data stays with
+ * its data, and pages never touched count for nothing. */
+static void test_zero_pages_go_back_data_stays(void **state)
+{
+    (void)state;
+    int r;
+    struct board *b = create_with(4u << 20, true, &r);
+    assert_non_null(b);
+    uint8_t *ram = board_ram(b)->host;
+    for (unsigned i = 0; i < 64; i++)
+        memset(ram + i * 4096, 0, 4096); /* touched, still zero */
+    ram[3 * 4096 + 4095] = 0x5a;          /* the last byte of page 3 */
+    ram[40 * 4096] = 1;                   /* the first byte of page 40 */
+    ram[(1u << 20) + 7] = 9;              /* a lone page elsewhere */
+    assert_int_equal(resident_pages(ram, 4u << 20), 65);
+    assert_int_equal(board_drop_zero_pages(b), 62 * 4096);
+    assert_int_equal(resident_pages(ram, 4u << 20), 3);
+    assert_int_equal(ram[3 * 4096 + 4095], 0x5a);
+    assert_int_equal(ram[40 * 4096], 1);
+    assert_int_equal(ram[(1u << 20) + 7], 9);
+    assert_int_equal(board_drop_zero_pages(b), 0); /* nothing more to give */
+    assert_int_equal(ram[5 * 4096], 0);
+    board_destroy(b);
+}
+
+/* Huge pages: a 2 MiB stretch goes only when it is zero throughout. */
+static void test_zero_stretches_go_back_whole(void **state)
+{
+    (void)state;
+    int r;
+    struct board *b = create_with(4u << 20, false, &r);
+    assert_non_null(b);
+    uint8_t *ram = board_ram(b)->host;
+    memset(ram, 0, 4u << 20);
+    ram[(2u << 20) + 12345] = 7; /* the second stretch has data */
+    uint64_t got = board_drop_zero_pages(b);
+    assert_true(got > 0 && got <= (2u << 20));
+    assert_int_equal(resident_pages(ram, 2u << 20), 0);
+    assert_int_equal(ram[(2u << 20) + 12345], 7);
+    board_destroy(b);
 }
 
 /* The harts map RAM a 4 KiB page at a time, reading up to the end of a page: RAM that ends
@@ -36,6 +95,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ram_must_be_whole_pages),
+        cmocka_unit_test(test_zero_pages_go_back_data_stays),
+        cmocka_unit_test(test_zero_stretches_go_back_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -313,12 +313,23 @@ static void blk_reset(void *ctx)
     b->throttled_since = 0; /* the thread is out of the queue: the held request is gone */
 }
 
+/* The I/O thread touches RAM only under its lock. */
+static void blk_hold(void *ctx, bool hold)
+{
+    struct virtio_blk *b = ctx;
+    if (hold)
+        virtio_worker_lock_cut_in(&b->w);
+    else
+        pthread_mutex_unlock(&b->w.lock);
+}
+
 static struct virtio_ops blk_ops_template = {
     .device_id = VIRTIO_ID_BLOCK,
     .features = 1ULL << F_SIZE_MAX | 1ULL << F_SEG_MAX | 1ULL << F_BLK_SIZE | 1ULL << F_FLUSH | 1ULL << F_DISCARD |
                 1ULL << F_WRITE_ZEROES,
     .num_queues = 1, .queue_max = QUEUE_SIZE, .config_size = CONFIG_SIZE,
     .config_read = blk_config_read, .notify = blk_notify, .start = blk_start, .reset = blk_reset,
+    .hold = blk_hold,
 };
 
 struct blk_model {

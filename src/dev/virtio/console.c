@@ -168,10 +168,20 @@ static void con_reset(void *ctx)
     pthread_mutex_unlock(&c->w.lock);
 }
 
+/* The console's thread touches RAM only under its lock. */
+static void con_hold(void *ctx, bool hold)
+{
+    struct virtio_console *c = ctx;
+    if (hold)
+        virtio_worker_lock_cut_in(&c->w);
+    else
+        pthread_mutex_unlock(&c->w.lock);
+}
+
 static const struct virtio_ops con_ops = {
     .device_id = VIRTIO_ID_CONSOLE, .num_queues = 2, .queue_max = QUEUE_SIZE,
     .config_size = CONFIG_SIZE, .config_read = con_config_read,
-    .notify = con_notify, .start = con_start, .reset = con_reset,
+    .notify = con_notify, .start = con_start, .reset = con_reset, .hold = con_hold,
 };
 
 struct virtio_console *virtio_console_create(const struct virtio_slot *slot, int in_fd, int out_fd)

@@ -283,13 +283,27 @@ static void net_start(void *ctx)
 
 static void net_reset(void *ctx) { set_running(ctx, false); }
 
+/* Receive (the backend's thread) and transmit (a vCPU or the timer thread) touch RAM only
+ * under their locks. */
+static void net_hold(void *ctx, bool hold)
+{
+    struct virtio_net *n = ctx;
+    if (hold) {
+        pthread_mutex_lock(&n->rx_lock);
+        pthread_mutex_lock(&n->tx_lock);
+    } else {
+        pthread_mutex_unlock(&n->tx_lock);
+        pthread_mutex_unlock(&n->rx_lock);
+    }
+}
+
 static const struct virtio_ops net_ops = {
     .device_id = VIRTIO_ID_NET,
     .features = 1ULL << F_CSUM | 1ULL << F_GUEST_CSUM | 1ULL << F_MTU | 1ULL << F_MAC |
                 1ULL << F_STATUS,
     .num_queues = 2, .queue_max = QUEUE_SIZE, .config_size = CONFIG_SIZE,
     .config_read = net_config_read, .notify = net_notify, .start = net_start,
-    .reset = net_reset,
+    .reset = net_reset, .hold = net_hold,
 };
 
 struct virtio_net *virtio_net_create(const struct virtio_slot *slot, const char *spec,

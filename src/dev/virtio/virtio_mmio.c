@@ -291,6 +291,12 @@ void virtio_mmio_destroy(struct virtio_dev *d)
     pthread_rwlock_destroy(&d->notify_lock);
 }
 
+void virtio_mmio_hold(struct virtio_dev *d, bool hold)
+{
+    if (d->ops->hold)
+        d->ops->hold(d->ctx, hold);
+}
+
 void virtio_mmio_reset(struct virtio_dev *d)
 {
     pthread_rwlock_wrlock(&d->notify_lock);

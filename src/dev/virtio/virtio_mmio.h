@@ -68,6 +68,10 @@ struct virtio_ops {
     /* The driver reset the device (or the VM is resetting): stop all work on the queues
      * and return when no thread touches them any more. */
     void (*reset)(void *ctx);
+    /* Another thread needs guest RAM left alone for a moment (hold true) and is done (hold
+     * false): a model whose own threads touch RAM takes what they hold while they work. NULL
+     * for a model that works only on vCPU threads and the caller's (the event loop). */
+    void (*hold)(void *ctx, bool hold);
 };
 
 struct virtio_dev {
@@ -94,6 +98,8 @@ void virtio_mmio_init(struct virtio_dev *d, const char *name, uint64_t base,
 void virtio_mmio_destroy(struct virtio_dev *d);
 /* Resets the transport and the device, as at power-on (VM reboot). */
 void virtio_mmio_reset(struct virtio_dev *d);
+/* Holds or releases the device model (virtio_ops.hold); the harts must be parked. */
+void virtio_mmio_hold(struct virtio_dev *d, bool hold);
 /* Device side: tell the driver queue q has used buffers (if it wants an interrupt). */
 void virtio_notify_queue(struct virtio_dev *d, unsigned q);
 /* Device side: config space changed. */
