@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "hosted/cli.h"
 
 struct verb {
@@ -59,10 +57,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
         if (strcmp(cmd, verbs[i].name))
             continue;
-        curl_global_init(CURL_GLOBAL_NOTHING);
-        int rc = verbs[i].fn(argc, argv);
-        curl_global_cleanup();
-        return rc;
+        return verbs[i].fn(argc, argv);
     }
     cli_error("unknown command '%s' (try corral --help)", cmd);
     return EXIT_USAGE;
