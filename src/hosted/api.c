@@ -178,6 +178,8 @@ static enum MHD_Result patch_machine(struct api *a, struct MHD_Connection *c, js
         pct > 100 * (json_int_t)a->m->spec.vcpus)
         return fault(c, 400, "machine-config: a running VM takes only {\"cpu_quota_pct\": N}, "
                              "N from 0 (no cap) to 100 per vCPU");
+    if (a->m->cg.on && cgroup_set_cpu(&a->m->cg, (unsigned)pct))
+        return fault(c, 500, "machine-config: the VM's cgroup refused the quota");
     vm_set_cpu_quota(a->m->vm, (unsigned)pct);
     a->m->spec.cpu_quota = (unsigned)pct;
     return reply(c, 204, NULL);

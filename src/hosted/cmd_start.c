@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hosted/cgroup.h"
 #include "hosted/cli.h"
 #include "hosted/home.h"
 #include "hosted/proc.h"
@@ -34,7 +35,7 @@ static void redirect(const char *dir)
 }
 
 /* The monitor: runs the VM process and records its end. Never returns. */
-static void monitor(const char *dir, int ready_w)
+static void monitor(const char *dir, const char *name, int ready_w)
 {
     setsid();
     redirect(dir);
@@ -55,6 +56,9 @@ static void monitor(const char *dir, int ready_w)
     while (waitpid(vm, &ws, 0) < 0 && errno == EINTR)
         ;
     proc_write_exit(dir, ws);
+    const char *cg = getenv("CORRAL_CGROUP");
+    if (cg && *cg)
+        cgroup_remove(cg, name);
     if (WIFSIGNALED(ws))
         fprintf(stderr, "corral: the VM process was killed by signal %d (%s)\n", WTERMSIG(ws),
                 strsignal(WTERMSIG(ws)));
@@ -99,7 +103,7 @@ int cmd_start(int argc, char **argv)
     }
     if (mon == 0) {
         close(ready[0]);
-        monitor(dir, ready[1]);
+        monitor(dir, name, ready[1]);
     }
     close(ready[1]);
     char msg[1024];

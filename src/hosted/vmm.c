@@ -19,6 +19,25 @@
 
 static int signals_fd(void);
 
+/* With CORRAL_CGROUP set, the VM process moves into a cgroup of its own, whose cpu.max
+ * holds the quota (the engine's throttle holds it too, for the harts alone). */
+static int join_cgroup(struct vmm *m, char *err, size_t errlen)
+{
+    const char *root = getenv("CORRAL_CGROUP");
+    if (!root || !*root || m->cg.on)
+        return 0;
+    char name[SPEC_ID_MAX + 24];
+    if (m->name[0])
+        snprintf(name, sizeof(name), "%s", m->name);
+    else
+        snprintf(name, sizeof(name), "run-%d", (int)getpid());
+    int rc = cgroup_join(&m->cg, root, name, err, errlen);
+    if (!rc && (rc = cgroup_set_cpu(&m->cg, m->spec.cpu_quota)))
+        snprintf(err, errlen, "cannot write the quota into %s/cpu.max: %s", m->cg.path,
+                 strerror(-rc));
+    return rc;
+}
+
 int vmm_start(struct vmm *m, char *err, size_t errlen)
 {
     if (!m->sfd_ready) { /* before the first thread, so that every thread blocks them */
@@ -27,10 +46,13 @@ int vmm_start(struct vmm *m, char *err, size_t errlen)
     }
     if (m->term)
         console_set_raw(m->term, m->spec.console_raw);
+    int rc = join_cgroup(m, err, errlen);
+    if (rc)
+        return rc;
     struct char_backend con = m->hub ? (struct char_backend){ hub_write, m->hub }
                                      : (struct char_backend){ console_write, m->term };
     struct vm *vm;
-    int rc = vm_open(&vm, &m->spec, &con, m->switch_root, err, errlen);
+    rc = vm_open(&vm, &m->spec, &con, m->switch_root, err, errlen);
     if (rc)
         return rc;
     /* Every file the VM needs is open or read, and every device thread runs: lock the whole
@@ -162,5 +184,6 @@ int vmm_loop(struct vmm *m)
     }
     if (sfd >= 0)
         close(sfd);
+    cgroup_close(&m->cg);
     return m->status;
 }

@@ -5,6 +5,7 @@
 #ifndef CORRAL_HOSTED_VMM_H
 #define CORRAL_HOSTED_VMM_H
 
+#include "hosted/cgroup.h"
 #include "hosted/spec.h"
 #include "hosted/vm.h"
 
@@ -26,6 +27,7 @@ struct vmm {
     int sfd;                 /* the signalfd, made before any thread; valid when sfd_ready */
     bool sfd_ready;
     int status;              /* exit status once the VM has ended */
+    struct vm_cgroup cg;     /* CORRAL_CGROUP: the VM's own cgroup (off: none) */
 };
 
 /* InstanceStart: opens the VM's files, locks the process down, starts the guest. */

@@ -100,4 +100,15 @@ rc, out, err = run(["run", "--help"])
 guest.check(rc == 0 and "--kernel" in out, "run --help prints usage and exits 0")
 rc, out, err = run(["--version"])
 guest.check(rc == 0 and out.startswith("corral "), "--version prints the version (%r)" % out.strip())
+# a cgroup that was not delegated (or is not a cgroup at all) is refused before the guest runs
+os.environ["CORRAL_CGROUP"] = d
+bad(["run", "--kernel", K, "--mem", "128M", "--cpu-quota", "50"], "CORRAL_CGROUP on a plain folder",
+    "not a cgroup v2 folder")
+fake = os.path.join(d, "fake-cgroup")
+os.makedirs(fake)
+open(os.path.join(fake, "cgroup.controllers"), "w").write("memory pids\n")
+os.environ["CORRAL_CGROUP"] = fake
+bad(["run", "--kernel", K, "--mem", "128M"], "CORRAL_CGROUP without the cpu controller",
+    "no cpu controller")
+del os.environ["CORRAL_CGROUP"]
 guest.finish()
