@@ -1,5 +1,6 @@
-/* `corral console NAME`: attaches this terminal to a background VM's serial console.
- * Recent output is replayed first; Ctrl-A d detaches and leaves the VM running. */
+/* `corral console NAME [--raw]`: attaches this terminal to a background VM's serial console.
+ * Recent output is replayed first; Ctrl-A d detaches and leaves the VM running. Output is
+ * filtered as `run`'s is (term_filter) unless --raw. */
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,17 +45,35 @@ static bool send_all(int fd, const uint8_t *buf, size_t len)
 
 int cmd_console(int argc, char **argv)
 {
-    if (argc != 3 || argv[2][0] == '-') {
-        cli_error("usage: corral console NAME");
+    const char *name = NULL;
+    bool raw = false;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            puts("usage: corral console NAME [--raw]\n\nAttaches this terminal to the VM's "
+                 "serial console; Ctrl-A d detaches. --raw passes every escape sequence the "
+                 "guest writes (by default those reaching past the terminal are dropped).");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--raw"))
+            raw = true;
+        else if (argv[i][0] != '-' && !name)
+            name = argv[i];
+        else {
+            cli_error("usage: corral console NAME [--raw]");
+            return EXIT_USAGE;
+        }
+    }
+    if (!name) {
+        cli_error("usage: corral console NAME [--raw]");
         return EXIT_USAGE;
     }
     char dir[HOME_PATH_MAX];
     struct home_proc p;
-    if (proc_find(argv[2], dir, sizeof(dir), &p))
+    if (proc_find(name, dir, sizeof(dir), &p))
         return EXIT_VM_FAILED;
     int fd = p.alive ? connect_console(dir) : -1;
     if (fd < 0) {
-        cli_error("VM '%s' is not running in the background (corral start %s)", argv[2], argv[2]);
+        cli_error("VM '%s' is not running in the background (corral start %s)", name, name);
         return EXIT_VM_FAILED;
     }
     struct console *con = console_open(STDIN_FILENO, STDOUT_FILENO);
@@ -64,6 +83,7 @@ int cmd_console(int argc, char **argv)
         return EXIT_VM_FAILED;
     }
     console_set_detach(con);
+    console_set_raw(con, raw);
     int status = 0;
     for (;;) {
         struct pollfd pf[2] = { { fd, POLLIN, 0 }, { console_input_fd(con), POLLIN, 0 } };

@@ -214,10 +214,11 @@ class Home:
             time.sleep(0.5)
         return False
 
-    def console(self, name, command, expect, timeout=30):
-        """Attaches to NAME's console, types COMMAND, waits for EXPECT, detaches (end of
-        input); gives back everything seen, the replayed output included."""
-        p = subprocess.Popen([self.corral, "console", name], env=self.env, stdin=subprocess.PIPE,
+    def console(self, name, command, expect, timeout=30, extra=()):
+        """Attaches to NAME's console (with EXTRA flags), types COMMAND, waits for EXPECT,
+        detaches (end of input); gives back everything seen, the replayed output included."""
+        p = subprocess.Popen([self.corral, "console", name] + list(extra), env=self.env,
+                             stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         os.set_blocking(p.stdout.fileno(), False)
         p.stdin.write(b"\n" + command.encode() + b"\n")

@@ -79,4 +79,24 @@ code = [(lo, hi) for lo, hi, perm in rs if perm == "r-xs" and hi - lo == 16 << 2
 guest.check(code and all(guarded(rs, *c) for c in code), "so does the translator's code")
 guest.check("AB" in text and "\x1b[1mD" in text, "text and SGR reach the terminal", None)
 guest.check("\x1b]52" not in text and "owned" not in text, "OSC 52 and the title are dropped")
+
+# ---- `corral console` filters the same way, and --raw passes everything
+h = guest.Home(corral, d)
+rc, _, err = h.run("create", "esc", "--kernel", a["CORRAL_KERNEL"], "--initrd", a["CORRAL_INITRD"],
+                   "--mem", "128M", "--append", "console=ttyS0 quiet")
+guest.check(rc == 0, "a background VM is defined (%s)" % err.strip())
+rc, _, err = h.run("start", "esc")
+guest.check(rc == 0 and h.wait_console("esc", "corral:~# "), "it starts and reaches its shell (%s)"
+            % err.strip())
+osc = r"printf 'E\033]52;c;Y2xpcGJvYXJk\007F\n'; echo DONE$((6*7))"
+seen = h.console("esc", osc, "DONE42")
+guest.check("DONE42" in seen and "EF" in seen and "\x1b]52" not in seen,
+            "corral console drops OSC 52 by default")
+seen = h.console("esc", osc.replace("DONE", "RAW"), "RAW42", extra=["--raw"])
+guest.check("RAW42" in seen and "E\x1b]52;c;Y2xpcGJvYXJk\x07F" in seen,
+            "corral console --raw passes it")
+rc, _, err = h.run("console", "esc", "--bogus")
+guest.check(rc != 0 and "usage" in err, "an unknown console flag is a usage error")
+h.run("stop", "esc", "--force")
+h.run("rm", "esc")
 guest.finish()
