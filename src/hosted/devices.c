@@ -248,9 +248,7 @@ void devices_hold(struct vm_devices *d, bool hold)
  * pages behind it, so that the host gets the memory back. */
 static void balloon_discard(void *ctx, uint64_t gpa, uint64_t len)
 {
-    void *p = guest_mem_ptr(ctx, gpa, len);
-    if (p)
-        madvise(p, len, MADV_DONTNEED);
+    board_discard_ram(ctx, gpa, len);
 }
 
 static void balloon_destroy(void *m) { virtio_balloon_destroy(m); }
@@ -262,7 +260,7 @@ static int attach_balloon(struct vm_devices *d, struct board *b, const struct vm
     int rc = next_slot(d, b, &s, err, errlen);
     if (rc)
         return rc;
-    d->balloon = virtio_balloon_create(&s, vs->deflate_on_oom, balloon_discard, board_ram(b));
+    d->balloon = virtio_balloon_create(&s, vs->deflate_on_oom, balloon_discard, b);
     if (!d->balloon) {
         snprintf(err, errlen, "cannot create the balloon");
         return -ENOMEM;

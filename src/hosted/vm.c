@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include "backend/block.h"
+#include "boot/loader.h"
 #include "dev/uart16550.h"
 #include "hosted/devices.h"
+#include "hosted/image_share.h"
 #include "hosted/lockdown.h"
 #include "hosted/vm.h"
 #include "machine/board.h"
@@ -47,6 +49,7 @@ struct vm {
     uint64_t swept_epoch;  /* the board's busy epoch at the last zero-page sweep */
     bool swept;
     uint64_t zero_bytes;   /* given back by zero-page sweeps, in all */
+    int kshare_fd;         /* the kernel's shared copy (image_share.c), or -1 */
 };
 
 static uint64_t mono_ns(void)
@@ -141,6 +144,13 @@ static int read_images(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
+/* The board's hook: the kernel's pages in RAM become a view of its shared copy. */
+static int map_kernel(void *ctx, uint8_t *dst, size_t len)
+{
+    struct vm *vm = ctx;
+    return image_share_map(vm->kshare_fd, dst, len);
+}
+
 int vm_open(struct vm **out, const struct vm_spec *s, const struct char_backend *console,
             const char *switch_root, char *err, size_t errlen)
 {
@@ -154,9 +164,14 @@ int vm_open(struct vm **out, const struct vm_spec *s, const struct char_backend 
     vm->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     vm->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     snprintf(vm->switch_root, sizeof(vm->switch_root), "%s", switch_root ? switch_root : "");
+    vm->kshare_fd = -1;
     int rc = -EINVAL;
     if (spec_check(s, err, errlen) || read_images(vm, err, errlen))
         goto fail;
+    if (vm->kernel.data && boot_is_linux_image(vm->kernel.data, vm->kernel.len)) {
+        char why[256];
+        vm->kshare_fd = image_share_open(vm->kernel.data, vm->kernel.len, why, sizeof(why));
+    }
     if (!(vm->cmdline = spec_cmdline(s))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -170,6 +185,7 @@ int vm_open(struct vm **out, const struct vm_spec *s, const struct char_backend 
         .dtb = vm->dtb.data, .dtb_len = vm->dtb.len,
         .console = *console,
         .hart_thread_start = s->no_sandbox ? NULL : lockdown_hart_thread,
+        .map_kernel = vm->kshare_fd >= 0 ? map_kernel : NULL, .map_ctx = vm,
     };
     if ((rc = board_create(&vm->board, &bc, err, errlen)))
         goto fail;
@@ -267,6 +283,8 @@ void vm_close(struct vm *vm)
     unmap_file(&vm->fw);
     unmap_file(&vm->initrd);
     unmap_file(&vm->dtb);
+    if (vm->kshare_fd >= 0)
+        close(vm->kshare_fd);
     free(vm->cmdline);
     spec_free(&vm->spec);
     if (vm->done_fd >= 0)
@@ -380,6 +398,7 @@ json_t *vm_stats(struct vm *vm)
                           (int)vm->spec.vcpus, "mem_size_mib", (json_int_t)vm->spec.mem_mib,
                           "cpu_quota_pct", (int)vm->spec.cpu_quota);
     json_object_set_new(j, "zero_pages_returned_bytes", json_integer((json_int_t)vm->zero_bytes));
+    json_object_set_new(j, "kernel_shared", json_boolean(vm->kshare_fd >= 0));
     devices_stats(vm->devs, j);
     return j;
 }

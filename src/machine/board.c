@@ -59,6 +59,10 @@ struct board {
     /* idle harts give their translation caches back (see idle_account) */
     struct { uint64_t window_start, slept; bool trimmed; } idle[VIRT_MAX_HARTS];
     _Atomic uint64_t busy_epoch; /* times a hart came back from idle */
+    /* RAM offsets of the kernel's file mapping (cfg.map_kernel); len 0: none */
+    uint64_t kmap_off, kmap_len;
+    uint64_t kernel_gpa;         /* where load_images put a flat kernel or Image */
+    bool kernel_mappable;
 };
 
 static uint64_t mono_ns(void)
@@ -353,14 +357,38 @@ static uint64_t drop_zero_stretch(uint8_t *p, size_t len, bool small_pages)
     return dropped;
 }
 
+/* Whether [off, off+len) of RAM overlaps the kernel's file mapping. */
+static bool in_kernel_map(const struct board *b, uint64_t off, uint64_t len)
+{
+    return b->kmap_len && off < b->kmap_off + b->kmap_len && b->kmap_off < off + len;
+}
+
 uint64_t board_drop_zero_pages(struct board *b)
 {
     uint64_t dropped = 0;
     for (uint64_t off = 0; off < b->ram.size; off += HUGE_PAGE) {
         size_t len = b->ram.size - off < HUGE_PAGE ? (size_t)(b->ram.size - off) : HUGE_PAGE;
+        if (in_kernel_map(b, off, len)) /* the kernel map is 2 MiB-aligned in practice */
+            continue;
         dropped += drop_zero_stretch(b->ram.host + off, len, b->cfg.ram_small_pages);
     }
     return dropped;
+}
+
+void board_discard_ram(struct board *b, uint64_t gpa, uint64_t len)
+{
+    if (gpa < b->ram.base || gpa - b->ram.base > b->ram.size || len > b->ram.size - (gpa - b->ram.base))
+        return;
+    uint64_t off = gpa - b->ram.base, end = off + len;
+    if (in_kernel_map(b, off, len)) { /* keep the part over the file, drop what lies around */
+        uint64_t k0 = b->kmap_off, k1 = b->kmap_off + b->kmap_len;
+        if (off < k0)
+            madvise(b->ram.host + off, k0 - off, MADV_DONTNEED);
+        if (end > k1)
+            madvise(b->ram.host + k1, end - k1, MADV_DONTNEED);
+        return;
+    }
+    madvise(b->ram.host + off, len, MADV_DONTNEED);
 }
 
 void board_set_cpu_quota(struct board *b, unsigned percent)
@@ -597,6 +625,8 @@ static int load_images(struct board *b, uint64_t *entry, uint64_t *dtb_addr, uin
         snprintf(err, errlen, "kernel %s", load_error(r));
         return r;
     }
+    b->kernel_gpa = kern.start;
+    b->kernel_mappable = b->cfg.kernel && (kern.format == BOOT_IMAGE || kern.format == BOOT_FLAT);
     if (b->cfg.firmware && kern.start < fw.end && fw.start < kern.end) {
         snprintf(err, errlen, "kernel overlaps the firmware");
         return -EINVAL;
@@ -651,14 +681,30 @@ static int load_images(struct board *b, uint64_t *entry, uint64_t *dtb_addr, uin
     return 0;
 }
 
+/* The kernel's bytes are in RAM as a copy; where the host can, its file's pages replace
+ * the copy (cfg.map_kernel), page for page the same bytes. */
+static void map_kernel(struct board *b)
+{
+    uint64_t off = b->kernel_gpa - b->ram.base, len = b->cfg.kernel_len & ~(uint64_t)(HOST_PAGE - 1);
+    if (!b->cfg.map_kernel || !b->kernel_mappable || (off & (HOST_PAGE - 1)) || !len ||
+        off > b->ram.size || len > b->ram.size - off)
+        return;
+    if (b->cfg.map_kernel(b->cfg.map_ctx, b->ram.host + off, (size_t)len) == 0) {
+        b->kmap_off = off;
+        b->kmap_len = len;
+    }
+}
+
 int board_load(struct board *b, char *err, size_t errlen)
 {
     /* a fresh, zeroed RAM without touching every page */
     madvise(b->ram.host, b->ram.size, MADV_DONTNEED);
     uint64_t entry, dtb_addr, info_addr;
+    b->kmap_off = b->kmap_len = 0;
     int r = load_images(b, &entry, &dtb_addr, &info_addr, err, errlen);
     if (r)
         return r;
+    map_kernel(b);
     uart16550_reset(b->uart);
     plic_reset(b->plic);
     aclint_reset(b->aclint);

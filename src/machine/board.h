@@ -23,6 +23,13 @@ struct board_config {
     const uint8_t *initrd;   size_t initrd_len;    /* optional */
     const uint8_t *dtb;      size_t dtb_len;       /* NULL: generated */
     struct char_backend console;                   /* UART and SBI console output */
+    /* Optional: after the kernel (a Linux Image or flat binary, copied from its file's first
+     * byte on) is in RAM, maps the first LEN bytes of that file over DST, a private
+     * copy-on-write view, so that VMs booting the same kernel share the pages none of them
+     * writes; 0 if it did. The board then never drops those pages (they would read back as
+     * the file, not as zeros). */
+    int (*map_kernel)(void *ctx, uint8_t *dst, size_t len);
+    void *map_ctx;
     /* Optional: called first on every hart thread (the host narrows the thread there). */
     void (*hart_thread_start)(void *ctx);
     void *hart_thread_ctx;
@@ -63,6 +70,9 @@ bool board_idle(struct board *b, uint64_t *epoch);
  * memory they never use again); returns the bytes dropped. Only while nothing writes RAM:
  * every hart parked (board_wait_parked) and every device held. */
 uint64_t board_drop_zero_pages(struct board *b);
+/* The guest no longer needs [gpa, gpa+len) (a balloon's free page report): its host pages
+ * go, except where they map the kernel's file. */
+void board_discard_ram(struct board *b, uint64_t gpa, uint64_t len);
 /* Caps the harts' host CPU at PERCENT of one core in all (0: no cap). Any thread. */
 void board_set_cpu_quota(struct board *b, unsigned percent);
 

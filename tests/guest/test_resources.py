@@ -181,5 +181,26 @@ after = [line.split()[1] for line in g.text.splitlines() if line.startswith("DAT
 guest.check(bool(data) and data == after, "8 MiB of random data read back unchanged (%s %s)"
             % (data, after))
 guest.check("ZERO-AFTER " + zero_md5 in g.text, "the file of zeros still reads as zeros")
+
+# ---- a second VM on the same kernel shares the kernel pages neither writes
+def kernel_map(pid):
+    """Shared_Clean and Rss (bytes) of the mapping of the kernel's shared copy."""
+    out, cur = {}, False
+    for line in open("/proc/%d/smaps" % pid):
+        f = line.split()
+        if "-" in f[0] and not f[0].endswith(":"):
+            cur = "/images/kernel-" in line
+        elif cur and f[0] in ("Shared_Clean:", "Rss:"):
+            out[f[0][:-1]] = int(f[1]) * 1024
+    return out
+
+
+g2 = Guest("#!/bin/sh\necho SECOND\nsleep 100000\n", ["--mem", "128M"])
+guest.check(g2.wait_for("SECOND", 200), "a second VM on the same kernel boots")
+m1, m2 = kernel_map(g.p.pid), kernel_map(g2.p.pid)
+guest.check(m1.get("Shared_Clean", 0) > 8 << 20 and m2.get("Shared_Clean", 0) > 8 << 20,
+            "both map the kernel from one shared copy, more than 8 MiB of it shared (%s %s)"
+            % (m1, m2))
+g2.end()
 g.end()
 guest.finish()
