@@ -58,6 +58,10 @@ void *rt_memcpy(void *d, const void *s, size_t n)
     return d;
 }
 
+/* gcc may emit calls to these itself, freestanding or not */
+void *memset(void *d, int c, size_t n) { return rt_memset(d, c, n); }
+void *memcpy(void *d, const void *s, size_t n) { return rt_memcpy(d, s, n); }
+
 bool rt_verdict_val(bool ok, const char *what, const char *detail, uint64_t val)
 {
     checks++;
