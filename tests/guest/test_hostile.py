@@ -1,0 +1,151 @@
+"""The malicious-guest suite: small bare-metal guests (tests/guest/hostile/) that attack every
+virtio device and the hart. Each must leave the VMM alive and unharmed: the process ends with
+the guest's own power-off status (not a signal, not a sanitizer report), the guest sees the
+outcome the specs call for (a device error, NEEDS_RESET, an access fault, an illegal
+instruction) and a normal request works after every attack, and the host sees the guest's
+console writes on the virtio console."""
+import os
+import re
+import subprocess
+import sys
+import time
+import guest
+
+corral = sys.argv[1]
+d = guest.workdir()
+src = os.path.join(guest.SRC, "tests", "guest", "hostile")
+r = subprocess.run(["make", "-s", "-C", src, "O=" + d], stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT, text=True)
+guest.check(r.returncode == 0, "the hostile guests build with the cross compiler (%s)" % r.stdout[-500:])
+if r.returncode:
+    guest.finish()
+
+# sector 1 holds what the guests' good block request expects to read
+disk = os.path.join(d, "disk.img")
+with open(disk, "wb") as f:
+    f.write(bytes(512) + b"HOSTILE-DISK" + bytes((1 << 20) - 524))
+
+DEVICES = ["blk", "net", "console", "rng", "balloon"]
+DESC_ATTACKS = ["two-descriptor loop", "self loop", "loop through the whole ring", "next out of range",
+                "head out of range", "readable after writable", "64K indirect chain",
+                "64K indirect loop", "indirect loop", "indirect table inside an indirect table",
+                "indirect with NEXT", "indirect length not a multiple of 16",
+                "indirect table across the end of RAM", "indirect table of 2^32-16 bytes",
+                "indirect entry across the end of RAM", "buffer at the end of RAM",
+                "buffer across the end of RAM", "buffer past the end of RAM",
+                "buffer wrapping the address space", "buffer across the start of RAM",
+                "buffer on MMIO", "buffer at address 0", "length 2^32-1",
+                "length 2^32-1 at the end of RAM", "available index 1000 ahead"]
+BLK_SEMANTICS = ["read past the end of the disk", "read at sector 2^64-1",
+                 "read where sector * 512 wraps", "write across the end of the disk",
+                 "write at sector 2^64-2", "unknown request type",
+                 "discard of 2^32-1 sectors at 2^64-8", "write-zeroes of 2^32-1 sectors at 2^64-8",
+                 "header without a status byte"]
+TRANSPORT_ATTACKS = ["queue size changed while running", "queue size 0 while running",
+                     "queue disabled while running", "descriptor table moved while running",
+                     "used ring moved past 4 GiB while running", "QueueNumMax", "queue size 3",
+                     "queue size QueueNumMax*2", "queue size 65535", "queue size 2^32-1",
+                     "descriptor table across the end of RAM", "used ring past the end of RAM",
+                     "available ring on MMIO", "misaligned descriptor table", "rings at 2^64-64",
+                     "queue 2^32-1 selected",
+                     "notify storm on an empty queue and on every queue number",
+                     "one request under a notify storm", "reset during I/O, 40 times",
+                     "features changed after FEATURES_OK", "VERSION_1 dropped after DRIVER_OK",
+                     "FEATURES_OK cleared while running", "DRIVER_OK without FEATURES_OK",
+                     "FEATURES_OK without DRIVER", "device feature word 2^32-1",
+                     "every offset and size read", "config space written at every offset and size",
+                     "registers written at odd sizes and offsets"]
+
+
+def per_device(attacks):
+    return ["%s: %s -> " % (dev, a) for dev in DEVICES for a in attacks]
+
+
+ALL_DEVICES = ["--disk", disk, "--net", "user", "--rng", "--balloon"]
+GUESTS = {
+    # name: (extra arguments, verdict prefixes that must each end in " ok", how many good
+    # requests after an attack ("<dev>: after ... -> good request ... ok") each device serves)
+    "desc": (ALL_DEVICES, per_device(DESC_ATTACKS) + ["%s: good request first ok" % dev for dev in DEVICES]
+             + ["blk: %s -> " % a for a in BLK_SEMANTICS], len(DESC_ATTACKS)),
+    "transport": (ALL_DEVICES, per_device(TRANSPORT_ATTACKS),
+                  len(TRANSPORT_ATTACKS) - 1),  # QueueNumMax is only read
+    "paging": ([], ["paging: load via a normal page", "paging: fetch via a page on the UART",
+                    "paging: amo via a page on the UART", "paging: lr via a table on the UART",
+                    "paging: store via a page past RAM", "paging: fetch via a table past RAM",
+                    "paging: load via a table on a virtio device",
+                    "paging: fetch via a page at the top of the physical space",
+                    "paging: load via a misaligned megapage", "paging: store via a PTE with a reserved bit",
+                    "paging: load via a table in the last page of RAM",
+                    "paging: load across a page into one past RAM",
+                    "paging: load via a PTE moved past RAM after sfence.vma", "paging: off again"], 0),
+    "amo": ([], ["amo: %s at %s -> " % (op, at) for op in ("amoadd.w", "amoadd.d", "lr.d", "sc.w", "ld", "c.sd")
+                 for at in ("RAM_END-2", "RAM_END", "RAM_END+8", "RAM_BASE-2", "2^64-4")]
+            + ["amo: last doubleword of RAM", "amo: amoadd.d at a page edge in RAM",
+               "amo: amoadd.w at the UART", "amo: amoadd.d at a virtio status register"], 0),
+    "smc": ([], ["smc: addi across offset 0xffe", "smc: second page's half rewritten 1000 times",
+                 "smc: first page's half rewritten 1000 times", "smc: AMO rewrites the second page's half",
+                 "smc: code rewrites the instruction across the edge ahead of it",
+                 "smc: 32-bit instruction across the end of RAM", "smc: c.li in RAM's last halfword",
+                 "smc: addi in RAM's last word runs", "smc: RAM's last word rewritten",
+                 "smc: jump past RAM"], 0),
+    "csr": ([], ["csr: all 2048 H- and M-level numbers trap", "csr: all 1024 read-only numbers trap",
+                 "csr: every trap is an illegal instruction", "csr: satp with an unsupported mode",
+                 "csr: the S-level and user CSRs of the spec read", "csr: the sweep reached real CSRs",
+                 "csr: stvec, sstatus, sie and satp are as before", "csr: a timer set through the SBI"], 0),
+}
+SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|"
+                       r"SUMMARY: \w+Sanitizer")
+
+only = sys.argv[2:]  # names of guests to run (all by default), for debugging
+t_all = time.monotonic()
+for name, (extra, verdicts, recoveries) in GUESTS.items():
+    if only and name not in only:
+        continue
+    hvc = os.path.join(d, name + "-hvc.txt")
+    cmd = [corral, "run", "--kernel", os.path.join(d, name + ".elf"), "--mem", "64M", "--no-reboot"]
+    if extra:
+        cmd += extra + ["--hvc", "file:" + hvc]
+    t0 = time.monotonic()
+    p = guest.spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=120)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        rc = "timeout"
+    took = time.monotonic() - t0
+    out = out.decode("utf-8", "replace").replace("\r", "")
+    err = err.decode("utf-8", "replace")
+    run = guest.Run(rc if isinstance(rc, int) else -1,
+                    [(0, l) for l in (out + "\n--- stderr ---\n" + err).splitlines()], took)
+    lines = out.splitlines()
+    fails = [l for l in lines if l.endswith(" FAIL")]
+    tally = re.search(r"^hostile: (\d+) checks, (\d+) failed$", out, re.M)
+    guest.check(rc == 0, "%s: the VMM ends with the guest's power-off status 0 (%s) in %.1f s"
+                % (name, rc, took), run)
+    guest.check(not SANITIZER.search(err), "%s: no sanitizer report on stderr" % name, run)
+    guest.check(tally is not None and tally.group(2) == "0" and not fails,
+                "%s: the guest reports all its checks passed (%s; failed: %s)"
+                % (name, tally and tally.group(0), fails[:5]), run)
+    missing = [v for v in verdicts if not any(l.startswith(v) and l.endswith(" ok") for l in lines)]
+    guest.check(not missing, "%s: the guest printed its %d expected verdicts (missing: %s)"
+                % (name, len(verdicts), missing[:5]), run)
+    for dev in DEVICES if recoveries else []:
+        good = [l for l in lines if l.startswith(dev + ": after ") and " -> good request " in l
+                and l.endswith(" ok")]
+        guest.check(len(good) >= recoveries, "%s: %s serves a good request after each of %d attacks "
+                    "(%d did)" % (name, dev, recoveries, len(good)), run)
+    if extra:
+        # every good console request the guest counted reached the host, in order
+        served = len([l for l in lines if l.startswith("console: ") and "good request" in l
+                      and l.endswith(" ok")])
+        seen = open(hvc, errors="replace").read() if os.path.exists(hvc) else ""
+        # the attacks' own console requests and emergency writes put bytes between them
+        alive = re.findall(r"hvc alive (\d+)\n", seen)
+        guest.check(served > 20 and alive == [str(i) for i in range(1, served + 1)],
+                    "%s: the host saw the guest's %d console writes after the attacks (saw %d)"
+                    % (name, served, len(alive)), run)
+took = time.monotonic() - t_all
+print("hostile suite: %.1f s" % took)
+guest.finish()
