@@ -162,6 +162,35 @@ static void attack_addresses(void)
     expect_refused("available index 1000 ahead", 0);
 }
 
+/* One request of 1024 buffers of 60 MiB each, all naming the same RAM: 60 GiB that no
+ * device may take its time over while the driver waits. It may be served, refused or left
+ * pending, but a reset 50 ms later must be done at once (under 100 ms). */
+static void attack_huge(void)
+{
+    static uint32_t hdr[4];
+    static uint8_t status;
+    uint16_t f = dir();
+    for (unsigned i = 0; i < 1024; i++)
+        set(big, i, RAM_BASE, 60u << 20, f | (i < 1023 ? VD_NEXT : 0), (uint16_t)(i + 1));
+    if (d.id == VIRTIO_BLK) { /* a read: header, then writable data and status */
+        set(big, 0, (uintptr_t)hdr, 16, VD_NEXT, 1);
+        for (unsigned i = 1; i < 1023; i++)
+            big[i].flags = VD_WRITE | VD_NEXT;
+        set(big, 1023, (uintptr_t)&status, 1, VD_WRITE, 0);
+    }
+    volatile struct vdesc *t = fresh();
+    set(t, 0, (uintptr_t)big, 1024 * 16, VD_INDIRECT, 0);
+    vq_offer(&d, vio_main_queue(&d), 0);
+    delay_ms(50);
+    uint64_t t0 = rdtime();
+    vio_reset(&d);
+    uint64_t ms = (rdtime() - t0) / 10000;
+    rt_puts(d.name);
+    rt_verdict_val(ms < 100 && !vio_status(&d), ": 1024 x 60 MiB buffers, reset 50 ms later -> reset at once",
+                   "ms", ms);
+    vio_recover(&d, "1024 x 60 MiB buffers");
+}
+
 /* Block requests well formed as chains but asking for what the disk cannot do. */
 static uint8_t blk_req(uint32_t type, uint64_t sector, void *data, uint32_t len, uint16_t dflags)
 {
@@ -240,6 +269,7 @@ int main(void)
         attack_loops();
         attack_indirect();
         attack_addresses();
+        attack_huge();
         if (d.id == VIRTIO_BLK)
             blk_semantics();
         vio_reset(&d);
