@@ -35,7 +35,8 @@ DESC_ATTACKS = ["two-descriptor loop", "self loop", "loop through the whole ring
                 "buffer across the end of RAM", "buffer past the end of RAM",
                 "buffer wrapping the address space", "buffer across the start of RAM",
                 "buffer on MMIO", "buffer at address 0", "length 2^32-1",
-                "length 2^32-1 at the end of RAM", "available index 1000 ahead"]
+                "length 2^32-1 at the end of RAM", "available index 1000 ahead",
+                "1024 x 60 MiB buffers, reset 50 ms later"]
 BLK_SEMANTICS = ["read past the end of the disk", "read at sector 2^64-1",
                  "read where sector * 512 wraps", "write across the end of the disk",
                  "write at sector 2^64-2", "unknown request type",
@@ -141,8 +142,14 @@ for name, (extra, verdicts, recoveries) in GUESTS.items():
         served = len([l for l in lines if l.startswith("console: ") and "good request" in l
                       and l.endswith(" ok")])
         seen = open(hvc, errors="replace").read() if os.path.exists(hvc) else ""
-        # the attacks' own console requests and emergency writes put bytes between them
-        alive = re.findall(r"hvc alive (\d+)\n", seen)
+        # the attacks' own console requests and emergency writes put bytes between them (RAM
+        # that holds an earlier message among them): the first sight of each, in order
+        alive = []
+        for n in re.findall(r"hvc alive (\d+)\n", seen):
+            if n not in alive:
+                alive.append(n)
+        if os.path.exists(hvc):
+            os.unlink(hvc)
         guest.check(served > 20 and alive == [str(i) for i in range(1, served + 1)],
                     "%s: the host saw the guest's %d console writes after the attacks (saw %d)"
                     % (name, served, len(alive)), run)
