@@ -41,6 +41,8 @@ BLK_SEMANTICS = ["read past the end of the disk", "read at sector 2^64-1",
                  "read where sector * 512 wraps", "write across the end of the disk",
                  "write at sector 2^64-2", "unknown request type",
                  "discard of 2^32-1 sectors at 2^64-8", "write-zeroes of 2^32-1 sectors at 2^64-8",
+                 "discard of 8 sectors at 2^64-4", "write-zeroes of 4M sectors at 0",
+                 "discard with unknown flags",
                  "header without a status byte"]
 TRANSPORT_ATTACKS = ["queue size changed while running", "queue size 0 while running",
                      "queue disabled while running", "descriptor table moved while running",

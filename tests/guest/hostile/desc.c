@@ -227,19 +227,25 @@ static void blk_semantics(void)
         rt_verdict_val(s == 1 || s == 2, " -> IOERR/UNSUPP", "status", s);
         vio_recover(&d, bad[i].what);
     }
-    /* discard and write-zeroes ranges that overflow; the features were not negotiated,
-     * so UNSUPP is as good an answer as IOERR */
+    /* discard and write-zeroes ranges: too long, past the end, wrapping, bad flags */
+    static const struct { uint32_t type; uint64_t sector; uint32_t num, flags; const char *what; } rg[] = {
+        { 11, ~0ULL - 7, 0xffffffffu, 0, "discard of 2^32-1 sectors at 2^64-8" },
+        { 13, ~0ULL - 7, 0xffffffffu, 0, "write-zeroes of 2^32-1 sectors at 2^64-8" },
+        { 11, ~0ULL - 3, 8, 0, "discard of 8 sectors at 2^64-4" },
+        { 13, 0, 1u << 22, 1, "write-zeroes of 4M sectors at 0" },
+        { 11, 0, 1, 0xfffffffeu, "discard with unknown flags" },
+    };
     static uint32_t seg[4];
-    seg[0] = 0xfffffff8u;
-    seg[1] = 0xffffffffu;
-    seg[2] = 0xffffffffu;
-    seg[3] = 0;
-    for (uint32_t type = 11; type <= 13; type += 2) {
-        uint8_t s = blk_req(type, 0, seg, 16, 0);
-        rt_puts(type == 11 ? "blk: discard of 2^32-1 sectors at 2^64-8"
-                           : "blk: write-zeroes of 2^32-1 sectors at 2^64-8");
+    for (unsigned i = 0; i < sizeof(rg) / sizeof(rg[0]); i++) {
+        seg[0] = (uint32_t)rg[i].sector;
+        seg[1] = (uint32_t)(rg[i].sector >> 32);
+        seg[2] = rg[i].num;
+        seg[3] = rg[i].flags;
+        uint8_t s = blk_req(rg[i].type, 0, seg, 16, 0);
+        rt_puts("blk: ");
+        rt_puts(rg[i].what);
         rt_verdict_val(s == 1 || s == 2, " -> IOERR/UNSUPP", "status", s);
-        vio_recover(&d, type == 11 ? "huge discard" : "huge write-zeroes");
+        vio_recover(&d, rg[i].what);
     }
     /* a header alone, no room for the status: the device has nothing to say, and must
      * still give the chain back or refuse the queue */

@@ -60,7 +60,8 @@ bool vio_negotiate(struct vdev *d)
     vio_w(d, R_STATUS, VS_ACK);
     vio_w(d, R_STATUS, VS_ACK | VS_DRIVER);
     vio_w(d, R_DRV_FEATURES_SEL, 0);
-    vio_w(d, R_DRV_FEATURES, 1u << 28); /* INDIRECT_DESC */
+    /* INDIRECT_DESC; blk also DISCARD and WRITE_ZEROES, so their ranges get parsed */
+    vio_w(d, R_DRV_FEATURES, 1u << 28 | (d->id == VIRTIO_BLK ? 3u << 13 : 0));
     vio_w(d, R_DRV_FEATURES_SEL, 1);
     vio_w(d, R_DRV_FEATURES, 1); /* VERSION_1 */
     vio_w(d, R_STATUS, VS_ACK | VS_DRIVER | VS_FEATURES_OK);
