@@ -44,6 +44,9 @@ BLK_SEMANTICS = ["read past the end of the disk", "read at sector 2^64-1",
                  "discard of 8 sectors at 2^64-4", "write-zeroes of 4M sectors at 0",
                  "discard with unknown flags",
                  "header without a status byte"]
+NET_RX = ["receive loop", "receive buffer across the end of RAM", "receive buffer not device-writable",
+          "receive buffer of 1 byte", "receive buffer of 0 bytes",
+          "checksum offsets at and past the frame's end"]
 TRANSPORT_ATTACKS = ["queue size changed while running", "queue size 0 while running",
                      "queue disabled while running", "descriptor table moved while running",
                      "used ring moved past 4 GiB while running", "QueueNumMax", "queue size 3",
@@ -69,7 +72,8 @@ GUESTS = {
     # name: (extra arguments, verdict prefixes that must each end in " ok", how many good
     # requests after an attack ("<dev>: after ... -> good request ... ok") each device serves)
     "desc": (ALL_DEVICES, per_device(DESC_ATTACKS) + ["%s: good request first ok" % dev for dev in DEVICES]
-             + ["blk: %s -> " % a for a in BLK_SEMANTICS], len(DESC_ATTACKS)),
+             + ["blk: %s -> " % a for a in BLK_SEMANTICS] + ["net: %s -> " % a for a in NET_RX],
+             len(DESC_ATTACKS)),
     "transport": (ALL_DEVICES, per_device(TRANSPORT_ATTACKS),
                   len(TRANSPORT_ATTACKS) - 1),  # QueueNumMax is only read
     "paging": ([], ["paging: load via a normal page", "paging: fetch via a page on the UART",

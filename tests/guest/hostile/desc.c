@@ -191,6 +191,60 @@ static void attack_huge(void)
     vio_recover(&d, "1024 x 60 MiB buffers");
 }
 
+/* The receive queue: bad buffers posted, then a frame made to arrive (the gateway's
+ * answer to an ARP request). The device must refuse the queue, or give the buffer back
+ * without writing into a buffer that is not device-writable or too small. */
+static void net_rx_attacks(void)
+{
+    static const struct { uint64_t addr; uint32_t len; uint16_t flags; bool may_return; const char *what; } rx[] = {
+        { 0, 16, VD_WRITE | VD_NEXT, false, "receive loop" },
+        { RAM_END - 64, 2048, VD_WRITE, false, "receive buffer across the end of RAM" },
+        { 0, 2048, 0, true, "receive buffer not device-writable" },
+        { 0, 1, VD_WRITE, true, "receive buffer of 1 byte" },
+        { 0, 0, VD_WRITE, true, "receive buffer of 0 bytes" },
+    };
+    for (unsigned i = 0; i < sizeof(rx) / sizeof(rx[0]); i++) {
+        vio_init(&d);
+        volatile struct vdesc *t = d.q[0].desc;
+        rt_memset(buf, 0x5a, 64);
+        set(t, 0, rx[i].addr ? rx[i].addr : (uintptr_t)buf, rx[i].len, rx[i].flags, 0);
+        vq_offer(&d, 0, 0);
+        vio_net_send_arp(&d);
+        uint32_t len = 99;
+        int r = vq_wait(&d, 0, 2000, &len);
+        bool untouched = buf[0] == 0x5a && buf[1] == 0x5a;
+        bool ok = r == -1 || (rx[i].may_return && r == 1 && len == 0 && untouched);
+        rt_puts("net: ");
+        rt_puts(rx[i].what);
+        rt_verdict_val(ok, " -> NEEDS_RESET, or returned unwritten", "rc", (uint64_t)(int64_t)r);
+        vio_recover(&d, rx[i].what);
+    }
+}
+
+/* Checksum offload asked with offsets at and past the frame's end. */
+static void net_csum_attacks(void)
+{
+    static const uint16_t so[][2] = { { 0xffff, 0xffff }, { 53, 0 }, { 52, 0 }, { 0, 0xfffe }, { 40, 13 } };
+    unsigned bad = 0;
+    for (unsigned i = 0; i < sizeof(so) / sizeof(so[0]); i++) {
+        vio_init(&d);
+        uint8_t *f = buf;
+        rt_memset(f, 0, 12 + 54);
+        f[0] = 1; /* NEEDS_CSUM */
+        f[6] = (uint8_t)so[i][0];
+        f[7] = (uint8_t)(so[i][0] >> 8);
+        f[8] = (uint8_t)so[i][1];
+        f[9] = (uint8_t)(so[i][1] >> 8);
+        rt_memset(f + 12, 0xff, 6); /* broadcast, so nobody minds */
+        set(d.q[1].desc, 0, (uintptr_t)f, 12 + 54, 0, 0);
+        vq_offer(&d, 1, 0);
+        bad += vq_wait(&d, 1, 2000, NULL) != 1;
+    }
+    rt_verdict_val(!bad, "net: checksum offsets at and past the frame's end -> frames sent and returned",
+                   "not returned", bad);
+    vio_recover(&d, "checksum offsets");
+}
+
 /* Block requests well formed as chains but asking for what the disk cannot do. */
 static uint8_t blk_req(uint32_t type, uint64_t sector, void *data, uint32_t len, uint16_t dflags)
 {
@@ -278,6 +332,10 @@ int main(void)
         attack_huge();
         if (d.id == VIRTIO_BLK)
             blk_semantics();
+        if (d.id == VIRTIO_NET) {
+            net_rx_attacks();
+            net_csum_attacks();
+        }
         vio_reset(&d);
     }
     return 0;

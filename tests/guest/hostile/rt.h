@@ -146,6 +146,8 @@ uint16_t vq_used_idx(const struct vdev *d, unsigned n);
 bool vio_good_op(struct vdev *d);
 /* Reset, bring up again, and a good request: the verdict "<dev>: <after> -> good request ok". */
 bool vio_recover(struct vdev *d, const char *after);
+/* net: an ARP request for 10.0.2.2 on descriptor 0 of the transmit queue, given back. */
+bool vio_net_send_arp(struct vdev *d);
 void delay_ms(unsigned ms);
 
 #endif

@@ -60,8 +60,10 @@ bool vio_negotiate(struct vdev *d)
     vio_w(d, R_STATUS, VS_ACK);
     vio_w(d, R_STATUS, VS_ACK | VS_DRIVER);
     vio_w(d, R_DRV_FEATURES_SEL, 0);
-    /* INDIRECT_DESC; blk also DISCARD and WRITE_ZEROES, so their ranges get parsed */
-    vio_w(d, R_DRV_FEATURES, 1u << 28 | (d->id == VIRTIO_BLK ? 3u << 13 : 0));
+    /* INDIRECT_DESC; blk also DISCARD and WRITE_ZEROES, so their ranges get parsed; net
+     * CSUM, so the device completes checksums where the guest says */
+    vio_w(d, R_DRV_FEATURES, 1u << 28 | (d->id == VIRTIO_BLK ? 3u << 13 : 0) |
+                                 (d->id == VIRTIO_NET ? 1u : 0));
     vio_w(d, R_DRV_FEATURES_SEL, 1);
     vio_w(d, R_DRV_FEATURES, 1); /* VERSION_1 */
     vio_w(d, R_STATUS, VS_ACK | VS_DRIVER | VS_FEATURES_OK);
@@ -217,16 +219,13 @@ static bool balloon_cycle(struct vdev *d)
     return true;
 }
 
-/* An ARP request for the user network's gateway 10.0.2.2, and its answer. */
-static bool net_arp(struct vdev *d)
+/* Sends an ARP request for the user network's gateway 10.0.2.2 with descriptor 0 of the
+ * transmit queue; true once the device gave the buffer back. */
+bool vio_net_send_arp(struct vdev *d)
 {
     uint8_t mac[6];
     for (unsigned i = 0; i < 6; i++)
         mac[i] = *(volatile uint8_t *)(d->base + R_CONFIG + i);
-    struct vq *rx = &d->q[0], *tx = &d->q[1];
-    rt_memset(io[1], 0, 2048);
-    desc(rx, 0, io[1], 2048, VD_WRITE);
-    vq_offer(d, 0, 0);
     uint8_t *f = io[0];
     rt_memset(f, 0, 12 + 42);
     uint8_t *e = f + 12; /* after the virtio-net header */
@@ -237,9 +236,18 @@ static bool net_arp(struct vdev *d)
     rt_memcpy(e + 22, mac, 6);
     static const uint8_t ips[] = { 10, 0, 2, 15, 0, 0, 0, 0, 0, 0, 10, 0, 2, 2 };
     rt_memcpy(e + 28, ips, sizeof(ips));
-    desc(tx, 0, f, 12 + 42, 0);
+    desc(&d->q[1], 0, f, 12 + 42, 0);
     vq_offer(d, 1, 0);
-    if (vq_wait(d, 1, 2000, NULL) != 1)
+    return vq_wait(d, 1, 2000, NULL) == 1;
+}
+
+/* An ARP request for the gateway, and its answer. */
+static bool net_arp(struct vdev *d)
+{
+    rt_memset(io[1], 0, 2048);
+    desc(&d->q[0], 0, io[1], 2048, VD_WRITE);
+    vq_offer(d, 0, 0);
+    if (!vio_net_send_arp(d))
         return false;
     uint32_t len = 0;
     if (vq_wait(d, 0, 3000, &len) != 1 || len < 12 + 42)
