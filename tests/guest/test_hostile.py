@@ -47,7 +47,8 @@ BLK_SEMANTICS = ["read past the end of the disk", "read at sector 2^64-1",
 NET_RX = ["receive loop", "receive buffer across the end of RAM", "receive buffer not device-writable",
           "receive buffer of 1 byte", "receive buffer of 0 bytes",
           "checksum offsets at and past the frame's end"]
-TRANSPORT_ATTACKS = ["queue size changed while running", "queue size 0 while running",
+TRANSPORT_ATTACKS = ["100 bring-ups and resets while the other hart notifies",
+                     "queue size changed while running", "queue size 0 while running",
                      "queue disabled while running", "descriptor table moved while running",
                      "used ring moved past 4 GiB while running", "QueueNumMax", "queue size 3",
                      "queue size QueueNumMax*2", "queue size 65535", "queue size 2^32-1",
@@ -74,7 +75,8 @@ GUESTS = {
     "desc": (ALL_DEVICES, per_device(DESC_ATTACKS) + ["%s: good request first ok" % dev for dev in DEVICES]
              + ["blk: %s -> " % a for a in BLK_SEMANTICS] + ["net: %s -> " % a for a in NET_RX],
              len(DESC_ATTACKS)),
-    "transport": (ALL_DEVICES, per_device(TRANSPORT_ATTACKS),
+    "transport": (ALL_DEVICES + ["--smp", "2"],
+                  per_device(TRANSPORT_ATTACKS) + ["transport: a second hart starts ok"],
                   len(TRANSPORT_ATTACKS) - 1),  # QueueNumMax is only read
     "paging": ([], ["paging: load via a normal page", "paging: fetch via a page on the UART",
                     "paging: amo via a page on the UART", "paging: lr via a table on the UART",

@@ -21,6 +21,16 @@ _start:
 1:	wfi
 	j	1b
 
+	/* a hart started through SBI HSM: a0 = its id, a1 = its stack top */
+	.globl rt_secondary
+rt_secondary:
+	mv	sp, a1
+	la	t0, rt_vector
+	csrw	stvec, t0
+	call	rt_secondary_main
+1:	wfi
+	j	1b
+
 	.text
 	.balign 4
 	.globl rt_vector

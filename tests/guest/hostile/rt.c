@@ -119,6 +119,24 @@ struct sbiret sbi_call(long eid, long fid, long a0, long a1, long a2)
     return (struct sbiret){ x10, x11 };
 }
 
+static void (*volatile secondary_fn)(void);
+static uint8_t secondary_stack[16384] __attribute__((aligned(16)));
+extern char rt_secondary[];
+
+void rt_secondary_main(void)
+{
+    secondary_fn();
+}
+
+bool rt_start_hart(unsigned id, void (*fn)(void))
+{
+    secondary_fn = fn;
+    mb();
+    struct sbiret r = sbi_call(0x48534d, 0, id, (long)rt_secondary,
+                               (long)(secondary_stack + sizeof(secondary_stack)));
+    return r.error == 0;
+}
+
 void delay_ms(unsigned ms)
 {
     uint64_t end = rdtime() + 10000ULL * ms;

@@ -65,6 +65,8 @@ void rt_finish(void); /* prints the tally, powers off with the failure count */
 
 struct sbiret { long error, value; };
 struct sbiret sbi_call(long eid, long fid, long a0, long a1, long a2);
+/* Starts hart ID (SBI HSM) running FN on its own stack; FN must not return. */
+bool rt_start_hart(unsigned id, void (*fn)(void));
 
 /* ---- virtio-mmio (virtio.c) */
 #define VIRTIO_NET 1

@@ -311,9 +311,60 @@ static void config_sweeps(void)
     vio_recover(&d, "odd register writes");
 }
 
+/* The second hart: notifies of every queue, reads of the status and config, interrupt
+ * acknowledgements, as fast as it can, on the device RACE_BASE names (0: idle). */
+static volatile uintptr_t race_base;
+static volatile uint64_t race_rounds;
+
+#define RACE_END 1
+
+static void racer(void)
+{
+    for (;;) {
+        uintptr_t b = race_base;
+        if (b == RACE_END)
+            sbi_call(0x48534d, 1, 0, 0, 0); /* HSM hart_stop */
+        if (!b)
+            continue;
+        for (uint32_t q = 0; q < 4; q++)
+            mmio_w32(b + R_QUEUE_NOTIFY, q);
+        (void)mmio_r32(b + R_STATUS);
+        (void)*(volatile uint8_t *)(b + R_CONFIG + (race_rounds & 7));
+        mmio_w32(b + R_INT_ACK, 3);
+        race_rounds++;
+    }
+}
+
+/* Bring-ups, requests and resets on the first hart while the second hammers the device. */
+static void two_hart_race(void)
+{
+    unsigned n = vio_main_queue(&d), bad = 0;
+    uint64_t start = race_rounds;
+    race_base = d.base;
+    for (unsigned round = 0; round < 100; round++) {
+        bad += !vio_init(&d);
+        struct vq *q = &d.q[n];
+        for (unsigned i = 0; i < batch(); i++)
+            q->avail[2 + i] = fill(i);
+        mb();
+        q->avail_idx = (uint16_t)batch();
+        q->avail[1] = q->avail_idx;
+        for (unsigned k = 0; k < (round % 10) * 200; k++)
+            __asm__ volatile("nop");
+        vio_reset(&d);
+        bad += vio_status(&d) != 0;
+    }
+    race_base = 0;
+    line("100 bring-ups and resets while the other hart notifies", " -> every one works");
+    rt_verdict_val(!bad && race_rounds - start > 100, "", "racer rounds", race_rounds - start);
+    vio_recover(&d, "a racing hart");
+}
+
 int main(void)
 {
     static const uint32_t ids[] = { VIRTIO_BLK, VIRTIO_NET, VIRTIO_CONSOLE, VIRTIO_RNG, VIRTIO_BALLOON };
+    bool racing = rt_start_hart(1, racer);
+    rt_verdict(racing, "transport: a second hart starts");
     for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         if (!vio_find(&d, ids[i]))
             continue;
@@ -321,6 +372,8 @@ int main(void)
         rt_puts(": found at ");
         rt_hex(d.base);
         rt_putc('\n');
+        if (racing)
+            two_hart_race();
         live_queue_changes();
         bad_setups();
         notify_storms();
@@ -329,5 +382,6 @@ int main(void)
         config_sweeps();
         vio_reset(&d);
     }
+    race_base = RACE_END;
     return 0;
 }
