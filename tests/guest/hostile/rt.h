@@ -148,6 +148,8 @@ uint16_t vq_used_idx(const struct vdev *d, unsigned n);
 bool vio_good_op(struct vdev *d);
 /* Reset, bring up again, and a good request: the verdict "<dev>: <after> -> good request ok". */
 bool vio_recover(struct vdev *d, const char *after);
+/* blk: reads LEN bytes from SECTOR into DST (the device writes guest RAM); true if OK. */
+bool vio_blk_read(struct vdev *d, uint64_t sector, void *dst, uint32_t len);
 /* net: an ARP request for 10.0.2.2 on descriptor 0 of the transmit queue, given back. */
 bool vio_net_send_arp(struct vdev *d);
 void delay_ms(unsigned ms);

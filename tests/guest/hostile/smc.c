@@ -96,6 +96,23 @@ int main(void)
     rt_verdict_val(!wrong, "smc: code rewrites the instruction across the edge ahead of it -> seen",
                    "wrong", wrong);
 
+    /* the device rewrites the code: virtio-blk reads sector 2 (the runner put there the
+     * upper half of addi a0, a0, 42 and a return) over the start of the second page */
+    struct vdev blk;
+    if (vio_find(&blk, VIRTIO_BLK) && vio_init(&blk)) {
+        put32(EDGE, addi(A0, A0, 5));
+        put16(EDGE + 4, RET16);
+        fence_i();
+        uint64_t before = call(EDGE, 7);
+        bool read = vio_blk_read(&blk, 2, code + 0x1000, 512);
+        fence_i();
+        r = call(EDGE, 7);
+        rt_verdict_val(before == 12 && read && r == 49,
+                       "smc: virtio-blk reads new code over the second page's half -> seen after fence.i",
+                       "a0", r);
+        vio_reset(&blk);
+    }
+
     /* a 32-bit instruction whose upper half would lie past the end of RAM */
     uintptr_t end = RAM_END;
     put16(end - 2, (uint16_t)addi(A0, A0, 1));

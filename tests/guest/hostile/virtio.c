@@ -146,28 +146,33 @@ static void desc(struct vq *q, unsigned i, const void *addr, uint32_t len, uint1
     q->desc[i].next = (uint16_t)(i + 1);
 }
 
-static bool blk_read(struct vdev *d)
+bool vio_blk_read(struct vdev *d, uint64_t sector, void *dst, uint32_t len)
 {
     struct vq *q = &d->q[0];
     uint32_t *hdr = (uint32_t *)io[0];
     hdr[0] = 0; /* VIRTIO_BLK_T_IN */
     hdr[1] = 0;
-    hdr[2] = 1; /* sector 1 */
-    hdr[3] = 0;
-    rt_memset(io[1], 0, 512);
+    hdr[2] = (uint32_t)sector;
+    hdr[3] = (uint32_t)(sector >> 32);
     io[2][0] = 0xff;
     desc(q, 0, io[0], 16, VD_NEXT);
-    desc(q, 1, io[1], 512, VD_NEXT | VD_WRITE);
+    desc(q, 1, dst, len, VD_NEXT | VD_WRITE);
     desc(q, 2, io[2], 1, VD_WRITE);
     vq_offer(d, 0, 0);
-    uint32_t len = 0;
-    if (vq_wait(d, 0, 2000, &len) != 1)
+    uint32_t used = 0;
+    return vq_wait(d, 0, 2000, &used) == 1 && io[2][0] == 0 && used == len + 1;
+}
+
+static bool blk_read(struct vdev *d)
+{
+    rt_memset(io[1], 0, 512);
+    if (!vio_blk_read(d, 1, io[1], 512))
         return false;
     static const char want[] = "HOSTILE-DISK";
     for (unsigned i = 0; i + 1 < sizeof(want); i++)
         if (io[1][i] != (uint8_t)want[i])
             return false;
-    return io[2][0] == 0 && len == 513;
+    return true;
 }
 
 static bool rng_read(struct vdev *d)
