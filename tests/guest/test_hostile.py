@@ -41,7 +41,7 @@ DESC_ATTACKS = ["two-descriptor loop", "self loop", "loop through the whole ring
                 "buffer wrapping the address space", "buffer across the start of RAM",
                 "buffer on MMIO", "buffer at address 0", "length 2^32-1",
                 "length 2^32-1 at the end of RAM", "available index 1000 ahead",
-                "1024 x 60 MiB buffers, reset 50 ms later"]
+                "1024 x 60 MiB buffers, reset 20 ms later"]
 BLK_SEMANTICS = ["read past the end of the disk", "read at sector 2^64-1",
                  "read where sector * 512 wraps", "write across the end of the disk",
                  "write at sector 2^64-2", "unknown request type",
