@@ -30,7 +30,7 @@ with open(disk, "wb") as f:
     f.write(struct.pack("<HH", addi42 >> 16, 0x8082).ljust(512, b"\0"))
     f.truncate(1 << 20)
 
-DEVICES = ["blk", "net", "console", "rng", "balloon"]
+DEVICES = ["blk", "net", "console", "rng", "balloon", "input"]  # input: the power button, always there
 DESC_ATTACKS = ["two-descriptor loop", "self loop", "loop through the whole ring", "next out of range",
                 "head out of range", "readable after writable", "64K indirect chain",
                 "64K indirect loop", "indirect loop", "indirect table inside an indirect table",

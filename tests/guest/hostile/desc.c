@@ -314,7 +314,8 @@ static void blk_semantics(void)
 
 int main(void)
 {
-    static const uint32_t ids[] = { VIRTIO_BLK, VIRTIO_NET, VIRTIO_CONSOLE, VIRTIO_RNG, VIRTIO_BALLOON };
+    static const uint32_t ids[] = { VIRTIO_BLK, VIRTIO_NET, VIRTIO_CONSOLE, VIRTIO_RNG, VIRTIO_BALLOON,
+                                  VIRTIO_INPUT };
     for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         if (!vio_find(&d, ids[i]))
             continue;
@@ -325,7 +326,8 @@ int main(void)
         rt_verdict(vio_good_op(&d), d.id == VIRTIO_BLK ? "blk: good request first" :
                    d.id == VIRTIO_NET ? "net: good request first" :
                    d.id == VIRTIO_CONSOLE ? "console: good request first" :
-                   d.id == VIRTIO_RNG ? "rng: good request first" : "balloon: good request first");
+                   d.id == VIRTIO_RNG ? "rng: good request first" :
+                   d.id == VIRTIO_BALLOON ? "balloon: good request first" : "input: good request first");
         attack_loops();
         attack_indirect();
         attack_addresses();

@@ -74,6 +74,7 @@ bool rt_start_hart(unsigned id, void (*fn)(void));
 #define VIRTIO_CONSOLE 3
 #define VIRTIO_RNG 4
 #define VIRTIO_BALLOON 5
+#define VIRTIO_INPUT 18
 
 #define VS_ACK 1
 #define VS_DRIVER 2

@@ -362,7 +362,8 @@ static void two_hart_race(void)
 
 int main(void)
 {
-    static const uint32_t ids[] = { VIRTIO_BLK, VIRTIO_NET, VIRTIO_CONSOLE, VIRTIO_RNG, VIRTIO_BALLOON };
+    static const uint32_t ids[] = { VIRTIO_BLK, VIRTIO_NET, VIRTIO_CONSOLE, VIRTIO_RNG, VIRTIO_BALLOON,
+                                  VIRTIO_INPUT };
     bool racing = rt_start_hart(1, racer);
     rt_verdict(racing, "transport: a second hart starts");
     for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {

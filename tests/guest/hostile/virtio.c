@@ -17,6 +17,7 @@ const char *vio_name(uint32_t id)
     case VIRTIO_CONSOLE: return "console";
     case VIRTIO_RNG: return "rng";
     case VIRTIO_BALLOON: return "balloon";
+    case VIRTIO_INPUT: return "input";
     default: return "?";
     }
 }
@@ -43,8 +44,9 @@ static unsigned num_queues(const struct vdev *d)
 
 unsigned vio_main_queue(const struct vdev *d)
 {
-    /* net and console transmit on queue 1; blk, rng and the balloon's inflate use 0 */
-    return d->id == VIRTIO_NET || d->id == VIRTIO_CONSOLE ? 1 : 0;
+    /* net and console transmit on queue 1, input takes status there; blk, rng and the
+     * balloon's inflate use 0 */
+    return d->id == VIRTIO_NET || d->id == VIRTIO_CONSOLE || d->id == VIRTIO_INPUT ? 1 : 0;
 }
 
 void vio_reset(struct vdev *d)
@@ -261,6 +263,25 @@ static bool net_arp(struct vdev *d)
     return r[12] == 8 && r[13] == 6 && r[21] == 2 && r[28] == 10 && r[31] == 2;
 }
 
+/* The power button: its name through the config space's select, and a status event
+ * (an LED it does not have) taken and given back. */
+static bool input_status(struct vdev *d)
+{
+    volatile uint8_t *cfg = (volatile uint8_t *)(d->base + R_CONFIG);
+    cfg[1] = 0;
+    cfg[0] = 1; /* VIRTIO_INPUT_CFG_ID_NAME */
+    uint8_t size = cfg[2];
+    if (size == 0 || size > 128 || cfg[8] != 'C')
+        return false;
+    uint16_t *ev = (uint16_t *)io[0];
+    ev[0] = 0x11; /* EV_LED */
+    ev[1] = 0;
+    ev[2] = ev[3] = 0;
+    desc(&d->q[1], 0, ev, 8, 0);
+    vq_offer(d, 1, 0);
+    return vq_wait(d, 1, 2000, NULL) == 1;
+}
+
 bool vio_good_op(struct vdev *d)
 {
     if (!vio_init(d))
@@ -271,6 +292,7 @@ bool vio_good_op(struct vdev *d)
     case VIRTIO_CONSOLE: return console_write(d);
     case VIRTIO_BALLOON: return balloon_cycle(d);
     case VIRTIO_NET: return net_arp(d);
+    case VIRTIO_INPUT: return input_status(d);
     default: return false;
     }
 }
