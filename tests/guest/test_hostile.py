@@ -108,6 +108,11 @@ GUESTS = {
                  "csr: every trap is an illegal instruction", "csr: satp with an unsupported mode",
                  "csr: the S-level and user CSRs of the spec read", "csr: the sweep reached real CSRs",
                  "csr: stvec, sstatus, sie and satp are as before", "csr: a timer set through the SBI"], 0),
+    "mmio": (["--smp", "2"], ["mmio: UART, every offset", "mmio: RTC, every offset",
+                              "mmio: test device, other values", "mmio: CLINT, every register",
+                              "mmio: PLIC, every kind of register", "mmio: virtio slots",
+                              "mmio: holes in the memory map", "mmio: time still moves",
+                              "mmio: a timer set through the SBI still fires"], 0),
 }
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|"
                        r"SUMMARY: \w+Sanitizer")
