@@ -85,6 +85,7 @@ int main(void)
 {
     sweep(UART_BASE, UART_BASE + 0x100, true);
     uart_restore();
+    rt_putc('\n'); /* after what the sweep sent through THR */
     verdict("UART, every offset");
 
     sweep(RTC_BASE, RTC_BASE + 0x40, true);
