@@ -91,7 +91,13 @@ GUESTS = {
                     "paging: load via a misaligned megapage", "paging: store via a PTE with a reserved bit",
                     "paging: load via a table in the last page of RAM",
                     "paging: load across a page into one past RAM",
-                    "paging: load via a PTE moved past RAM after sfence.vma", "paging: off again"], 0),
+                    "paging: load via a PTE moved past RAM after sfence.vma",
+                    "paging: instruction across two pages, 2000 runs",
+                    "paging: its second page unmapped", "paging: its second page not executable",
+                    "paging: its second page on the UART", "paging: its second page past RAM",
+                    "paging: its second page mapped to another frame", "paging: and back",
+                    "paging: load via a gigapage at RAM_END",
+                    "paging: load across RAM_END through a gigapage", "paging: off again"], 0),
     "amo": ([], ["amo: %s at %s -> " % (op, at) for op in ("amoadd.w", "amoadd.d", "lr.d", "sc.w", "ld", "c.sd")
                  for at in ("RAM_END-2", "RAM_END", "RAM_END+8", "RAM_BASE-2", "2^64-4")]
             + ["amo: last doubleword of RAM", "amo: amoadd.d at a page edge in RAM",

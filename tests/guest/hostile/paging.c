@@ -40,10 +40,13 @@ static uint64_t probe(enum kind k, uintptr_t va)
     switch (k) {
     case LOAD: __asm__ volatile("ld %0, 0(%1)" : "+r"(v) : "r"(va) : "memory"); break;
     case STORE: __asm__ volatile("sd %0, 0(%1)" ::"r"(v), "r"(va) : "memory"); break;
-    case FETCH:
-        __asm__ volatile("jalr %1" : "+r"(v) : "r"(va)
+    case FETCH: { /* the code reached gets a0 = 0 and may give back a0 */
+        register uint64_t a0 __asm__("a0") = 0;
+        __asm__ volatile("jalr %1" : "+r"(a0) : "r"(va)
                          : "ra", "t0", "t1", "t2", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "memory");
+        v = a0;
         break;
+    }
     case AMO: __asm__ volatile("amoadd.d %0, %0, 0(%1)" : "+r"(v) : "r"(va) : "memory"); break;
     case LR: __asm__ volatile("lr.d %0, 0(%1)" : "+r"(v) : "r"(va) : "memory"); break;
     }
@@ -153,6 +156,69 @@ int main(void)
     l0[11] = pte(RAM_END + 0x10000, LEAF);
     sfence();
     expect(LOAD, VA(11), CAUSE_LOAD_ACCESS, "a PTE moved past RAM after sfence.vma");
+
+    /* A 32-bit instruction straddling two virtual pages, run hot, then its second page
+     * unmapped, made non-executable, and mapped to other frames: each change after
+     * sfence.vma must be seen, whatever code the hart has cached for the old mapping. */
+    static uint8_t frames[3][4096] __attribute__((aligned(4096)));
+    uint32_t add5 = 5 << 20 | 10 << 15 | 10 << 7 | 0x13, add9 = 9 << 20 | 10 << 15 | 10 << 7 | 0x13;
+    *(volatile uint16_t *)(frames[0] + 0xffe) = (uint16_t)add5;
+    *(volatile uint16_t *)(frames[1] + 0) = (uint16_t)(add5 >> 16);
+    *(volatile uint16_t *)(frames[1] + 2) = 0x8082; /* c.jr ra */
+    *(volatile uint16_t *)(frames[2] + 0) = (uint16_t)(add9 >> 16);
+    *(volatile uint16_t *)(frames[2] + 2) = 0x8082;
+    __asm__ volatile("fence.i" ::: "memory");
+    l0[12] = pte((uintptr_t)frames[0], LEAF);
+    l0[13] = pte((uintptr_t)frames[1], LEAF);
+    sfence();
+    uintptr_t edge = VA(12) + 0xffe;
+    unsigned wrong = 0;
+    for (unsigned i = 0; i < 2000; i++) {
+        v = probe(FETCH, edge);
+        wrong += rt_last.cause != NO_TRAP || v != 5;
+    }
+    rt_verdict_val(!wrong, "paging: instruction across two pages, 2000 runs -> works", "wrong", wrong);
+    l0[13] = 0;
+    sfence();
+    probe(FETCH, edge);
+    rt_verdict_val(rt_last.cause == CAUSE_FETCH_PAGE && (rt_last.tval == VA(13) || rt_last.tval == edge),
+                   "paging: its second page unmapped -> fetch page fault", "tval", rt_last.tval);
+    l0[13] = pte((uintptr_t)frames[1], PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
+    sfence();
+    probe(FETCH, edge);
+    rt_verdict_val(rt_last.cause == CAUSE_FETCH_PAGE, "paging: its second page not executable -> fetch page fault",
+                   "cause", rt_last.cause);
+    l0[13] = pte(UART_BASE, LEAF);
+    sfence();
+    probe(FETCH, edge);
+    rt_verdict_val(rt_last.cause == CAUSE_FETCH_ACCESS, "paging: its second page on the UART -> fetch access fault",
+                   "cause", rt_last.cause);
+    l0[13] = pte(RAM_END, LEAF);
+    sfence();
+    probe(FETCH, edge);
+    rt_verdict_val(rt_last.cause == CAUSE_FETCH_ACCESS, "paging: its second page past RAM -> fetch access fault",
+                   "cause", rt_last.cause);
+    l0[13] = pte((uintptr_t)frames[2], LEAF);
+    sfence();
+    v = probe(FETCH, edge);
+    rt_verdict_val(rt_last.cause == NO_TRAP && v == 9,
+                   "paging: its second page mapped to another frame -> the new half runs", "a0", v);
+    l0[13] = pte((uintptr_t)frames[1], LEAF);
+    sfence();
+    v = probe(FETCH, edge);
+    rt_verdict_val(rt_last.cause == NO_TRAP && v == 5, "paging: and back -> the old half runs", "a0", v);
+
+    /* the identity gigapage reaches past RAM: its last bytes work, the next ones fault */
+    v = probe(LOAD, RAM_END - 8);
+    rt_verdict(rt_last.cause == NO_TRAP, "paging: load at RAM_END-8 through a gigapage -> works");
+    expect(LOAD, RAM_END, CAUSE_LOAD_ACCESS, "a gigapage at RAM_END");
+    expect(STORE, RAM_END, CAUSE_STORE_ACCESS, "a gigapage at RAM_END");
+    expect(AMO, RAM_END, CAUSE_STORE_ACCESS, "a gigapage at RAM_END");
+    rt_clear_trap();
+    __asm__ volatile("ld %0, 0(%1)" : "=r"(v) : "r"(RAM_END - 4) : "memory");
+    rt_verdict_val(rt_last.cause == CAUSE_LOAD_ACCESS || rt_last.cause == CAUSE_LOAD_MISALIGNED,
+                   "paging: load across RAM_END through a gigapage -> access or misaligned fault",
+                   "cause", rt_last.cause);
 
     __asm__ volatile("csrw satp, zero");
     sfence();
