@@ -102,7 +102,9 @@ GUESTS = {
                  for at in ("RAM_END-2", "RAM_END", "RAM_END+8", "RAM_BASE-2", "2^64-4")]
             + ["amo: last doubleword of RAM", "amo: amoadd.d at a page edge in RAM",
                "amo: amoadd.w at the UART", "amo: amoadd.d at a virtio status register"], 0),
-    "smc": (["--disk", disk], ["smc: addi across offset 0xffe",
+    "smc": (["--disk", disk, "--smp", "2"], ["smc: addi across offset 0xffe",
+                 "smc: the other hart rewrites the second page's half 500 times",
+                 "smc: addi in RAM's last word, 2000 runs",
                  "smc: virtio-blk reads new code over the second page's half",
                  "smc: second page's half rewritten 1000 times",
                  "smc: first page's half rewritten 1000 times", "smc: AMO rewrites the second page's half",
