@@ -353,6 +353,10 @@ static void two_hart_race(void)
             __asm__ volatile("nop");
         vio_reset(&d);
         bad += vio_status(&d) != 0;
+        /* the host may not have run the other hart yet: give it up to 100 ms to go round */
+        uint64_t seen = race_rounds;
+        for (uint64_t end = rdtime() + 1000000; race_rounds == seen && rdtime() < end;)
+            ;
     }
     race_base = 0;
     line("100 bring-ups and resets while the other hart notifies", " -> every one works");
