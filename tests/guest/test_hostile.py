@@ -137,6 +137,7 @@ GUESTS = {
         "csr: all 2048 H- and M-level numbers trap", "csr: all 1024 read-only numbers trap",
         "csr: every trap is an illegal instruction", "csr: satp with an unsupported mode",
         "csr: the S-level and user CSRs of the spec read", "csr: the sweep reached real CSRs",
+        "csr: from U-mode, every S-, H- and M-level number traps",
         "csr: stvec, sstatus, sie and satp are as before", "csr: a timer set through the SBI"]),
     "mmio": spec("mmio", ["--smp", "2"], [
         "mmio: UART, every offset", "mmio: RTC, every offset", "mmio: test device, other values",

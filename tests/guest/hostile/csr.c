@@ -50,6 +50,26 @@ static uint64_t satp_value(uint64_t p)
     return mode << 60 | (p & 0xffffULL << 44) | (uintptr_t)root >> 12;
 }
 
+/* From U-mode: every number read; only user-level ones (bits 9:8 = 0) may be served. */
+static unsigned user_readable, user_high_served, user_writes_served_ro;
+
+static void user_sweep(void)
+{
+    unsigned t;
+    for (unsigned n = 0; n < 4096; n++) {
+        csr_read(n, &t);
+        user_readable += !t;
+        user_high_served += !t && ((n >> 8) & 3) != 0;
+        csr_write(n, 0, &t);
+        user_writes_served_ro += !t && (n >> 10) == 3;
+        csr_write(n, ~0ULL, &t);
+        user_writes_served_ro += !t && (n >> 10) == 3;
+    }
+    __asm__ volatile("ecall");
+}
+
+extern void csr_user_call(void (*fn)(void));
+
 int main(void)
 {
     l2[0] = LEAF;                          /* devices: 0-1 GiB */
@@ -115,14 +135,23 @@ int main(void)
     rt_verdict_val(readable >= 16 && readable < 1024 && writable >= 10,
                    "csr: the sweep reached real CSRs", "readable", readable);
 
+    /* the same from U-mode: only user-level CSRs, and of those no read-only one written */
+    csr_user_call(user_sweep);
+    rt_puts("csr: ");
+    rt_dec(user_readable);
+    rt_puts(" readable from U-mode\n");
+    rt_verdict_val(user_high_served == 0 && user_writes_served_ro == 0 && user_readable >= 3,
+                   "csr: from U-mode, every S-, H- and M-level number traps and read-only ones refuse writes",
+                   "served above U", user_high_served);
+
     /* the hart is unharmed: its trap setup, and a timer through the SBI */
     /* sstatus.FS (and SD) may now say Dirty, the sweep wrote the FP CSRs; SPIE and SPP
      * are whatever the last trap and sret left */
     uint64_t fs = 3ULL << 13 | 1ULL << 63 | 1 << 5 | 1 << 8;
     uint64_t sstatus1 = csr_read(0x100, &t);
-    rt_verdict_val(csr_read(0x105, &t) == stvec0 && (sstatus1 & ~fs) == (sstatus0 & ~fs) &&
-                   csr_read(0x104, &t) == sie0 && csr_read(SATP, &t) == 0,
-                   "csr: stvec, sstatus, sie and satp are as before", "sstatus", sstatus1);
+    unsigned changed = (csr_read(0x105, &t) != stvec0) | ((sstatus1 & ~fs) != (sstatus0 & ~fs)) << 1 |
+                       (csr_read(0x104, &t) != sie0) << 2 | (csr_read(SATP, &t) != 0) << 3;
+    rt_verdict_val(!changed, "csr: stvec, sstatus, sie and satp are as before", "changed", changed);
     sbi_call(0x54494d45, 0, (long)(rdtime() + 10000), 0, 0); /* TIME: 1 ms from now */
     bool fired = false;
     for (uint64_t end = rdtime() + 2000000; !fired && rdtime() < end;)

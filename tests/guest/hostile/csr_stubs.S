@@ -28,3 +28,38 @@ csr_write_stubs:
 	.set n, n + 1
 	.endr
 	.option pop
+
+/* csr_user_call(fn): runs fn in U-mode on this stack; fn ends with ecall, and the trap
+ * handler (rt_trap, cause 8) comes back to 1: in S-mode, where the stack pointer, the
+ * return address and the callee-saved registers are taken back (fn never returned, so it
+ * did not restore them itself). */
+	.text
+	.globl csr_user_call
+csr_user_call:
+	addi	sp, sp, -112
+	sd	ra, 0(sp)
+	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11
+	sd	s\n, (8 + 8 * \n)(sp)
+	.endr
+	la	t0, csr_user_sp
+	sd	sp, 0(t0)
+	la	t0, 1f
+	la	t1, rt_user_return
+	sd	t0, 0(t1)
+	csrw	sepc, a0
+	li	t0, 1 << 8
+	csrc	sstatus, t0	/* SPP = U */
+	sret
+1:	la	t0, csr_user_sp
+	ld	sp, 0(t0)
+	ld	ra, 0(sp)
+	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11
+	ld	s\n, (8 + 8 * \n)(sp)
+	.endr
+	addi	sp, sp, 112
+	ret
+
+	.bss
+	.balign 8
+csr_user_sp:
+	.space 8

@@ -3,6 +3,7 @@
 #include "rt.h"
 
 volatile struct trap_record rt_last = { NO_TRAP, 0, 0, 0 };
+uint64_t rt_user_return;
 static unsigned checks, failures;
 
 void rt_putc(char c)
@@ -103,6 +104,12 @@ void rt_trap(uint64_t *f)
     rt_last.tval = tval;
     rt_last.epc = f[0];
     rt_last.count++;
+    if (cause == 8 && rt_user_return) { /* ecall from U-mode: back to S where it was left */
+        f[0] = rt_user_return;
+        /* SPP = S, and SPIE = 0 so that S-mode goes on with interrupts off, as before */
+        __asm__ volatile("csrs sstatus, %0; csrc sstatus, %1" ::"r"(1UL << 8), "r"(1UL << 5));
+        return;
+    }
     if (cause == CAUSE_FETCH_MISALIGNED || cause == CAUSE_FETCH_ACCESS || cause == CAUSE_FETCH_PAGE) {
         f[0] = f[1]; /* back to the caller of the bad code */
         return;

@@ -48,6 +48,8 @@ struct trap_record {
 };
 extern volatile struct trap_record rt_last;
 void rt_clear_trap(void);
+/* Where an ecall from U-mode returns to, in S-mode (0: no U-mode code runs). */
+extern uint64_t rt_user_return;
 
 void rt_putc(char c);
 void rt_puts(const char *s);
