@@ -144,6 +144,14 @@ GUESTS = {
         "mmio: CLINT, every register", "mmio: PLIC, every kind of register", "mmio: virtio slots",
         "mmio: holes in the memory map", "mmio: time still moves",
         "mmio: a timer set through the SBI still fires"]),
+    "sbi": spec("sbi", ["--smp", "2"], ["sbi: " + v for v in (
+        "unknown extension", "IPI, hart mask base 2^64-2 + 1 wraps", "IPI to hart 8",
+        "IPI to all harts", "remote sfence.vma on every hart", "remote fence.i to hart 40",
+        "start hart 99", "start at RAM_END-2", "start on MMIO", "start at 2^64-4", "start myself",
+        "console write across RAM_END", "console write of 2^64-1 bytes", "console read into MMIO",
+        "a good console write", "info of PMU counter 1000", "reset of type 2^32-1",
+        "shutdown for reserved reason 2", "shutdown for an unimplemented SBI-specific reason",
+        "legacy getchar", "start hart 1 at good code")]),
 }
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|"
                        r"SUMMARY: \w+Sanitizer")
