@@ -86,7 +86,11 @@ r = subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", disk, qco
 guest.check(r.returncode == 0, "qemu-img makes a qcow2 copy of the disk")
 ALL_DEVICES = ["--disk", disk, "--net", "user", "--rng", "--balloon"]
 DESC_VERDICTS = (["%s: good request first ok" % dev for dev in DEVICES]
-                 + ["blk: %s -> " % a for a in BLK_SEMANTICS] + ["net: %s -> " % a for a in NET_RX])
+                 + ["blk: %s -> " % a for a in BLK_SEMANTICS] + ["net: %s -> " % a for a in NET_RX]
+                 + ["balloon: %s -> " % a for a in ("free page report across the end of RAM",
+                                                    "free page report of 2^32-1 bytes",
+                                                    "free page report not device-writable",
+                                                    "statistics of 60 GiB, then a torn one")])
 GUESTS = {
     "desc": spec("desc", ALL_DEVICES, per_device(DESC_ATTACKS) + DESC_VERDICTS,
                  len(DESC_ATTACKS), DEVICES),

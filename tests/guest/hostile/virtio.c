@@ -39,7 +39,7 @@ bool vio_find(struct vdev *d, uint32_t id)
 
 static unsigned num_queues(const struct vdev *d)
 {
-    return d->id == VIRTIO_BLK || d->id == VIRTIO_RNG ? 1 : 2;
+    return d->id == VIRTIO_BLK || d->id == VIRTIO_RNG ? 1 : d->id == VIRTIO_BALLOON ? 4 : 2;
 }
 
 unsigned vio_main_queue(const struct vdev *d)
@@ -63,9 +63,11 @@ bool vio_negotiate(struct vdev *d)
     vio_w(d, R_STATUS, VS_ACK | VS_DRIVER);
     vio_w(d, R_DRV_FEATURES_SEL, 0);
     /* INDIRECT_DESC; blk also DISCARD and WRITE_ZEROES, so their ranges get parsed; net
-     * CSUM, so the device completes checksums where the guest says */
+     * CSUM, so the device completes checksums where the guest says; the balloon STATS_VQ and
+     * FREE_PAGE_REPORTING, so it has queues 2 and 3 */
     vio_w(d, R_DRV_FEATURES, 1u << 28 | (d->id == VIRTIO_BLK ? 3u << 13 : 0) |
-                                 (d->id == VIRTIO_NET ? 1u : 0));
+                                 (d->id == VIRTIO_NET ? 1u : 0) |
+                                 (d->id == VIRTIO_BALLOON ? 1u << 1 | 1u << 5 : 0));
     vio_w(d, R_DRV_FEATURES_SEL, 1);
     vio_w(d, R_DRV_FEATURES, 1); /* VERSION_1 */
     vio_w(d, R_STATUS, VS_ACK | VS_DRIVER | VS_FEATURES_OK);
