@@ -90,7 +90,7 @@ DESC_VERDICTS = (["%s: good request first ok" % dev for dev in DEVICES]
                  + ["balloon: %s -> " % a for a in ("free page report across the end of RAM",
                                                     "free page report of 2^32-1 bytes",
                                                     "free page report not device-writable",
-                                                    "statistics of 60 GiB, then a torn one")])
+                                                    "statistics of 60 GiB, then a torn one, then reset")])
 GUESTS = {
     "desc": spec("desc", ALL_DEVICES, per_device(DESC_ATTACKS) + DESC_VERDICTS,
                  len(DESC_ATTACKS), DEVICES),
