@@ -97,6 +97,13 @@ GUESTS = {
     "desc-qcow2": spec("desc", ["--disk", qcow2 + ",format=qcow2"],
                        per_device(DESC_ATTACKS, ["blk"]) + ["blk: %s -> " % a for a in BLK_SEMANTICS],
                        len(DESC_ATTACKS), ["blk"]),
+    # the same against rate-limited devices, whose limits must not be run into debt by what
+    # they refuse or drop
+    "desc-limited": spec("desc", ["--disk", qcow2 + ",format=qcow2,bps=4000000",
+                                  "--net", "user,bps=200000"],
+                         per_device(DESC_ATTACKS, ["blk", "net"]) +
+                         ["blk: %s -> " % a for a in BLK_SEMANTICS] + ["net: %s -> " % a for a in NET_RX],
+                         len(DESC_ATTACKS), ["blk", "net"]),
     # QueueNumMax is only read: one attack fewer has a good request after it
     "transport": spec("transport", ALL_DEVICES + ["--smp", "2"],
                       per_device(TRANSPORT_ATTACKS) + ["transport: a second hart starts ok"],
