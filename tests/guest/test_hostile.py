@@ -52,7 +52,7 @@ BLK_SEMANTICS = ["read past the end of the disk", "read at sector 2^64-1",
 NET_RX = ["receive loop", "receive buffer across the end of RAM", "receive buffer not device-writable",
           "receive buffer of 1 byte", "receive buffer of 0 bytes",
           "checksum offsets at and past the frame's end"]
-TRANSPORT_ATTACKS = ["100 bring-ups and resets while the other hart notifies",
+TRANSPORT_ATTACKS = ["50 bring-ups and resets while the other hart notifies",
                      "queue size changed while running", "queue size 0 while running",
                      "queue disabled while running", "descriptor table moved while running",
                      "used ring moved past 4 GiB while running", "QueueNumMax", "queue size 3",
@@ -135,7 +135,7 @@ GUESTS = {
         "amo: amoadd.w at the UART", "amo: amoadd.d at a virtio status register"]),
     "smc": spec("smc", ["--disk", disk, "--smp", "2"], [
         "smc: addi across offset 0xffe",
-        "smc: the other hart rewrites the second page's half 500 times",
+        "smc: the other hart rewrites the second page's half 200 times",
         "smc: addi in RAM's last word, 2000 runs",
         "smc: virtio-blk reads new code over the second page's half",
         "smc: second page's half rewritten 1000 times",
