@@ -198,6 +198,7 @@ for name, g in GUESTS.items():
     guest.check(rc == 0, "%s: the VMM ends with the guest's power-off status 0 (%s) in %.1f s"
                 % (name, rc, took), run)
     guest.check(not SANITIZER.search(err), "%s: no sanitizer report on stderr" % name, run)
+    guest.check("stopping the VM" not in err, "%s: nothing but the guest ended the VM" % name, run)
     guest.check(tally is not None and tally.group(2) == "0" and not fails,
                 "%s: the guest reports all its checks passed (%s; failed: %s)"
                 % (name, tally and tally.group(0), fails[:5]), run)
