@@ -127,7 +127,12 @@ GUESTS = {
         "paging: its second page on the UART", "paging: its second page past RAM",
         "paging: its second page mapped to another frame", "paging: and back",
         "paging: load via a gigapage at RAM_END",
-        "paging: load across RAM_END through a gigapage", "paging: off again"]),
+        "paging: load across RAM_END through a gigapage",
+        "paging: load via an Sv48 level-3 table on the UART",
+        "paging: fetch via an Sv48 level-3 table past RAM",
+        "paging: store via an Sv57 level-4 table on the UART",
+        "paging: amo via an Sv57 level-4 table past RAM",
+        "paging: load via an Sv57 address that is not sign-extended", "paging: off again"]),
     "amo": spec("amo", [], [
         "amo: %s at %s -> " % (op, at) for op in ("amoadd.w", "amoadd.d", "lr.d", "sc.w", "ld", "c.sd")
         for at in ("RAM_END-2", "RAM_END", "RAM_END+8", "RAM_BASE-2", "2^64-4")] + [

@@ -220,6 +220,30 @@ int main(void)
                    "paging: load across RAM_END through a gigapage -> access or misaligned fault",
                    "cause", rt_last.cause);
 
+    /* Sv48 and Sv57: the Sv39 table hangs below a new root whose other entries point at the
+     * UART and past RAM, so the walk meets them one and two levels higher */
+    static uint64_t root48[512] __attribute__((aligned(4096)));
+    static uint64_t root57[512] __attribute__((aligned(4096)));
+    root48[0] = pte((uintptr_t)root, PTE_V);
+    root48[1] = pte(UART_BASE, PTE_V);
+    root48[2] = pte(RAM_END, PTE_V);
+    root57[0] = pte((uintptr_t)root48, PTE_V);
+    root57[1] = pte(UART_BASE, PTE_V);
+    root57[2] = pte(RAM_END, PTE_V);
+    __asm__ volatile("csrw satp, %0" ::"r"(9ULL << 60 | (uintptr_t)root48 >> 12));
+    sfence();
+    v = probe(LOAD, VA(0));
+    rt_verdict(rt_last.cause == NO_TRAP && v == 0x1234, "paging: Sv48, load via a normal page -> works");
+    all_faults(1ULL << 39, fault, "an Sv48 level-3 table on the UART");
+    all_faults(2ULL << 39, fault, "an Sv48 level-3 table past RAM");
+    __asm__ volatile("csrw satp, %0" ::"r"(10ULL << 60 | (uintptr_t)root57 >> 12));
+    sfence();
+    v = probe(LOAD, VA(0));
+    rt_verdict(rt_last.cause == NO_TRAP && v == 0x1234, "paging: Sv57, load via a normal page -> works");
+    all_faults(1ULL << 48, fault, "an Sv57 level-4 table on the UART");
+    all_faults(2ULL << 48, fault, "an Sv57 level-4 table past RAM");
+    all_faults(1ULL << 56, page_fault, "an Sv57 address that is not sign-extended");
+
     __asm__ volatile("csrw satp, zero");
     sfence();
     v = probe(LOAD, (uintptr_t)target);
