@@ -40,8 +40,9 @@ static inline uint32_t mmio_r32(uintptr_t a) { uint32_t v = *(volatile uint32_t 
 static inline void mmio_w32(uintptr_t a, uint32_t v) { mb(); *(volatile uint32_t *)a = v; }
 
 /* The last trap: its cause (NO_TRAP if none since rt_clear_trap), tval and epc. A fetch fault
- * resumes at the return address (tests reach bad code by calling it); any other exception
- * resumes after the instruction that took it. */
+ * resumes at the return address (tests reach bad code by calling it); an ecall from U-mode
+ * at rt_user_return, in S-mode; any other exception after the instruction that took it.
+ * Interrupts are not recorded: they are masked in sie and dropped. */
 struct trap_record {
     uint64_t cause, tval, epc;
     uint64_t count;
