@@ -142,11 +142,13 @@ static struct sbi_ret sbi_dbcn(const struct sbi_host *host, struct hart *h, uint
     uint64_t len = h->x[A0], addr = h->x[A1];
     if (h->x[A2] != 0)
         return fail(SBI_ERR_INVALID_PARAM);
-    if (len > 4096)
-        len = 4096; /* the spec allows a partial write; keeps one call short */
+    /* SBI 2.0 12.1: the whole buffer the caller names must be memory, even if less of it is
+     * written */
     uint8_t *p = guest_mem_ptr(h->bus->ram, addr, len);
     if (!p)
         return fail(SBI_ERR_INVALID_PARAM);
+    if (len > 4096)
+        len = 4096; /* the spec allows a partial write; keeps one call short */
     if (fid == 1)
         return ok(0); /* console input comes through the UART */
     host->console_write(host->ctx, p, len);
@@ -195,7 +197,9 @@ static struct sbi_ret sbi_dispatch(const struct sbi_host *host, struct hart *h)
     case EXT_HSM:
         return sbi_hsm(host, h, fid);
     case EXT_SRST:
-        if (fid != 0 || h->x[A0] > 2)
+        /* SBI 2.0 10.1: types 0-2 and the reasons "none" (0) and "system failure" (1); the
+         * others are reserved or platform-specific ones we do not have */
+        if (fid != 0 || (uint32_t)h->x[A0] > 2 || (uint32_t)h->x[A1] > 1)
             return fail(fid != 0 ? SBI_ERR_NOT_SUPPORTED : SBI_ERR_INVALID_PARAM);
         host->power(host->ctx, h->x[A0] == 0 ? POWER_OFF : POWER_RESET, 0);
         return ok(0);

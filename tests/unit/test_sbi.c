@@ -1,6 +1,7 @@
 /* Unit tests of the built-in SBI's hart state management (HSM): hart_start only posts a
  * request, which the target hart's own thread applies to itself, and the states follow the
- * SBI spec (STOPPED, START_PENDING, STARTED). */
+ * SBI spec (STOPPED, START_PENDING, STARTED). Also the arguments SRST and the debug console
+ * refuse. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@
 #define NUM_HARTS 2
 
 #define EXT_HSM 0x48534d
+#define EXT_SRST 0x53525354
+#define EXT_DBCN 0x4442434e
 enum { A0 = 10, A1, A2, A3, A4, A5, A6, A7 };
 enum { SBI_ERR_INVALID_PARAM = -3, SBI_ERR_INVALID_ADDRESS = -5, SBI_ERR_ALREADY_AVAILABLE = -6 };
 
@@ -45,13 +48,17 @@ static const struct hart_bus bus = {
 };
 
 static struct hart *host_hart(void *ctx, unsigned id) { (void)ctx; return &harts[id]; }
-static void host_console(void *ctx, const uint8_t *buf, size_t len) { (void)ctx; (void)buf; (void)len; }
-static void host_power(void *ctx, enum power_action a, int code) { (void)ctx; (void)a; (void)code; }
+static size_t console_bytes;
+static int power_calls;
+static void host_console(void *ctx, const uint8_t *buf, size_t len) { (void)ctx; (void)buf; console_bytes += len; }
+static void host_power(void *ctx, enum power_action a, int code) { (void)ctx; (void)a; (void)code; power_calls++; }
 static const struct sbi_host host = { NULL, NUM_HARTS, host_hart, host_console, host_power };
 
 static int setup(void **state)
 {
     (void)state;
+    console_bytes = 0;
+    power_calls = 0;
     ram = (struct guest_mem){ calloc(1, RAM_SIZE), RAM_BASE, RAM_SIZE, NULL };
     for (unsigned i = 0; i < NUM_HARTS; i++)
         hart_init(&harts[i], i, &bus);
@@ -69,10 +76,11 @@ static int teardown(void **state)
     return 0;
 }
 
-/* An HSM call from hart h: returns the error, and the value in *value. */
-static int64_t hsm(struct hart *h, uint64_t fid, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t *value)
+/* An SBI call from hart h: returns the error, and the value in *value. */
+static int64_t call(struct hart *h, uint64_t eid, uint64_t fid, uint64_t a0, uint64_t a1, uint64_t a2,
+                    uint64_t *value)
 {
-    h->x[A7] = EXT_HSM;
+    h->x[A7] = eid;
     h->x[A6] = fid;
     h->x[A0] = a0;
     h->x[A1] = a1;
@@ -81,6 +89,11 @@ static int64_t hsm(struct hart *h, uint64_t fid, uint64_t a0, uint64_t a1, uint6
     if (value)
         *value = h->x[A1];
     return (int64_t)h->x[A0];
+}
+
+static int64_t hsm(struct hart *h, uint64_t fid, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t *value)
+{
+    return call(h, EXT_HSM, fid, a0, a1, a2, value);
 }
 
 static void test_hart_start_posts_a_request_the_target_applies_itself(void **state)
@@ -165,12 +178,42 @@ static void test_stopped_hart_thread_wakes_and_starts_itself(void **state)
     assert_true(hart_started(target));
 }
 
+static void test_srst_refuses_reserved_types_and_reasons(void **state)
+{
+    (void)state;
+    struct hart *h = &harts[0];
+    assert_int_equal(call(h, EXT_SRST, 0, 3, 0, 0, NULL), SBI_ERR_INVALID_PARAM);
+    assert_int_equal(call(h, EXT_SRST, 0, 0xffffffff, 0, 0, NULL), SBI_ERR_INVALID_PARAM);
+    assert_int_equal(call(h, EXT_SRST, 0, 0, 2, 0, NULL), SBI_ERR_INVALID_PARAM);
+    assert_int_equal(call(h, EXT_SRST, 0, 0, 0xe0000000, 0, NULL), SBI_ERR_INVALID_PARAM);
+    assert_int_equal(call(h, EXT_SRST, 0, 0, 0xf0000001, 0, NULL), SBI_ERR_INVALID_PARAM);
+    assert_int_equal(power_calls, 0);
+    assert_int_equal(call(h, EXT_SRST, 0, 0, 1, 0, NULL), 0); /* shutdown, system failure */
+    assert_int_equal(power_calls, 1);
+}
+
+static void test_dbcn_write_checks_the_whole_buffer_then_writes_part(void **state)
+{
+    (void)state;
+    struct hart *h = &harts[0];
+    uint64_t n = 99;
+    assert_int_equal(call(h, EXT_DBCN, 0, UINT64_MAX, RAM_BASE, 0, NULL), SBI_ERR_INVALID_PARAM);
+    assert_int_equal(call(h, EXT_DBCN, 0, RAM_SIZE + 1, RAM_BASE, 0, NULL), SBI_ERR_INVALID_PARAM);
+    assert_int_equal(call(h, EXT_DBCN, 0, 16, RAM_BASE + RAM_SIZE - 8, 0, NULL), SBI_ERR_INVALID_PARAM);
+    assert_int_equal(console_bytes, 0);
+    assert_int_equal(call(h, EXT_DBCN, 0, 8192, RAM_BASE, 0, &n), 0);
+    assert_int_equal(n, 4096); /* a partial write, which the spec allows */
+    assert_int_equal(console_bytes, 4096);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hart_start_posts_a_request_the_target_applies_itself, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hart_start_checks_hart_and_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stopped_hart_thread_wakes_and_starts_itself, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_srst_refuses_reserved_types_and_reasons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dbcn_write_checks_the_whole_buffer_then_writes_part, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -621,6 +621,29 @@ static void offer_arp_requests(unsigned count)
     wr(nd, R_QUEUE_NOTIFY, 1);
 }
 
+static const struct ratelimit_config tx_100k_per_s = { .bandwidth = { 10000, 0, 100 } };
+
+static int setup_net_tx_bandwidth(void **state)
+{
+    net_tx_limit = &tx_100k_per_s;
+    return setup_net(state);
+}
+
+/* A transmit chain naming 14 MiB is no frame: it is dropped, and costs no bandwidth. Were
+ * it charged, the debt would hold the NIC for minutes, through resets too. */
+static void test_net_dropped_oversize_tx_costs_no_bandwidth(void **state)
+{
+    (void)state;
+    for (unsigned i = 0; i < 7; i++)
+        set_desc(q_desc(1), i, RAM_BASE, RAM_SIZE, i < 6 ? F_NEXT : 0, (uint16_t)(i + 1));
+    assert_int_equal(submit(nd, 1, 0), 0);
+    post_rx();
+    arp_request(gp(DATA + HDR_LEN));
+    memset(gp(DATA), 0, HDR_LEN);
+    assert_int_equal(send_tx(7, HDR_LEN + 42), 0);
+    assert_true(wait_arp_reply());
+}
+
 static void test_net_tx_limit_holds_frames_without_dropping(void **state)
 {
     (void)state;
@@ -710,6 +733,8 @@ int main(void)
         TN(test_net_needs_csum_beyond_frame),
         TN(test_net_tx_loop_needs_reset),
         TN(test_net_rx_loop_needs_reset),
+        cmocka_unit_test_setup_teardown(test_net_dropped_oversize_tx_costs_no_bandwidth,
+                                        setup_net_tx_bandwidth, teardown_net),
         cmocka_unit_test_setup_teardown(test_net_tx_limit_holds_frames_without_dropping,
                                         setup_net_tx_limit, teardown_net),
         cmocka_unit_test_setup_teardown(test_net_rx_limit_holds_frames_in_backend,

@@ -1412,6 +1412,33 @@ static void test_blk_request_of_aliased_buffers_is_bounded(void **state)
     assert_int_equal(*gp(STAT), 0);
 }
 
+/* 4 KiB/s and indirect descriptors */
+static int setup_blk_slow_indirect(void **state)
+{
+    bf_limit = &limit_slow;
+    bf_features = 1ULL << 28;
+    return setup_blk(state);
+}
+
+/* The refused 18 MiB read moves nothing and costs no bandwidth: were it charged, the next
+ * read would wait hours at 4 KiB/s, through resets too. */
+static void test_blk_refused_request_costs_no_bandwidth(void **state)
+{
+    enum { SEGS = 36, SEG_LEN = 512 << 10 };
+    const uint64_t seg = RAM_BASE + 0x80000;
+    put_hdr(HDR, T_IN, 0);
+    set_desc(TABLE, 0, HDR, 16, F_NEXT, 1);
+    for (unsigned i = 1; i <= SEGS; i++)
+        set_desc(TABLE, i, seg, SEG_LEN, F_NEXT | F_WRITE, (uint16_t)(i + 1));
+    set_desc(TABLE, SEGS + 1, STAT, 1, F_WRITE, 0);
+    set_desc(DESC, 0, TABLE, 16 * (SEGS + 2), F_INDIRECT, 0);
+    assert_int_equal(submit(0), 1);
+    assert_int_equal(*gp(STAT), 1); /* IOERR */
+    uint32_t n;
+    assert_int_equal(rw_request(T_IN, 0, 512, &n), 0);
+    assert_int_equal(n, 513);
+}
+
 /* A driver that keeps the ring full: its feeder offers a 512 KiB read whenever there is room. */
 static volatile bool feeding, resetting;
 
@@ -1541,6 +1568,7 @@ int main(void)
         TBL(test_blk_rate_limit_counts_ops, setup_blk_ops),
         TBL(test_blk_held_request_yields_to_new_limit_and_reset, setup_blk_slow),
         TBL(test_blk_request_of_aliased_buffers_is_bounded, setup_blk_big),
+        TBL(test_blk_refused_request_costs_no_bandwidth, setup_blk_slow_indirect),
         TBL(test_blk_reset_cuts_into_a_ring_that_never_empties, setup_blk_deep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -209,6 +209,8 @@ static uint64_t admit(struct virtio_blk *b, const struct virtq_req *r)
         bytes = r->in_len - 1;
     else if (type == T_OUT)
         bytes = r->out_len - 16;
+    if (bytes > MAX_REQ_BYTES)
+        bytes = 0; /* serve() refuses it and moves nothing: a debt of 60 GiB would outlast resets */
     uint64_t now = ratelimit_clock_ns();
     uint64_t wait = ratelimit_consume(&b->rl, bytes, now);
     if (wait) {

@@ -15,6 +15,7 @@
 #define QUEUE_SIZE 128
 #define CONFIG_SIZE 12 /* cols, rows, max_nr_ports, emerg_wr */
 #define TX_BATCH 64    /* transmit requests per hold of the lock; then the thread comes back */
+#define TX_SLICE (1u << 20) /* bytes of one request written per hold of the lock */
 
 struct virtio_console {
     struct virtio_dev vdev;
@@ -37,10 +38,15 @@ static void con_config_read(void *ctx, uint32_t off, unsigned size, uint64_t *va
     *val = v;
 }
 
-/* Writes what it can of the pending transmit request; true when it is all out. */
+/* Writes what it can of the pending transmit request; true when it is all out. At most
+ * TX_SLICE bytes a call, and none once a reset waits: one request may name the same RAM a
+ * thousand times over (60 GiB in 64 MiB of RAM), and the vCPU resetting the device waits
+ * for this lock. The rest goes on when out_fd polls writable again, unless the reset came. */
 static bool tx_write(struct virtio_console *c)
 {
-    for (;;) {
+    for (size_t slice = 0;; slice++) {
+        if (slice == TX_SLICE / 4096 || virtio_worker_cut_in_wanted(&c->w))
+            return false;
         uint8_t buf[4096];
         size_t n = virtq_copy_from_out(&c->tx, c->tx_off, buf, sizeof(buf));
         if (!n)

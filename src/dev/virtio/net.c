@@ -182,11 +182,14 @@ static void net_tx(struct virtio_net *n)
                 break;
             }
             size_t len = n->tx_req.out_len;
-            if ((wait = ratelimit_consume(&n->tx_rl, len > hl ? len - hl : 0, now))) {
+            bool goes = len > hl && len - hl <= NET_FRAME_MAX; /* else dropped below */
+            /* only a frame that goes out costs bandwidth: one chain may name 60 GiB, and a
+             * debt that large would outlast resets */
+            if ((wait = ratelimit_consume(&n->tx_rl, goes ? len - hl : 0, now))) {
                 virtq_unpop(q);
                 break;
             }
-            if (len > hl && len - hl <= NET_FRAME_MAX) {
+            if (goes) {
                 uint8_t hdr[HDR_LEN];
                 virtq_copy_from_out(&n->tx_req, 0, hdr, hl);
                 size_t got = virtq_copy_from_out(&n->tx_req, hl, n->tx_frame, len - hl);
