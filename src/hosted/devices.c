@@ -178,7 +178,9 @@ static int attach_net(struct vm_devices *d, struct board *b, const struct spec_n
 static void console_destroy(void *m) { virtio_console_destroy(m); }
 
 /* --hvc pty: a new pseudo-terminal in raw mode, its name printed for the user;
- * --hvc file:PATH: output appended to PATH, no input. */
+ * --hvc file:PATH: output appended to PATH, no input; past HVC_FILE_CAP the file empties and
+ * starts again, so that a guest cannot fill the host's disk. */
+#define HVC_FILE_CAP (16 * MiB)
 static int attach_hvc(struct vm_devices *d, struct board *b, const char *spec, char *err,
                       size_t errlen)
 {
@@ -220,6 +222,8 @@ static int attach_hvc(struct vm_devices *d, struct board *b, const char *spec, c
         snprintf(err, errlen, "cannot create the virtio console");
         return -ENOMEM;
     }
+    if (in < 0)
+        virtio_console_cap_output(c, HVC_FILE_CAP);
     return plug(d, b, virtio_console_dev(c), c, console_destroy, err, errlen);
 }
 

@@ -68,4 +68,21 @@ guest.check(rc == 0, "corral exits 0 (rc=%s)" % rc)
 if guest._failures:
     print(text[-2000:])
     print(hvc)
+
+# ---- --hvc file: 17 MiB of output leave a file of at most 16 MiB that ends with the last line
+path = os.path.join(d, "hvc.out")
+chatty = """#!/bin/sh
+yes 0123456789abcdef0123456789abcdef0123456789abcdef012345678 | head -c 17825792 > /dev/hvc0
+echo LAST-LINE > /dev/hvc0
+"""
+initrd = guest.autorun_initrd(a["CORRAL_INITRD"], chatty, d)
+r = subprocess.run([corral, "run", "--kernel", a["CORRAL_KERNEL"], "--initrd", initrd, "--mem", "256M",
+                    "--hvc", "file:" + path, "--append", "console=ttyS0 quiet"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                   timeout=300)
+size = os.path.getsize(path) if os.path.exists(path) else -1
+tail = open(path, "rb").read()[-64:] if size > 0 else b""
+guest.check(r.returncode == 0 and 0 < size <= 16 << 20 and b"LAST-LINE" in tail,
+            "--hvc file: 17 MiB of guest output leave %d bytes (at most 16 MiB), the last line "
+            "kept" % size)
 guest.finish()

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dev/virtio/console.h"
@@ -25,6 +26,7 @@ struct virtio_console {
     bool tx_pending;
     size_t tx_off;
     struct virtq_req tx, rx;
+    uint64_t out_cap, out_size; /* out_fd a file: it starts again past out_cap (0: no cap) */
 };
 
 static void con_config_read(void *ctx, uint32_t off, unsigned size, uint64_t *val)
@@ -51,7 +53,11 @@ static bool tx_write(struct virtio_console *c)
         size_t n = virtq_copy_from_out(&c->tx, c->tx_off, buf, sizeof(buf));
         if (!n)
             return true;
+        if (c->out_cap && c->out_size + n > c->out_cap && !ftruncate(c->out_fd, 0))
+            c->out_size = 0; /* a chatty guest cannot fill the host's disk */
         ssize_t w = write(c->out_fd, buf, n);
+        if (w > 0)
+            c->out_size += (uint64_t)w;
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno == EAGAIN)
@@ -189,6 +195,13 @@ static const struct virtio_ops con_ops = {
     .config_size = CONFIG_SIZE, .config_read = con_config_read,
     .notify = con_notify, .start = con_start, .reset = con_reset, .hold = con_hold,
 };
+
+void virtio_console_cap_output(struct virtio_console *c, uint64_t cap)
+{
+    struct stat st;
+    c->out_size = fstat(c->out_fd, &st) ? 0 : (uint64_t)st.st_size;
+    c->out_cap = cap;
+}
 
 struct virtio_console *virtio_console_create(const struct virtio_slot *slot, int in_fd, int out_fd)
 {

@@ -11,6 +11,9 @@ struct virtio_console;
  * owns both descriptors (closes them on destroy; they may be the same). */
 struct virtio_console *virtio_console_create(const struct virtio_slot *slot, int in_fd, int out_fd);
 struct virtio_dev *virtio_console_dev(struct virtio_console *c);
+/* OUT_FD is a file: once it would grow past CAP bytes it is emptied and starts again (as
+ * a background VM's console.log does). Before the device starts. */
+void virtio_console_cap_output(struct virtio_console *c, uint64_t cap);
 void virtio_console_destroy(struct virtio_console *c);
 
 #endif
