@@ -310,7 +310,10 @@ int devices_attach(struct board *b, const struct vm_spec *vs, struct blk_backend
 
 int devices_power_button(struct vm_devices *d)
 {
-    return d && d->power ? virtio_input_press_power(d->power) : -ENODEV;
+    if (!d || !d->power)
+        return -ENODEV;
+    int rc = virtio_input_press_power(d->power);
+    return rc == -ENODEV ? -ENOTCONN : rc; /* the button is there; no driver listens to it */
 }
 
 int devices_balloon_set(struct vm_devices *d, uint64_t mib)

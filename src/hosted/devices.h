@@ -17,7 +17,8 @@ int devices_open_disks(const struct vm_spec *s, struct blk_backend **be, char *e
  * SWITCH_ROOT holds one folder per virtual switch. On failure err holds a one-line reason. */
 int devices_attach(struct board *b, const struct vm_spec *vs, struct blk_backend **disks,
                    const char *switch_root, struct vm_devices **out, char *err, size_t errlen);
-/* Presses the power button (virtio-input KEY_POWER); -ENODEV without one. */
+/* Presses the power button (virtio-input KEY_POWER); -ENODEV without one, -ENOTCONN when
+ * the guest has no driver for it (yet), -EAGAIN when presses are still queued. */
 int devices_power_button(struct vm_devices *d);
 /* Sets the balloon's size in MiB; -ENODEV without a balloon. */
 int devices_balloon_set(struct vm_devices *d, uint64_t mib);

@@ -90,8 +90,11 @@ static void on_signal(struct vmm *m, int sfd)
         }
         if (vm_state(m->vm) == VM_PAUSED)
             vm_resume(m->vm); /* a paused guest cannot hear the button */
-        if (vm_power_button(m->vm)) {
-            fprintf(stderr, "corral: signal %u and no power button: stopping the VM\n", si.ssi_signo);
+        int rc = vm_power_button(m->vm);
+        if (rc == -ENOTCONN || rc == -ENODEV) {
+            fprintf(stderr, "corral: signal %u and %s: stopping the VM\n", si.ssi_signo,
+                    rc == -ENODEV ? "no power button"
+                                  : "the guest has no driver for its power button");
             vm_stop(m->vm);
         }
     }
