@@ -1,0 +1,96 @@
+/* Boot: the first hart finds the machine in the device tree, prints the banner and starts
+ * the others; then every hart goes to what it runs. */
+#include <string.h>
+
+#include "arch/riscv/cpu.h"
+#include "arch/riscv/csr.h"
+#include "arch/riscv/sbi_call.h"
+#include "core/console.h"
+#include "core/platform.h"
+
+void boot_main(uint64_t hartid, const void *dtb);
+void secondary_main(uint64_t hartid, uint64_t index);
+
+static struct ns16550 uart;
+extern char __image_start[], __image_end[];
+
+static void print_banner(uint64_t boot_hartid, const void *dtb)
+{
+    const struct platform *p = &platform;
+    kprintf("corral-bm %s: bare-metal hypervisor, boot hart %lu, device tree at %p\n",
+            CORRAL_VERSION, boot_hartid, dtb);
+    kprintf("corral-bm: image 0x%lx-0x%lx\n", (uint64_t)__image_start, (uint64_t)__image_end);
+    kprintf("corral-bm: memory 0x%lx-0x%lx (%lu MiB)\n", p->mem_base,
+            p->mem_base + p->mem_size, p->mem_size >> 20);
+    kprintf("corral-bm: harts %u:", p->num_harts);
+    for (unsigned i = 0; i < p->num_harts; i++)
+        kprintf(" %lu%s", p->hartid[i], p->hart_has_h[i] ? "" : "(no H)");
+    kprintf("\n");
+    kprintf("corral-bm: timer %s, timebase %lu Hz\n", p->sstc ? "sstc" : "sbi", p->timebase);
+    kprintf("corral-bm: uart ns16550a at 0x%lx irq %u\n", p->uart.base, p->uart.irq);
+    if (p->plic.size)
+        kprintf("corral-bm: plic at 0x%lx size 0x%lx, %u sources\n", p->plic.base, p->plic.size,
+                p->plic_ndev);
+    else
+        kprintf("corral-bm: no plic\n");
+    kprintf("corral-bm: virtio-mmio slots %u:", p->num_virtio);
+    for (unsigned i = 0; i < p->num_virtio; i++)
+        kprintf(" 0x%lx/%u", p->virtio[i].base, p->virtio[i].irq);
+    kprintf("\n");
+}
+
+/* Starts every other hart through SBI HSM; returns how many came up. */
+static unsigned start_harts(uint64_t boot_hartid)
+{
+    unsigned up = 1;
+    for (unsigned i = 0; i < platform.num_harts; i++) {
+        if (platform.hartid[i] == boot_hartid)
+            continue;
+        long err = fw_hart_start(platform.hartid[i], (uint64_t)_secondary_entry, i);
+        if (err) {
+            kprintf("corral-bm: hart %lu: start failed (SBI error %ld)\n", platform.hartid[i], err);
+            continue;
+        }
+        /* one second of timebase for the hart to reach C */
+        uint64_t deadline = csr_read(CSR_TIME) + platform.timebase;
+        while (!__atomic_load_n(&cpus[i].up, __ATOMIC_ACQUIRE) && csr_read(CSR_TIME) < deadline)
+            ;
+        if (cpus[i].up) {
+            kprintf("corral-bm: hart %lu up\n", platform.hartid[i]);
+            up++;
+        } else {
+            kprintf("corral-bm: hart %lu did not come up\n", platform.hartid[i]);
+        }
+    }
+    return up;
+}
+
+void boot_main(uint64_t hartid, const void *dtb)
+{
+    const char *why = "";
+    if (!dtb || ((uintptr_t)dtb & 7) || platform_probe(dtb, &why) < 0) {
+        kprintf("corral-bm: cannot boot: %s\n", why);
+        fw_shutdown(1);
+    }
+    uart = (struct ns16550){ platform.uart.base, platform.uart_shift, platform.uart_width };
+    ns16550_init(&uart);
+    console_use_uart(&uart);
+    int index = platform_hart_index(hartid);
+    if (index < 0) {
+        kprintf("corral-bm: boot hart %lu is not in the device tree\n", hartid);
+        fw_shutdown(1);
+    }
+    cpu_init((unsigned)index, hartid);
+    /* This call chain stays on the boot stack (entry.S); traps use the hart's own. */
+    print_banner(hartid, dtb);
+    unsigned up = start_harts(hartid);
+    kprintf("corral-bm: %u of %u harts up\n", up, platform.num_harts);
+    kprintf("corral-bm: no VMs described; shutting down\n");
+    fw_shutdown(0);
+}
+
+void secondary_main(uint64_t hartid, uint64_t index)
+{
+    cpu_init((unsigned)index, hartid);
+    cpu_idle();
+}
