@@ -10,7 +10,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "boot/sbi.h"
+#include "boot/sbi_hart.h"
 #include "cpu/exec.h"
 #include "cpu/hart.h"
 
