@@ -78,10 +78,16 @@ void kvprintf(const char *fmt, va_list ap)
         }
         char pad = ' ';
         unsigned width = 0, longs = 0;
+        size_t prec = (size_t)-1;
         if (*++fmt == '0')
             pad = '0';
         while (*fmt >= '0' && *fmt <= '9')
             width = width * 10 + (unsigned)(*fmt++ - '0');
+        if (*fmt == '.' && fmt[1] == '*') {
+            int p = va_arg(ap, int);
+            prec = p < 0 ? 0 : (size_t)p;
+            fmt += 2;
+        }
         while (*fmt == 'l' || *fmt == 'z')
             longs++, fmt++;
         switch (*fmt) {
@@ -104,7 +110,7 @@ void kvprintf(const char *fmt, va_list ap)
             break;
         case 's': {
             const char *s = va_arg(ap, const char *);
-            for (s = s ? s : "(null)"; *s; s++)
+            for (s = s ? s : "(null)"; *s && prec; s++, prec--)
                 out_c(&o, *s);
             break;
         }

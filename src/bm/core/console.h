@@ -11,7 +11,7 @@
 /* From now on output goes to u instead of the firmware. */
 void console_use_uart(struct ns16550 *u);
 void console_write(const char *buf, size_t len);
-/* printf subset: %s %c %d %u %x %p, l/ll/z modifiers, width with 0 or space padding. */
+/* printf subset: %s %.*s %c %d %u %x %p, l/ll/z modifiers, width with 0 or space padding. */
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void kvprintf(const char *fmt, va_list ap);
 

@@ -5,13 +5,17 @@
 #include "arch/riscv/cpu.h"
 #include "arch/riscv/csr.h"
 #include "arch/riscv/sbi_call.h"
+#include "arch/riscv/vcpu.h"
 #include "core/console.h"
+#include "core/mem.h"
 #include "core/platform.h"
+#include "core/vm.h"
 
 void boot_main(uint64_t hartid, const void *dtb);
 void secondary_main(uint64_t hartid, uint64_t index);
 
 static struct ns16550 uart;
+static void run_vms(const void *dtb) __attribute__((noreturn));
 extern char __image_start[], __image_end[];
 
 static void print_banner(uint64_t boot_hartid, const void *dtb)
@@ -85,12 +89,52 @@ void boot_main(uint64_t hartid, const void *dtb)
     print_banner(hartid, dtb);
     unsigned up = start_harts(hartid);
     kprintf("corral-bm: %u of %u harts up\n", up, platform.num_harts);
-    kprintf("corral-bm: no VMs described; shutting down\n");
-    fw_shutdown(0);
+    run_vms(dtb);
+}
+
+static volatile bool go;
+
+/* Every hart: runs its vCPU, or waits for one to be started. */
+static void cpu_run(struct cpu *c) __attribute__((noreturn));
+static void cpu_run(struct cpu *c)
+{
+    if (c->vcpu && c->vcpu->hsm == SBI_HSM_STARTED)
+        vcpu_enter(c, c->vcpu);
+    vcpu_park(c);
+}
+
+static void run_vms(const void *dtb)
+{
+    /* OpenSBI below the image, the image, the device tree: never a guest's */
+    mem_reserve(platform.mem_base, (uint64_t)__image_end - platform.mem_base);
+    mem_reserve((uint64_t)dtb, dt_total_size(dtb));
+    if (!gstage_supported()) {
+        kprintf("corral-bm: this hart has no Sv39x4 G-stage translation; no VMs\n");
+        fw_shutdown(1);
+    }
+    if (!platform.sstc) {
+        kprintf("corral-bm: the harts lack Sstc, which the guests' timers need; no VMs\n");
+        fw_shutdown(1);
+    }
+    unsigned n = vm_setup_all();
+    if (!n) {
+        kprintf("corral-bm: no VMs to run; shutting down\n");
+        fw_shutdown(num_vms ? 1 : 0);
+    }
+    kprintf("corral-bm: running %u VM%s\n", n, n == 1 ? "" : "s");
+    __atomic_store_n(&go, true, __ATOMIC_RELEASE);
+    fw_send_ipi(0, (uint64_t)-1);   /* every hart: wake up and look */
+    csr_clear(CSR_SIP, 1UL << IRQ_S_SOFT);
+    cpu_run(this_cpu());
 }
 
 void secondary_main(uint64_t hartid, uint64_t index)
 {
     cpu_init((unsigned)index, hartid);
-    cpu_idle();
+    csr_set(CSR_SIE, 1UL << IRQ_S_SOFT);
+    while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE)) {
+        wfi();
+        csr_clear(CSR_SIP, 1UL << IRQ_S_SOFT);
+    }
+    cpu_run(this_cpu());
 }

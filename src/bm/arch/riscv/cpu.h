@@ -25,7 +25,7 @@ struct cpu {
     unsigned index;            /* in platform.hartid[] */
     uint64_t hartid;
     volatile bool up;          /* reached C and installed its trap vector */
-    struct vcpu *current;      /* the vCPU this hart runs now, or NULL */
+    struct vcpu *vcpu;         /* the vCPU dedicated to this hart, or NULL */
 };
 
 _Static_assert(__builtin_offsetof(struct cpu, hyp_sp) == CPU_OFF_HYP_SP, "asm offsets");
