@@ -63,6 +63,10 @@ static int probe_harts(const struct dt *t)
             continue;
         if (dt_reg(t, n, ac, sc, 0, &id, &unused) < 0 || platform.num_harts == MAX_HARTS)
             continue;
+        if (!platform.num_harts) {
+            platform.isa = isa;
+            platform.mmu_type = dt_prop_str(t, n, "mmu-type");
+        }
         platform.hart_has_h[platform.num_harts] = isa && isa_has(isa, "h");
         platform.sstc = platform.sstc && isa && isa_has(isa, "sstc");
         platform.hartid[platform.num_harts++] = id;

@@ -19,6 +19,8 @@ struct platform {
     uint64_t hartid[MAX_HARTS];
     bool hart_has_h[MAX_HARTS];
     uint64_t timebase;          /* Hz */
+    const char *isa;            /* the first hart's riscv,isa and mmu-type, for guests */
+    const char *mmu_type;
     bool sstc;                  /* every hart has Sstc (stimecmp, vstimecmp) */
     struct mmio_dev uart;       /* uart.size == 0: none */
     unsigned uart_shift, uart_width;

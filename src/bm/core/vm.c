@@ -15,6 +15,7 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu.h"
 #include "boot/loader.h"
+#include "core/guest_dt.h"
 #include "core/mem.h"
 #include "core/platform.h"
 #include "core/vm.h"
@@ -155,13 +156,16 @@ static int build_vm(struct vm *vm)
     vm->entry = img.entry;
     vm->sbi = vm_sbi_ops;
     vm->sbi.num_harts = vm->num_vcpus;
+    /* the initrd at the top of RAM, page aligned; the device tree below it */
+    uint64_t top = VM_RAM_GPA + vm->ram_size;
     if (vm->initrd.size) {
-        /* at the top of RAM, page aligned, clear of the kernel */
-        uint64_t at = (VM_RAM_GPA + vm->ram_size - vm->initrd.size) & ~4095ULL;
-        if (vm->initrd.size > vm->ram_size || at < img.end ||
-            boot_place(&vm->mem, at, (const void *)vm->initrd.base, vm->initrd.size) < 0)
+        top = (top - vm->initrd.size) & ~4095ULL;
+        if (vm->initrd.size > vm->ram_size || top < img.end ||
+            boot_place(&vm->mem, top, (const void *)vm->initrd.base, vm->initrd.size) < 0)
             return reject(vm, "initrd does not fit in its memory");
     }
+    if (guest_dt_build(vm, top, top, vm->initrd.size, img.end) < 0)
+        return reject(vm, "no room for its device tree");
     return assign_harts(vm);
 }
 
@@ -184,9 +188,18 @@ unsigned vm_setup_all(void)
             continue;
         num_vms++;
     }
-    /* modules first, so that no RAM slice lands on one */
+    /* modules may not cover the firmware, the image or the tree (reserved by now) */
     for (unsigned i = 0; i < num_vms; i++) {
         struct vm *vm = &vms[i];
+        if (vm->state == VM_DESCRIBED && (mem_overlaps_reserved(vm->kernel.base, vm->kernel.size)
+            || (vm->initrd.size && mem_overlaps_reserved(vm->initrd.base, vm->initrd.size))))
+            reject(vm, "a module overlaps the firmware, the hypervisor or the device tree");
+    }
+    /* then reserve them, so that no RAM slice lands on one */
+    for (unsigned i = 0; i < num_vms; i++) {
+        struct vm *vm = &vms[i];
+        if (vm->state != VM_DESCRIBED)
+            continue;
         if (mem_reserve(vm->kernel.base, vm->kernel.size) < 0 ||
             (vm->initrd.size && mem_reserve(vm->initrd.base, vm->initrd.size) < 0))
             reject(vm, "too many modules");
