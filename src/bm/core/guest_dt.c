@@ -86,6 +86,17 @@ static void write_cpus(struct fdtw *w, const struct vm *vm)
     fdtw_end_node(w);
 }
 
+/* reg = <base size> in two cells each */
+static void reg_prop(struct fdtw *w, uint64_t base, uint64_t size)
+{
+    uint8_t reg[16];
+    for (int i = 0; i < 8; i++) {
+        reg[i] = (uint8_t)(base >> (56 - 8 * i));
+        reg[8 + i] = (uint8_t)(size >> (56 - 8 * i));
+    }
+    fdtw_prop(w, "reg", reg, 16);
+}
+
 int guest_dt_build(struct vm *vm, uint64_t top, uint64_t initrd_gpa, uint64_t initrd_size,
                    uint64_t kernel_end)
 {
@@ -100,21 +111,32 @@ int guest_dt_build(struct vm *vm, uint64_t top, uint64_t initrd_gpa, uint64_t in
     fdtw_node(w, "chosen");
     if (vm->bootargs)
         fdtw_prop_str(w, "bootargs", vm->bootargs);
+    if (vm->uart)
+        fdtw_prop_str(w, "stdout-path", "/soc/serial@10000000");
     if (initrd_size) {
         fdtw_prop_u64(w, "linux,initrd-start", initrd_gpa);
         fdtw_prop_u64(w, "linux,initrd-end", initrd_gpa + initrd_size);
     }
     fdtw_end_node(w);
     write_cpus(w, vm);
+    if (vm->uart) {
+        unit_name(name, "serial@", VM_UART_GPA);
+        fdtw_node(w, "soc");
+        fdtw_prop_u32(w, "#address-cells", 2);
+        fdtw_prop_u32(w, "#size-cells", 2);
+        fdtw_prop_str(w, "compatible", "simple-bus");
+        fdtw_prop(w, "ranges", NULL, 0);
+        fdtw_node(w, name);
+        fdtw_prop_str(w, "compatible", "ns16550a");
+        reg_prop(w, VM_UART_GPA, VM_UART_SIZE);
+        fdtw_prop_u32(w, "clock-frequency", 3686400);
+        fdtw_end_node(w);
+        fdtw_end_node(w);
+    }
     unit_name(name, "memory@", VM_RAM_GPA);
     fdtw_node(w, name);
     fdtw_prop_str(w, "device_type", "memory");
-    uint8_t reg[16];
-    for (int i = 0; i < 8; i++) {
-        reg[i] = (uint8_t)(VM_RAM_GPA >> (56 - 8 * i));
-        reg[8 + i] = (uint8_t)(vm->ram_size >> (56 - 8 * i));
-    }
-    fdtw_prop(w, "reg", reg, 16);
+    reg_prop(w, VM_RAM_GPA, vm->ram_size);
     fdtw_end_node(w);
     fdtw_end_node(w);
     int size = fdtw_finish(w);

@@ -1,5 +1,6 @@
 /* Boot: the first hart finds the machine in the device tree, prints the banner and starts
  * the others; then every hart goes to what it runs. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch/riscv/cpu.h"
@@ -117,6 +118,7 @@ static void run_vms(const void *dtb)
         fw_shutdown(1);
     }
     unsigned n = vm_setup_all();
+    alloc_seal();
     if (!n) {
         kprintf("corral-bm: no VMs to run; shutting down\n");
         fw_shutdown(num_vms ? 1 : 0);

@@ -15,6 +15,7 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu.h"
 #include "boot/loader.h"
+#include "dev/uart16550.h"
 #include "core/guest_dt.h"
 #include "core/mem.h"
 #include "core/platform.h"
@@ -135,6 +136,25 @@ static int assign_harts(struct vm *vm)
     return 0;
 }
 
+static long uart_out(void *ctx, const uint8_t *buf, size_t len)
+{
+    vm_console_write(ctx, buf, len);
+    return (long)len;
+}
+
+/* The guest's devices: the shared models of src/dev, reached through G-stage faults. */
+static int add_devices(struct vm *vm)
+{
+    struct char_backend out = { uart_out, vm };
+    struct irq_line no_irq = { NULL, NULL, 0 };   /* no virtual PLIC yet: Linux polls */
+    vm->uart = uart16550_create(&out, &no_irq);
+    if (!vm->uart)
+        return reject(vm, "no room for its device models");
+    vm->mmio[vm->num_mmio++] = (struct mmio_region){ "uart", VM_UART_GPA, VM_UART_SIZE,
+                                                     vm->uart, uart16550_read, uart16550_write };
+    return 0;
+}
+
 /* Takes a slice of RAM, maps it, and copies the kernel (and initrd) into it. */
 static int build_vm(struct vm *vm)
 {
@@ -164,6 +184,8 @@ static int build_vm(struct vm *vm)
             boot_place(&vm->mem, top, (const void *)vm->initrd.base, vm->initrd.size) < 0)
             return reject(vm, "initrd does not fit in its memory");
     }
+    if (add_devices(vm) < 0)
+        return -ENOMEM;
     if (guest_dt_build(vm, top, top, vm->initrd.size, img.end) < 0)
         return reject(vm, "no room for its device tree");
     return assign_harts(vm);

@@ -11,10 +11,14 @@
 #include "core/console.h"
 #include "core/limits.h"
 #include "corral/guest_mem.h"
+#include "corral/mmio.h"
 
 #define VM_RAM_GPA    0x80000000ULL  /* guest RAM starts where it does on virt */
 #define VM_KERNEL_OFF (2ULL << 20)   /* the kernel goes 2 MiB into RAM, as firmware puts it */
 #define VM_CODE_STOPPED 255          /* exit code of a VM the hypervisor had to stop */
+#define VM_MAX_MMIO   8
+#define VM_UART_GPA   0x10000000ULL  /* the guest's devices sit where they do on virt */
+#define VM_UART_SIZE  0x100ULL
 
 enum vm_state { VM_FREE = 0, VM_DESCRIBED, VM_RUNNING, VM_OFF, VM_STOPPED };
 
@@ -25,6 +29,7 @@ enum vm_state { VM_FREE = 0, VM_DESCRIBED, VM_RUNNING, VM_OFF, VM_STOPPED };
 #define REQ_START  (1u << 3)   /* HSM hart_start: enter the guest at start_addr */
 
 struct vm;
+struct uart16550;
 
 struct vcpu {
     struct vm *vm;
@@ -52,6 +57,9 @@ struct vm {
     uint64_t harts[MAX_VCPUS]; /* corral,harts: physical hart ids asked for */
     unsigned num_harts_asked;
     struct vcpu vcpu[MAX_VCPUS];
+    struct mmio_region mmio[VM_MAX_MMIO];  /* emulated devices (src/dev models) */
+    unsigned num_mmio;
+    struct uart16550 *uart;
     struct sbi_ops sbi;        /* vm_sbi_ops with this VM's vCPU count */
     char line[160];            /* console output waiting for its newline */
     unsigned line_len;

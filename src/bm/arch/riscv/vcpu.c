@@ -2,9 +2,11 @@
  * and the guest's traps. The guest's registers live in the hart's struct cpu while it runs;
  * its VS CSRs and f registers stay in the hart, which the hypervisor never uses for anything
  * else. */
+#include <errno.h>
 #include <string.h>
 
 #include "arch/riscv/csr.h"
+#include "arch/riscv/mmio_emul.h"
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu.h"
 #include "core/platform.h"
@@ -99,6 +101,14 @@ static void guest_fault(struct cpu *c, struct vcpu *v, uint64_t scause)
     vm_exit(v->vm, VM_STOPPED, VM_CODE_STOPPED, "access outside its memory");
 }
 
+static void undecodable(struct vcpu *v, uint64_t gpa)
+{
+    kprintf("corral-bm: vm %s: vCPU %u: device access at guest physical 0x%lx by an instruction "
+            "that cannot be decoded (htinst 0x%lx), pc 0x%lx\n", v->vm->name, v->id, gpa,
+            csr_read(CSR_HTINST), csr_read(CSR_SEPC));
+    vm_exit(v->vm, VM_STOPPED, VM_CODE_STOPPED, "undecodable device access");
+}
+
 void vcpu_trap(struct cpu *c)
 {
     struct vcpu *v = c->vcpu;
@@ -108,7 +118,14 @@ void vcpu_trap(struct cpu *c)
     } else if (scause == CAUSE_ECALL_VS) {
         csr_write(CSR_SEPC, csr_read(CSR_SEPC) + 4);
         sbi_call(&v->vm->sbi, v->vm, v, c->gpr);
-    } else if (scause == CAUSE_INSN_GPF || scause == CAUSE_LOAD_GPF || scause == CAUSE_STORE_GPF) {
+    } else if (scause == CAUSE_LOAD_GPF || scause == CAUSE_STORE_GPF) {
+        uint64_t gpa = csr_read(CSR_HTVAL) << 2 | (csr_read(CSR_STVAL) & 3);
+        int err = mmio_emulate(c, v, scause, gpa);
+        if (err == -ENOENT)
+            guest_fault(c, v, scause);
+        else if (err == -EINVAL)
+            undecodable(v, gpa);
+    } else if (scause == CAUSE_INSN_GPF) {
         guest_fault(c, v, scause);
     } else {
         kprintf("corral-bm: vm %s: vCPU %u: unhandled trap scause 0x%lx stval 0x%lx pc 0x%lx\n",
