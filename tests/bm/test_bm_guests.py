@@ -83,7 +83,7 @@ bm.check("vm vm0: memory must be a multiple of 2 MiB, at least 4 MiB; not starte
          "too little memory is refused", out)
 bm.check("vm vm1: cpus missing or out of range (1..8); not started" in out,
          "too many vCPUs are refused", out)
-bm.check("vm vm2: a hart in corral,harts is missing, taken or without H; not started" in out,
+bm.check("vm vm2: a hart in corral,harts is missing or without H; not started" in out,
          "a missing hart is refused", out)
 bm.check(expect_primes in lines_of(out, "vm3") and "vm vm3: powered off (code 0)" in out,
          "the good VM runs", out)

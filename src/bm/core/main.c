@@ -95,13 +95,14 @@ void boot_main(uint64_t hartid, const void *dtb)
 
 static volatile bool go;
 
-/* Every hart: runs its vCPU, or waits for one to be started. */
+/* Every hart: runs its vCPUs, or waits for one to be started. */
 static void cpu_run(struct cpu *c) __attribute__((noreturn));
 static void cpu_run(struct cpu *c)
 {
-    if (c->vcpu && c->vcpu->hsm == SBI_HSM_STARTED)
-        vcpu_enter(c, c->vcpu);
-    vcpu_park(c);
+    if (c->nrunq > 1)
+        kprintf("corral-bm: hart %lu: %u vCPUs in %u ms time slices\n", c->hartid, c->nrunq,
+                SCHED_SLICE_MS);
+    sched_run(c);
 }
 
 static void run_vms(const void *dtb)

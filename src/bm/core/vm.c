@@ -24,7 +24,6 @@
 struct vm vms[MAX_VMS];
 unsigned num_vms;
 static unsigned vms_ended, vms_built;
-static bool hart_taken[MAX_HARTS];
 
 static int reject(struct vm *vm, const char *why)
 {
@@ -100,39 +99,44 @@ static int parse_vm(struct vm *vm, int node)
     return 0;
 }
 
-/* Gives each vCPU a hart of its own: the ones asked for, else the next free hart. */
+/* The hart a vCPU runs on: one asked for by corral,harts, else a hart with nothing on it,
+ * else the one with the fewest vCPUs, which it then shares (time slices). -1 if none. */
+static int pick_hart(struct vm *vm, unsigned i, const unsigned *load)
+{
+    if (vm->num_harts_asked) {
+        int h = platform_hart_index(vm->harts[i]);
+        return h >= 0 && platform.hart_has_h[h] && cpus[h].up && load[h] < MAX_VCPUS ? h : -1;
+    }
+    int best = -1;
+    for (unsigned j = 0; j < platform.num_harts; j++)
+        if (platform.hart_has_h[j] && cpus[j].up && load[j] < MAX_VCPUS &&
+            (best < 0 || load[j] < load[best]))
+            best = (int)j;
+    return best;
+}
+
 static int assign_harts(struct vm *vm)
 {
     int chosen[MAX_VCPUS];
-    bool taken[MAX_HARTS];
-    memcpy(taken, hart_taken, sizeof(taken));
+    unsigned load[MAX_HARTS];
+    for (unsigned j = 0; j < MAX_HARTS; j++)
+        load[j] = cpus[j].nrunq;
     for (unsigned i = 0; i < vm->num_vcpus; i++) {
-        int h = -1;
-        if (vm->num_harts_asked) {
-            h = platform_hart_index(vm->harts[i]);
-            if (h >= 0 && taken[h])
-                h = -1;
-        } else {
-            for (unsigned j = 0; j < platform.num_harts && h < 0; j++)
-                if (!taken[j] && platform.hart_has_h[j])
-                    h = (int)j;
-        }
-        if (h < 0 || !platform.hart_has_h[h] || !cpus[h].up)
-            return reject(vm, vm->num_harts_asked ? "a hart in corral,harts is missing, taken "
-                          "or without H" : "not enough free harts with H");
-        taken[h] = true;
-        chosen[i] = h;
+        chosen[i] = pick_hart(vm, i, load);
+        if (chosen[i] < 0)
+            return reject(vm, vm->num_harts_asked ? "a hart in corral,harts is missing or "
+                          "without H" : "no hart with H can take another vCPU");
+        load[chosen[i]]++;
     }
-    memcpy(hart_taken, taken, sizeof(taken));
     for (unsigned i = 0; i < vm->num_vcpus; i++) {
-        vm->vcpu[i] = (struct vcpu){ .vm = vm, .id = i, .hart = chosen[i],
-                                     .hsm = i == 0 ? SBI_HSM_STARTED : SBI_HSM_STOPPED };
-        if (i == 0) {
-            vm->vcpu[i].start_addr = vm->entry;     /* a0 = hart id, a1 = device tree */
-            vm->vcpu[i].start_arg = vm->dtb_gpa;
-        }
-        cpus[chosen[i]].vcpu = &vm->vcpu[i];
+        struct vcpu *v = &vm->vcpu[i];
+        *v = (struct vcpu){ .vm = vm, .id = i, .hart = chosen[i], .hsm = SBI_HSM_STOPPED };
+        struct cpu *c = &cpus[chosen[i]];
+        c->runq[c->nrunq++] = v;
     }
+    /* vCPU 0 starts at the kernel: a0 = hart id, a1 = device tree */
+    vcpu_reset(&vm->vcpu[0], vm->entry, 0, vm->dtb_gpa);
+    vm->vcpu[0].hsm = SBI_HSM_STARTED;
     return 0;
 }
 

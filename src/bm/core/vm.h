@@ -31,13 +31,23 @@ enum vm_state { VM_FREE = 0, VM_DESCRIBED, VM_RUNNING, VM_OFF, VM_STOPPED };
 struct vm;
 struct uart16550;
 
+/* A vCPU's state while another vCPU has its hart (time-sliced harts). */
+struct vcpu_ctx {
+    uint64_t gpr[32];
+    uint64_t sepc, hstatus, vsstatus, vsie, vstvec, vsscratch, vsepc, vscause, vstval, vsatp;
+    uint64_t vstimecmp, hvip;
+    uint64_t fpr[32], fcsr;
+};
+
 struct vcpu {
+    struct vcpu_ctx ctx;
     struct vm *vm;
     unsigned id;               /* the hart id the guest sees */
     int hart;                  /* index of the physical hart that runs it; -1: none */
     volatile int hsm;          /* enum sbi_hsm_state */
     uint64_t start_addr, start_arg;
     volatile uint32_t requests;
+    bool kicked_local;         /* it just asked something of a vCPU waiting on its own hart */
 };
 
 struct module { uint64_t base, size; };

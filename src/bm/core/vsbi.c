@@ -23,13 +23,23 @@ static struct vcpu *target(void *ctx, unsigned id)
     return id < vm->num_vcpus ? &vm->vcpu[id] : NULL;
 }
 
+/* A request to a vCPU that waits for this very hart is only seen once the caller gives the
+ * hart up: tell vcpu_trap to yield after the call. */
+static void note_local(struct vcpu *self, struct vcpu *t)
+{
+    if (t != self && t->hart == self->hart)
+        self->kicked_local = true;
+}
+
 static void send_ipi(void *ctx, void *self, unsigned id)
 {
     struct vcpu *t = target(ctx, id);
     if (t == self)
         csr_set(CSR_HVIP, 1UL << IRQ_VS_SOFT);
-    else if (t && t->hsm == SBI_HSM_STARTED)
+    else if (t && t->hsm == SBI_HSM_STARTED) {
         vcpu_request(t, REQ_SSIP);
+        note_local(self, t);
+    }
 }
 
 static void remote_fence(void *ctx, void *self, unsigned id)
@@ -41,6 +51,9 @@ static void remote_fence(void *ctx, void *self, unsigned id)
     }
     if (!t || t->hsm != SBI_HSM_STARTED)
         return; /* a vCPU starts with its translations dropped */
+    struct vcpu *me = self;
+    if (t->hart == me->hart)
+        return; /* it waits for this hart, and drops its translations when loaded */
     vcpu_request(t, REQ_FENCE);
     /* the spec wants it done on return; a hart answers IPIs at once unless it stopped */
     for (unsigned spins = 0; spins < 10000000; spins++)
@@ -59,7 +72,7 @@ static bool hart_start(void *ctx, unsigned id, uint64_t addr, uint64_t opaque)
     t->start_addr = addr;
     t->start_arg = opaque;
     vcpu_request(t, REQ_START);
-    return true;
+    return true;   /* the caller may be on t's hart: t starts at the next slice at the latest */
 }
 
 static void hart_stop(void *ctx, void *self)

@@ -25,7 +25,9 @@ struct cpu {
     unsigned index;            /* in platform.hartid[] */
     uint64_t hartid;
     volatile bool up;          /* reached C and installed its trap vector */
-    struct vcpu *vcpu;         /* the vCPU dedicated to this hart, or NULL */
+    struct vcpu *runq[MAX_VCPUS]; /* the vCPUs this hart runs, in turn (one: dedicated) */
+    unsigned nrunq, turn;
+    struct vcpu *cur;          /* the vCPU whose state is in the hart, or NULL */
 };
 
 _Static_assert(__builtin_offsetof(struct cpu, hyp_sp) == CPU_OFF_HYP_SP, "asm offsets");
