@@ -9,6 +9,7 @@
 #include "core/fdt_write.h"
 #include "core/guest_dt.h"
 #include "core/platform.h"
+#include "machine/virt.h"
 
 #define DT_MAX 16384
 
@@ -86,6 +87,55 @@ static void write_cpus(struct fdtw *w, const struct vm *vm)
     fdtw_end_node(w);
 }
 
+static void put_cell(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void reg_prop(struct fdtw *w, uint64_t base, uint64_t size);
+
+/* The PLIC (contexts 2h: M, 2h + 1: S of vCPU h, as on virt) and the UART on it. */
+static void write_soc(struct fdtw *w, const struct vm *vm)
+{
+    static const char plic_compat[] = "sifive,plic-1.0.0\0riscv,plic0";
+    char name[32];
+    uint8_t ext[MAX_VCPUS * 16];
+    fdtw_node(w, "soc");
+    fdtw_prop_u32(w, "#address-cells", 2);
+    fdtw_prop_u32(w, "#size-cells", 2);
+    fdtw_prop_str(w, "compatible", "simple-bus");
+    fdtw_prop(w, "ranges", NULL, 0);
+    unit_name(name, "plic@", VIRT_PLIC_BASE);
+    fdtw_node(w, name);
+    fdtw_prop_u32(w, "phandle", VM_PLIC_PHANDLE);
+    fdtw_prop(w, "compatible", plic_compat, sizeof(plic_compat));
+    fdtw_prop_u32(w, "#interrupt-cells", 1);
+    fdtw_prop_u32(w, "#address-cells", 0);
+    fdtw_prop(w, "interrupt-controller", NULL, 0);
+    reg_prop(w, VIRT_PLIC_BASE, VIRT_PLIC_SIZE);
+    fdtw_prop_u32(w, "riscv,ndev", VIRT_PLIC_SOURCES - 1);
+    for (unsigned i = 0; i < vm->num_vcpus; i++) {
+        put_cell(ext + 16 * i, i + 1);            /* vCPU i's interrupt controller */
+        put_cell(ext + 16 * i + 4, 11);           /* M external */
+        put_cell(ext + 16 * i + 8, i + 1);
+        put_cell(ext + 16 * i + 12, 9);           /* S external */
+    }
+    fdtw_prop(w, "interrupts-extended", ext, 16 * vm->num_vcpus);
+    fdtw_end_node(w);
+    unit_name(name, "serial@", VIRT_UART0_BASE);
+    fdtw_node(w, name);
+    fdtw_prop_str(w, "compatible", "ns16550a");
+    reg_prop(w, VIRT_UART0_BASE, VIRT_UART0_SIZE);
+    fdtw_prop_u32(w, "clock-frequency", 3686400);
+    fdtw_prop_u32(w, "interrupt-parent", VM_PLIC_PHANDLE);
+    fdtw_prop_u32(w, "interrupts", VIRT_UART0_IRQ);
+    fdtw_end_node(w);
+    fdtw_end_node(w);
+}
+
 /* reg = <base size> in two cells each */
 static void reg_prop(struct fdtw *w, uint64_t base, uint64_t size)
 {
@@ -111,28 +161,14 @@ int guest_dt_build(struct vm *vm, uint64_t top, uint64_t initrd_gpa, uint64_t in
     fdtw_node(w, "chosen");
     if (vm->bootargs)
         fdtw_prop_str(w, "bootargs", vm->bootargs);
-    if (vm->uart)
-        fdtw_prop_str(w, "stdout-path", "/soc/serial@10000000");
+    fdtw_prop_str(w, "stdout-path", "/soc/serial@10000000");
     if (initrd_size) {
         fdtw_prop_u64(w, "linux,initrd-start", initrd_gpa);
         fdtw_prop_u64(w, "linux,initrd-end", initrd_gpa + initrd_size);
     }
     fdtw_end_node(w);
     write_cpus(w, vm);
-    if (vm->uart) {
-        unit_name(name, "serial@", VM_UART_GPA);
-        fdtw_node(w, "soc");
-        fdtw_prop_u32(w, "#address-cells", 2);
-        fdtw_prop_u32(w, "#size-cells", 2);
-        fdtw_prop_str(w, "compatible", "simple-bus");
-        fdtw_prop(w, "ranges", NULL, 0);
-        fdtw_node(w, name);
-        fdtw_prop_str(w, "compatible", "ns16550a");
-        reg_prop(w, VM_UART_GPA, VM_UART_SIZE);
-        fdtw_prop_u32(w, "clock-frequency", 3686400);
-        fdtw_end_node(w);
-        fdtw_end_node(w);
-    }
+    write_soc(w, vm);
     unit_name(name, "memory@", VM_RAM_GPA);
     fdtw_node(w, name);
     fdtw_prop_str(w, "device_type", "memory");

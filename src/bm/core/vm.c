@@ -15,7 +15,9 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu.h"
 #include "boot/loader.h"
+#include "dev/plic.h"
 #include "dev/uart16550.h"
+#include "machine/virt.h"
 #include "core/guest_dt.h"
 #include "core/mem.h"
 #include "core/platform.h"
@@ -146,15 +148,30 @@ static long uart_out(void *ctx, const uint8_t *buf, size_t len)
     return (long)len;
 }
 
+/* The virtual PLIC's context outputs: 2h is vCPU h's M-mode line (unused: guests run in
+ * S), 2h + 1 its S-mode line, which becomes hvip.VSEIP. */
+static void plic_out(void *ctx, unsigned num, int level)
+{
+    struct vm *vm = ctx;
+    if (num & 1 && num / 2 < vm->num_vcpus)
+        vcpu_set_eip(&vm->vcpu[num / 2], level);
+}
+
 /* The guest's devices: the shared models of src/dev, reached through G-stage faults. */
 static int add_devices(struct vm *vm)
 {
+    struct irq_line outs[2 * MAX_VCPUS];
+    for (unsigned i = 0; i < 2 * vm->num_vcpus; i++)
+        outs[i] = (struct irq_line){ plic_out, vm, i };
+    vm->plic = plic_create(VIRT_PLIC_SOURCES, 2 * vm->num_vcpus, outs);
     struct char_backend out = { uart_out, vm };
-    struct irq_line no_irq = { NULL, NULL, 0 };   /* no virtual PLIC yet: Linux polls */
-    vm->uart = uart16550_create(&out, &no_irq);
+    struct irq_line uart_irq = { plic_set_irq, vm->plic, VIRT_UART0_IRQ };
+    vm->uart = vm->plic ? uart16550_create(&out, &uart_irq) : NULL;
     if (!vm->uart)
         return reject(vm, "no room for its device models");
-    vm->mmio[vm->num_mmio++] = (struct mmio_region){ "uart", VM_UART_GPA, VM_UART_SIZE,
+    vm->mmio[vm->num_mmio++] = (struct mmio_region){ "plic", VIRT_PLIC_BASE, VIRT_PLIC_SIZE,
+                                                     vm->plic, plic_read, plic_write };
+    vm->mmio[vm->num_mmio++] = (struct mmio_region){ "uart", VIRT_UART0_BASE, VIRT_UART0_SIZE,
                                                      vm->uart, uart16550_read, uart16550_write };
     return 0;
 }

@@ -17,8 +17,8 @@
 #define VM_KERNEL_OFF (2ULL << 20)   /* the kernel goes 2 MiB into RAM, as firmware puts it */
 #define VM_CODE_STOPPED 255          /* exit code of a VM the hypervisor had to stop */
 #define VM_MAX_MMIO   8
-#define VM_UART_GPA   0x10000000ULL  /* the guest's devices sit where they do on virt */
-#define VM_UART_SIZE  0x100ULL
+/* the guest's devices sit where they do on QEMU's and the hosted virt board */
+#define VM_PLIC_PHANDLE 0x100
 
 enum vm_state { VM_FREE = 0, VM_DESCRIBED, VM_RUNNING, VM_OFF, VM_STOPPED };
 
@@ -27,9 +27,11 @@ enum vm_state { VM_FREE = 0, VM_DESCRIBED, VM_RUNNING, VM_OFF, VM_STOPPED };
 #define REQ_SSIP   (1u << 1)   /* raise the guest's supervisor software interrupt */
 #define REQ_FENCE  (1u << 2)   /* drop the guest's cached translations, then clear the bit */
 #define REQ_START  (1u << 3)   /* HSM hart_start: enter the guest at start_addr */
+#define REQ_EIP    (1u << 4)   /* the virtual PLIC changed seip: update hvip.VSEIP */
 
 struct vm;
 struct uart16550;
+struct plic;
 
 /* A vCPU's state while another vCPU has its hart (time-sliced harts). */
 struct vcpu_ctx {
@@ -48,6 +50,7 @@ struct vcpu {
     uint64_t start_addr, start_arg;
     volatile uint32_t requests;
     bool kicked_local;         /* it just asked something of a vCPU waiting on its own hart */
+    volatile int seip;         /* the virtual PLIC's S-context line for this vCPU */
 };
 
 struct module { uint64_t base, size; };
@@ -70,6 +73,7 @@ struct vm {
     struct mmio_region mmio[VM_MAX_MMIO];  /* emulated devices (src/dev models) */
     unsigned num_mmio;
     struct uart16550 *uart;
+    struct plic *plic;
     struct sbi_ops sbi;        /* vm_sbi_ops with this VM's vCPU count */
     char line[160];            /* console output waiting for its newline */
     unsigned line_len;

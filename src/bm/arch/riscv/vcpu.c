@@ -56,12 +56,32 @@ static void vcpu_save(struct cpu *c, struct vcpu *v)
     c->cur = NULL;
 }
 
+static void sync_eip(struct vcpu *v)
+{
+    if (__atomic_load_n(&v->seip, __ATOMIC_ACQUIRE))
+        csr_set(CSR_HVIP, 1UL << IRQ_VS_EXT);
+    else
+        csr_clear(CSR_HVIP, 1UL << IRQ_VS_EXT);
+}
+
+void vcpu_set_eip(struct vcpu *v, int level)
+{
+    __atomic_store_n(&v->seip, level, __ATOMIC_RELEASE);
+    if (this_cpu()->cur == v)
+        sync_eip(v);       /* hvip is this hart's */
+    else
+        vcpu_request(v, REQ_EIP);
+}
+
 /* Requests posted by other harts to the vCPU in the hart. */
 static void take_requests(struct vcpu *v)
 {
-    uint32_t req = __atomic_fetch_and(&v->requests, ~(REQ_SSIP | REQ_STOP), __ATOMIC_ACQ_REL);
+    uint32_t req = __atomic_fetch_and(&v->requests, ~(REQ_SSIP | REQ_STOP | REQ_EIP),
+                                      __ATOMIC_ACQ_REL);
     if (req & REQ_SSIP)
         csr_set(CSR_HVIP, 1UL << IRQ_VS_SOFT);
+    if (req & REQ_EIP)
+        sync_eip(v);
     if (req & REQ_FENCE) {
         hfence_vvma_all();
         __atomic_fetch_and(&v->requests, ~REQ_FENCE, __ATOMIC_RELEASE);
@@ -93,6 +113,7 @@ static void vcpu_load(struct cpu *c, struct vcpu *v)
     if (platform.sstc)
         csr_write(CSR_VSTIMECMP, x->vstimecmp);
     csr_write(CSR_HVIP, x->hvip);
+    sync_eip(v);
     csr_set(CSR_SSTATUS, 1UL << 13);   /* FS on, to restore f registers */
     fpu_restore(x->fpr, &x->fcsr);
 

@@ -14,6 +14,8 @@ void vcpu_reset(struct vcpu *v, uint64_t pc, uint64_t a0, uint64_t a1);
 void sched_run(struct cpu *c) __attribute__((noreturn));
 /* A trap from the guest that runs on c. Returns to resume it. */
 void vcpu_trap(struct cpu *c);
+/* The level of v's virtual external interrupt (hvip.VSEIP), from any hart. */
+void vcpu_set_eip(struct vcpu *v, int level);
 /* Posts req to v's hart and interrupts it (any hart). */
 void vcpu_request(struct vcpu *v, uint32_t req);
 
