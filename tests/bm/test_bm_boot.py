@@ -1,6 +1,6 @@
 """corral-bm boots on QEMU virt with H under OpenSBI, brings every hart up through SBI HSM and
 reports the hardware it found in the device tree; a tree with devices taken out is read as
-such."""
+such; its own virtio-blk driver reads the disks it finds."""
 import os
 import re
 import sys
@@ -38,4 +38,22 @@ dtb = bm.compile_dts(d, dts)
 rc, out = bm.boot(image, extra=["-dtb", dtb])
 bm.check("virtio-mmio slots 0:" in out, "edited tree: no virtio slots", out)
 bm.check("harts 2: 0 1(no H)" in out, "edited tree: hart 1 without H", out)
+
+# Its own virtio-blk driver (virtio-mmio version 2): each disk's size and first sector.
+disks = []
+for name, size, ro in (("A", 1 << 20, False), ("B", 3 << 20, True)):
+    path = os.path.join(d, "disk%s.img" % name)
+    data = bytearray(size)
+    data[0:16] = ("CORRAL-BM-DISK-%s" % name).encode()
+    open(path, "wb").write(data)
+    disks += ["-drive", "file=%s,if=none,format=raw,id=d%s%s" % (path, name, ",readonly=on" if ro else ""),
+              "-device", "virtio-blk-device,drive=d%s" % name]
+rc, out = bm.boot(image, extra=["-global", "virtio-mmio.force-legacy=false"] + disks)
+bm.check(re.search(r"virtio-blk at 0x[0-9a-f]+: 2048 sectors, sector 0 'CORRAL-BM-DISK-A'", out),
+         "disk A: size and first sector read through the driver", out)
+bm.check(re.search(r"virtio-blk at 0x[0-9a-f]+: 6144 sectors \(read-only\), sector 0 "
+                   r"'CORRAL-BM-DISK-B'", out), "disk B: size, read-only flag, first sector", out)
+rc, out = bm.boot(image, extra=disks[:4])   # QEMU's default: the legacy transport
+bm.check(re.search(r"virtio-blk at 0x[0-9a-f]+: legacy \(version 1\) transport, not used", out),
+         "a legacy virtio-mmio disk is named and left alone", out)
 bm.finish()
