@@ -3,7 +3,9 @@
  * through the legacy console, and powers off with EXIT_CODE through SRST. Built as:
  *   guest-ok      exits 0
  *   guest-exit7   exits 7 (SRST vendor reason 0xf0000007)
- *   guest-escape  stores outside its RAM after greeting, which must stop it */
+ *   guest-escape  stores outside its RAM after greeting, which must stop it
+ *   guest-mmio    also talks to its emulated UART and PLIC (G-stage MMIO traps), and exits
+ *                 0 if they answered as a 16550 and a PLIC do, else 9 */
 #include <stdint.h>
 
 #ifndef EXIT_CODE
@@ -75,6 +77,28 @@ void guest_main(uint64_t hartid, uint64_t dtb)
     puts_legacy("hsm probe ");
     put_dec((unsigned long)r.value);
     puts_legacy("\n");
+#ifdef MMIO
+    volatile uint8_t *uart = (volatile uint8_t *)0x10000000UL;
+    volatile uint32_t *plic = (volatile uint32_t *)0x0c000000UL;
+    static const char msg[] = "uart says hi\n";
+    int bad = 0;
+    for (const char *p = msg; *p; p++) {
+        if (!(uart[5] & 0x20))   /* LSR.THRE: the model sends at once */
+            bad |= 1;
+        uart[0] = (uint8_t)*p;
+    }
+    uart[7] = 0x5a;              /* the scratch register keeps what is written */
+    if (uart[7] != 0x5a)
+        bad |= 2;
+    plic[10] = 5;                /* source 10's priority */
+    if (plic[10] != 5)
+        bad |= 4;
+    puts_legacy("mmio checks ");
+    put_dec((unsigned long)bad);
+    puts_legacy("\n");
+    if (bad)
+        ecall(0x53525354, 0, 0, 0xf0000009L, 0);
+#endif
 #ifdef ESCAPE
     puts_legacy("storing outside my memory\n");
     *(volatile uint64_t *)0xc0000000UL = 1;
