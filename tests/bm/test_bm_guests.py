@@ -20,7 +20,8 @@ def run(*vms, smp=2):
     cmd = ["nice", bm_run, "--image", image, "--smp", str(smp), "--timeout", "120"]
     for v in vms:
         cmd += ["--vm", v]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=180)
     return r.returncode, r.stdout.decode(errors="replace").replace("\r", "")
 
 

@@ -41,7 +41,8 @@ for vm in sorted(ns):
     cmd += ["--vm", "kernel=%s,initrd=%s,mem=160M,append=console=ttyS0 quiet bm.n=%d"
             % (a["CORRAL_KERNEL"], initrd, ns[vm])]
 t0 = time.monotonic()
-r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=500)
+r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                   timeout=500)
 out = r.stdout.decode(errors="replace").replace("\r", "")
 print("both guests done in %.1f s" % (time.monotonic() - t0))
 bm.check(r.returncode == 0, "bm-run exits 0: both guests powered off with 0 (rc=%d)" % r.returncode, out)

@@ -25,7 +25,8 @@ def run(vms, mem="512M", timeout=120):
            "--timeout", str(timeout)]
     for v in vms:
         cmd += ["--vm", v]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout + 60)
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=timeout + 60)
     return r.returncode, r.stdout.decode(errors="replace").replace("\r", "")
 
 

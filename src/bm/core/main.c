@@ -9,6 +9,7 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu.h"
 #include "core/console.h"
+#include "core/console_in.h"
 #include "core/mem.h"
 #include "core/platform.h"
 #include "core/vm.h"
@@ -153,6 +154,8 @@ static void run_vms(const void *dtb)
     }
     unsigned n = vm_setup_all();
     alloc_seal();
+    if (n && !console_input_init(&uart, this_cpu()->index))
+        kprintf("corral-bm: no PLIC route for the console UART; no input to the guests\n");
     if (!n) {
         kprintf("corral-bm: no VMs to run; shutting down\n");
         fw_shutdown(num_vms ? 1 : 0);

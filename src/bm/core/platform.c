@@ -68,6 +68,10 @@ static int probe_harts(const struct dt *t)
             platform.mmu_type = dt_prop_str(t, n, "mmu-type");
         }
         platform.hart_has_h[platform.num_harts] = isa && isa_has(isa, "h");
+        uint64_t ph;
+        int intc = dt_child(t, n, "interrupt-controller");
+        platform.intc_phandle[platform.num_harts] =
+            intc >= 0 && dt_prop_u64(t, intc, "phandle", &ph) == 0 ? (uint32_t)ph : 0;
         platform.sstc = platform.sstc && isa && isa_has(isa, "sstc");
         platform.hartid[platform.num_harts++] = id;
     }
@@ -142,6 +146,31 @@ int platform_probe(const void *dtb, const char **why)
         return -ENOENT;
     }
     return 0;
+}
+
+int platform_plic_s_context(unsigned index)
+{
+    int soc = dt_path(&platform.dt, "/soc");
+    if (!platform.plic.size || soc < 0 || !platform.intc_phandle[index])
+        return -1;
+    /* the PLIC node again: platform_probe kept only its registers */
+    for (int n = dt_first_child(&platform.dt, soc); n >= 0; n = dt_next_sibling(&platform.dt, n)) {
+        uint64_t base, size;
+        unsigned ac, sc;
+        dt_cells(&platform.dt, soc, &ac, &sc);
+        if (dt_reg(&platform.dt, n, ac, sc, 0, &base, &size) < 0 || base != platform.plic.base)
+            continue;
+        uint32_t len;
+        const uint8_t *p = dt_prop(&platform.dt, n, "interrupts-extended", &len);
+        /* (phandle, irq) pairs: the hart intc has one interrupt cell; 9 is S external */
+        for (uint32_t i = 0; p && i + 8 <= len; i += 8) {
+            uint32_t ph = (uint32_t)p[i] << 24 | p[i + 1] << 16 | p[i + 2] << 8 | p[i + 3];
+            uint32_t irq = (uint32_t)p[i + 4] << 24 | p[i + 5] << 16 | p[i + 6] << 8 | p[i + 7];
+            if (ph == platform.intc_phandle[index] && irq == 9)
+                return (int)(i / 8);
+        }
+    }
+    return -1;
 }
 
 int platform_hart_index(uint64_t hartid)

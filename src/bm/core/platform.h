@@ -18,6 +18,7 @@ struct platform {
     unsigned num_harts;
     uint64_t hartid[MAX_HARTS];
     bool hart_has_h[MAX_HARTS];
+    uint32_t intc_phandle[MAX_HARTS]; /* each hart's interrupt-controller node */
     uint64_t timebase;          /* Hz */
     const char *isa;            /* the first hart's riscv,isa and mmu-type, for guests */
     const char *mmu_type;
@@ -34,6 +35,9 @@ extern struct platform platform;
 
 /* Reads the tree at dtb into platform; 0, or negative with *why naming what is missing. */
 int platform_probe(const void *dtb, const char **why);
+/* The PLIC context of hart index's S-mode external interrupt (from the PLIC's
+ * interrupts-extended), or -1. */
+int platform_plic_s_context(unsigned index);
 /* platform's index of hartid, or -1. */
 int platform_hart_index(uint64_t hartid);
 

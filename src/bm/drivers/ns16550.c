@@ -32,6 +32,12 @@ void ns16550_init(struct ns16550 *u)
     reg_write(u, REG_FCR, 0x07);   /* FIFOs on and cleared */
 }
 
+void ns16550_enable_rx_irq(struct ns16550 *u)
+{
+    reg_write(u, 4, 0x0b);         /* MCR: DTR, RTS, OUT2 (which gates the interrupt on PCs) */
+    reg_write(u, REG_IER, 0x01);   /* received data available */
+}
+
 void ns16550_putc(struct ns16550 *u, char c)
 {
     for (unsigned spins = 0; !(reg_read(u, REG_LSR) & LSR_THRE) && spins < 1000000; spins++)

@@ -13,6 +13,8 @@ struct ns16550 {
 
 void ns16550_init(struct ns16550 *u);
 void ns16550_putc(struct ns16550 *u, char c);
+/* Raises the UART's interrupt on received data (and only then). */
+void ns16550_enable_rx_irq(struct ns16550 *u);
 /* A received byte, or -1 if none. */
 int ns16550_getc(struct ns16550 *u);
 

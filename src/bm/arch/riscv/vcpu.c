@@ -9,6 +9,7 @@
 #include "arch/riscv/mmio_emul.h"
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu.h"
+#include "core/console_in.h"
 #include "core/platform.h"
 
 /* Guest exceptions the guest handles itself (priv spec 9.2.2): misaligned, access faults,
@@ -129,6 +130,8 @@ static void vcpu_load(struct cpu *c, struct vcpu *v)
     csr_set(CSR_SSTATUS, x->hstatus & HSTATUS_SPVP ? SSTATUS_SPP : 0);
     csr_write(CSR_SEPC, x->sepc);
     csr_set(CSR_SIE, 1UL << IRQ_S_SOFT);   /* requests from other harts */
+    if ((int)c->index == console_input_hart())
+        csr_set(CSR_SIE, 1UL << IRQ_S_EXT);  /* console input */
     if (shared) {
         csr_write(CSR_STIMECMP, csr_read(CSR_TIME) + platform.timebase / 1000 * SCHED_SLICE_MS);
         csr_set(CSR_SIE, 1UL << IRQ_S_TIMER);
@@ -165,11 +168,14 @@ static void settle_fences(struct cpu *c)
 
 void sched_run(struct cpu *c)
 {
+    bool input = (int)c->index == console_input_hart();
     csr_clear(CSR_SSTATUS, SSTATUS_SIE);
-    csr_set(CSR_SIE, 1UL << IRQ_S_SOFT);
+    csr_set(CSR_SIE, 1UL << IRQ_S_SOFT | (input ? 1UL << IRQ_S_EXT : 0));
     csr_clear(CSR_SIE, 1UL << IRQ_S_TIMER);
     for (;;) {
         csr_clear(CSR_SIP, 1UL << IRQ_S_SOFT);
+        if (input)
+            console_input_poll();
         settle_fences(c);
         for (unsigned k = 1; k <= c->nrunq; k++) {
             unsigned i = (c->turn + k) % c->nrunq;
@@ -225,6 +231,8 @@ void vcpu_trap(struct cpu *c)
     if (scause == (CAUSE_IRQ | IRQ_S_SOFT)) {
         csr_clear(CSR_SIP, 1UL << IRQ_S_SOFT);
         settle_fences(c);
+    } else if (scause == (CAUSE_IRQ | IRQ_S_EXT)) {
+        console_input_poll();
     } else if (scause == (CAUSE_IRQ | IRQ_S_TIMER)) {
         csr_write(CSR_STIMECMP, ~0UL);   /* the slice is over */
         yield = true;
