@@ -46,7 +46,8 @@ for name, size, ro in (("A", 1 << 20, False), ("B", 3 << 20, True)):
     data = bytearray(size)
     data[0:16] = ("CORRAL-BM-DISK-%s" % name).encode()
     open(path, "wb").write(data)
-    disks += ["-drive", "file=%s,if=none,format=raw,id=d%s%s" % (path, name, ",readonly=on" if ro else ""),
+    ro_opt = ",readonly=on" if ro else ""
+    disks += ["-drive", "file=%s,if=none,format=raw,id=d%s%s" % (path, name, ro_opt),
               "-device", "virtio-blk-device,drive=d%s" % name]
 rc, out = bm.boot(image, extra=["-global", "virtio-mmio.force-legacy=false"] + disks)
 bm.check(re.search(r"virtio-blk at 0x[0-9a-f]+: 2048 sectors, sector 0 'CORRAL-BM-DISK-A'", out),

@@ -10,7 +10,8 @@ import time
 
 import bm
 
-SRC = os.environ.get("CORRAL_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SRC = os.environ.get("CORRAL_SRC") or \
+    os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tools"))
 sys.path.insert(0, os.path.join(SRC, "tests", "guest"))
 import cpio  # noqa: E402
@@ -31,8 +32,8 @@ with open(initrd, "wb") as f:
     f.write(open(a["CORRAL_INITRD"], "rb").read() + w.finish())
 
 cmd = ["nice", os.path.join(SRC, "tools", "bm-run"), "--image", os.path.join(bmdir, "corral-bm"),
-       "--mem", "1G", "--timeout", "600",
-       "--vm", "kernel=%s,initrd=%s,mem=160M,append=console=ttyS0 quiet" % (a["CORRAL_KERNEL"], initrd)]
+       "--mem", "1G", "--timeout", "600", "--vm",
+       "kernel=%s,initrd=%s,mem=160M,append=console=ttyS0 quiet" % (a["CORRAL_KERNEL"], initrd)]
 p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 out, sent = b"", False
 deadline = time.monotonic() + 700
@@ -59,5 +60,6 @@ bm.check("corral-bm: console input to vm vm0" in text, "Ctrl-] 0 gives the input
 bm.check("console input to vm vm7" not in text and "vm0| GOT <7" not in text,
          "Ctrl-] 7 (no such VM) is swallowed", text)
 bm.check("vm0| GOT <hello corral>" in text, "the typed line reached the guest's shell", text)
-bm.check(rc == 0 and "vm vm0: powered off (code 0)" in text, "the guest powers off (rc=%s)" % rc, text)
+bm.check(rc == 0 and "vm vm0: powered off (code 0)" in text,
+         "the guest powers off (rc=%s)" % rc, text)
 bm.finish()

@@ -1,6 +1,7 @@
 """Two Debian-kernel guests (busybox initramfs, 1 vCPU each, dedicated harts) run in
 parallel on corral-bm: each boots in VS-mode with the shared ns16550a model as its console,
-its interrupt delivered by the shared PLIC model through hvip.VSEIP, computes an answer from a number on its own command line, and powers off."""
+its interrupt delivered by the shared PLIC model through hvip.VSEIP, computes an answer
+from a number on its own command line, and powers off."""
 import hashlib
 import os
 import subprocess

@@ -12,7 +12,8 @@ int mem_reserve(uint64_t base, uint64_t size)
 {
     if (num_reserved == MEM_MAX_RANGES)
         return -ENOSPC;
-    reserved[num_reserved++] = (struct range){ base, base + size < base ? UINT64_MAX : base + size };
+    uint64_t end = base + size < base ? UINT64_MAX : base + size;
+    reserved[num_reserved++] = (struct range){ base, end };
     return 0;
 }
 

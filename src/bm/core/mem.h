@@ -10,7 +10,7 @@
 
 /* Marks [base, base+size) as in use; 0, or -ENOSPC when the table is full. */
 int mem_reserve(uint64_t base, uint64_t size);
-/* True if [base, base+size) lies in RAM and overlaps nothing reserved. */
+/* 1 if [base, base+size) overlaps anything reserved, else 0. */
 int mem_overlaps_reserved(uint64_t base, uint64_t size);
 /* A free, 2 MiB-aligned slice of size bytes, now reserved; 0 if none is left. */
 uint64_t mem_alloc_slice(uint64_t size);

@@ -133,7 +133,7 @@ int mmio_emulate(struct cpu *c, struct vcpu *v, uint64_t scause, uint64_t gpa)
     unsigned op = insn & 0x7f, funct3 = (insn >> 12) & 7;
     unsigned size = 1u << (funct3 & 3);
     bool is_store = scause == CAUSE_STORE_GPF;
-    if ((is_store && (op != OP_STORE || funct3 > 3)) || (!is_store && (op != OP_LOAD || funct3 == 7)))
+    if (is_store ? op != OP_STORE || funct3 > 3 : op != OP_LOAD || funct3 == 7)
         return -EINVAL;
     const struct mmio_region *r = find_region(v->vm, gpa, size);
     if (!r)
