@@ -1,5 +1,6 @@
 /* A VM: a partition of the machine with its own RAM slice behind its own G-stage tables,
- * its vCPUs, each on a hart of its own, and its console line. Fixed table vms[]. */
+ * its vCPUs on harts (dedicated or time-sliced), its devices and its console line. Fixed
+ * table vms[]. */
 #ifndef CORRAL_BM_VM_H
 #define CORRAL_BM_VM_H
 

@@ -11,7 +11,7 @@ static void *mem_ptr(void *ctx, void *self, uint64_t gpa, uint64_t len)
     return guest_mem_ptr(&vm->mem, gpa, len);
 }
 
-/* Runs on the vCPU's own hart, so its vstimecmp is this hart's (Sstc, priv spec 9.2.x). */
+/* Runs on the calling vCPU's hart, which holds its vstimecmp while it runs (Sstc). */
 static void set_timer(void *ctx, void *self, uint64_t when)
 {
     csr_write(CSR_VSTIMECMP, when);

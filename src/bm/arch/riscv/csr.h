@@ -1,4 +1,4 @@
-/* CSR access and the H-extension CSRs by number (priv spec tables 2.2-2.4): the cross
+/* CSR access and the H-extension CSRs by number (priv spec, "CSR Listing"): the cross
  * assembler predates the H extension's names. */
 #ifndef CORRAL_BM_CSR_H
 #define CORRAL_BM_CSR_H
@@ -52,7 +52,7 @@
 
 #define ENVCFG_STCE  (1UL << 63)
 
-/* interrupt bits of sip/hip/hvip (priv spec 9.2.3) */
+/* interrupt bits of sip/hip/hvip (priv spec, H extension, "hvip, hip and hie") */
 #define IRQ_S_SOFT   1
 #define IRQ_VS_SOFT  2
 #define IRQ_S_TIMER  5
@@ -75,7 +75,8 @@
 #define csr_set(csr, v) __asm__ volatile("csrs " STR(csr) ", %0" :: "rK"((uint64_t)(v)))
 #define csr_clear(csr, v) __asm__ volatile("csrc " STR(csr) ", %0" :: "rK"((uint64_t)(v)))
 
-/* hfence.gvma zero, zero: every guest-physical translation, every VMID (priv spec 9.3.2) */
+/* hfence.gvma zero, zero: every guest-physical translation, every VMID (priv spec,
+ * H extension, "Hypervisor Memory-Management Fence Instructions") */
 static inline void hfence_gvma_all(void)
 {
     __asm__ volatile(".insn r 0x73, 0, 0x31, x0, x0, x0" ::: "memory");

@@ -1,5 +1,6 @@
 /* Sv39x4: a 41-bit guest physical address; the root has 2048 entries indexed by bits 40:30,
- * the next level 512 entries by bits 29:21; a leaf there maps 2 MiB (priv spec 9.5.1). */
+ * the next level 512 entries by bits 29:21; a leaf there maps 2 MiB (priv spec, H extension,
+ * "Guest Physical Address Translation"). */
 #include <errno.h>
 #include <string.h>
 
@@ -10,7 +11,7 @@
 #define PTE_R (1UL << 1)
 #define PTE_W (1UL << 2)
 #define PTE_X (1UL << 3)
-#define PTE_U (1UL << 4)   /* G-stage accesses are all user-level (priv spec 9.5.1) */
+#define PTE_U (1UL << 4)   /* G-stage accesses are all user-level (same section) */
 #define PTE_A (1UL << 6)
 #define PTE_D (1UL << 7)
 #define PTE_PPN_SHIFT 10

@@ -1,4 +1,4 @@
-/* G-stage (guest physical to host physical) translation: Sv39x4 tables (priv spec 9.5.1),
+/* G-stage (guest physical to host physical) translation: Sv39x4 tables (priv spec, H extension),
  * one fixed set per VM. Only 2 MiB leaves: guest RAM slices are 2 MiB aligned. */
 #ifndef CORRAL_BM_GSTAGE_H
 #define CORRAL_BM_GSTAGE_H

@@ -1,8 +1,8 @@
 /* Load/store decoding for emulated MMIO. htinst holds the trapping instruction transformed:
- * the address offset zeroed, bit 1 clear if the original was compressed (priv spec 9.6.3,
- * table "transformed instructions"); its rd/rs2 and funct3 are the standard encoding's.
- * A hart may leave htinst 0 (QEMU 7.2 does): then the instruction is read from the guest
- * through its own page tables. */
+ * the address offset zeroed, bit 1 clear if the original was compressed (priv spec,
+ * H extension, "Transformed Instruction or Pseudoinstruction for mtinst or htinst"); its
+ * rd/rs2 and funct3 are the standard encoding's. A hart may leave htinst 0 (QEMU 7.2
+ * does): then the instruction is read from the guest through its own page tables. */
 #include <errno.h>
 
 #include "arch/riscv/csr.h"
@@ -45,7 +45,7 @@ void vcpu_inject(struct cpu *c, uint64_t cause, uint64_t tval)
 #define PPN(pte) (((pte) >> 10) & ((1UL << 44) - 1))
 
 /* Guest virtual to guest physical through the guest's own tables (vsatp: Sv39/48/57, priv
- * spec 4.3-4.5). Every table read goes through guest_mem_ptr(): the tables are the
+ * spec, supervisor chapter). Every table read goes through guest_mem_ptr(): the tables are the
  * guest's, and may point anywhere. Permissions are not checked: the guest just ran the
  * instruction we want to read. */
 static int gva_to_gpa(struct vm *vm, uint64_t gva, uint64_t *gpa)

@@ -1,4 +1,4 @@
-/* vCPUs on harts: VS-mode entry with the H-extension CSRs (priv spec chapter 9), the guest's
+/* vCPUs on harts: VS-mode entry with the H-extension CSRs (priv spec, H extension), the guest's
  * traps, and the run queue of each hart. A vCPU's registers are in the hart's struct cpu and
  * its VS CSRs and f registers in the hart while it runs; a hart shared by several vCPUs
  * switches them at the end of a time slice or at a guest's WFI, saving into struct vcpu_ctx. */
@@ -12,8 +12,9 @@
 #include "core/console_in.h"
 #include "core/platform.h"
 
-/* Guest exceptions the guest handles itself (priv spec 9.2.2): misaligned, access faults,
- * illegal instruction, breakpoint, ecall from VU, and its own page faults. */
+/* Guest exceptions the guest handles itself (priv spec, H extension, "Hypervisor Trap
+ * Delegation Registers"): misaligned, access faults, illegal instruction, breakpoint, ecall
+ * from VU, and its own page faults. */
 #define HEDELEG_GUEST 0xb1ffUL
 #define HIDELEG_GUEST (1UL << IRQ_VS_SOFT | 1UL << IRQ_VS_TIMER | 1UL << IRQ_VS_EXT)
 
