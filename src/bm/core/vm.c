@@ -226,6 +226,7 @@ unsigned vm_setup_all(void)
             break;
         }
         struct vm *vm = &vms[num_vms];
+        memset(vm, 0, sizeof(*vm));   /* the slot may hold a description refused before */
         vm->index = num_vms;
         if (parse_vm(vm, n) < 0)
             continue;
