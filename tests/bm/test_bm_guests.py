@@ -1,7 +1,8 @@
 """corral-bm runs test guests (tests/bm/guest) in VS-mode behind G-stage tables, one
 dedicated hart each, through tools/bm-run: two in parallel, each answered by the shared SBI
 (DBCN, legacy console, base, SRST with an exit code); a guest that stores outside its RAM
-is stopped while the other finishes; guests drive their emulated UART and PLIC; bad VM
+is stopped while the other finishes; guests drive their emulated UART and PLIC; a guest
+making bad SBI calls gets errors and is stopped at an HS-only instruction; bad VM
 descriptions are refused with a console line and the good ones still run."""
 import os
 import re
@@ -74,6 +75,19 @@ bm.check(re.search(r"vm vm0: vCPU 0: guest store outside its memory at guest phy
 bm.check("corral-bm: vm vm0: stopped: access outside its memory (code 255)" in out,
          "the escaping VM is stopped", out)
 bm.check("still running after the store" not in out, "the escaping guest runs no further", out)
+bm.check(expect_primes in lines_of(out, "vm1") and "vm vm1: powered off (code 0)" in out,
+         "the other VM finishes", out)
+
+# A hostile guest: SBI calls with bad arguments get SBI errors (a DBCN buffer outside its
+# RAM, HSM start of a hart it lacks, an IPI mask past its harts: invalid param, 3; starting
+# itself: already available, 6), and an HS-only instruction stops it; the other VM finishes.
+rc, out = run("kernel=%s,mem=8M" % g("guest-hostile"), "kernel=%s,mem=8M" % g("guest-ok"))
+bm.check("sbi errors 3 3 3 6" in lines_of(out, "vm0"),
+         "bad DBCN buffer, HSM hart, IPI mask and a second start are refused", out)
+bm.check(re.search(r"vm vm0: vCPU 0: virtual instruction 0x62000073 at pc 0x802", out) and
+         "vm vm0: stopped: instruction not emulated (code 255)" in out,
+         "hfence.gvma in VS-mode stops the VM", out)
+bm.check("still running after hfence.gvma" not in out, "the hostile guest runs no further", out)
 bm.check(expect_primes in lines_of(out, "vm1") and "vm vm1: powered off (code 0)" in out,
          "the other VM finishes", out)
 

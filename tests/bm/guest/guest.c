@@ -5,7 +5,9 @@
  *   guest-exit7   exits 7 (SRST vendor reason 0xf0000007)
  *   guest-escape  stores outside its RAM after greeting, which must stop it
  *   guest-mmio    also talks to its emulated UART and PLIC (G-stage MMIO traps), and exits
- *                 0 if they answered as a 16550 and a PLIC do, else 9 */
+ *                 0 if they answered as a 16550 and a PLIC do, else 9
+ *   guest-hostile makes SBI calls with bad arguments, prints the errors, then runs an
+ *                 HS-only instruction (hfence.gvma), which must stop it */
 #include <stdint.h>
 
 #ifndef EXIT_CODE
@@ -98,6 +100,22 @@ void guest_main(uint64_t hartid, uint64_t dtb)
     puts_legacy("\n");
     if (bad)
         ecall(0x53525354, 0, 0, 0xf0000009L, 0);
+#endif
+#ifdef HOSTILE
+    /* DBCN from outside RAM, HSM start of a hart it lacks, an IPI mask past its harts */
+    long e1 = ecall(0x4442434e, 0, 64, 0x10000000L, 0).error;
+    long e2 = ecall(0x48534d, 0, 5, 0x80200000L, 0).error;
+    long e3 = ecall(0x735049, 0, 0x6, 0, 0).error;
+    long e4 = ecall(0x48534d, 0, 0, 0x80200000L, 0).error;   /* itself: already started */
+    puts_legacy("sbi errors");
+    long errs[] = { e1, e2, e3, e4 };
+    for (int i = 0; i < 4; i++) {
+        puts_legacy(" ");
+        put_dec((unsigned long)-errs[i]);
+    }
+    puts_legacy("\n");
+    __asm__ volatile(".insn r 0x73, 0, 0x31, x0, x0, x0" ::: "memory");
+    puts_legacy("still running after hfence.gvma\n");
 #endif
 #ifdef ESCAPE
     puts_legacy("storing outside my memory\n");
