@@ -12,7 +12,7 @@
 
 #include "corral/guard_map.h"
 #include "boot/loader.h"
-#include "boot/sbi.h"
+#include "boot/sbi_hart.h"
 #include "cpu/hart.h"
 #include "dev/aclint.h"
 #include "dev/goldfish_rtc.h"

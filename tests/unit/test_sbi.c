@@ -11,7 +11,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "boot/sbi.h"
+#include "boot/sbi_hart.h"
 #include "cpu/exec.h"
 #include "cpu/hart.h"
 
@@ -186,10 +186,12 @@ static void test_srst_refuses_reserved_types_and_reasons(void **state)
     assert_int_equal(call(h, EXT_SRST, 0, 0xffffffff, 0, 0, NULL), SBI_ERR_INVALID_PARAM);
     assert_int_equal(call(h, EXT_SRST, 0, 0, 2, 0, NULL), SBI_ERR_INVALID_PARAM);
     assert_int_equal(call(h, EXT_SRST, 0, 0, 0xe0000000, 0, NULL), SBI_ERR_INVALID_PARAM);
-    assert_int_equal(call(h, EXT_SRST, 0, 0, 0xf0000001, 0, NULL), SBI_ERR_INVALID_PARAM);
+    assert_int_equal(call(h, EXT_SRST, 0, 0, 0xf0000100, 0, NULL), SBI_ERR_INVALID_PARAM);
     assert_int_equal(power_calls, 0);
     assert_int_equal(call(h, EXT_SRST, 0, 0, 1, 0, NULL), 0); /* shutdown, system failure */
     assert_int_equal(power_calls, 1);
+    assert_int_equal(call(h, EXT_SRST, 0, 0, 0xf0000007, 0, NULL), 0); /* exit code 7 */
+    assert_int_equal(power_calls, 2);
 }
 
 static void test_dbcn_write_checks_the_whole_buffer_then_writes_part(void **state)

@@ -1,0 +1,64 @@
+"""VM descriptions under /chosen are input: modules over the hypervisor, outside RAM or
+missing, two kernels, bad sizes and a hart list of the wrong length each give one console
+line and that VM is not started, while a good VM in the same tree runs."""
+import os
+import sys
+
+import bm
+
+bmdir = sys.argv[1]
+image = os.path.join(bmdir, "corral-bm")
+guest = os.path.join(bmdir, "guests", "guest-ok")
+d = bm.workdir()
+size = os.path.getsize(guest)
+good_at = 0x9c000000
+
+
+def vm(name, body):
+    return ('%s { compatible = "corral,vm"; #address-cells = <2>; #size-cells = <2>; %s };'
+            % (name, body))
+
+
+def kernel(addr, n=size, compat="multiboot,kernel"):
+    return ('module@%x { compatible = "%s", "multiboot,module"; reg = <0x%x 0x%x 0x0 0x%x>; };'
+            % (addr, compat, addr >> 32, addr & 0xffffffff, n))
+
+
+mem = "cpus = <1>; memory = <0x0 0x4000>;"   # 16 MiB in KiB, as Xen's bindings have it
+vms = [
+    vm("over-image", mem + kernel(0x80200000)),
+    vm("outside-ram", mem + kernel(0x100000000)),
+    vm("no-kernel", mem + kernel(good_at, compat="multiboot,ramdisk")),
+    vm("two-kernels", mem + kernel(good_at) + kernel(good_at + 0x100000)),
+    vm("odd-memory", "cpus = <1>; memory = <0x0 0x1001>;" + kernel(good_at)),
+    vm("no-cpus", "memory = <0x0 0x4000>;" + kernel(good_at)),
+    vm("hart-list", "cpus = <2>; memory = <0x0 0x4000>; corral,harts = <0>;" + kernel(good_at)),
+    vm("good", mem + kernel(good_at)),
+]
+dts = bm.dump_dts(d) + "\n/ { chosen { %s }; };\n" % " ".join(vms)
+dtb = bm.compile_dts(d, dts)
+rc, out = bm.boot(image, extra=["-dtb", dtb, "-device",
+                                "loader,file=%s,addr=0x%x,force-raw=on" % (guest, good_at)])
+expect = {
+    "over-image": "a module overlaps the firmware, the hypervisor or the device tree",
+    "outside-ram": "module outside RAM",
+    "no-kernel": "no multiboot,kernel module",
+    "two-kernels": "two modules of the same kind",
+    "odd-memory": "memory must be a multiple of 2 MiB, at least 4 MiB",
+    "no-cpus": "cpus missing or out of range (1..8)",
+    "hart-list": "corral,harts must name one hart per vCPU",
+}
+for name, why in expect.items():
+    bm.check("corral-bm: vm %s: %s; not started" % (name, why) in out, name + ": " + why, out)
+bm.check("good| primes below 60000: 6057" in out and "vm good: powered off (code 0)" in out,
+         "the good VM runs beside them", out)
+bm.check("all VMs have ended" in out and rc == 0, "the machine shuts down after it (rc=%s)" % rc,
+         out)
+
+# Only bad descriptions: nothing to run, and the machine still stops.
+dtb = bm.compile_dts(d, bm.dump_dts(d) + "\n/ { chosen { %s }; };\n" % " ".join(vms[:-1]),
+                     name="bad.dtb")
+rc, out = bm.boot(image, extra=["-dtb", dtb])
+bm.check("corral-bm: no VMs to run; shutting down" in out and rc is not None,
+         "with no VM left the machine shuts down (rc=%s)" % rc, out)
+bm.finish()
