@@ -2116,7 +2116,8 @@ do_decode:
             code_snap(cp, off, raw1, len);
             decode_entry(e, raw1);
 #ifdef HAVE_JIT
-            jit_run(h->code, cp, off, e, raw1);
+            if (!h->interp_only)
+                jit_run(h->code, cp, off, e, raw1);
             if (unlikely(h->code->jit_full)) {
                 /* out of room for host code: start afresh now (every decoded page is
                  * cleared as it comes back to life), not at the next fence.i, so that no
