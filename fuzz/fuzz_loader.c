@@ -55,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < HDR)
         return 0;
     uint8_t flags = data[0];
-    /* 2..17 MiB, sometimes not a whole number of 2 MiB pages */
-    uint64_t ram_size = (2 + (flags >> 4)) * MiB - (flags & 0x8 ? 64 * 1024 : 0);
+    /* 2..9 MiB, sometimes not a whole number of 2 MiB pages */
+    uint64_t ram_size = (2 + (flags >> 4 & 7)) * MiB - (flags & 0x8 ? 64 * 1024 : 0);
     const uint8_t *p = data + HDR, *end = data + size;
     size_t args_len, fw_len, dtb_len, initrd_len;
     const uint8_t *args = take(&p, end, data[7], &args_len);
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     load_alone(kernel, kernel_len, ram_size, flags & 1);
 
     struct board_config cfg = {
-        .ram_size = ram_size, .num_harts = 1, .bootargs = bootargs,
+        .ram_size = ram_size, .num_harts = flags & 0x80 ? 2 : 1, .bootargs = bootargs,
         .kernel = kernel, .kernel_len = kernel_len,
         .firmware = fw_copy, .firmware_len = fw_len,
         .initrd = initrd_len ? initrd : NULL, .initrd_len = initrd_len,
