@@ -6,6 +6,7 @@
  * Build and run with tools/fuzz fuzz_jit_diff SECONDS. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +214,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         side_run(&side[i], steps);
     }
     compare(&side[0], &side[1]);
+    if (getenv("FUZZ_TRACE")) { /* say where the run ended */
+        const struct hart *t = &side[0].hart;
+        fprintf(stderr, "pc %#llx priv %d mcause %#llx scause %#llx satp %#llx instret %llu\n",
+                (unsigned long long)t->pc, t->priv, (unsigned long long)t->mcause,
+                (unsigned long long)t->scause, (unsigned long long)t->satp,
+                (unsigned long long)t->instret);
+    }
     for (int i = 0; i < 2; i++) {
         hart_destroy(&side[i].hart);
         free(side[i].ram.host);
