@@ -2006,8 +2006,11 @@ int hart_alloc_code(struct hart *h)
     return 0;
 }
 
-/* no-gcse, no-crossjumping: keep the copies of the dispatch apart (see NEXT) */
+/* no-gcse, no-crossjumping: keep the copies of the dispatch apart (see NEXT); gcc's
+ * options, which clang (the fuzz builds) does not know */
+#if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-gcse", "no-crossjumping")))
+#endif
 unsigned hart_exec_block(struct hart *h, unsigned max)
 {
     static const void *const labels[F_COUNT] = {
