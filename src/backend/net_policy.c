@@ -88,6 +88,8 @@ enum net_verdict net_policy_check_address(const uint8_t *frame, size_t len,
     struct ip_view v;
     if (!ip_view(frame, len, &v))
         return NET_PASS; /* libslirp takes no VLAN tags: a tagged frame goes nowhere */
+    if (v.family == 4 && v.fragment)
+        return NET_DROP; /* libslirp 4.7 crashes reassembling some orders of fragments */
     bool blocked = v.family == 4 ? ip4_blocked(v.dst, host_loopback)
                                  : ip6_blocked(v.dst, v.proto, host_loopback);
     return blocked ? NET_DROP : NET_PASS;

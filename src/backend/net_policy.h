@@ -34,8 +34,11 @@ enum net_verdict {
 /* Stateless, for every frame from the guest: NET_DROP for IPv4 or IPv6 to a link-local
  * address (169.254.0.0/16; fe80::/10 except ICMPv6, which carries neighbour discovery), or,
  * unless host_loopback, to the host by a loopback or unspecified address (127.0.0.0/8,
- * 0.0.0.0/8, ::1, ::, and their IPv4-mapped forms). Frames too short to carry an address
- * pass: libslirp drops malformed ones. */
+ * 0.0.0.0/8, ::1, ::, and their IPv4-mapped forms). NET_DROP too for every IPv4 fragment:
+ * libslirp 4.7 (Debian 12's) crashes reassembling a datagram whose last fragment comes
+ * first, and a guest needs none under the user network's 65520-byte MTU (TCP sets DF; a
+ * whole UDP datagram fits). Frames too short to carry an address pass: libslirp drops
+ * malformed ones. */
 enum net_verdict net_policy_check_address(const uint8_t *frame, size_t len,
                                           bool host_loopback);
 

@@ -2006,8 +2006,11 @@ int hart_alloc_code(struct hart *h)
     return 0;
 }
 
-/* no-gcse, no-crossjumping: keep the copies of the dispatch apart (see NEXT) */
+/* no-gcse, no-crossjumping: keep the copies of the dispatch apart (see NEXT); gcc's
+ * options, which clang (the fuzz builds) does not know */
+#if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-gcse", "no-crossjumping")))
+#endif
 unsigned hart_exec_block(struct hart *h, unsigned max)
 {
     static const void *const labels[F_COUNT] = {
@@ -2116,7 +2119,8 @@ do_decode:
             code_snap(cp, off, raw1, len);
             decode_entry(e, raw1);
 #ifdef HAVE_JIT
-            jit_run(h->code, cp, off, e, raw1);
+            if (!h->interp_only)
+                jit_run(h->code, cp, off, e, raw1);
             if (unlikely(h->code->jit_full)) {
                 /* out of room for host code: start afresh now (every decoded page is
                  * cleared as it comes back to life), not at the next fence.i, so that no

@@ -122,6 +122,7 @@ struct hart {
     uint8_t *fetch_host;
 
     bool sbi_builtin;           /* S-mode ecalls go to bus->sbi_call */
+    bool interp_only;           /* never translate: the reference the translator is checked against */
     bool stimecmp_enabled;      /* stimecmp drives STIP (Sstc, or the built-in SBI's timer) */
     atomic_bool stop;           /* leave hart_run() at the next block boundary */
     atomic_bool flush_tlb_req;  /* a remote fence asked for a TLB flush */

@@ -839,6 +839,40 @@ static size_t udp_frame(uint8_t *f, const uint8_t eth_dst[6], uint32_t src, uint
     return 14 + 20 + 8 + n;
 }
 
+/* IPv4 fragments from the guest, in any order: a last fragment that comes alone (which
+ * crashed libslirp 4.7 inside slirp_input; found by fuzz_slirp) or first, a first fragment
+ * alone, and a whole datagram in two. Each is dropped and counted, and the user network goes
+ * on answering. */
+static void test_user_survives_ip_fragments_in_any_order(void **state)
+{
+    struct capture *c = open_user("user");
+    static const uint8_t gw[6] = SLIRP_MAC;
+    /* {offset in 8-byte units, more fragments}: the lone last one, then a pair backwards,
+     * then a first one alone, then a pair in order */
+    static const uint16_t frags[][2] = { { 2, 0 }, { 2, 0 }, { 0, 1 }, { 0, 1 }, { 0, 1 }, { 2, 0 } };
+    for (unsigned k = 0; k < sizeof(frags) / sizeof(frags[0]); k++) {
+        uint8_t f[14 + 20 + 16];
+        size_t len = udp_frame(f, gw, ip_of("10.0.2.15"), 1000, ip_of("192.0.2.1"), 9,
+                               "0123456789", 8);
+        uint8_t *ip = f + 14;
+        put16(ip + 2, 20 + 16);
+        put16(ip + 4, (uint16_t)(0x4d00 + k / 2)); /* one datagram per pair */
+        put16(ip + 6, (uint16_t)(frags[k][0] | (frags[k][1] ? 0x2000 : 0)));
+        put16(ip + 10, 0);
+        put16(ip + 10, fold(sum16(ip, 20, 0)));
+        memset(f + len, 'x', sizeof(f) - len);
+        assert_int_equal(net_backend_send(c->nb, f, sizeof(f)), -EACCES);
+    }
+    struct net_stats st;
+    net_backend_stats(c->nb, &st);
+    assert_int_equal(st.tx_dropped, sizeof(frags) / sizeof(frags[0]));
+    capture_clear(c);
+    send_arp_for_gateway(c->nb);
+    struct arp_want w = { 2, ip_of("10.0.2.2"), ip_of("10.0.2.15") };
+    assert_true(capture_wait(c, match_arp, &w, WAIT_MS) >= 0);
+    close_user(c);
+}
+
 /* The guest answers a forwarded UDP datagram to where it came from, 10.0.2.2: that is the
  * host's loopback, but an answer on a forward the host opened, so it passes without host=on. */
 static void test_user_udp_hostfwd_answer_reaches_host(void **state)
@@ -1243,6 +1277,7 @@ int main(void)
         cmocka_unit_test(test_user_send_rejects_runt_and_giant_frames),
         cmocka_unit_test(test_user_ipv6_router_solicitation_gets_fec0_prefix),
         cmocka_unit_test(test_user_survives_truncated_and_random_frames),
+        cmocka_unit_test(test_user_survives_ip_fragments_in_any_order),
         cmocka_unit_test(test_user_hostfwd_brings_host_connection_to_guest),
         cmocka_unit_test(test_user_udp_hostfwd_answer_reaches_host),
         cmocka_unit_test(test_user_hostfwd_on_busy_port_fails_cleanly),

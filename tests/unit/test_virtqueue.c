@@ -106,6 +106,19 @@ static void test_pop_empty_ring_returns_zero(void **state)
     assert_true(virtq_has_avail(&q));
 }
 
+/* A queue the driver never made ready has nothing available, whatever its ring says: the
+ * models' drain loops pop until has_avail says no more. */
+static void test_unready_queue_has_nothing_available(void **state)
+{
+    set_desc(DESC, 0, DATA, 16, 0, 0);
+    q.ready = false;
+    offer(AVAIL, QSIZE, 0);
+    assert_false(virtq_has_avail(&q));
+    assert_int_equal(virtq_pop(&q, &req), 0);
+    q.ready = true;
+    assert_true(virtq_has_avail(&q));
+}
+
 static void test_pop_chain_of_queue_size_is_allowed(void **state)
 {
     for (unsigned i = 0; i < QSIZE; i++)
@@ -1271,6 +1284,42 @@ static void bring_up_again(void)
     wr(bf.d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 }
 
+static void *reset_blk(void *arg)
+{
+    wr(bf.d, R_STATUS, 0);
+    __atomic_store_n((bool *)arg, true, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* DRIVER_OK with the request queue's rings set but the queue never made ready, then a kick
+ * (found by fuzz_virtio_mmio): the I/O thread must not spin on what it cannot pop, and a
+ * reset must still get through. */
+static void test_blk_queue_never_made_ready_does_not_spin(void **state)
+{
+    wr(bf.d, R_STATUS, 0);
+    memset(gp(AVAIL), 0, 0x1000);
+    negotiate(bf.d, V1);
+    setup_queue(bf.d, 0, BLK_Q, DESC, AVAIL, USED);
+    wr(bf.d, R_QUEUE_READY, 0);
+    wr(bf.d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+    put_hdr(HDR, T_IN, 0);
+    set_desc(DESC, 0, HDR, 16, F_NEXT, 1);
+    set_desc(DESC, 1, STAT, 1, F_WRITE, 0);
+    offer(AVAIL, BLK_Q, 0);
+    wr(bf.d, R_QUEUE_NOTIFY, 0);
+    usleep(20 * 1000);
+    bool done = false;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, reset_blk, &done), 0);
+    if (!WAIT_FOR(__atomic_load_n(&done, __ATOMIC_ACQUIRE)))
+        fail_msg("the reset waits behind an I/O thread that spins");
+    pthread_join(t, NULL);
+    assert_int_equal(get16(USED + 2), 0);
+    bring_up_again();
+    uint32_t n;
+    assert_int_equal(rw_request(T_IN, 0, 512, &n), 0);
+}
+
 static void test_blk_descriptor_loop_needs_reset(void **state)
 {
     set_desc(DESC, 0, HDR, 16, F_NEXT, 1);
@@ -1501,6 +1550,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_pop_readable_then_writable_chain),
         T(test_pop_empty_ring_returns_zero),
+        T(test_unready_queue_has_nothing_available),
         T(test_pop_chain_of_queue_size_is_allowed),
         T(test_pop_two_requests_in_order),
         T(test_pop_descriptor_loop_is_eloop),
@@ -1563,6 +1613,7 @@ int main(void)
         TB(test_blk_get_id),
         TB(test_blk_short_header_does_not_crash),
         TB(test_blk_descriptor_loop_needs_reset),
+        TB(test_blk_queue_never_made_ready_does_not_spin),
         TB(test_blk_config_space),
         TBL(test_blk_rate_limit_paces_reads, setup_blk_bw),
         TBL(test_blk_rate_limit_counts_ops, setup_blk_ops),

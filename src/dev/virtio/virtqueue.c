@@ -63,6 +63,8 @@ void virtq_reset(struct virtq *q)
 
 bool virtq_has_avail(const struct virtq *q)
 {
+    if (!q->ready || !q->size)
+        return false; /* virtq_pop takes nothing from it: a drain loop would spin */
     const uint8_t *a = avail(q, 2, 2);
     return a && load16(a) != q->last_avail;
 }

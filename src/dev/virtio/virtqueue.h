@@ -56,7 +56,7 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written);
 uint32_t virtq_used_len(const struct virtq_req *r, size_t written);
 /* After pushes: whether the driver wants an interrupt now (EVENT_IDX or the NO_INTERRUPT flag). */
 bool virtq_need_interrupt(struct virtq *q);
-/* Whether the available ring has entries we have not taken. */
+/* Whether the available ring has entries virtq_pop would take (none while not ready). */
 bool virtq_has_avail(const struct virtq *q);
 /* With EVENT_IDX: ask to be kicked when the driver adds past what we have taken (call
  * before the final virtq_has_avail check when going idle). */
