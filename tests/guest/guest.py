@@ -55,13 +55,10 @@ def workdir():
     return d
 
 
-def autorun_initrd(base, script, d, files=None):
-    """BASE initramfs plus an archive holding SCRIPT as /autorun, and FILES ({path: bytes}),
-    which replace the base's files of the same name."""
+def autorun_initrd(base, script, d):
+    """BASE initramfs plus an archive holding SCRIPT as /autorun."""
     w = cpio.Writer()
     w.add_file("autorun", script.encode(), 0o755)
-    for name, data in (files or {}).items():
-        w.add_file(name, data, 0o644)
     out = os.path.join(d, "initrd-autorun.cpio")
     with open(out, "wb") as f:
         f.write(open(base, "rb").read() + w.finish())
