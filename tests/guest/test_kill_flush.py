@@ -305,8 +305,8 @@ for t in threads:
     t.join()
 for disk in disks:
     guest.check(not disk.failed and len(disk.flushed) > 0,
-                "%s: %d kills (%d in boot or mount, %d while writing), %d records flushed and all "
-                "kept, %d checks passed, %.0f s%s" % (disk.label, sum(disk.kills.values()),
+                "%s: %d kills (%d in boot or mount, %d while writing), %d records flushed, "
+                "%d checks after the kills passed, %.0f s%s" % (disk.label, sum(disk.kills.values()),
                                     disk.kills["boot"], disk.kills["write"], len(disk.flushed),
                                     disk.checks, disk.elapsed,
                                     ", %d checks with leaked clusters" % disk.leaks
