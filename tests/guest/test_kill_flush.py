@@ -10,6 +10,12 @@ sends the device a FLUSH). It prints "KF-FLUSHED k" only once both fsyncs return
 host kills at a random time: during the kernel's boot, during the mount (and its journal
 replay after the last kill), or while records are written and flushed.
 
+A kill leaves the host's page cache alone, so this cannot tell whether a FLUSH reached the
+platters (fdatasync; a host crash would): it shows that the VMM keeps nothing back from the
+host kernel once it has completed a write or a flush, and that every state a kill can leave
+in between is consistent. Made to fail by a VMM that holds a write until the next one and does
+not write it out on FLUSH: a fsync'ed record goes missing within a few kills.
+
 Usage: test_kill_flush.py CORRAL [--kills N] [--seed S] [--formats raw,qcow2]"""
 import argparse
 import os
