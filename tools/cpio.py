@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write cpio archives in the "newc" format the Linux initramfs unpacker reads.
+"""Write (and read) cpio archives in the "newc" format the Linux initramfs unpacker reads.
 
 As a program: cpio.py OUT.cpio [--base BASE.cpio] DEST=SRC ...
 writes BASE (if given) followed by a second archive holding each SRC file at DEST
@@ -40,6 +40,24 @@ class Writer:
         self._entry("TRAILER!!!", 0)
         self.out += b"\0" * (-len(self.out) % 512)
         return bytes(self.out)
+
+
+def read(data):
+    """The members of a "newc" archive (or of several, one after another): {name: (mode,
+    data)}; a later member of the same name replaces an earlier one, as in the kernel."""
+    out, pos = {}, 0
+    while pos + 110 <= len(data):
+        if data[pos:pos + 6] != b"070701":
+            pos += 4 if data[pos:pos + 4] == b"\0\0\0\0" else len(data)   # padding, or the end
+            continue
+        mode, size, namesize = (int(data[pos + 6 + 8 * i:pos + 14 + 8 * i], 16) for i in (1, 6, 11))
+        name = data[pos + 110:pos + 110 + namesize - 1].decode()
+        start = pos + 110 + namesize
+        start += -start % 4
+        pos = start + size + (-(start + size) % 4)
+        if name != "TRAILER!!!":
+            out[name] = (mode, data[start:start + size])
+    return out
 
 
 def main(argv):

@@ -251,17 +251,21 @@ static int qcow2_refcount_set(struct qcow2 *q, uint64_t host, uint64_t val, int 
 static int qcow2_unref_range(struct qcow2 *q, uint64_t off, uint64_t len);
 
 /* Refcount block RTI is missing: put a new one at the end of the file, then point the table at it.
- * Its own refcount goes into itself when it covers its own cluster, else into another block. */
+ * Its own refcount goes into itself when it covers its own cluster, else into another block,
+ * and then first: a kill before the table points at the new block leaves a leaked cluster, one
+ * after it a block counted, never a block in use with refcount 0. */
 static int qcow2_refblock_alloc(struct qcow2 *q, uint64_t rti, int depth)
 {
     uint64_t at = q->file_end;
     q->file_end += q->cluster_size;
-    uint8_t *rb;
-    int rc = qcow2_cache_get(q, &q->rbc, at, true, &rb);
-    if (rc < 0)
-        return rc;
     uint64_t ci = at >> q->cluster_bits;
     bool self = ci / q->rb_entries == rti;
+    int rc;
+    if (!self && (rc = qcow2_refcount_set(q, at, 1, depth + 1)) < 0)
+        return rc;
+    uint8_t *rb;
+    if ((rc = qcow2_cache_get(q, &q->rbc, at, true, &rb)) < 0)
+        return rc;
     if (self) {
         uint64_t first;
         unsigned n;
@@ -272,7 +276,7 @@ static int qcow2_refblock_alloc(struct qcow2 *q, uint64_t rti, int depth)
     if ((rc = qcow2_write_be64(q, at, q->rt_offset + rti * 8)) < 0)
         return rc;
     q->rt[rti] = at;
-    return self ? 0 : qcow2_refcount_set(q, at, 1, depth + 1);
+    return 0;
 }
 
 static bool qcow2_rt_missing(const struct qcow2 *q, uint64_t rti)

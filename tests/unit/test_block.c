@@ -948,6 +948,126 @@ static void test_qcow2_reuse_survives_kill(void **state)
     free(img);
 }
 
+/* ---- a kill at every write ---- */
+
+/* test_block links with -Wl,--wrap=pwrite, so every pwrite the backends make comes here. A child
+ * given a budget dies of SIGKILL at the first write past it: the image is left as a kill at that
+ * point would leave it (the page cache keeps every write that returned, in order). */
+static long writes_left = -1;   /* -1: no limit */
+ssize_t __real_pwrite(int fd, const void *buf, size_t n, off_t off);
+ssize_t __wrap_pwrite(int fd, const void *buf, size_t n, off_t off);
+ssize_t __wrap_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    if (writes_left == 0)
+        raise(SIGKILL);
+    if (writes_left > 0)
+        writes_left--;
+    return __real_pwrite(fd, buf, n, off);
+}
+
+#define KILL_WRITES 12
+
+/* The workload: one cluster each at 16 KiB steps from 256 KiB, so that with 512-byte clusters
+ * every write allocates a data cluster and every other one an L2 table too. */
+static void kill_workload_write(struct blk_backend *b, uint8_t *buf, int i)
+{
+    fill(buf, 512, 1000 + (uint32_t)i);
+    if (b && blk_pwrite(b, buf, 512, (256 << 10) + (uint64_t)i * (16 << 10)))
+        _exit(3);
+}
+
+/* Runs the workload on a copy of BASE in a child killed at its Nth write, for every N until the
+ * workload finishes unkilled. After each kill: qemu-img check finds at worst leaked clusters,
+ * the image opens for writing again, and every write that returned reads back. */
+static void kill_at_every_write(struct fx *f, const char *base)
+{
+    uint8_t buf[512], got[512];
+    bool finished = false;
+    for (long n = 0; !finished; n++) {
+        assert_true(n < 10000);
+        assert_int_equal(run(f, "cp '%s' k.qcow2", base), 0);
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(pfd[0]);
+            struct blk_backend *b = NULL;
+            writes_left = n;
+            if (blk_open(P(f, "k.qcow2"), BLK_FORMAT_QCOW2, false, &b, NULL, 0))
+                _exit(2);
+            for (int i = 0; i < KILL_WRITES; i++) {
+                kill_workload_write(b, buf, i);
+                if (write(pfd[1], "w", 1) != 1)     /* write I returned */
+                    _exit(4);
+            }
+            _exit(0);                               /* no kill: the budget was enough */
+        }
+        close(pfd[1]);
+        int done = 0;
+        char c;
+        while (read(pfd[0], &c, 1) == 1)
+            done++;
+        close(pfd[0]);
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        finished = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        assert_true(finished || (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL));
+        /* 3: leaked clusters only (allocated, not yet pointed at); 2 would be corruption */
+        int rc = run(f, "qemu-img check -f qcow2 k.qcow2");
+        if (rc != 0 && rc != 3) {
+            print_error("killed at write %ld: qemu-img check says %d\n", n, rc);
+            size_t len;
+            char *log = (char *)read_file(P(f, "cmd.log"), &len);
+            print_error("%.*s", log ? (int)len : 0, log ? log : "");
+            free(log);
+        }
+        assert_true(rc == 0 || rc == 3);
+        struct blk_backend *b = open_ok(f, P(f, "k.qcow2"), BLK_FORMAT_QCOW2, false);
+        for (int i = 0; i < done; i++) {
+            kill_workload_write(NULL, buf, i);
+            assert_int_equal(blk_pread(b, got, 512, (256 << 10) + (uint64_t)i * (16 << 10)), 0);
+            assert_memory_equal(got, buf, 512);
+        }
+        blk_close(b);
+        assert_true(done == KILL_WRITES || !finished);
+    }
+}
+
+/* 512-byte clusters: each refcount block covers 128 KiB of file and each L2 table 32 KiB of disk.
+ * The image is filled to just short of 128 KiB of file first, so the kills land in data
+ * clusters, L2 tables and a new refcount block alike. */
+static void make_kill_base(struct fx *f, const char *name)
+{
+    assert_int_equal(run(f, "qemu-img create -q -f qcow2 -o cluster_size=512 %s 1M", name), 0);
+    struct blk_backend *b = open_ok(f, P(f, name), BLK_FORMAT_QCOW2, false);
+    uint8_t buf[512];
+    struct stat st;
+    for (uint64_t off = 0; stat(P(f, name), &st) == 0 && st.st_size < (124 << 10); off += 512) {
+        fill(buf, 512, (uint32_t)off);
+        assert_int_equal(blk_pwrite(b, buf, 512, off), 0);
+    }
+    blk_close(b);
+}
+
+static void test_qcow2_kill_at_every_write(void **state)
+{
+    struct fx *f = *state;
+    make_kill_base(f, "base.qcow2");
+    kill_at_every_write(f, "base.qcow2");
+}
+
+/* The file is longer than its refcounts reach (a tail no refcount block covers, as an image
+ * grown by hand or by another tool may be): the first allocation takes a cluster there, whose
+ * refcount block must go at the end of the file, outside the range it covers. */
+static void test_qcow2_kill_at_every_write_past_refcounts(void **state)
+{
+    struct fx *f = *state;
+    make_kill_base(f, "base.qcow2");
+    assert_int_equal(run(f, "truncate -s 384K base.qcow2 && qemu-img check -q base.qcow2"), 0);
+    kill_at_every_write(f, "base.qcow2");
+}
+
 /* A crafted image: a 2 TiB sparse file whose 8 MiB refcount table points every entry at one
  * refcount block saying "in use". Looking for a freed cluster must not scan it all at once. */
 static void test_qcow2_free_cluster_search_is_bounded(void **state)
@@ -1111,6 +1231,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_qcow2_reuses_freed_clusters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_reuse_survives_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_free_cluster_search_is_bounded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_kill_at_every_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qcow2_kill_at_every_write_past_refcounts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_backing_file_is_never_probed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writable_image_is_not_probed_as_qcow2, setup,
