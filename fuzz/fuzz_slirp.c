@@ -49,20 +49,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* One turn of slirp_thread's loop, without waiting in poll(). */
-static void turn(struct net_slirp *s)
-{
-    drain_tx(s);
-    if (atomic_exchange(&s->nb.rx_retry, false))
-        flush_rx(s);
-    uint32_t timeout = run_timers(s);
-    s->npfds = 1;
-    s->pfds[0] = (struct pollfd){ .fd = s->nb.wake_fd, .events = POLLIN };
-    slirp_pollfds_fill(s->slirp, &timeout, add_poll, s);
-    int n = poll(s->pfds, s->npfds, 0);
-    if (n > 0 && s->pfds[0].revents)
-        net_wake_drain(s->nb.wake_fd);
-    slirp_pollfds_poll(s->slirp, n < 0, get_revents, s);
-}
+static void turn(struct net_slirp *s) { slirp_turn(s, true); }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

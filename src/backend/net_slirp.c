@@ -264,22 +264,28 @@ static void flush_rx(struct net_slirp *s)
     }
 }
 
+/* One turn of the backend's loop: the guest's frames out, held frames in, libslirp's timers
+ * and sockets; poll() waits for libslirp's next timer unless NO_WAIT (the fuzz target). */
+static void slirp_turn(struct net_slirp *s, bool no_wait)
+{
+    drain_tx(s);
+    if (atomic_exchange(&s->nb.rx_retry, false))
+        flush_rx(s);
+    uint32_t timeout = run_timers(s);
+    s->npfds = 1;
+    s->pfds[0] = (struct pollfd){ .fd = s->nb.wake_fd, .events = POLLIN };
+    slirp_pollfds_fill(s->slirp, &timeout, add_poll, s);
+    int n = poll(s->pfds, s->npfds, no_wait ? 0 : timeout > INT_MAX ? -1 : (int)timeout);
+    if (n > 0 && s->pfds[0].revents)
+        net_wake_drain(s->nb.wake_fd);
+    slirp_pollfds_poll(s->slirp, n < 0, get_revents, s);
+}
+
 static void *slirp_thread(void *arg)
 {
     struct net_slirp *s = arg;
-    while (!atomic_load(&s->nb.stop)) {
-        drain_tx(s);
-        if (atomic_exchange(&s->nb.rx_retry, false))
-            flush_rx(s);
-        uint32_t timeout = run_timers(s);
-        s->npfds = 1;
-        s->pfds[0] = (struct pollfd){ .fd = s->nb.wake_fd, .events = POLLIN };
-        slirp_pollfds_fill(s->slirp, &timeout, add_poll, s);
-        int n = poll(s->pfds, s->npfds, timeout > INT_MAX ? -1 : (int)timeout);
-        if (n > 0 && s->pfds[0].revents)
-            net_wake_drain(s->nb.wake_fd);
-        slirp_pollfds_poll(s->slirp, n < 0, get_revents, s);
-    }
+    while (!atomic_load(&s->nb.stop))
+        slirp_turn(s, false);
     return NULL;
 }
 
