@@ -48,6 +48,8 @@ struct vm {
     char late_error[256];  /* a reload that failed after a reboot */
     uint64_t swept_epoch;  /* the board's busy epoch at the last zero-page sweep */
     bool swept;
+    unsigned sweeps;       /* in this idle spell */
+    uint64_t swept_ns;     /* when the last sweep ran */
     uint64_t zero_bytes;   /* given back by zero-page sweeps, in all */
     int kshare_fd;         /* the kernel's shared copy (image_share.c), or -1 */
 };
@@ -321,16 +323,26 @@ int vm_resume(struct vm *vm)
     return 0;
 }
 
-/* Once per idle spell: the harts park, the devices are held, and the RAM's zero pages go
- * back to the host. A pause of a few tens of milliseconds that an idle guest does not see. */
+/* When a guest goes idle: the harts park, the devices are held, and the RAM's zero pages
+ * (and the kernel's pages the host can map again) go back to the host. A pause of a few
+ * tens of milliseconds that an idle guest does not see. A guest that just booted goes on
+ * touching pages for some seconds after it first looks idle, so one spell gets up to
+ * IDLE_SWEEPS sweeps, IDLE_RESWEEP_NS apart. */
+#define IDLE_SWEEPS 3
+#define IDLE_RESWEEP_NS (30 * 1000000000ULL)
+
 uint64_t vm_idle_sweep(struct vm *vm)
 {
-    uint64_t epoch;
-    if (vm_state(vm) != VM_RUNNING || !board_idle(vm->board, &epoch) ||
-        (vm->swept && epoch == vm->swept_epoch))
+    uint64_t epoch, now = mono_ns();
+    if (vm_state(vm) != VM_RUNNING || !board_idle(vm->board, &epoch))
         return 0;
+    if (vm->swept && epoch == vm->swept_epoch &&
+        (vm->sweeps >= IDLE_SWEEPS || now - vm->swept_ns < IDLE_RESWEEP_NS))
+        return 0;
+    vm->sweeps = vm->swept && epoch == vm->swept_epoch ? vm->sweeps + 1 : 1;
     vm->swept = true;
     vm->swept_epoch = epoch;
+    vm->swept_ns = now;
     uint64_t got = 0;
     board_pause(vm->board, true);
     if (board_wait_parked(vm->board, 200)) {

@@ -2,11 +2,13 @@
  * accesses to device regions, wires interrupt lines, and runs one thread per hart.
  * Boot image placement follows QEMU's virt board so the same guests work unchanged. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libfdt.h>
 
@@ -61,6 +63,7 @@ struct board {
     _Atomic uint64_t busy_epoch; /* times a hart came back from idle */
     /* RAM offsets of the kernel's file mapping (cfg.map_kernel); len 0: none */
     uint64_t kmap_off, kmap_len;
+    int pagemap_fd;              /* /proc/self/pagemap, opened before any sandbox; -1: none */
     uint64_t kernel_gpa;         /* where load_images put a flat kernel or Image */
     bool kernel_mappable;
 };
@@ -363,9 +366,45 @@ static bool in_kernel_map(const struct board *b, uint64_t off, uint64_t len)
     return b->kmap_len && off < b->kmap_off + b->kmap_len && b->kmap_off < off + len;
 }
 
+/* /proc/self/pagemap: one 64-bit entry per page; bit 63 present, bit 61 a page of a file
+ * (or shared anonymous memory), clear for a private copy made by a write. */
+#define PM_PRESENT (1ULL << 63)
+#define PM_FILE    (1ULL << 61)
+
+/* The kernel's file mapping: its resident pages that are still the file's own (the guest
+ * never wrote them) leave this process's page tables. The host keeps them in its page
+ * cache, shared by every VM that boots this kernel, and a later guest access maps them
+ * again from there; pages the guest wrote are private copies and stay. Returns the bytes
+ * unmapped. */
+static uint64_t drop_clean_kernel_pages(struct board *b)
+{
+    if (b->pagemap_fd < 0 || !b->kmap_len)
+        return 0;
+    uint8_t *base = b->ram.host + b->kmap_off;
+    uint64_t pages = b->kmap_len / HOST_PAGE, dropped = 0;
+    uint64_t ent[512];
+    for (uint64_t i = 0; i < pages; i += 512) {
+        uint64_t n = pages - i < 512 ? pages - i : 512;
+        off_t at = (off_t)(((uintptr_t)base / HOST_PAGE + i) * sizeof(uint64_t));
+        if (pread(b->pagemap_fd, ent, n * sizeof(uint64_t), at) != (ssize_t)(n * sizeof(uint64_t)))
+            return dropped;
+        uint64_t run = 0;
+        for (uint64_t j = 0; j <= n; j++) {
+            if (j < n && (ent[j] & (PM_PRESENT | PM_FILE)) == (PM_PRESENT | PM_FILE)) {
+                run++;
+                continue;
+            }
+            if (run && !madvise(base + (i + j - run) * HOST_PAGE, run * HOST_PAGE, MADV_DONTNEED))
+                dropped += run * HOST_PAGE;
+            run = 0;
+        }
+    }
+    return dropped;
+}
+
 uint64_t board_drop_zero_pages(struct board *b)
 {
-    uint64_t dropped = 0;
+    uint64_t dropped = drop_clean_kernel_pages(b);
     for (uint64_t off = 0; off < b->ram.size; off += HUGE_PAGE) {
         size_t len = b->ram.size - off < HUGE_PAGE ? (size_t)(b->ram.size - off) : HUGE_PAGE;
         if (in_kernel_map(b, off, len)) /* the kernel map is 2 MiB-aligned in practice */
@@ -375,20 +414,13 @@ uint64_t board_drop_zero_pages(struct board *b)
     return dropped;
 }
 
+/* Over the kernel's file mapping too: a page the guest wrote goes back to the file's bytes,
+ * which is as good as any for a page the guest reported free. */
 void board_discard_ram(struct board *b, uint64_t gpa, uint64_t len)
 {
     if (gpa < b->ram.base || gpa - b->ram.base > b->ram.size || len > b->ram.size - (gpa - b->ram.base))
         return;
-    uint64_t off = gpa - b->ram.base, end = off + len;
-    if (in_kernel_map(b, off, len)) { /* keep the part over the file, drop what lies around */
-        uint64_t k0 = b->kmap_off, k1 = b->kmap_off + b->kmap_len;
-        if (off < k0)
-            madvise(b->ram.host + off, k0 - off, MADV_DONTNEED);
-        if (end > k1)
-            madvise(b->ram.host + k1, end - k1, MADV_DONTNEED);
-        return;
-    }
-    madvise(b->ram.host + off, len, MADV_DONTNEED);
+    madvise(b->ram.host + (gpa - b->ram.base), len, MADV_DONTNEED);
 }
 
 void board_set_cpu_quota(struct board *b, unsigned percent)
@@ -520,6 +552,9 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
         return -ENOMEM;
     }
     b->cfg = *cfg;
+    b->pagemap_fd = -1;
+    if (cfg->map_kernel) /* read while idle (drop_clean_kernel_pages), after the sandbox is up */
+        b->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     b->start_ns = mono_ns();
     b->exit_kind = -1;
     pthread_mutex_init(&b->exit_lock, NULL);
@@ -569,6 +604,8 @@ void board_destroy(struct board *b)
     if (b->test) sifive_test_destroy(b->test);
     goldfish_rtc_destroy(b->rtc);
     guard_unmap(b->ram.host, b->ram.size);
+    if (b->pagemap_fd >= 0)
+        close(b->pagemap_fd);
     pthread_mutex_destroy(&b->exit_lock);
     pthread_mutex_destroy(&b->pause_lock);
     pthread_cond_destroy(&b->pause_cond);

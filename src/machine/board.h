@@ -67,11 +67,13 @@ bool board_wait_parked(struct board *b, unsigned timeout_ms);
  * times a hart became busy again, so that a caller acts once per idle spell. */
 bool board_idle(struct board *b, uint64_t *epoch);
 /* Gives the host back the resident pages of RAM that hold only zeros (kernels zero much
- * memory they never use again); returns the bytes dropped. Only while nothing writes RAM:
+ * memory they never use again), and unmaps the pages of the kernel's file mapping that the
+ * guest never wrote (the host's page cache keeps them for every VM); returns the bytes
+ * dropped. Only while nothing writes RAM:
  * every hart parked (board_wait_parked) and every device held. */
 uint64_t board_drop_zero_pages(struct board *b);
 /* The guest no longer needs [gpa, gpa+len) (a balloon's free page report): its host pages
- * go, except where they map the kernel's file. */
+ * go (over the kernel's file mapping, the page reads as the file's bytes again). */
 void board_discard_ram(struct board *b, uint64_t gpa, uint64_t len);
 /* Caps the harts' host CPU at PERCENT of one core in all (0: no cap). Any thread. */
 void board_set_cpu_quota(struct board *b, unsigned percent);

@@ -4,8 +4,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "corral/guest_mem.h"
 #include "machine/board.h"
@@ -75,6 +78,77 @@ static void test_zero_stretches_go_back_whole(void **state)
     board_destroy(b);
 }
 
+#define KPAGES 64
+
+/* Pages of [p, p+len) in this process's page tables (mincore would count a file's pages
+ * that are only in the page cache). */
+static size_t mapped_pages(uint8_t *p, size_t len)
+{
+    FILE *f = fopen("/proc/self/pagemap", "rb");
+    assert_non_null(f);
+    size_t n = 0;
+    for (size_t i = 0; i < len / 4096; i++) {
+        uint64_t e = 0;
+        assert_int_equal(fseek(f, (long)(((uintptr_t)p / 4096 + i) * 8), SEEK_SET), 0);
+        assert_int_equal(fread(&e, 8, 1, f), 1);
+        n += (size_t)(e >> 63);
+    }
+    fclose(f);
+    return n;
+}
+
+static int map_file(void *ctx, uint8_t *dst, size_t len)
+{
+    int fd = *(int *)ctx;
+    return mmap(dst, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) == dst ? 0 : -1;
+}
+
+/* The kernel's file mapping: pages the guest only read leave the process (and read the
+ * same after), a page it wrote keeps its bytes, and a page reported free reads as the
+ * file's bytes again. */
+static void test_clean_kernel_pages_go_back(void **state)
+{
+    (void)state;
+    static uint8_t image[KPAGES * 4096];
+    for (unsigned i = 0; i < KPAGES; i++)
+        memset(image + i * 4096, (int)(i + 1), 4096);
+    char path[] = "/tmp/corral-test-kernel-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, image, sizeof(image)), (ssize_t)sizeof(image));
+    struct board_config cfg = { .ram_size = 8u << 20, .num_harts = 1, .ram_small_pages = true,
+                                .kernel = image, .kernel_len = sizeof(image),
+                                .map_kernel = map_file, .map_ctx = &fd };
+    struct board *b = NULL;
+    char err[128];
+    assert_int_equal(board_create(&b, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(board_load(b, err, sizeof(err)), 0);
+    struct guest_mem *ram = board_ram(b);
+    uint8_t *k = NULL;
+    for (uint64_t off = 0; off + sizeof(image) <= ram->size && !k; off += 4096) {
+        if (!memcmp(ram->host + off, image, sizeof(image)))
+            k = ram->host + off;
+    }
+    assert_non_null(k);
+    unsigned sum = 0;
+    for (unsigned i = 0; i < KPAGES; i++)
+        sum += k[i * 4096 + 17]; /* read every page: all resident */
+    assert_int_equal(sum, KPAGES * (KPAGES + 1) / 2);
+    k[5 * 4096 + 9] = 0xaa; /* the guest writes page 5: a private copy */
+    assert_int_equal(mapped_pages(k, sizeof(image)), KPAGES);
+    assert_true(board_drop_zero_pages(b) >= (KPAGES - 1) * 4096);
+    assert_int_equal(mapped_pages(k, sizeof(image)), 1);
+    assert_int_equal(k[5 * 4096 + 9], 0xaa);
+    assert_int_equal(k[5 * 4096 + 10], 6);
+    for (unsigned i = 0; i < KPAGES; i++)
+        assert_int_equal(k[i * 4096 + 4095], i + 1);
+    board_discard_ram(b, ram->base + (uint64_t)(k - ram->host) + 5 * 4096, 4096);
+    assert_int_equal(k[5 * 4096 + 9], 6);
+    board_destroy(b);
+    close(fd);
+}
+
 /* The harts map RAM a 4 KiB page at a time, reading up to the end of a page: RAM that ends
  * inside a page is refused. */
 static void test_ram_must_be_whole_pages(void **state)
@@ -97,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_ram_must_be_whole_pages),
         cmocka_unit_test(test_zero_pages_go_back_data_stays),
         cmocka_unit_test(test_zero_stretches_go_back_whole),
+        cmocka_unit_test(test_clean_kernel_pages_go_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
