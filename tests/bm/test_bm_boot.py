@@ -50,9 +50,9 @@ for name, size, ro in (("A", 1 << 20, False), ("B", 3 << 20, True)):
     disks += ["-drive", "file=%s,if=none,format=raw,id=d%s%s" % (path, name, ro_opt),
               "-device", "virtio-blk-device,drive=d%s" % name]
 rc, out = bm.boot(image, extra=["-global", "virtio-mmio.force-legacy=false"] + disks)
-bm.check(re.search(r"virtio-blk at 0x[0-9a-f]+: 2048 sectors, sector 0 'CORRAL-BM-DISK-A'", out),
+bm.check(re.search(r"virtio-blk at 0x[0-9a-f]+: 2048 sectors, write cache, sector 0 'CORRAL-BM-DISK-A'", out),
          "disk A: size and first sector read through the driver", out)
-bm.check(re.search(r"virtio-blk at 0x[0-9a-f]+: 6144 sectors \(read-only\), sector 0 "
+bm.check(re.search(r"virtio-blk at 0x[0-9a-f]+: 6144 sectors \(read-only\)(, write cache)?, sector 0 "
                    r"'CORRAL-BM-DISK-B'", out), "disk B: size, read-only flag, first sector", out)
 rc, out = bm.boot(image, extra=disks[:4])   # QEMU's default: the legacy transport
 bm.check(re.search(r"virtio-blk at 0x[0-9a-f]+: legacy \(version 1\) transport, not used", out),

@@ -1,7 +1,10 @@
 """Two Debian-kernel guests (busybox initramfs, 1 vCPU each, dedicated harts) run in
 parallel on corral-bm: each boots in VS-mode with the shared ns16550a model as its console,
 its interrupt delivered by the shared PLIC model through hvip.VSEIP, computes an answer
-from a number on its own command line, and powers off."""
+from a number on its own command line, reads its own disk (a slice of the machine's
+virtio-blk disk, served by the shared virtio-blk model through the bm driver), writes its
+answer to it, and powers off. Afterwards each image holds its own guest's answer and
+nothing else changed in it."""
 import hashlib
 import os
 import subprocess
@@ -28,6 +31,11 @@ echo "RESULT n=$n squares=$(seq 1 $n | awk '{s+=$1*$1} END {print s}')"
 echo "RESULT sha=$(seq 1 $n | sha256sum | cut -c1-16)"
 echo "RESULT cpus=$(grep -c ^processor /proc/cpuinfo)"
 grep ttyS0 /proc/interrupts | awk '{print "RESULT uart-irq", ($2 > 0), $3, $4, $5}'
+echo "RESULT head=$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c 8)"
+echo "RESULT md5=$(md5sum /dev/vda | cut -c1-32)"
+echo "RESULT disk-size=$(cat /sys/block/vda/size)"
+echo "answer $(cat /proc/cmdline | sed -n 's/.*bm\.n=\([0-9]*\).*/\1/p') $(seq 1 $n | awk '{s+=$1*$1} END {print s}')" |
+    dd of=/dev/vda bs=512 seek=8 conv=notrunc,fsync 2>/dev/null && echo "RESULT wrote"
 """
 w = cpio.Writer()
 w.add_file("autorun", AUTORUN.encode(), 0o755)
@@ -36,11 +44,21 @@ with open(initrd, "wb") as f:
     f.write(open(a["CORRAL_INITRD"], "rb").read() + w.finish())
 
 ns = {"vm0": 3000, "vm1": 4500}
+disks, before = {}, {}
+for i, vm in enumerate(sorted(ns)):
+    img = bytearray(8 << 20)
+    img[0:8] = ("DISK-%s" % vm).encode()[:8].ljust(8, b"-")
+    for off in range(4096, len(img), 4096):
+        img[off:off + 8] = (off * (i + 3)).to_bytes(8, "little")
+    disks[vm] = os.path.join(d, "%s.img" % vm)
+    with open(disks[vm], "wb") as f:
+        f.write(img)
+    before[vm] = bytes(img)
 cmd = ["nice", os.path.join(SRC, "tools", "bm-run"), "--image", image, "--mem", "1G",
        "--smp", "2", "--timeout", "400"]
 for vm in sorted(ns):
-    cmd += ["--vm", "kernel=%s,initrd=%s,mem=160M,append=console=ttyS0 quiet bm.n=%d"
-            % (a["CORRAL_KERNEL"], initrd, ns[vm])]
+    cmd += ["--vm", "kernel=%s,initrd=%s,mem=160M,disk=%s,append=console=ttyS0 quiet bm.n=%d"
+            % (a["CORRAL_KERNEL"], initrd, disks[vm], ns[vm])]
 t0 = time.monotonic()
 r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                    timeout=500)
@@ -58,6 +76,17 @@ for vm, n in sorted(ns.items()):
     bm.check("RESULT cpus=1" in mine, vm + ": sees one hart", out)
     bm.check("RESULT uart-irq 1 SiFive PLIC 10" in mine,
              vm + ": its UART interrupts arrive through the virtual PLIC", out)
+    bm.check("RESULT head=%s" % before[vm][:8].decode() in mine, vm + ": reads its own disk", out)
+    bm.check("RESULT md5=%s" % hashlib.md5(before[vm]).hexdigest() in mine,
+             vm + ": its whole disk reads back as written", out)
+    bm.check("RESULT disk-size=16384" in mine, vm + ": sees its slice as an 8 MiB disk", out)
+    bm.check("RESULT wrote" in mine, vm + ": writes to its disk, with fsync", out)
+    after = open(disks[vm], "rb").read()
+    line = ("answer %d %d\n" % (n, squares)).encode()
+    bm.check(after[8 * 512:8 * 512 + len(line)] == line, vm + ": its answer is on its disk", out)
+    bm.check(after[:8 * 512] + after[8 * 512 + len(line):] ==
+             before[vm][:8 * 512] + before[vm][8 * 512 + len(line):],
+             vm + ": nothing else on its disk changed", out)
     bm.check("autorun-exit=0" in mine, vm + ": the script ran to the end", out)
     bm.check("corral-bm: vm %s: powered off (code 0)" % vm in out, vm + ": powered off", out)
 # in parallel: each guest's user space started before either guest powered off

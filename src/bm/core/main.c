@@ -13,7 +13,7 @@
 #include "core/mem.h"
 #include "core/platform.h"
 #include "core/vm.h"
-#include "drivers/virtio_blk.h"
+#include "core/disk.h"
 
 void boot_main(uint64_t hartid, const void *dtb);
 void secondary_main(uint64_t hartid, uint64_t index);
@@ -45,36 +45,6 @@ static void print_banner(uint64_t boot_hartid, const void *dtb)
     for (unsigned i = 0; i < p->num_virtio; i++)
         kprintf(" 0x%lx/%u", p->virtio[i].base, p->virtio[i].irq);
     kprintf("\n");
-}
-
-static struct vblk vblks[VBLK_MAX];
-static unsigned num_vblks;
-static uint8_t sector_buf[512] __attribute__((aligned(64)));
-
-/* The machine's block devices: each one's size and the start of its first sector. */
-static void probe_disks(void)
-{
-    for (unsigned i = 0; i < platform.num_virtio && num_vblks < VBLK_MAX; i++) {
-        struct vblk *d = &vblks[num_vblks];
-        uint64_t base = platform.virtio[i].base;
-        int err = vblk_probe(d, base);
-        if (err == -ENOTSUP)
-            kprintf("corral-bm: virtio-blk at 0x%lx: legacy (version 1) transport, not used\n",
-                    base);
-        else if (err == -EIO)
-            kprintf("corral-bm: virtio-blk at 0x%lx: the device refused the driver\n", base);
-        if (err)
-            continue;
-        num_vblks++;
-        char head[17];
-        err = vblk_read(d, 0, sector_buf, 1);
-        for (unsigned k = 0; k < 16; k++)
-            head[k] = sector_buf[k] >= 0x20 && sector_buf[k] < 0x7f ? (char)sector_buf[k] : '.';
-        head[16] = '\0';
-        kprintf("corral-bm: virtio-blk at 0x%lx: %lu sectors%s, sector 0 %s%s%s\n", base,
-                d->capacity, d->read_only ? " (read-only)" : "", err ? "unreadable" : "'",
-                err ? "" : head, err ? "" : "'");
-    }
 }
 
 /* Starts every other hart through SBI HSM; returns how many came up. */
@@ -121,7 +91,7 @@ void boot_main(uint64_t hartid, const void *dtb)
     cpu_init((unsigned)index, hartid);
     /* This call chain stays on the boot stack (entry.S); traps use the hart's own. */
     print_banner(hartid, dtb);
-    probe_disks();
+    disk_probe_all();
     unsigned up = start_harts(hartid);
     kprintf("corral-bm: %u of %u harts up\n", up, platform.num_harts);
     run_vms(dtb);

@@ -2,6 +2,9 @@
  *   /chosen/NAME { compatible = "corral,vm"; cpus = <1>; memory = <0 KiB>;
  *                  #address-cells = <2>; #size-cells = <2>; bootargs = "...";
  *                  corral,harts = <1>;                        (optional: which harts)
+ *                  corral,disk = <START_HI START_LO COUNT_HI COUNT_LO>;  (optional: sectors
+ *                                of the machine's first virtio-blk disk, as the guest's disk)
+ *                  corral,disk-readonly;                      (optional)
  *                  module@ADDR { compatible = "multiboot,kernel", "multiboot,module";
  *                                reg = <ADDR SIZE>; bootargs = "..."; };
  *                  module@ADDR { compatible = "multiboot,ramdisk", "multiboot,module";
@@ -15,9 +18,12 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu.h"
 #include "boot/loader.h"
+#include "backend/block.h"
 #include "dev/plic.h"
 #include "dev/uart16550.h"
+#include "dev/virtio/blk.h"
 #include "machine/virt.h"
+#include "core/disk.h"
 #include "core/guest_dt.h"
 #include "core/mem.h"
 #include "core/platform.h"
@@ -71,6 +77,30 @@ static int parse_harts(struct vm *vm, int node)
     return 0;
 }
 
+static uint64_t cells64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int parse_disk(struct vm *vm, int node)
+{
+    uint32_t len;
+    const uint8_t *p = dt_prop(&platform.dt, node, "corral,disk", &len);
+    if (!p)
+        return 0;
+    if (len != 16)
+        return reject(vm, "corral,disk must be <start-hi start-lo count-hi count-lo>");
+    vm->disk_start = cells64(p);
+    vm->disk_sectors = cells64(p + 8);
+    if (!vm->disk_sectors || vm->disk_start >> 48 || vm->disk_sectors >> 48)
+        return reject(vm, "corral,disk has no sectors, or more than a disk can have");
+    vm->disk_readonly = dt_prop(&platform.dt, node, "corral,disk-readonly", &len) != NULL;
+    return 0;
+}
+
 /* Fills vm from its node; the modules are not touched yet. */
 static int parse_vm(struct vm *vm, int node)
 {
@@ -95,7 +125,7 @@ static int parse_vm(struct vm *vm, int node)
             return -EINVAL;
     if (!vm->kernel.size)
         return reject(vm, "no multiboot,kernel module");
-    if (parse_harts(vm, node) < 0)
+    if (parse_harts(vm, node) < 0 || parse_disk(vm, node) < 0)
         return -EINVAL;
     vm->state = VM_DESCRIBED;
     return 0;
@@ -173,6 +203,19 @@ static int add_devices(struct vm *vm)
                                                      vm->plic, plic_read, plic_write };
     vm->mmio[vm->num_mmio++] = (struct mmio_region){ "uart", VIRT_UART0_BASE, VIRT_UART0_SIZE,
                                                      vm->uart, uart16550_read, uart16550_write };
+    if (vm->disk_sectors) {
+        const char *why = "";
+        struct blk_backend *be = disk_slice(0, vm->disk_start, vm->disk_sectors,
+                                            vm->disk_readonly, vm->index, &why);
+        if (!be)
+            return reject(vm, why);
+        struct virtio_slot slot = { "virtio-blk", VIRT_VIRTIO_BASE,
+                                    { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ }, &vm->mem };
+        vm->blk = virtio_blk_create(&slot, be, NULL);
+        if (!vm->blk)
+            return reject(vm, "no room for its disk's device model");
+        vm->mmio[vm->num_mmio++] = virtio_blk_dev(vm->blk)->region;
+    }
     return 0;
 }
 
@@ -247,6 +290,17 @@ unsigned vm_setup_all(void)
         if (mem_reserve(vm->kernel.base, vm->kernel.size) < 0 ||
             (vm->initrd.size && mem_reserve(vm->initrd.base, vm->initrd.size) < 0))
             reject(vm, "too many modules");
+    }
+    /* two VMs never share sectors of the machine's disk: the later one is refused */
+    for (unsigned i = 0; i < num_vms; i++) {
+        struct vm *vm = &vms[i];
+        for (unsigned j = 0; j < i && vm->state == VM_DESCRIBED && vm->disk_sectors; j++) {
+            struct vm *o = &vms[j];
+            if (o->state == VM_DESCRIBED && o->disk_sectors &&
+                vm->disk_start < o->disk_start + o->disk_sectors &&
+                o->disk_start < vm->disk_start + vm->disk_sectors)
+                reject(vm, "corral,disk overlaps another VM's disk");
+        }
     }
     unsigned built = 0;
     for (unsigned i = 0; i < num_vms; i++) {

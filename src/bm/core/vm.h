@@ -32,6 +32,7 @@ enum vm_state { VM_FREE = 0, VM_DESCRIBED, VM_RUNNING, VM_OFF, VM_STOPPED };
 
 struct vm;
 struct uart16550;
+struct virtio_blk;
 struct plic;
 
 /* A vCPU's state while another vCPU has its hart (time-sliced harts). */
@@ -75,6 +76,10 @@ struct vm {
     unsigned num_mmio;
     struct uart16550 *uart;
     struct plic *plic;
+    /* corral,disk: a slice of the machine's first disk, as the guest's virtio-blk */
+    uint64_t disk_start, disk_sectors;  /* 512-byte sectors; disk_sectors 0: no disk */
+    bool disk_readonly;
+    struct virtio_blk *blk;
     struct sbi_ops sbi;        /* vm_sbi_ops with this VM's vCPU count */
     char line[160];            /* console output waiting for its newline */
     unsigned line_len;

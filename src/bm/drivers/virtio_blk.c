@@ -24,11 +24,13 @@ enum {
 #define S_DRIVER_OK 4
 #define S_FEATURES_OK 8
 #define F_RO (1u << 5)              /* VIRTIO_BLK_F_RO */
+#define F_FLUSH (1u << 9)           /* VIRTIO_BLK_F_FLUSH */
 #define F_VERSION_1 (1u << 0)       /* bit 32: the high feature word's bit 0 */
 #define DESC_NEXT 1
 #define DESC_WRITE 2
 #define T_IN 0
 #define T_OUT 1
+#define T_FLUSH 4
 
 static uint32_t rd(struct vblk *d, unsigned off)
 {
@@ -58,12 +60,14 @@ int vblk_probe(struct vblk *d, uintptr_t base)
     wr(d, R_STATUS, S_ACK);
     wr(d, R_STATUS, S_ACK | S_DRIVER);
     wr(d, R_DEV_FEATURES_SEL, 0);
-    d->read_only = rd(d, R_DEV_FEATURES) & F_RO;
+    uint32_t offered = rd(d, R_DEV_FEATURES);
+    d->read_only = offered & F_RO;
+    d->flush = offered & F_FLUSH;
     wr(d, R_DEV_FEATURES_SEL, 1);
     if (!(rd(d, R_DEV_FEATURES) & F_VERSION_1))
         return -ENOTSUP;
     wr(d, R_DRV_FEATURES_SEL, 0);
-    wr(d, R_DRV_FEATURES, d->read_only ? F_RO : 0);
+    wr(d, R_DRV_FEATURES, (d->read_only ? F_RO : 0) | (d->flush ? F_FLUSH : 0));
     wr(d, R_DRV_FEATURES_SEL, 1);
     wr(d, R_DRV_FEATURES, F_VERSION_1);
     wr(d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
@@ -82,18 +86,23 @@ int vblk_probe(struct vblk *d, uintptr_t base)
     return 0;
 }
 
-/* One request: header, data, status (virtio 1.1 5.2.6), polled to completion. */
+/* One request: header, data (none for a flush), status (virtio 1.1 5.2.6), polled to
+ * completion. */
 static int request(struct vblk *d, uint32_t type, uint64_t sector, void *buf, uint32_t count)
 {
-    if (!count || sector >= d->capacity || count > d->capacity - sector ||
-        count > (1u << 20) || (type == T_OUT && d->read_only))
+    if (type != T_FLUSH && (!count || sector >= d->capacity || count > d->capacity - sector ||
+                            count > (1u << 20) || (type == T_OUT && d->read_only)))
         return -EINVAL;
-    d->hdr = (typeof(d->hdr)){ type, 0, sector };
+    d->hdr = (typeof(d->hdr)){ type, 0, type == T_FLUSH ? 0 : sector };
     d->status = 0xff;
     d->desc[0] = (struct vblk_desc){ (uintptr_t)&d->hdr, sizeof(d->hdr), DESC_NEXT, 1 };
-    d->desc[1] = (struct vblk_desc){ (uintptr_t)buf, count * 512,
-                                     DESC_NEXT | (type == T_IN ? DESC_WRITE : 0), 2 };
-    d->desc[2] = (struct vblk_desc){ (uintptr_t)&d->status, 1, DESC_WRITE, 0 };
+    if (type == T_FLUSH) {
+        d->desc[1] = (struct vblk_desc){ (uintptr_t)&d->status, 1, DESC_WRITE, 0 };
+    } else {
+        d->desc[1] = (struct vblk_desc){ (uintptr_t)buf, count * 512,
+                                         DESC_NEXT | (type == T_IN ? DESC_WRITE : 0), 2 };
+        d->desc[2] = (struct vblk_desc){ (uintptr_t)&d->status, 1, DESC_WRITE, 0 };
+    }
     d->avail.ring[d->avail_idx % VBLK_QSIZE] = 0;
     __asm__ volatile("fence rw, rw" ::: "memory");
     d->avail.idx = ++d->avail_idx;
@@ -118,4 +127,9 @@ int vblk_read(struct vblk *d, uint64_t sector, void *buf, uint32_t count)
 int vblk_write(struct vblk *d, uint64_t sector, const void *buf, uint32_t count)
 {
     return request(d, T_OUT, sector, (void *)buf, count);
+}
+
+int vblk_flush(struct vblk *d)
+{
+    return d->flush ? request(d, T_FLUSH, 0, NULL, 0) : 0;
 }

@@ -13,6 +13,7 @@ struct vblk {
     uintptr_t base;
     uint64_t capacity;        /* 512-byte sectors */
     bool read_only;
+    bool flush;               /* VIRTIO_BLK_F_FLUSH: a write cache that a flush empties */
     uint16_t avail_idx, used_seen;
     /* the split virtqueue (virtio 1.x 2.7): descriptor table, driver and device areas */
     struct vblk_desc { uint64_t addr; uint32_t len; uint16_t flags, next; } desc[VBLK_QSIZE]
@@ -32,5 +33,8 @@ int vblk_probe(struct vblk *d, uintptr_t base);
 /* count sectors from sector into/from buf (physical memory); 0 or -EIO/-EINVAL. */
 int vblk_read(struct vblk *d, uint64_t sector, void *buf, uint32_t count);
 int vblk_write(struct vblk *d, uint64_t sector, const void *buf, uint32_t count);
+/* Everything written so far on stable storage (a no-op for a device without a write
+ * cache); 0 or -EIO. */
+int vblk_flush(struct vblk *d);
 
 #endif

@@ -14,7 +14,11 @@
 #define ENODEV 19
 #define EINVAL 22
 #define ENOSPC 28
+#define EROFS 30
 #define ERANGE 34
 #define ENOSYS 38
+#define ELOOP 40
+#define EPROTO 71
+#define EOPNOTSUPP 95
 #define ENOTSUP 95
 #endif
