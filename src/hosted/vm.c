@@ -48,7 +48,6 @@ struct vm {
     char late_error[256];  /* a reload that failed after a reboot */
     uint64_t swept_epoch;  /* the board's busy epoch at the last zero-page sweep */
     bool swept;
-    unsigned sweeps;       /* in this idle spell */
     uint64_t swept_ns;     /* when the last sweep ran */
     uint64_t zero_bytes;   /* given back by zero-page sweeps, in all */
     int kshare_fd;         /* the kernel's shared copy (image_share.c), or -1 */
@@ -325,10 +324,10 @@ int vm_resume(struct vm *vm)
 
 /* When a guest goes idle: the harts park, the devices are held, and the RAM's zero pages
  * (and the kernel's pages the host can map again) go back to the host. A pause of a few
- * tens of milliseconds that an idle guest does not see. A guest that just booted goes on
- * touching pages for some seconds after it first looks idle, so one spell gets up to
- * IDLE_SWEEPS sweeps, IDLE_RESWEEP_NS apart. */
-#define IDLE_SWEEPS 3
+ * milliseconds that an idle guest does not see. While it stays idle the sweep comes again
+ * every IDLE_RESWEEP_NS: a guest that just booted goes on touching pages for some seconds
+ * after it first looks idle, and an idle kernel's timer work maps back a few of the kernel
+ * pages the last sweep let go. A sweep costs a few milliseconds of host CPU. */
 #define IDLE_RESWEEP_NS (30 * 1000000000ULL)
 
 uint64_t vm_idle_sweep(struct vm *vm)
@@ -336,10 +335,8 @@ uint64_t vm_idle_sweep(struct vm *vm)
     uint64_t epoch, now = mono_ns();
     if (vm_state(vm) != VM_RUNNING || !board_idle(vm->board, &epoch))
         return 0;
-    if (vm->swept && epoch == vm->swept_epoch &&
-        (vm->sweeps >= IDLE_SWEEPS || now - vm->swept_ns < IDLE_RESWEEP_NS))
+    if (vm->swept && epoch == vm->swept_epoch && now - vm->swept_ns < IDLE_RESWEEP_NS)
         return 0;
-    vm->sweeps = vm->swept && epoch == vm->swept_epoch ? vm->sweeps + 1 : 1;
     vm->swept = true;
     vm->swept_epoch = epoch;
     vm->swept_ns = now;
