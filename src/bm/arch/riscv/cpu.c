@@ -1,6 +1,7 @@
 /* Per-hart setup and the idle loop. */
 #include "arch/riscv/cpu.h"
 #include "arch/riscv/csr.h"
+#include "arch/riscv/gstage.h"
 
 struct cpu cpus[MAX_HARTS];
 extern uint8_t bm_stacks[];
@@ -22,4 +23,12 @@ void cpu_idle(void)
     csr_clear(CSR_SSTATUS, SSTATUS_SIE);
     for (;;)
         wfi();
+}
+
+int gstage_supported(void)
+{
+    csr_write(CSR_HGATP, HGATP_SV39X4);
+    int ok = (csr_read(CSR_HGATP) >> 60) == 8;
+    csr_write(CSR_HGATP, 0);
+    return ok;
 }

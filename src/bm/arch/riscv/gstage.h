@@ -5,7 +5,8 @@
 
 #include <stdint.h>
 
-#define GSTAGE_POOL 8   /* level-1 tables per VM: each maps 1 GiB of guest space */
+#define GSTAGE_POOL 8
+#define HGATP_SV39X4 (8UL << 60)   /* level-1 tables per VM: each maps 1 GiB of guest space */
 
 struct gstage {
     uint64_t root[2048] __attribute__((aligned(16384)));   /* 16 KiB, 16 KiB aligned */
@@ -23,7 +24,8 @@ int gstage_map(struct gstage *g, uint64_t gpa, uint64_t hpa, uint64_t size);
 uint64_t gstage_hgatp(const struct gstage *g);
 /* Host physical address for gpa through the tables, or -1 if unmapped (tests, debugging). */
 uint64_t gstage_lookup(const struct gstage *g, uint64_t gpa);
-/* Whether hgatp accepts Sv39x4 on this hart (writes and reads hgatp back, leaves it 0). */
+/* Whether hgatp accepts Sv39x4 on this hart (writes and reads hgatp back, leaves it 0);
+ * in cpu.c, with the other CSR work. */
 int gstage_supported(void);
 
 #endif
