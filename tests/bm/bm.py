@@ -5,6 +5,11 @@ import subprocess
 import sys
 import tempfile
 
+# The tree's top, and its tools/ and guest-test helpers (guest.py) importable from here.
+SRC = os.environ.get("CORRAL_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tools"))
+sys.path.insert(0, os.path.join(SRC, "tests", "guest"))
+
 FW = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 QEMU = "qemu-system-riscv64"
 _failures = []

@@ -1,7 +1,8 @@
 """VM descriptions under /chosen are input: modules over the hypervisor, outside RAM or
 missing, two kernels, bad sizes, a hart list of the wrong length, and disk slices that are
-malformed, outside the machine's disk or over another VM's each give one console line and
-that VM is not started, while a good VM in the same tree (with a disk slice) runs."""
+malformed, outside the machine's disk or over another VM's, and switch names that are not,
+each give one console line and that VM is not started, while a good VM in the same tree
+(with a disk slice and a NIC) runs."""
 import os
 import sys
 
@@ -48,7 +49,9 @@ vms = [
     vm("disk-cells", mem + " corral,disk = <0 2048>;" + kernel(good_at)),
     vm("disk-outside", mem + disk(16000, 1000) + kernel(good_at)),
     vm("disk-huge", mem + disk(1 << 62, 1 << 62) + kernel(good_at)),
-    vm("good", mem + disk(2048, 2048) + kernel(good_at)),
+    vm("net-empty", mem + ' corral,net = "";' + kernel(good_at)),
+    vm("net-name", mem + ' corral,net = "a/b";' + kernel(good_at)),
+    vm("good", mem + disk(2048, 2048) + ' corral,net = "lan";' + kernel(good_at)),
     vm("disk-overlap", mem + disk(4000, 100) + kernel(good_at)),
 ]
 dts = bm.dump_dts(d) + "\n/ { chosen { %s }; };\n" % " ".join(vms)
@@ -70,6 +73,8 @@ expect = {
     "disk-outside": "corral,disk lies outside the machine's disk",
     "disk-huge": "corral,disk has no sectors, or more than a disk can have",
     "disk-overlap": "corral,disk overlaps another VM's disk",
+    "net-empty": "corral,net must be a switch name of 1 to 32 characters",
+    "net-name": "corral,net must name a switch: 1 to 32 of A-Za-z0-9_.-",
 }
 for name, why in expect.items():
     bm.check("corral-bm: vm %s: %s; not started" % (name, why) in out, name + ": " + why, out)

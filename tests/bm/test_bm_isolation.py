@@ -12,21 +12,19 @@ import subprocess
 import sys
 
 import bm
-
-SRC = os.environ.get("CORRAL_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(SRC, "tools"))
-sys.path.insert(0, os.path.join(SRC, "tests", "guest"))
-import cpio  # noqa: E402
-import guest  # noqa: E402
+from bm import SRC
+import guest  # noqa: E402  (bm puts it on the path)
 
 image = os.path.join(sys.argv[1], "corral-bm")
 a = guest.assets()
 d = bm.workdir()
 
 MEM = 128 << 20
-# Slices are handed out in order from the first free 2 MiB after the image: 0x80400000,
-# then one per VM. The victim is the last VM, so its RAM lies above every attacker's.
-VICTIM_HPA = 0x80400000 + 3 * MEM
+# Slices are handed out in order from the first free 2 MiB after the image, one per VM. The
+# victim is the last VM, so its RAM lies above every attacker's.
+nm = subprocess.run(["riscv64-linux-gnu-nm", image], stdout=subprocess.PIPE, text=True, check=True)
+image_end = int(re.search(r"^([0-9a-f]+) \w __image_end$", nm.stdout, re.M).group(1), 16)
+VICTIM_HPA = ((image_end + (2 << 20) - 1) & ~((2 << 20) - 1)) + 3 * MEM
 MACHINE_DT = 0x80000000 + (1 << 30) - (2 << 20)   # QEMU puts it in the top 2 MiB of RAM
 DISK_SLOT = 0x10008000                           # QEMU's last virtio-mmio slot: the disk
 
@@ -53,12 +51,7 @@ echo "RESULT done"
 
 
 def initrd(name, script):
-    w = cpio.Writer()
-    w.add_file("autorun", script.encode(), 0o755)
-    path = os.path.join(d, name + ".cpio")
-    with open(path, "wb") as f:
-        f.write(open(a["CORRAL_INITRD"], "rb").read() + w.finish())
-    return path
+    return guest.autorun_initrd(a["CORRAL_INITRD"], script, d, name + ".cpio")
 
 
 attack, victim = initrd("attack", ATTACK), initrd("victim", VICTIM)

@@ -12,12 +12,8 @@ import sys
 import time
 
 import bm
-
-SRC = os.environ.get("CORRAL_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(SRC, "tools"))
-sys.path.insert(0, os.path.join(SRC, "tests", "guest"))
-import cpio  # noqa: E402
-import guest  # noqa: E402
+from bm import SRC
+import guest  # noqa: E402  (bm puts it on the path)
 
 image = os.path.join(sys.argv[1], "corral-bm")
 a = guest.assets()
@@ -37,11 +33,7 @@ echo "RESULT disk-size=$(cat /sys/block/vda/size)"
 echo "answer $(cat /proc/cmdline | sed -n 's/.*bm\.n=\([0-9]*\).*/\1/p') $(seq 1 $n | awk '{s+=$1*$1} END {print s}')" |
     dd of=/dev/vda bs=512 seek=8 conv=notrunc,fsync 2>/dev/null && echo "RESULT wrote"
 """
-w = cpio.Writer()
-w.add_file("autorun", AUTORUN.encode(), 0o755)
-initrd = os.path.join(d, "initrd.cpio")
-with open(initrd, "wb") as f:
-    f.write(open(a["CORRAL_INITRD"], "rb").read() + w.finish())
+initrd = guest.autorun_initrd(a["CORRAL_INITRD"], AUTORUN, d)
 
 ns = {"vm0": 3000, "vm1": 4500}
 disks, before = {}, {}

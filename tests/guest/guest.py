@@ -55,11 +55,11 @@ def workdir():
     return d
 
 
-def autorun_initrd(base, script, d):
-    """BASE initramfs plus an archive holding SCRIPT as /autorun."""
+def autorun_initrd(base, script, d, name="initrd-autorun.cpio"):
+    """BASE initramfs plus an archive holding SCRIPT as /autorun, written to D/NAME."""
     w = cpio.Writer()
     w.add_file("autorun", script.encode(), 0o755)
-    out = os.path.join(d, "initrd-autorun.cpio")
+    out = os.path.join(d, name)
     with open(out, "wb") as f:
         f.write(open(base, "rb").read() + w.finish())
     return out

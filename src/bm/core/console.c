@@ -2,6 +2,7 @@
  * a buffer and written under the console lock, so lines from different harts do not mix. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "arch/riscv/sbi_call.h"
 #include "core/console.h"
@@ -42,11 +43,11 @@ void console_write(const char *buf, size_t len)
     spin_unlock(&console_lock);
 }
 
-struct out { char buf[256]; size_t n; };
+struct out { char *buf; size_t cap, n; };
 
 static void out_c(struct out *o, char c)
 {
-    if (o->n < sizeof(o->buf))
+    if (o->n < o->cap)
         o->buf[o->n++] = c;
 }
 
@@ -68,9 +69,10 @@ static void out_num(struct out *o, uint64_t v, unsigned base, bool neg, unsigned
         out_c(o, tmp[--n]);
 }
 
-void kvprintf(const char *fmt, va_list ap)
+/* The formatter: into o, up to its capacity. */
+static void format(struct out *op, const char *fmt, va_list ap)
 {
-    struct out o = { .n = 0 };
+    struct out o = *op;
     for (; *fmt; fmt++) {
         if (*fmt != '%') {
             out_c(&o, *fmt);
@@ -121,7 +123,36 @@ void kvprintf(const char *fmt, va_list ap)
             out_c(&o, *fmt);
         }
     }
+    *op = o;
+}
+
+void kvprintf(const char *fmt, va_list ap)
+{
+    char buf[256];
+    struct out o = { buf, sizeof(buf), 0 };
+    format(&o, fmt, ap);
     console_write(o.buf, o.n);
+}
+
+/* For the shared sources' error messages: always terminated, cut at CAP - 1 characters;
+ * returns the characters written. */
+int vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+    if (!cap)
+        return 0;
+    struct out o = { buf, cap - 1, 0 };
+    format(&o, fmt, ap);
+    buf[o.n] = '\0';
+    return (int)o.n;
+}
+
+int snprintf(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    return n;
 }
 
 void kprintf(const char *fmt, ...)

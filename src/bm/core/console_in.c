@@ -13,6 +13,8 @@ static int input_hart = -1;
 static unsigned focus;
 static bool escaped;
 static spinlock_t input_lock;
+static struct { unsigned src; void (*fn)(void); } extra[4];
+static unsigned num_extra;
 
 bool console_input_init(struct ns16550 *u, unsigned hart_index)
 {
@@ -65,6 +67,17 @@ static void route(uint8_t ch)
         uart16550_receive(vm->uart, &ch, 1);   /* a full buffer drops the byte, as a line would */
 }
 
+bool console_input_add_source(unsigned src, void (*fn)(void))
+{
+    if (input_hart < 0 || !src || num_extra == sizeof(extra) / sizeof(extra[0]))
+        return false;
+    extra[num_extra].src = src;
+    extra[num_extra].fn = fn;
+    num_extra++;
+    phys_plic_enable(&plic, src);
+    return true;
+}
+
 void console_input_poll(void)
 {
     if (input_hart < 0)
@@ -77,6 +90,9 @@ void console_input_poll(void)
         if (src == platform.uart.irq)
             for (int ch, k = 0; k < 4096 && (ch = ns16550_getc(uart)) >= 0; k++)
                 route((uint8_t)ch);
+        for (unsigned k = 0; k < num_extra; k++)
+            if (extra[k].src == src)
+                extra[k].fn();
         phys_plic_complete(&plic, src);
     }
     spin_unlock(&input_lock);

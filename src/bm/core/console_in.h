@@ -13,6 +13,9 @@
 bool console_input_init(struct ns16550 *u, unsigned hart_index);
 /* The hart that takes the input interrupt, or -1. */
 int console_input_hart(void);
+/* Another source of the machine's PLIC for the input hart: fn runs there on its interrupt,
+ * before the source is completed. False if there is no input hart or no room. */
+bool console_input_add_source(unsigned src, void (*fn)(void));
 /* On the input hart, on its S external interrupt (or when idle): serves the PLIC. */
 void console_input_poll(void);
 

@@ -142,6 +142,15 @@ static void write_soc(struct fdtw *w, const struct vm *vm)
         fdtw_prop_u32(w, "interrupts", VIRT_VIRTIO_IRQ);
         fdtw_end_node(w);
     }
+    if (vm->nic) { /* its NIC, in the second slot */
+        unit_name(name, "virtio_mmio@", VIRT_VIRTIO_BASE + VIRT_VIRTIO_STRIDE);
+        fdtw_node(w, name);
+        fdtw_prop_str(w, "compatible", "virtio,mmio");
+        reg_prop(w, VIRT_VIRTIO_BASE + VIRT_VIRTIO_STRIDE, VIRT_VIRTIO_STRIDE);
+        fdtw_prop_u32(w, "interrupt-parent", VM_PLIC_PHANDLE);
+        fdtw_prop_u32(w, "interrupts", VIRT_VIRTIO_IRQ + 1);
+        fdtw_end_node(w);
+    }
     fdtw_end_node(w);
 }
 

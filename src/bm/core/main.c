@@ -11,6 +11,7 @@
 #include "core/console.h"
 #include "core/console_in.h"
 #include "core/mem.h"
+#include "core/netswitch.h"
 #include "core/platform.h"
 #include "core/vm.h"
 #include "core/disk.h"
@@ -126,6 +127,8 @@ static void run_vms(const void *dtb)
     alloc_seal();
     if (n && !console_input_init(&uart, this_cpu()->index))
         kprintf("corral-bm: no PLIC route for the console UART; no input to the guests\n");
+    if (n)
+        netswitch_uplink_init();
     if (!n) {
         kprintf("corral-bm: no VMs to run; shutting down\n");
         fw_shutdown(num_vms ? 1 : 0);

@@ -5,6 +5,8 @@
  *                  corral,disk = <START_HI START_LO COUNT_HI COUNT_LO>;  (optional: sectors
  *                                of the machine's first virtio-blk disk, as the guest's disk)
  *                  corral,disk-readonly;                      (optional)
+ *                  corral,net = "NAME";                       (optional: a NIC on the
+ *                                hypervisor's switch NAME, with every VM that names it)
  *                  module@ADDR { compatible = "multiboot,kernel", "multiboot,module";
  *                                reg = <ADDR SIZE>; bootargs = "..."; };
  *                  module@ADDR { compatible = "multiboot,ramdisk", "multiboot,module";
@@ -12,6 +14,7 @@
  * The tree is input: every value is checked, and a VM whose description is wrong gets one
  * console line and is not started; the others are. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "arch/riscv/cpu.h"
@@ -22,6 +25,7 @@
 #include "dev/plic.h"
 #include "dev/uart16550.h"
 #include "dev/virtio/blk.h"
+#include "dev/virtio/net.h"
 #include "machine/virt.h"
 #include "core/disk.h"
 #include "core/guest_dt.h"
@@ -101,6 +105,18 @@ static int parse_disk(struct vm *vm, int node)
     return 0;
 }
 
+static int parse_net(struct vm *vm, int node)
+{
+    uint32_t len;
+    const uint8_t *p = dt_prop(&platform.dt, node, "corral,net", &len);
+    if (!p)
+        return 0;
+    if (len < 2 || p[len - 1] || len > 33)
+        return reject(vm, "corral,net must be a switch name of 1 to 32 characters");
+    vm->net = (const char *)p;
+    return 0;
+}
+
 /* Fills vm from its node; the modules are not touched yet. */
 static int parse_vm(struct vm *vm, int node)
 {
@@ -125,7 +141,7 @@ static int parse_vm(struct vm *vm, int node)
             return -EINVAL;
     if (!vm->kernel.size)
         return reject(vm, "no multiboot,kernel module");
-    if (parse_harts(vm, node) < 0 || parse_disk(vm, node) < 0)
+    if (parse_harts(vm, node) < 0 || parse_disk(vm, node) < 0 || parse_net(vm, node) < 0)
         return -EINVAL;
     vm->state = VM_DESCRIBED;
     return 0;
@@ -215,6 +231,16 @@ static int add_devices(struct vm *vm)
         if (!vm->blk)
             return reject(vm, "no room for its disk's device model");
         vm->mmio[vm->num_mmio++] = virtio_blk_dev(vm->blk)->region;
+    }
+    if (vm->net) {
+        char spec[48], err[96];
+        snprintf(spec, sizeof(spec), "switch,name=%s", vm->net);
+        struct virtio_slot slot = { "virtio-net", VIRT_VIRTIO_BASE + VIRT_VIRTIO_STRIDE,
+                                    { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + 1 }, &vm->mem };
+        vm->nic = virtio_net_create(&slot, spec, vm->index, NULL, NULL, err, sizeof(err));
+        if (!vm->nic)
+            return reject(vm, err);
+        vm->mmio[vm->num_mmio++] = virtio_net_dev(vm->nic)->region;
     }
     return 0;
 }

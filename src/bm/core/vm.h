@@ -33,6 +33,7 @@ enum vm_state { VM_FREE = 0, VM_DESCRIBED, VM_RUNNING, VM_OFF, VM_STOPPED };
 struct vm;
 struct uart16550;
 struct virtio_blk;
+struct virtio_net;
 struct plic;
 
 /* A vCPU's state while another vCPU has its hart (time-sliced harts). */
@@ -80,6 +81,8 @@ struct vm {
     uint64_t disk_start, disk_sectors;  /* 512-byte sectors; disk_sectors 0: no disk */
     bool disk_readonly;
     struct virtio_blk *blk;
+    const char *net;           /* corral,net: the switch its NIC joins; NULL: no NIC */
+    struct virtio_net *nic;
     struct sbi_ops sbi;        /* vm_sbi_ops with this VM's vCPU count */
     char line[160];            /* console output waiting for its newline */
     unsigned line_len;

@@ -20,6 +20,13 @@ void phys_plic_route(struct phys_plic *p, unsigned src, unsigned num_sources)
     w32(p, THRESHOLD(p->context), 0);
 }
 
+void phys_plic_enable(struct phys_plic *p, unsigned src)
+{
+    volatile uint32_t *en = (volatile uint32_t *)(p->base + ENABLE(p->context) + 4 * (src / 32));
+    *en |= 1u << (src % 32);
+    w32(p, 4UL * src, 1);
+}
+
 unsigned phys_plic_claim(struct phys_plic *p)
 {
     return *(volatile uint32_t *)(p->base + CLAIM(p->context));

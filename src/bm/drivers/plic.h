@@ -12,6 +12,8 @@ struct phys_plic {
 
 /* Enables source src (priority 1) for context, every other source of it masked. */
 void phys_plic_route(struct phys_plic *p, unsigned src, unsigned num_sources);
+/* Enables one more source (priority 1) for the context, the others as they are. */
+void phys_plic_enable(struct phys_plic *p, unsigned src);
 /* The next pending source for the context (0: none); complete it when served. */
 unsigned phys_plic_claim(struct phys_plic *p);
 void phys_plic_complete(struct phys_plic *p, unsigned src);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_SIZE (512 * 1024)
+#define ARENA_SIZE (2 * 1024 * 1024)
 
 static uint8_t arena[ARENA_SIZE] __attribute__((aligned(64)));
 static size_t used;

@@ -19,6 +19,7 @@
 #define ENOSYS 38
 #define ELOOP 40
 #define EPROTO 71
+#define ENOBUFS 105
 #define EOPNOTSUPP 95
 #define ENOTSUP 95
 #endif

@@ -10,6 +10,7 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu.h"
 #include "core/console_in.h"
+#include "core/netswitch.h"
 #include "core/platform.h"
 
 /* Guest exceptions the guest handles itself (priv spec, H extension, "Hypervisor Trap
@@ -249,6 +250,7 @@ void vcpu_trap(struct cpu *c)
             guest_fault(c, v, scause);
         else if (err == -EINVAL)
             undecodable(v, gpa);
+        netswitch_flush(); /* frames a transmit queued, now that no device lock is held */
     } else if (scause == CAUSE_INSN_GPF) {
         guest_fault(c, v, scause);
     } else if (scause == CAUSE_VIRT_INSN) {
