@@ -1,11 +1,13 @@
 /* `corral rm NAME`: removes a VM that is not running: its folder, definition, logs and the
- * overlays `create --disk-from` made there. Images elsewhere are left alone. */
+ * overlays `create --disk-from` made there, then the shared kernel copies no running VM holds
+ * (image_share.c). Images elsewhere are left alone. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "hosted/cli.h"
 #include "hosted/home.h"
+#include "hosted/image_share.h"
 #include "hosted/proc.h"
 
 int cmd_rm(int argc, char **argv)
@@ -33,5 +35,6 @@ int cmd_rm(int argc, char **argv)
         cli_error("cannot remove '%s': %s", dir, strerror(errno));
         return EXIT_VM_FAILED;
     }
+    image_share_gc(); /* kernels no running VM uses: the next VM makes its copy again */
     return 0;
 }

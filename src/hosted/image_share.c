@@ -4,11 +4,15 @@
  * them writes (text and read-only data: about 20 MiB of Debian's 31 MiB Image). The file is
  * Corral's own copy, made once and never rewritten: the user may replace their Image while
  * VMs run without changing anything under them. Every use compares the whole copy with the
- * user's file, so a damaged or colliding copy is never booted; it is then simply not shared. */
+ * user's file, so a damaged or colliding copy is never booted; it is then simply not shared.
+ * A VM holds a shared flock on its copy while it runs; image_share_gc() removes the copies
+ * no VM holds, so images/ does not keep every kernel ever booted. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,6 +88,18 @@ static int write_copy(const char *dir, const char *path, const uint8_t *data, si
     return rc;
 }
 
+/* The copy is in use while this descriptor stays open: a shared lock that image_share_gc's
+ * exclusive one cannot take. Fails only while a gc is removing the copy. */
+static int hold(int fd, const char *path, char *why, size_t whylen)
+{
+    if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB)) {
+        snprintf(why, whylen, "%s is being removed: not shared", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int image_share_open(const uint8_t *data, size_t len, char *why, size_t whylen)
 {
     char root[HOME_PATH_MAX], dir[HOME_PATH_MAX], path[HOME_PATH_MAX];
@@ -100,7 +116,7 @@ int image_share_open(const uint8_t *data, size_t len, char *why, size_t whylen)
         return -1;
     int fd = open_same(path, data, len);
     if (fd >= 0)
-        return fd;
+        return hold(fd, path, why, whylen);
     if (access(path, F_OK) == 0) {
         snprintf(why, whylen, "%s differs from the kernel: not shared", path);
         return -1;
@@ -112,7 +128,35 @@ int image_share_open(const uint8_t *data, size_t len, char *why, size_t whylen)
     }
     if ((fd = open_same(path, data, len)) < 0)
         snprintf(why, whylen, "%s changed as it was made: not shared", path);
-    return fd;
+    return hold(fd, path, why, whylen);
+}
+
+unsigned image_share_gc(void)
+{
+    char root[HOME_PATH_MAX], dir[HOME_PATH_MAX], path[HOME_PATH_MAX], why[128];
+    if (home_root(root, sizeof(root), why, sizeof(why)) ||
+        home_file(root, "images", dir, sizeof(dir)))
+        return 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    unsigned removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "kernel-", 7) || home_file(dir, e->d_name, path, sizeof(path)))
+            continue;
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        /* no running VM holds it: unlinked under the lock, so none can start using it
+         * between the check and the removal (a VM that opened it just before finds the
+         * lock taken and boots from its private copy) */
+        if (!flock(fd, LOCK_EX | LOCK_NB) && !unlink(path))
+            removed++;
+        close(fd);
+    }
+    closedir(d);
+    return removed;
 }
 
 int image_share_map(int fd, uint8_t *dst, size_t len)

@@ -9,6 +9,8 @@
 /* Finds or makes the shared copy of DATA and opens it: a descriptor, or -1 with the reason
  * in why (the VM then boots from a private copy as before). */
 int image_share_open(const uint8_t *data, size_t len, char *why, size_t whylen);
+/* Removes the copies no running VM holds; returns how many. */
+unsigned image_share_gc(void);
 /* Maps the first LEN bytes of the copy over DST (page-aligned), private and writable. */
 int image_share_map(int fd, uint8_t *dst, size_t len);
 

@@ -131,6 +131,9 @@ for name in ("vm1", "vm2"):
     rc, _, err = c("rm", name)
     guest.check(rc == 0 and not os.path.exists(os.path.join(home, "vms", name)), "rm %s" % name)
 guest.check(ls() == {}, "no VMs are left")
+images = os.path.join(home, "images")
+guest.check(not [f for f in os.listdir(images) if f.startswith("kernel-")] if os.path.isdir(images)
+            else False, "rm removes the shared kernel copy once no VM runs it")
 
 # ---- a config file with the API's keys
 cfg = os.path.join(d, "vm.json")
@@ -151,6 +154,8 @@ while ls().get("cfg", {}).get("state") == "running" and time.monotonic() - t0 < 
 guest.check(ls().get("cfg", {}).get("state") == "stopped" and
             wait_console("cfg", "power button pressed", 1),
             "SIGTERM to the VM process powers the guest off (%s)" % ls().get("cfg", {}).get("state"))
+guest.check(any(f.startswith("kernel-") for f in os.listdir(images)),
+            "the next VM made its shared kernel copy again")
 c("rm", "cfg")
 bad_cfgs = [
     ("{not json", "line"),
