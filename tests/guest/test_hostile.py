@@ -73,11 +73,17 @@ def per_device(attacks, devices=DEVICES):
     return ["%s: %s -> " % (dev, a) for dev in devices for a in attacks]
 
 
-def spec(elf, args, verdicts, recoveries=0, devices=()):
+def spec(elf, args, verdicts, recoveries=0, devices=(), boot="--kernel"):
     """A run of ELF with ARGS: the verdict prefixes that must each end in " ok", and how many
     good requests after an attack ("<dev>: after ... -> good request ... ok") each of
-    DEVICES must serve."""
-    return dict(elf=elf, args=args, verdicts=verdicts, recoveries=recoveries, devices=devices)
+    DEVICES must serve. BOOT "--bios" runs ELF in M-mode as the firmware."""
+    return dict(elf=elf, args=args, verdicts=verdicts, recoveries=recoveries, devices=devices,
+                boot=boot)
+
+
+# where the mcsr guest puts its page-table roots and non-leaf entries
+TABLE_PLACES = ["the UART", "the CLINT", "a PLIC context", "a virtio slot", "the RTC", "address 0",
+                "RAM_END", "1 GiB past RAM", "the last page of the physical space"]
 
 
 # the same disk as qcow2, and both limited: requests held by the rate limiter meet resets
@@ -155,6 +161,17 @@ GUESTS = {
         "csr: the S-level and user CSRs of the spec read", "csr: the sweep reached real CSRs",
         "csr: from U-mode, every S-, H- and M-level number traps",
         "csr: stvec, sstatus, sie and satp are as before", "csr: a timer set through the SBI"]),
+    "mcsr": spec("mcsr", [], [
+        "mcsr: every CSR the hart has serves every pattern",
+        "mcsr: every other number traps on read and write",
+        "mcsr: every trap is an illegal instruction", "mcsr: WARL fields hold legal values",
+        "mcsr: a good table serves MPRV loads and S-mode runs"] + [
+        "mcsr: %s %s -> load, store and fetch access faults" % (what, at)
+        for at in TABLE_PLACES for what in ("Sv39 root on", "Sv57 root on", "Sv39 table non-leaf to")] + [
+        "mcsr: root in RAM's last page -> page faults",
+        "mcsr: locked PMP entries refuse writes and bind M-mode",
+        "mcsr: all 64 PMP entries locked, M-mode still runs",
+        "mcsr: a machine timer still fires"], boot="--bios"),
     "mmio": spec("mmio", ["--smp", "2"], [
         "mmio: UART, every offset", "mmio: RTC, every offset", "mmio: test device, other values",
         "mmio: CLINT, every register", "mmio: PLIC, every kind of register", "mmio: virtio slots",
@@ -179,7 +196,7 @@ for name, g in GUESTS.items():
         continue
     verdicts, recoveries, devices = g["verdicts"], g["recoveries"], g["devices"]
     hvc = os.path.join(d, name + "-hvc.txt")
-    cmd = [corral, "run", "--kernel", os.path.join(d, g["elf"] + ".elf"), "--mem", "64M", "--no-reboot"]
+    cmd = [corral, "run", g["boot"], os.path.join(d, g["elf"] + ".elf"), "--mem", "64M", "--no-reboot"]
     cmd += g["args"]
     if "console" in devices:
         cmd += ["--hvc", "file:" + hvc]
