@@ -177,6 +177,16 @@ GUESTS = {
         "mmio: CLINT, every register", "mmio: PLIC, every kind of register", "mmio: virtio slots",
         "mmio: holes in the memory map", "mmio: time still moves",
         "mmio: a timer set through the SBI still fires"]),
+    "irq": spec("irq", ["--smp", "2"], ["irq: " + v for v in (
+        "PLIC, every word of the window read and written", "PLIC, every size at every offset",
+        "PLIC sources 0 and 96-1023 have no priority, enable or pending bit",
+        "PLIC contexts past the harts' read zero; a threshold keeps 3 bits",
+        "PLIC bogus completions leave the UART's interrupt in service",
+        "two harts claim, complete and reconfigure every context for 200 ms",
+        "CLINT, every word of the window at every size",
+        "CLINT msip and mtimecmp of harts 2-4094 read zero",
+        "stimecmp of 0, 1, 2^32, 2^62, 2^63, 2^64-1", "mtime moved across 2^64 under stimecmp",
+        "time still moves", "a timer set through the SBI still fires")]),
     "sbi": spec("sbi", ["--smp", "2"], ["sbi: " + v for v in (
         "unknown extension", "IPI, hart mask base 2^64-2 + 1 wraps", "IPI to hart 8",
         "IPI to all harts", "remote sfence.vma on every hart", "remote fence.i to hart 40",
