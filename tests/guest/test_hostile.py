@@ -73,12 +73,25 @@ def per_device(attacks, devices=DEVICES):
     return ["%s: %s -> " % (dev, a) for dev in devices for a in attacks]
 
 
-def spec(elf, args, verdicts, recoveries=0, devices=(), boot="--kernel"):
+def spec(elf, args, verdicts, recoveries=0, devices=(), boot="--kernel", typed=None, output=None):
     """A run of ELF with ARGS: the verdict prefixes that must each end in " ok", and how many
     good requests after an attack ("<dev>: after ... -> good request ... ok") each of
-    DEVICES must serve. BOOT "--bios" runs ELF in M-mode as the firmware."""
+    DEVICES must serve. BOOT "--bios" runs ELF in M-mode as the firmware. TYPED is what the
+    host types into the console; OUTPUT(out) gives more (ok, what) checks of the console."""
     return dict(elf=elf, args=args, verdicts=verdicts, recoveries=recoveries, devices=devices,
-                boot=boot)
+                boot=boot, typed=typed, output=output)
+
+
+# the uart guest's input (byte i as its input_byte(i)), and what the host must see of its
+# floods: every '~' it sent, none of the '|' it wrote to the divisor, none of the loopback
+# bytes (0x80-0xff, which do not decode)
+UART_TYPED = bytes((i * 31 + (i >> 8)) & 0xff for i in range(65536))
+
+
+def uart_output(out):
+    return [(out.count("~") == 65536, "the host saw all 65536 bytes of the THR flood (%d)" % out.count("~")),
+            ("|" not in out and "\ufffd" not in out,
+             "no byte written to the divisor or in loopback reached the host")]
 
 
 # where the mcsr guest puts its page-table roots and non-leaf entries
@@ -187,6 +200,11 @@ GUESTS = {
         "CLINT msip and mtimecmp of harts 2-4094 read zero",
         "stimecmp of 0, 1, 2^32, 2^62, 2^63, 2^64-1", "mtime moved across 2^64 under stimecmp",
         "time still moves", "a timer set through the SBI still fires")]),
+    "uart": spec("uart", [], ["uart: " + v for v in (
+        "THR flooded with 64 KiB and DLL with 4 KiB, THRE still set",
+        "64 KiB of host input arrive whole and in order",
+        "loopback flooded past its 4 KiB: overrun once, 4096 bytes back in order")],
+        typed=UART_TYPED, output=uart_output),
     "sbi": spec("sbi", ["--smp", "2"], ["sbi: " + v for v in (
         "unknown extension", "IPI, hart mask base 2^64-2 + 1 wraps", "IPI to hart 8",
         "IPI to all harts", "remote sfence.vma on every hart", "remote fence.i to hart 40",
@@ -211,9 +229,11 @@ for name, g in GUESTS.items():
     if "console" in devices:
         cmd += ["--hvc", "file:" + hvc]
     t0 = time.monotonic()
-    p = guest.spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    typed = g["typed"]
+    p = guest.spawn(cmd, stdin=subprocess.PIPE if typed else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        out, err = p.communicate(timeout=120)
+        out, err = p.communicate(input=typed, timeout=120)
         rc = p.returncode
     except subprocess.TimeoutExpired:
         p.kill()
@@ -237,6 +257,8 @@ for name, g in GUESTS.items():
     missing = [v for v in verdicts if not any(l.startswith(v) and l.endswith(" ok") for l in lines)]
     guest.check(not missing, "%s: the guest printed its %d expected verdicts (missing: %s)"
                 % (name, len(verdicts), missing[:5]), run)
+    for ok, what in g["output"](out) if g["output"] else []:
+        guest.check(ok, "%s: %s" % (name, what), run)
     for dev in devices:
         good = [l for l in lines if l.startswith(dev + ": after ") and " -> good request " in l
                 and l.endswith(" ok")]
