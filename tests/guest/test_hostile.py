@@ -280,6 +280,33 @@ for name, g in GUESTS.items():
         guest.check(served > 20 and alive == [str(i) for i in range(1, served + 1)],
                     "%s: the host saw the guest's %d console writes after the attacks (saw %d)"
                     % (name, served, len(alive)), run)
+
+# a hart wedged for good (every trap a fetch fault at mtvec): the VMM still answers SIGTERM
+if not only or "wedge" in only:
+    p = guest.spawn([corral, "run", "--bios", os.path.join(d, "wedge.elf"), "--mem", "64M", "--no-reboot"],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2)
+    wedged = p.poll() is None
+    t0 = time.monotonic()
+    p.terminate()
+    try:
+        out, err = p.communicate(timeout=20)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        rc = "timeout"
+    took = time.monotonic() - t0
+    out = out.decode("utf-8", "replace")
+    err = err.decode("utf-8", "replace")
+    run = guest.Run(rc if isinstance(rc, int) else -1,
+                    [(0, l) for l in (out + "\n--- stderr ---\n" + err).splitlines()], took)
+    guest.check(wedged and "wedge: mtvec on the UART, trapping forever" in out,
+                "wedge: the guest wedged its hart and kept the VM running", run)
+    guest.check(rc == 0 and "stopping the VM" in err and took < 10,
+                "wedge: SIGTERM stops the VM (%s) in %.1f s" % (rc, took), run)
+    guest.check(not SANITIZER.search(err), "wedge: no sanitizer report on stderr", run)
+
 took = time.monotonic() - t_all
 print("hostile suite: %.1f s" % took)
 guest.finish()
