@@ -322,6 +322,40 @@ static void pmp_locks(void)
     bad |= (rt_last.cause != CAUSE_STORE_ACCESS) << 5;
     rt_verdict_val(!bad, "mcsr: locked PMP entries refuse writes and bind M-mode", "bad", bad);
 
+    /* entry 12: 8 bytes inside the guard page, locked with no access, ahead of entry 15 */
+    bad = 0;
+    __asm__ volatile("csrw pmpaddr12, %0" ::"r"(((uintptr_t)guard + 0x100) >> 2));
+    __asm__ volatile("csrw pmpcfg2, %0" ::"r"(0x9988ULL << 48 | 0x98ULL << 32) : "memory");
+    rt_clear_trap();
+    g = guard[0x100 / 8];
+    bad |= (rt_last.cause != CAUSE_LOAD_ACCESS || rt_last.tval != (uintptr_t)guard + 0x100) << 0;
+    rt_clear_trap();
+    g = guard[0x200 / 8];
+    bad |= (rt_last.cause != NO_TRAP) << 1;
+    rt_clear_trap();
+    g = guard[0x108 / 8];
+    bad |= (rt_last.cause != NO_TRAP) << 2;
+    rt_clear_trap();
+    g = guard[0x100 / 8]; /* again, now that the rest of the page has been reached */
+    bad |= (rt_last.cause != CAUSE_LOAD_ACCESS) << 3;
+    rt_verdict_val(!bad, "mcsr: a locked PMP entry of 8 bytes inside a page binds M-mode", "bad", bad);
+
+    /* entry 11: the 4 bytes at guard + 0x184 (NA4), locked with no access: a doubleword
+     * over them only partly matches, and fails (priv spec 3.7.1) */
+    bad = 0;
+    __asm__ volatile("csrw pmpaddr11, %0" ::"r"(((uintptr_t)guard + 0x184) >> 2));
+    __asm__ volatile("csrw pmpcfg2, %0" ::"r"(0x9988ULL << 48 | 0x98ULL << 32 | 0x90ULL << 24) : "memory");
+    rt_clear_trap();
+    g = guard[0x180 / 8];
+    bad |= (rt_last.cause != CAUSE_LOAD_ACCESS || rt_last.tval != (uintptr_t)guard + 0x180) << 0;
+    rt_clear_trap();
+    g = *(volatile uint32_t *)((uintptr_t)guard + 0x180);
+    bad |= (rt_last.cause != NO_TRAP) << 1;
+    rt_clear_trap();
+    g = *(volatile uint32_t *)((uintptr_t)guard + 0x184);
+    bad |= (rt_last.cause != CAUSE_LOAD_ACCESS) << 2;
+    rt_verdict_val(!bad, "mcsr: a doubleword load over a locked 4-byte PMP entry faults", "bad", bad);
+
     /* all ones into every pmpcfg: every entry left locks, M-mode still runs */
     for (unsigned n = PMPCFG0; n < PMPCFG0 + 16; n += 2)
         csr_try(n, ~0ULL, &t);
