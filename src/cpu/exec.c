@@ -113,7 +113,7 @@ static inline int fetch(struct hart *h, uint32_t *insn)
     unsigned off = pc & 0xfff;
     int cause = 0;
     if (unlikely((pc & ~0xfffULL) != h->fetch_vpage)) {
-        uint8_t *p = mmu_translate_ram(h, pc, ACC_EXEC, &cause);
+        uint8_t *p = mmu_translate_ram(h, pc, ACC_EXEC, 2, &cause);
         if (!p) {
             h->fault_tval = pc;
             return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
@@ -125,7 +125,7 @@ static inline int fetch(struct hart *h, uint32_t *insn)
         return 0;
     /* the high half is the first halfword of the next page */
     uint64_t pc2 = pc + 2;
-    uint8_t *q = mmu_translate_ram(h, pc2, ACC_EXEC, &cause);
+    uint8_t *q = mmu_translate_ram(h, pc2, ACC_EXEC, 2, &cause);
     if (!q) {
         h->fault_tval = pc2;
         return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
@@ -369,7 +369,7 @@ static int exec_amo(struct hart *h, uint32_t insn, uint64_t *rd_val, bool *ok)
     if (f5 == 0x02) { /* lr */
         uint8_t *p = tlb_hit(h, va, size, ACC_READ);
         if (!p)
-            p = mmu_translate_ram(h, va, ACC_READ, &cause);
+            p = mmu_translate_ram(h, va, ACC_READ, size, &cause);
         if (!p) {
             h->fault_tval = va;
             return (cause < 0 ? EXC_LOAD_ACCESS : cause) + 1;
@@ -384,7 +384,7 @@ static int exec_amo(struct hart *h, uint32_t insn, uint64_t *rd_val, bool *ok)
     }
     uint8_t *p = tlb_hit(h, va, size, ACC_WRITE);
     if (!p)
-        p = mmu_translate_ram(h, va, ACC_WRITE, &cause);
+        p = mmu_translate_ram(h, va, ACC_WRITE, size, &cause);
     if (!p) {
         h->fault_tval = va;
         return (cause < 0 ? EXC_STORE_ACCESS : cause) + 1;

@@ -235,10 +235,10 @@ int mmu_translate(struct hart *h, uint64_t va, enum access_type t, uint64_t *pa)
     return translate_fill(h, va, t, 1, pa, true);
 }
 
-uint8_t *mmu_translate_ram(struct hart *h, uint64_t va, enum access_type t, int *cause)
+uint8_t *mmu_translate_ram(struct hart *h, uint64_t va, enum access_type t, unsigned size, int *cause)
 {
     uint64_t pa;
-    int r = translate_fill(h, va, t, 1, &pa, true);
+    int r = translate_fill(h, va, t, size, &pa, true);
     if (r) {
         *cause = r - 1;
         h->fault_tval = va;

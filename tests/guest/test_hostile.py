@@ -184,7 +184,7 @@ GUESTS = {
         "mcsr: root in RAM's last page -> page faults",
         "mcsr: locked PMP entries refuse writes and bind M-mode",
         "mcsr: a locked PMP entry of 8 bytes inside a page binds M-mode",
-        "mcsr: a doubleword load over a locked 4-byte PMP entry faults",
+        "mcsr: a doubleword load, AMO or LR over a locked 4-byte PMP entry faults",
         "mcsr: all 64 PMP entries locked, M-mode still runs",
         "mcsr: a machine timer still fires"], boot="--bios"),
     "mmio": spec("mmio", ["--smp", "2"], [

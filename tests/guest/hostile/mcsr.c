@@ -354,7 +354,15 @@ static void pmp_locks(void)
     rt_clear_trap();
     g = *(volatile uint32_t *)((uintptr_t)guard + 0x184);
     bad |= (rt_last.cause != CAUSE_LOAD_ACCESS) << 2;
-    rt_verdict_val(!bad, "mcsr: a doubleword load over a locked 4-byte PMP entry faults", "bad", bad);
+    uint64_t one = 1;
+    rt_clear_trap();
+    __asm__ volatile("amoadd.d %0, %0, 0(%1)" : "+r"(one) : "r"((uintptr_t)guard + 0x180) : "memory");
+    bad |= (rt_last.cause != CAUSE_STORE_ACCESS) << 3;
+    rt_clear_trap();
+    __asm__ volatile("lr.d %0, 0(%1)" : "=r"(one) : "r"((uintptr_t)guard + 0x180) : "memory");
+    bad |= (rt_last.cause != CAUSE_LOAD_ACCESS) << 4;
+    rt_verdict_val(!bad, "mcsr: a doubleword load, AMO or LR over a locked 4-byte PMP entry faults",
+                   "bad", bad);
 
     /* all ones into every pmpcfg: every entry left locks, M-mode still runs */
     for (unsigned n = PMPCFG0; n < PMPCFG0 + 16; n += 2)
