@@ -185,6 +185,7 @@ GUESTS = {
         "mcsr: locked PMP entries refuse writes and bind M-mode",
         "mcsr: a locked PMP entry of 8 bytes inside a page binds M-mode",
         "mcsr: a doubleword load, AMO or LR over a locked 4-byte PMP entry faults",
+        "mcsr: code running into a locked non-executable PMP entry inside its page faults",
         "mcsr: all 64 PMP entries locked, M-mode still runs",
         "mcsr: a machine timer still fires"], boot="--bios"),
     "mmio": spec("mmio", ["--smp", "2"], [

@@ -297,6 +297,7 @@ static void page_tables(void)
  * pmpaddr (and a locked TOR entry to the pmpaddr below it), and binds M-mode too */
 
 static volatile uint64_t guard[512] __attribute__((aligned(4096)));
+static volatile uint32_t code_page[1024] __attribute__((aligned(4096)));
 
 static void pmp_locks(void)
 {
@@ -363,6 +364,24 @@ static void pmp_locks(void)
     bad |= (rt_last.cause != CAUSE_LOAD_ACCESS) << 4;
     rt_verdict_val(!bad, "mcsr: a doubleword load, AMO or LR over a locked 4-byte PMP entry faults",
                    "bad", bad);
+
+    /* entry 10: 8 bytes inside a page of code, locked and not executable: a run of
+     * addi a0, a0, 1 going into them stops there with a fetch access fault */
+    bad = 0;
+    volatile uint32_t *code = code_page;
+    for (unsigned i = 0; i < 8; i++)
+        code[i] = 0x00150513; /* addi a0, a0, 1 */
+    code[8] = 0x00008067;     /* ret */
+    __asm__ volatile("csrw pmpaddr10, %0" ::"r"(((uintptr_t)code + 0x10) >> 2));
+    __asm__ volatile("csrw pmpcfg2, %0; fence.i"
+                     ::"r"(0x9988ULL << 48 | 0x98ULL << 32 | 0x90ULL << 24 | 0x98ULL << 16) : "memory");
+    rt_clear_trap();
+    register uint64_t a0 __asm__("a0") = 0;
+    __asm__ volatile("jalr %1" : "+r"(a0) : "r"(code) : "ra", "t0", "memory");
+    bad |= (rt_last.cause != CAUSE_FETCH_ACCESS || rt_last.tval != (uintptr_t)code + 0x10) << 0;
+    bad |= (a0 != 4) << 1;
+    rt_verdict_val(!bad, "mcsr: code running into a locked non-executable PMP entry inside its page faults",
+                   "a0", a0);
 
     /* all ones into every pmpcfg: every entry left locks, M-mode still runs */
     for (unsigned n = PMPCFG0; n < PMPCFG0 + 16; n += 2)
