@@ -896,6 +896,28 @@ static void test_pmp_csr_write_read_back(void **state)
 #define SW(rs2, rs1, imm) S(imm, rs2, rs1, 2, 0x23)
 #define RET I(0, 1, 0, 0, 0x67)
 
+/* Decoded code must not run through a non-executable entry inside its page: the hart steps
+ * through such a page one checked fetch at a time */
+static void test_pmp_entry_inside_a_code_page_stops_a_run(void **state)
+{
+    (void)state;
+    hart.priv = PRV_M;
+    hart.mtvec = RAM_BASE + 0x800;
+    put32(RAM_BASE + 0x800, JAL(0, 0));
+    hart.pmpaddr[0] = (RAM_BASE + 0x10) >> 2; /* NAPOT, 8 bytes */
+    hart.pmpcfg[0] = 0x98;                     /* locked, no access */
+    hart.pmp_count = 1;
+    hart_flush_tlb(&hart);
+    uint32_t p[8];
+    for (unsigned i = 0; i < 8; i++)
+        p[i] = ADDI(5, 5, 1);
+    run_prog(p, 8, 20);
+    assert_int_equal(hart.x[5], 4);
+    assert_int_equal(hart.mcause, EXC_INSN_ACCESS);
+    assert_int_equal(hart.mtval, RAM_BASE + 0x10);
+    assert_int_equal(hart.pc, RAM_BASE + 0x800);
+}
+
 static void test_store_to_decoded_code_is_seen(void **state)
 {
     (void)state;
@@ -1543,7 +1565,7 @@ int main(void)
         T(test_sv39_mxr_makes_execute_only_readable), T(test_sv39_write_to_read_only_faults),
         T(test_sv39_reserved_w_without_r_faults), T(test_page_crossing_load_faults_on_second_page),
         T(test_sv48_walk), T(test_pmp_denies_supervisor_outside_regions),
-        T(test_pmp_entry_inside_a_page_binds),
+        T(test_pmp_entry_inside_a_page_binds), T(test_pmp_entry_inside_a_code_page_stops_a_run),
         T(test_pmp_csr_write_read_back),
         T(test_store_to_decoded_code_is_seen), T(test_store_to_the_next_instruction_is_seen),
         T(test_fence_i_drops_code_changed_behind_the_harts_back),
