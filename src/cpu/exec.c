@@ -113,7 +113,7 @@ static inline int fetch(struct hart *h, uint32_t *insn)
     unsigned off = pc & 0xfff;
     int cause = 0;
     if (unlikely((pc & ~0xfffULL) != h->fetch_vpage)) {
-        uint8_t *p = mmu_translate_ram(h, pc, ACC_EXEC, &cause);
+        uint8_t *p = mmu_translate_ram(h, pc, ACC_EXEC, 2, &cause);
         if (!p) {
             h->fault_tval = pc;
             return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
@@ -125,7 +125,7 @@ static inline int fetch(struct hart *h, uint32_t *insn)
         return 0;
     /* the high half is the first halfword of the next page */
     uint64_t pc2 = pc + 2;
-    uint8_t *q = mmu_translate_ram(h, pc2, ACC_EXEC, &cause);
+    uint8_t *q = mmu_translate_ram(h, pc2, ACC_EXEC, 2, &cause);
     if (!q) {
         h->fault_tval = pc2;
         return (cause < 0 ? EXC_INSN_ACCESS : cause) + 1;
@@ -369,7 +369,7 @@ static int exec_amo(struct hart *h, uint32_t insn, uint64_t *rd_val, bool *ok)
     if (f5 == 0x02) { /* lr */
         uint8_t *p = tlb_hit(h, va, size, ACC_READ);
         if (!p)
-            p = mmu_translate_ram(h, va, ACC_READ, &cause);
+            p = mmu_translate_ram(h, va, ACC_READ, size, &cause);
         if (!p) {
             h->fault_tval = va;
             return (cause < 0 ? EXC_LOAD_ACCESS : cause) + 1;
@@ -384,7 +384,7 @@ static int exec_amo(struct hart *h, uint32_t insn, uint64_t *rd_val, bool *ok)
     }
     uint8_t *p = tlb_hit(h, va, size, ACC_WRITE);
     if (!p)
-        p = mmu_translate_ram(h, va, ACC_WRITE, &cause);
+        p = mmu_translate_ram(h, va, ACC_WRITE, size, &cause);
     if (!p) {
         h->fault_tval = va;
         return (cause < 0 ? EXC_STORE_ACCESS : cause) + 1;
@@ -889,7 +889,10 @@ static void code_page_assign(struct hart *h, struct code_page *cp, uint64_t ppag
     }
 }
 
-/* The live decoded page holding pc, or NULL with *cause set (h->fault_tval = pc). */
+#define CODE_STEP (-1) /* code_lookup: the page is only partly executable (PMP), step through it */
+
+/* The live decoded page holding pc, or NULL with *cause set (h->fault_tval = pc), or with
+ * *cause CODE_STEP. */
 static struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
 {
     struct tlb_entry *e = &h->tlb[h->priv == PRV_M ? TLB_M : h->priv][ACC_EXEC][(pc >> 12) % TLB_SIZE];
@@ -903,6 +906,12 @@ static struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
         if (!host) {
             *cause = r ? r - 1 : EXC_INSN_ACCESS;
             h->fault_tval = pc;
+            return NULL;
+        }
+        /* a RAM page goes into the TLB unless a PMP entry covers only part of it: then
+         * every instruction there is fetched, and checked, on its own */
+        if (e->tag != ((pc & ~0xfffULL) | h->tlb_gen)) {
+            *cause = CODE_STEP;
             return NULL;
         }
     }
@@ -2092,6 +2101,8 @@ next:
     if (unlikely((pc & ~0xfffULL) != vpage)) {
         h->pc = pc;
         cp = code_lookup(h, pc, &r);
+        if (unlikely(!cp && r == CODE_STEP))
+            goto op_step;
         if (unlikely(!cp)) {
             hart_take_trap(h, (uint64_t)r, h->fault_tval, false);
             pc = h->pc;
@@ -2165,6 +2176,24 @@ op_jit:
 op_cross:
     h->pc = pc;
     r = fetch(h, &raw);
+    if (unlikely(r)) {
+        hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
+        pc = h->pc;
+        SYNC();
+        NEXT();
+    }
+    goto generic;
+op_step:
+    /* one instruction of a page PMP covers only in part: both its halves checked, and
+     * nothing of the page kept for the next one */
+    h->pc = pc;
+    r = fetch(h, &raw);
+    h->fetch_vpage = ~0ULL;
+    if (!r && (raw & 3) == 3 && ((pc + 2) & 0xfff) != 0) {
+        uint64_t pa;
+        r = mmu_translate(h, pc + 2, ACC_EXEC, &pa);
+        h->fault_tval = pc + 2;
+    }
     if (unlikely(r)) {
         hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
         pc = h->pc;

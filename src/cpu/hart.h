@@ -204,8 +204,8 @@ int mmu_load(struct hart *h, uint64_t va, unsigned size, uint64_t *val);
 int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val);
 /* Host pointer for va when its whole page is RAM (an aligned access, or a fetch, may use
  * any byte up to the end of the page), or NULL with *cause set: the exception, or -1 when
- * the page is not RAM (e.g. MMIO). */
-uint8_t *mmu_translate_ram(struct hart *h, uint64_t va, enum access_type t, int *cause);
+ * the page is not RAM (e.g. MMIO). PMP is checked for the SIZE bytes at va. */
+uint8_t *mmu_translate_ram(struct hart *h, uint64_t va, enum access_type t, unsigned size, int *cause);
 /* Translates va for access type t. Returns 0 and *pa, or the exception cause + 1. */
 int mmu_translate(struct hart *h, uint64_t va, enum access_type t, uint64_t *pa);
 /* Physical access (RAM or bus) used by the slow paths. */

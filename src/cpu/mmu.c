@@ -99,9 +99,11 @@ static bool pmp_check(struct hart *h, uint64_t pa, uint64_t size, enum access_ty
                 end = base + ((ones + 1) << 2);
             }
         }
+        /* a non-empty entry inside the range, touching neither of its ends, matches too */
         bool start_in = pa >= base && pa < end;
         bool end_in = pa + size - 1 >= base && pa + size - 1 < end;
-        if (!start_in && !end_in)
+        bool inside = base < end && base > pa && base <= pa + size - 1;
+        if (!start_in && !end_in && !inside)
             continue;
         if (!(start_in && end_in))
             return false;
@@ -197,8 +199,10 @@ static int page_walk(struct hart *h, uint64_t va, enum access_type t, int priv,
     return EXC_RETRY + 1;
 }
 
-/* Translates and, when the whole page is RAM and PMP-clean, fills the TLB. */
-static int translate_fill(struct hart *h, uint64_t va, enum access_type t, uint64_t *pa, bool fill)
+/* Translates and, when the whole page is RAM and PMP-clean, fills the TLB. Otherwise PMP
+ * decides for the SIZE bytes at va alone. */
+static int translate_fill(struct hart *h, uint64_t va, enum access_type t, unsigned size, uint64_t *pa,
+                          bool fill)
 {
     int priv = effective_priv(h, t);
     uint64_t pte = PTE_R | PTE_W | PTE_X | PTE_D | PTE_A;
@@ -212,7 +216,7 @@ static int translate_fill(struct hart *h, uint64_t va, enum access_type t, uint6
     }
     uint64_t ppage = *pa & ~0xfffULL;
     bool page_ok = pmp_check(h, ppage, 4096, t, priv);
-    if (!page_ok && !pmp_check(h, *pa, 1, t, priv))
+    if (!page_ok && !pmp_check(h, *pa, size, t, priv))
         return access_fault_cause[t] + 1;
     uint8_t *host;
     if (fill && page_ok && !(h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV) && t != ACC_EXEC) &&
@@ -228,13 +232,13 @@ static int translate_fill(struct hart *h, uint64_t va, enum access_type t, uint6
 
 int mmu_translate(struct hart *h, uint64_t va, enum access_type t, uint64_t *pa)
 {
-    return translate_fill(h, va, t, pa, true);
+    return translate_fill(h, va, t, 1, pa, true);
 }
 
-uint8_t *mmu_translate_ram(struct hart *h, uint64_t va, enum access_type t, int *cause)
+uint8_t *mmu_translate_ram(struct hart *h, uint64_t va, enum access_type t, unsigned size, int *cause)
 {
     uint64_t pa;
-    int r = translate_fill(h, va, t, &pa, true);
+    int r = translate_fill(h, va, t, size, &pa, true);
     if (r) {
         *cause = r - 1;
         h->fault_tval = va;
@@ -292,7 +296,7 @@ int mmu_load(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
         return 0;
     }
     uint64_t pa;
-    int r = translate_fill(h, va, ACC_READ, &pa, true);
+    int r = translate_fill(h, va, ACC_READ, size, &pa, true);
     if (!r && phys_load(h, pa, size, val))
         r = EXC_LOAD_ACCESS + 1;
     if (r)
@@ -306,12 +310,12 @@ int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
         /* Check both pages before writing anything, so a fault leaves memory unchanged. */
         uint64_t pa;
         uint64_t second = (va | 0xfff) + 1;
-        int r = translate_fill(h, va, ACC_WRITE, &pa, true);
+        int r = translate_fill(h, va, ACC_WRITE, 1, &pa, true);
         if (r) {
             h->fault_tval = va;
             return r;
         }
-        r = translate_fill(h, second, ACC_WRITE, &pa, true);
+        r = translate_fill(h, second, ACC_WRITE, 1, &pa, true);
         if (r) {
             h->fault_tval = second;
             return r;
@@ -337,7 +341,7 @@ int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
         }
     }
     uint64_t pa;
-    int r = translate_fill(h, va, ACC_WRITE, &pa, true);
+    int r = translate_fill(h, va, ACC_WRITE, size, &pa, true);
     if (!r && phys_store(h, pa, size, val))
         r = EXC_STORE_ACCESS + 1;
     if (r)

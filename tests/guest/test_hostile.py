@@ -73,11 +73,30 @@ def per_device(attacks, devices=DEVICES):
     return ["%s: %s -> " % (dev, a) for dev in devices for a in attacks]
 
 
-def spec(elf, args, verdicts, recoveries=0, devices=()):
+def spec(elf, args, verdicts, recoveries=0, devices=(), boot="--kernel", typed=None, output=None):
     """A run of ELF with ARGS: the verdict prefixes that must each end in " ok", and how many
     good requests after an attack ("<dev>: after ... -> good request ... ok") each of
-    DEVICES must serve."""
-    return dict(elf=elf, args=args, verdicts=verdicts, recoveries=recoveries, devices=devices)
+    DEVICES must serve. BOOT "--bios" runs ELF in M-mode as the firmware. TYPED is what the
+    host types into the console; OUTPUT(out) gives more (ok, what) checks of the console."""
+    return dict(elf=elf, args=args, verdicts=verdicts, recoveries=recoveries, devices=devices,
+                boot=boot, typed=typed, output=output)
+
+
+# the uart guest's input (byte i as its input_byte(i)), and what the host must see of its
+# floods: every '~' it sent, none of the '|' it wrote to the divisor, none of the loopback
+# bytes (0x80-0xff, which do not decode)
+UART_TYPED = bytes((i * 31 + (i >> 8)) & 0xff for i in range(65536))
+
+
+def uart_output(out):
+    return [(out.count("~") == 65536, "the host saw all 65536 bytes of the THR flood (%d)" % out.count("~")),
+            ("|" not in out and "\ufffd" not in out,
+             "no byte written to the divisor or in loopback reached the host")]
+
+
+# where the mcsr guest puts its page-table roots and non-leaf entries
+TABLE_PLACES = ["the UART", "the CLINT", "a PLIC context", "a virtio slot", "the RTC", "address 0",
+                "RAM_END", "1 GiB past RAM", "the last page of the physical space"]
 
 
 # the same disk as qcow2, and both limited: requests held by the rate limiter meet resets
@@ -155,11 +174,40 @@ GUESTS = {
         "csr: the S-level and user CSRs of the spec read", "csr: the sweep reached real CSRs",
         "csr: from U-mode, every S-, H- and M-level number traps",
         "csr: stvec, sstatus, sie and satp are as before", "csr: a timer set through the SBI"]),
+    "mcsr": spec("mcsr", [], [
+        "mcsr: every CSR the hart has serves every pattern",
+        "mcsr: every other number traps on read and write",
+        "mcsr: every trap is an illegal instruction", "mcsr: WARL fields hold legal values",
+        "mcsr: a good table serves MPRV loads and S-mode runs"] + [
+        "mcsr: %s %s -> load, store and fetch access faults" % (what, at)
+        for at in TABLE_PLACES for what in ("Sv39 root on", "Sv57 root on", "Sv39 table non-leaf to")] + [
+        "mcsr: root in RAM's last page -> page faults",
+        "mcsr: locked PMP entries refuse writes and bind M-mode",
+        "mcsr: a locked PMP entry of 8 bytes inside a page binds M-mode",
+        "mcsr: a doubleword load, AMO or LR over a locked 4-byte PMP entry faults",
+        "mcsr: code running into a locked non-executable PMP entry inside its page faults",
+        "mcsr: all 64 PMP entries locked, M-mode still runs",
+        "mcsr: a machine timer still fires"], boot="--bios"),
     "mmio": spec("mmio", ["--smp", "2"], [
         "mmio: UART, every offset", "mmio: RTC, every offset", "mmio: test device, other values",
         "mmio: CLINT, every register", "mmio: PLIC, every kind of register", "mmio: virtio slots",
         "mmio: holes in the memory map", "mmio: time still moves",
         "mmio: a timer set through the SBI still fires"]),
+    "irq": spec("irq", ["--smp", "2"], ["irq: " + v for v in (
+        "PLIC, every word of the window read and written", "PLIC, every size at every offset",
+        "PLIC sources 0 and 96-1023 have no priority, enable or pending bit",
+        "PLIC contexts past the harts' read zero; a threshold keeps 3 bits",
+        "PLIC bogus completions leave the UART's interrupt in service",
+        "two harts claim, complete and reconfigure every context for 200 ms",
+        "CLINT, every word of the window at every size",
+        "CLINT msip and mtimecmp of harts 2-4094 read zero",
+        "stimecmp of 0, 1, 2^32, 2^62, 2^63, 2^64-1", "mtime moved across 2^64 under stimecmp",
+        "time still moves", "a timer set through the SBI still fires")]),
+    "uart": spec("uart", [], ["uart: " + v for v in (
+        "THR flooded with 64 KiB and DLL with 4 KiB, THRE still set",
+        "64 KiB of host input arrive whole and in order",
+        "loopback flooded past its 4 KiB: overrun once, 4096 bytes back in order")],
+        typed=UART_TYPED, output=uart_output),
     "sbi": spec("sbi", ["--smp", "2"], ["sbi: " + v for v in (
         "unknown extension", "IPI, hart mask base 2^64-2 + 1 wraps", "IPI to hart 8",
         "IPI to all harts", "remote sfence.vma on every hart", "remote fence.i to hart 40",
@@ -179,14 +227,16 @@ for name, g in GUESTS.items():
         continue
     verdicts, recoveries, devices = g["verdicts"], g["recoveries"], g["devices"]
     hvc = os.path.join(d, name + "-hvc.txt")
-    cmd = [corral, "run", "--kernel", os.path.join(d, g["elf"] + ".elf"), "--mem", "64M", "--no-reboot"]
+    cmd = [corral, "run", g["boot"], os.path.join(d, g["elf"] + ".elf"), "--mem", "64M", "--no-reboot"]
     cmd += g["args"]
     if "console" in devices:
         cmd += ["--hvc", "file:" + hvc]
     t0 = time.monotonic()
-    p = guest.spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    typed = g["typed"]
+    p = guest.spawn(cmd, stdin=subprocess.PIPE if typed else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        out, err = p.communicate(timeout=120)
+        out, err = p.communicate(input=typed, timeout=120)
         rc = p.returncode
     except subprocess.TimeoutExpired:
         p.kill()
@@ -210,6 +260,8 @@ for name, g in GUESTS.items():
     missing = [v for v in verdicts if not any(l.startswith(v) and l.endswith(" ok") for l in lines)]
     guest.check(not missing, "%s: the guest printed its %d expected verdicts (missing: %s)"
                 % (name, len(verdicts), missing[:5]), run)
+    for ok, what in g["output"](out) if g["output"] else []:
+        guest.check(ok, "%s: %s" % (name, what), run)
     for dev in devices:
         good = [l for l in lines if l.startswith(dev + ": after ") and " -> good request " in l
                 and l.endswith(" ok")]
@@ -231,6 +283,33 @@ for name, g in GUESTS.items():
         guest.check(served > 20 and alive == [str(i) for i in range(1, served + 1)],
                     "%s: the host saw the guest's %d console writes after the attacks (saw %d)"
                     % (name, served, len(alive)), run)
+
+# a hart wedged for good (every trap a fetch fault at mtvec): the VMM still answers SIGTERM
+if not only or "wedge" in only:
+    p = guest.spawn([corral, "run", "--bios", os.path.join(d, "wedge.elf"), "--mem", "64M", "--no-reboot"],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2)
+    wedged = p.poll() is None
+    t0 = time.monotonic()
+    p.terminate()
+    try:
+        out, err = p.communicate(timeout=20)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        rc = "timeout"
+    took = time.monotonic() - t0
+    out = out.decode("utf-8", "replace")
+    err = err.decode("utf-8", "replace")
+    run = guest.Run(rc if isinstance(rc, int) else -1,
+                    [(0, l) for l in (out + "\n--- stderr ---\n" + err).splitlines()], took)
+    guest.check(wedged and "wedge: mtvec on the UART, trapping forever" in out,
+                "wedge: the guest wedged its hart and kept the VM running", run)
+    guest.check(rc == 0 and "stopping the VM" in err and took < 10,
+                "wedge: SIGTERM stops the VM (%s) in %.1f s" % (rc, took), run)
+    guest.check(not SANITIZER.search(err), "wedge: no sanitizer report on stderr", run)
+
 took = time.monotonic() - t_all
 print("hostile suite: %.1f s" % took)
 guest.finish()

@@ -851,6 +851,31 @@ static void test_pmp_denies_supervisor_outside_regions(void **state)
     assert_int_equal(mmu_store(&hart, RAM_BASE + 0x100, 8, 1), 0);
 }
 
+/* priv spec 3.7.1: an entry smaller than a page, lying inside it, still decides for its bytes,
+ * and an access that covers it only partly fails; an empty TOR entry decides nothing */
+static void test_pmp_entry_inside_a_page_binds(void **state)
+{
+    (void)state;
+    hart.priv = PRV_M;
+    hart.pmpaddr[0] = (RAM_BASE + 0x100) >> 2; /* NAPOT, 8 bytes */
+    hart.pmpcfg[0] = 0x98;                      /* locked, no access */
+    hart.pmpaddr[1] = (RAM_BASE + 0x200) >> 2;
+    hart.pmpaddr[2] = (RAM_BASE + 0x200) >> 2;
+    hart.pmpcfg[2] = 0x88;                      /* locked TOR [0x200, 0x200): empty */
+    hart.pmpaddr[3] = (RAM_BASE + 0x184) >> 2;
+    hart.pmpcfg[3] = 0x90;                      /* locked NA4, no access */
+    hart.pmp_count = 4;
+    hart_flush_tlb(&hart);
+    uint64_t v;
+    assert_int_equal(mmu_load(&hart, RAM_BASE + 0x180, 4, &v), 0);
+    assert_int_equal(mmu_load(&hart, RAM_BASE + 0x180, 8, &v), EXC_LOAD_ACCESS + 1);
+    assert_int_equal(mmu_store(&hart, RAM_BASE + 0x180, 8, 1), EXC_STORE_ACCESS + 1);
+    assert_int_equal(mmu_load(&hart, RAM_BASE + 0x108, 8, &v), 0);
+    assert_int_equal(mmu_load(&hart, RAM_BASE + 0x100, 8, &v), EXC_LOAD_ACCESS + 1);
+    assert_int_equal(mmu_store(&hart, RAM_BASE + 0x104, 4, 1), EXC_STORE_ACCESS + 1);
+    assert_int_equal(mmu_load(&hart, RAM_BASE + 0x200, 8, &v), 0);
+}
+
 static void test_pmp_csr_write_read_back(void **state)
 {
     (void)state;
@@ -870,6 +895,28 @@ static void test_pmp_csr_write_read_back(void **state)
                       (((uint32_t)(off) >> 11 & 1) << 20) | ((uint32_t)(off) & 0xff000) | (rd) << 7 | 0x6f)
 #define SW(rs2, rs1, imm) S(imm, rs2, rs1, 2, 0x23)
 #define RET I(0, 1, 0, 0, 0x67)
+
+/* Decoded code must not run through a non-executable entry inside its page: the hart steps
+ * through such a page one checked fetch at a time */
+static void test_pmp_entry_inside_a_code_page_stops_a_run(void **state)
+{
+    (void)state;
+    hart.priv = PRV_M;
+    hart.mtvec = RAM_BASE + 0x800;
+    put32(RAM_BASE + 0x800, JAL(0, 0));
+    hart.pmpaddr[0] = (RAM_BASE + 0x10) >> 2; /* NAPOT, 8 bytes */
+    hart.pmpcfg[0] = 0x98;                     /* locked, no access */
+    hart.pmp_count = 1;
+    hart_flush_tlb(&hart);
+    uint32_t p[8];
+    for (unsigned i = 0; i < 8; i++)
+        p[i] = ADDI(5, 5, 1);
+    run_prog(p, 8, 20);
+    assert_int_equal(hart.x[5], 4);
+    assert_int_equal(hart.mcause, EXC_INSN_ACCESS);
+    assert_int_equal(hart.mtval, RAM_BASE + 0x10);
+    assert_int_equal(hart.pc, RAM_BASE + 0x800);
+}
 
 static void test_store_to_decoded_code_is_seen(void **state)
 {
@@ -1517,7 +1564,9 @@ int main(void)
         T(test_sv39_supervisor_cannot_execute_user_page), T(test_sv39_user_cannot_touch_supervisor_page),
         T(test_sv39_mxr_makes_execute_only_readable), T(test_sv39_write_to_read_only_faults),
         T(test_sv39_reserved_w_without_r_faults), T(test_page_crossing_load_faults_on_second_page),
-        T(test_sv48_walk), T(test_pmp_denies_supervisor_outside_regions), T(test_pmp_csr_write_read_back),
+        T(test_sv48_walk), T(test_pmp_denies_supervisor_outside_regions),
+        T(test_pmp_entry_inside_a_page_binds), T(test_pmp_entry_inside_a_code_page_stops_a_run),
+        T(test_pmp_csr_write_read_back),
         T(test_store_to_decoded_code_is_seen), T(test_store_to_the_next_instruction_is_seen),
         T(test_fence_i_drops_code_changed_behind_the_harts_back),
         T(test_translated_alu_run_matches_the_interpreter),
