@@ -18,7 +18,8 @@
 static int read_small(const char *dir, const char *file, char *buf, size_t len)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -34,7 +35,8 @@ static int read_small(const char *dir, const char *file, char *buf, size_t len)
 static int write_small(const char *dir, const char *file, const char *text)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -61,6 +63,11 @@ int cgroup_join(struct vm_cgroup *cg, const char *root, const char *name, char *
                 size_t errlen)
 {
     cg->on = false;
+    /* the longest path made below: ROOT/corral-NAME/cgroup.procs, and cpu.max beside it */
+    if (strlen(root) + strlen(name) + sizeof("/corral-/cgroup.subtree_control") > sizeof(cg->path)) {
+        snprintf(err, errlen, "CORRAL_CGROUP=%.64s...: the path is too long", root);
+        return -ENAMETOOLONG;
+    }
     char buf[512];
     int rc = read_small(root, "cgroup.controllers", buf, sizeof(buf));
     if (rc) {

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -107,12 +108,28 @@ static void test_not_a_cgroup_is_refused(void **state)
     assert_non_null(strstr(err, "not a cgroup v2 folder"));
 }
 
+/* A root so long that the VM's cgroup paths would not fit is refused, not cut short (a cut
+ * path could name another folder). */
+static void test_too_long_a_root_is_refused(void **state)
+{
+    (void)state;
+    struct vm_cgroup cg = { 0 };
+    char err[256] = "", longroot[PATH_MAX];
+    memset(longroot, 'a', sizeof(longroot) - 10);
+    longroot[0] = '/';
+    longroot[sizeof(longroot) - 10] = '\0';
+    assert_int_equal(cgroup_join(&cg, longroot, "web", err, sizeof(err)), -ENAMETOOLONG);
+    assert_false(cg.on);
+    assert_non_null(strstr(err, "too long"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_join_moves_in_and_writes_the_quota, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_cpu_controller_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_cgroup_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_long_a_root_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
