@@ -24,26 +24,6 @@
 
 static unsigned traps, odd_traps;
 
-static uint64_t rd(uintptr_t a, unsigned size)
-{
-    switch (size) {
-    case 1: return *(volatile uint8_t *)a;
-    case 2: return *(volatile uint16_t *)a;
-    case 4: return *(volatile uint32_t *)a;
-    default: return *(volatile uint64_t *)a;
-    }
-}
-
-static void wr(uintptr_t a, unsigned size, uint64_t v)
-{
-    switch (size) {
-    case 1: *(volatile uint8_t *)a = (uint8_t)v; break;
-    case 2: *(volatile uint16_t *)a = (uint16_t)v; break;
-    case 4: *(volatile uint32_t *)a = (uint32_t)v; break;
-    default: *(volatile uint64_t *)a = v; break;
-    }
-}
-
 static void note(void)
 {
     uint64_t c = rt_last.cause;
@@ -60,11 +40,11 @@ static void sweep(uintptr_t from, uintptr_t to, unsigned step, unsigned size)
 {
     rt_clear_trap();
     for (uintptr_t a = from; a < to; a += step) {
-        (void)rd(a, size);
+        (void)mmio_rd(a, size);
         note();
-        wr(a, size, ~0ULL);
+        mmio_wr(a, size, ~0ULL);
         note();
-        wr(a, size, 0);
+        mmio_wr(a, size, 0);
         note();
     }
 }
@@ -253,18 +233,18 @@ static void clint(void)
     for (unsigned size = 1; size <= 8; size *= 2)
         sweep(CLINT_BASE, CLINT_BASE + CLINT_SIZE, size < 4 ? 4 : size, size);
     /* time back; the harts' own msip and mtimecmp as the SBI left them (off) */
-    wr(CLINT_BASE + 0xbff8, 8, t0 + 10000);
+    mmio_wr(CLINT_BASE + 0xbff8, 8, t0 + 10000);
     for (unsigned h = 0; h < 2; h++) {
-        wr(CLINT_BASE + 4 * h, 4, 0);
-        wr(CLINT_BASE + 0x4000 + 8 * h, 8, ~0ULL);
+        mmio_wr(CLINT_BASE + 4 * h, 4, 0);
+        mmio_wr(CLINT_BASE + 0x4000 + 8 * h, 8, ~0ULL);
     }
     verdict("CLINT, every word of the window at every size -> served or ignored", true, "traps", traps);
     unsigned bad = 0;
     for (unsigned h = 2; h < 4095; h++) {
-        wr(CLINT_BASE + 4 * h, 4, 1);
-        bad += rd(CLINT_BASE + 4 * h, 4) != 0;
-        wr(CLINT_BASE + 0x4000 + 8 * h, 8, 0);
-        bad += rd(CLINT_BASE + 0x4000 + 8 * h, 8) != 0;
+        mmio_wr(CLINT_BASE + 4 * h, 4, 1);
+        bad += mmio_rd(CLINT_BASE + 4 * h, 4) != 0;
+        mmio_wr(CLINT_BASE + 0x4000 + 8 * h, 8, 0);
+        bad += mmio_rd(CLINT_BASE + 0x4000 + 8 * h, 8) != 0;
     }
     verdict("CLINT msip and mtimecmp of harts 2-4094 read zero", !bad, "bad", bad);
 }

@@ -15,26 +15,6 @@ static const uint64_t pat[] = { 0, ~0ULL, 0x5a5a5a5a5a5a5a5aULL, 0x8000000000000
 static unsigned odd_traps; /* traps other than access or misaligned faults */
 static unsigned traps;
 
-static uint64_t rd(uintptr_t a, unsigned size)
-{
-    switch (size) {
-    case 1: return *(volatile uint8_t *)a;
-    case 2: return *(volatile uint16_t *)a;
-    case 4: return *(volatile uint32_t *)a;
-    default: return *(volatile uint64_t *)a;
-    }
-}
-
-static void wr(uintptr_t a, unsigned size, uint64_t v)
-{
-    switch (size) {
-    case 1: *(volatile uint8_t *)a = (uint8_t)v; break;
-    case 2: *(volatile uint16_t *)a = (uint16_t)v; break;
-    case 4: *(volatile uint32_t *)a = (uint32_t)v; break;
-    default: *(volatile uint64_t *)a = v; break;
-    }
-}
-
 static void note(void)
 {
     uint64_t c = rt_last.cause;
@@ -51,11 +31,11 @@ static void sweep(uintptr_t from, uintptr_t to, bool write)
     for (uintptr_t a = from; a < to; a++)
         for (unsigned size = 1; size <= 8; size *= 2) {
             rt_clear_trap();
-            (void)rd(a, size);
+            (void)mmio_rd(a, size);
             note();
             for (unsigned p = 0; write && p < 4; p++) {
                 rt_clear_trap();
-                wr(a, size, pat[p]);
+                mmio_wr(a, size, pat[p]);
                 note();
             }
         }
@@ -95,10 +75,10 @@ int main(void)
     sweep(TEST_BASE + 1, TEST_BASE + 0x20, true);
     for (unsigned size = 1; size <= 8; size *= 2) {
         rt_clear_trap();
-        wr(TEST_BASE, size, 0x12345678);
+        mmio_wr(TEST_BASE, size, 0x12345678);
         note();
         rt_clear_trap();
-        wr(TEST_BASE, size, 0x3333ULL << 32);
+        mmio_wr(TEST_BASE, size, 0x3333ULL << 32);
         note();
     }
     verdict("test device, other values");
@@ -109,10 +89,10 @@ int main(void)
     sweep(CLINT_BASE + 0x4000, CLINT_BASE + 0x4048, true);
     sweep(CLINT_BASE + 0xbff0, CLINT_BASE + 0xc008, true);
     rt_clear_trap();
-    wr(CLINT_BASE + 0xbff8, 8, t0 + 1000);
+    mmio_wr(CLINT_BASE + 0xbff8, 8, t0 + 1000);
     for (unsigned h = 0; h < 8; h++) {
-        wr(CLINT_BASE + 4 * h, 4, 0);
-        wr(CLINT_BASE + 0x4000 + 8 * h, 8, ~0ULL);
+        mmio_wr(CLINT_BASE + 4 * h, 4, 0);
+        mmio_wr(CLINT_BASE + 0x4000 + 8 * h, 8, ~0ULL);
     }
     verdict("CLINT, every register");
 
@@ -129,15 +109,15 @@ int main(void)
     for (unsigned c = 0; c < 4; c++)
         for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
             rt_clear_trap();
-            (void)rd(PLIC_BASE + 0x200004 + 0x1000UL * c, 4); /* claim */
+            (void)mmio_rd(PLIC_BASE + 0x200004 + 0x1000UL * c, 4); /* claim */
             note();
-            wr(PLIC_BASE + 0x200004 + 0x1000UL * c, 4, ids[i]); /* complete */
+            mmio_wr(PLIC_BASE + 0x200004 + 0x1000UL * c, 4, ids[i]); /* complete */
             note();
         }
     for (unsigned c = 0; c < 4; c++) { /* quiet again */
         for (unsigned w = 0; w < 32; w++)
-            wr(PLIC_BASE + 0x2000 + 0x80UL * c + 4 * w, 4, 0);
-        wr(PLIC_BASE + 0x200000 + 0x1000UL * c, 4, 0);
+            mmio_wr(PLIC_BASE + 0x2000 + 0x80UL * c + 4 * w, 4, 0);
+        mmio_wr(PLIC_BASE + 0x200000 + 0x1000UL * c, 4, 0);
     }
     verdict("PLIC, every kind of register, bad claims and completions");
 
@@ -151,10 +131,10 @@ int main(void)
     unsigned wrong = 0;
     for (unsigned i = 0; i < sizeof(holes) / sizeof(holes[0]); i++) {
         rt_clear_trap();
-        (void)rd(holes[i], 8);
+        (void)mmio_rd(holes[i], 8);
         wrong += rt_last.cause != CAUSE_LOAD_ACCESS;
         rt_clear_trap();
-        wr(holes[i], 8, 1);
+        mmio_wr(holes[i], 8, 1);
         wrong += rt_last.cause != CAUSE_STORE_ACCESS;
     }
     rt_verdict_val(!wrong, "mmio: holes in the memory map -> load and store access faults", "wrong", wrong);

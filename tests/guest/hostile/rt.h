@@ -39,6 +39,27 @@ static inline uint64_t rdtime(void)
 static inline uint32_t mmio_r32(uintptr_t a) { uint32_t v = *(volatile uint32_t *)a; mb(); return v; }
 static inline void mmio_w32(uintptr_t a, uint32_t v) { mb(); *(volatile uint32_t *)a = v; }
 
+/* One access of SIZE bytes (1, 2, 4, else 8), no fence: the attacks choose every size. */
+static inline uint64_t mmio_rd(uintptr_t a, unsigned size)
+{
+    switch (size) {
+    case 1: return *(volatile uint8_t *)a;
+    case 2: return *(volatile uint16_t *)a;
+    case 4: return *(volatile uint32_t *)a;
+    default: return *(volatile uint64_t *)a;
+    }
+}
+
+static inline void mmio_wr(uintptr_t a, unsigned size, uint64_t v)
+{
+    switch (size) {
+    case 1: *(volatile uint8_t *)a = (uint8_t)v; break;
+    case 2: *(volatile uint16_t *)a = (uint16_t)v; break;
+    case 4: *(volatile uint32_t *)a = (uint32_t)v; break;
+    default: *(volatile uint64_t *)a = v; break;
+    }
+}
+
 /* The last trap: its cause (NO_TRAP if none since rt_clear_trap), tval and epc. A fetch fault
  * resumes at the return address (tests reach bad code by calling it); an ecall from U-mode
  * at rt_user_return, in S-mode; any other exception after the instruction that took it.

@@ -231,26 +231,6 @@ static void feature_flips(void)
     vio_recover(&d, "device feature word 2^32-1");
 }
 
-static uint64_t rd(uintptr_t a, unsigned size)
-{
-    switch (size) {
-    case 1: return *(volatile uint8_t *)a;
-    case 2: return *(volatile uint16_t *)a;
-    case 4: return *(volatile uint32_t *)a;
-    default: return *(volatile uint64_t *)a;
-    }
-}
-
-static void wr(uintptr_t a, unsigned size, uint64_t v)
-{
-    switch (size) {
-    case 1: *(volatile uint8_t *)a = (uint8_t)v; break;
-    case 2: *(volatile uint16_t *)a = (uint16_t)v; break;
-    case 4: *(volatile uint32_t *)a = (uint32_t)v; break;
-    default: *(volatile uint64_t *)a = v; break;
-    }
-}
-
 /* Every offset of the device's page at every size: misaligned ones may trap, with a
  * misaligned or access fault, and nothing else. Returns the traps of other causes. */
 static unsigned sweep(uintptr_t from, uintptr_t to, bool write, uint64_t pattern)
@@ -262,9 +242,9 @@ static unsigned sweep(uintptr_t from, uintptr_t to, bool write, uint64_t pattern
                 continue;
             rt_clear_trap();
             if (write)
-                wr(d.base + off, size, pattern);
+                mmio_wr(d.base + off, size, pattern);
             else
-                (void)rd(d.base + off, size);
+                (void)mmio_rd(d.base + off, size);
             uint64_t c = rt_last.cause;
             bool aligned = !(off & (size - 1));
             if (c != NO_TRAP && (aligned || c < CAUSE_LOAD_MISALIGNED || c > CAUSE_STORE_ACCESS))
@@ -300,7 +280,7 @@ static void config_sweeps(void)
             if (size == 4 && !(off & 3))
                 continue;
             rt_clear_trap();
-            wr(d.base + off, size, ~0ULL);
+            mmio_wr(d.base + off, size, ~0ULL);
             uint64_t c = rt_last.cause;
             if (c != NO_TRAP && (c < CAUSE_LOAD_MISALIGNED || c > CAUSE_STORE_ACCESS))
                 bad++;
