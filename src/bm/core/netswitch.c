@@ -170,14 +170,7 @@ static void enqueue(struct net_backend *to, const uint8_t *frame, size_t len)
     spin_unlock(&to->lock);
 }
 
-static int switch_frame(struct net_backend *nb, const uint8_t *frame, size_t len);
-
 int net_backend_send(struct net_backend *nb, const uint8_t *frame, size_t len)
-{
-    return switch_frame(nb, frame, len);
-}
-
-static int switch_frame(struct net_backend *nb, const uint8_t *frame, size_t len)
 {
     if (len < 14 || len > NET_FRAME_MAX)
         return -EINVAL;
@@ -222,7 +215,10 @@ void net_backend_rx_ready(struct net_backend *nb)
 
 void netswitch_flush(void)
 {
-    if (!__atomic_exchange_n(&pending, 0, __ATOMIC_ACQ_REL))
+    /* after every device trap: a plain load first, so that harts do not contend for the
+     * line when nothing waits */
+    if (!__atomic_load_n(&pending, __ATOMIC_RELAXED) ||
+        !__atomic_exchange_n(&pending, 0, __ATOMIC_ACQ_REL))
         return;
     for (unsigned i = 0; i < num_ports; i++)
         if (__atomic_load_n(&ports[i].count, __ATOMIC_ACQUIRE))
@@ -246,7 +242,7 @@ static bool to_wire(void *ctx, const uint8_t *frame, size_t len)
 
 static void from_wire(void *ctx, const uint8_t *frame, size_t len)
 {
-    switch_frame(ctx, frame, len);
+    net_backend_send(ctx, frame, len); /* as if the uplink port had sent it */
 }
 
 static void nic_interrupt(void)
