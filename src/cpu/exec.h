@@ -1,5 +1,5 @@
-/* The interpreter: executes guest instructions for the software hart, and the compressed
- * instruction expander it uses (exposed for unit tests). */
+/* The CPU engine's entry points: run a block of guest instructions (interp.c, which enters
+ * translated code), take interrupts, and the compressed-instruction expander (rvc.c). */
 #ifndef CORRAL_CPU_EXEC_H
 #define CORRAL_CPU_EXEC_H
 

@@ -1,6 +1,6 @@
 /* The software hart's life: reset, trap entry with delegation, interrupt selection,
  * WFI, and the run loop that alternates blocks of instructions with board polls.
- * The instructions themselves are in exec.c. */
+ * The instructions themselves are run by interp.c, slowpath.c and the translator (jit/). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

@@ -75,13 +75,13 @@ struct tlb_entry {
 #define TLB_CODE 0x800ULL  /* in a writable entry's tag: the page holds decoded code */
 enum { TLB_U = 0, TLB_S = 1, TLB_M = 2, TLB_S_SUM = 3, TLB_MODES = 4 };
 
-/* What translated code reads and writes at fixed offsets from x[] (exec.c sets it). */
+/* What translated code reads and writes at fixed offsets from x[] (interp.c sets it). */
 struct hart_jit {
     struct tlb_entry *rset, *wset; /* data TLB sets of the current mode */
     uint64_t gen;                  /* tlb_gen */
     void *dents;                   /* decoded entries of the page the code runs in */
     const void *run_label;         /* the handler that marks the head of a translated run */
-    void *jcache;                  /* the current mode's jump cache (exec.c) */
+    void *jcache;                  /* the current mode's jump cache (codecache.h) */
     uint64_t jc_gen;               /* jump cache entries of other generations are stale */
     uint8_t *base;                 /* the code buffer */
     int64_t left;                  /* runs are chained while this stays above 0 */
@@ -106,6 +106,7 @@ struct hart {
     uint64_t pmpaddr[64];
     unsigned pmp_count;         /* entries in use (last with A != OFF) + 1 */
     uint64_t instret;
+    uint64_t jit_insns;         /* of which completed in translated code (for tests and profiles) */
 
     /* LR/SC: address and value seen by LR (SC compares-and-swaps against it) */
     uint64_t resv_addr, resv_val;
@@ -131,7 +132,7 @@ struct hart {
     atomic_bool sleeping;       /* inside bus->wait(): executes nothing until woken */
     bool wfi_pending;
 
-    struct code_cache *code;    /* decoded pages, by physical page (exec.c) */
+    struct code_cache *code;    /* decoded pages, by physical page (codecache.h) */
     uint32_t code_gen;          /* bumping it drops every decoded page (fence.i) */
     uint64_t code_dma_seen;     /* ram.dma_epoch at the last flush of decoded pages */
     const struct hart_bus *bus;
@@ -166,7 +167,7 @@ bool hart_wfi_should_wake(struct hart *h);
 void hart_flush_tlb(struct hart *h);
 /* sfence.vma for one virtual address. */
 void hart_flush_tlb_page(struct hart *h, uint64_t va);
-/* Forgets what the translated code's jump cache knows of virtual page va (exec.c). */
+/* Forgets what the translated code's jump cache knows of virtual page va (codecache.c). */
 void code_forget_vpage(struct hart *h, uint64_t va);
 /* Forgets every decoded instruction (fence.i, remote fence.i, reset). */
 void hart_flush_code(struct hart *h);

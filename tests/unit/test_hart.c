@@ -13,6 +13,7 @@
 
 #include "cpu/exec.h"
 #include "cpu/hart.h"
+#include "rv_encode.h"
 
 #define RAM_BASE 0x80000000ULL
 #define RAM_SIZE (4 * 1024 * 1024)
@@ -28,13 +29,7 @@ static void bus_poll(void *c, struct hart *h) { (void)c; (void)h; }
 static void bus_wait(void *c, struct hart *h) { (void)c; (void)h; }
 static const struct hart_bus bus = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, false, NULL };
 
-/* ---- encoders ---- */
-static uint32_t R(uint32_t f7, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t rd, uint32_t op)
-{ return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op; }
-static uint32_t I(int32_t imm, uint32_t rs1, uint32_t f3, uint32_t rd, uint32_t op)
-{ return (uint32_t)imm << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op; }
-static uint32_t S(int32_t imm, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t op)
-{ uint32_t u = (uint32_t)imm; return (u >> 5) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (u & 31) << 7 | op; }
+/* ---- encoders (rv_encode.h) ---- */
 #define ADDI(rd, rs1, imm) I(imm, rs1, 0, rd, 0x13)
 #define CSRRW(rd, csr, rs1) I(csr, rs1, 1, rd, 0x73)
 #define CSRRS(rd, csr, rs1) I(csr, rs1, 2, rd, 0x73)

@@ -1,0 +1,60 @@
+/* The translator, seen from the code cache and the interpreter: a buffer of host code, and
+ * jit_run(), which turns a run of decoded instructions into host code and marks the run's
+ * first entry F_JIT. Host-neutral; the host's emitter is behind jit/backend.h.
+ *
+ * A run is a straight line of ALU instructions, loads and stores, ended by at most one jump
+ * or branch. The interpreter stays the reference for every instruction.
+ * Host code is entered through a trampoline at the start of the code buffer, as
+ * jit_entry(x + JIT_XBIAS, pc of the run's first instruction, the run's code), so that
+ * every guest register is at a short displacement; hart.jit follows x[].
+ * A run returns the next pc and 0, or the pc of a load or store the TLB could not serve and
+ * 1 (everything before it is done). Every run subtracts the instructions it completed from
+ * hart.jit.left. A run whose next pc has a run goes on to it without coming back
+ * (chaining: within its page through the decoded entries, to another page through the jump
+ * cache), while left stays above zero. */
+#ifndef CORRAL_CPU_JIT_H
+#define CORRAL_CPU_JIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#if defined(__x86_64__)
+#define HAVE_JIT 1
+#endif
+
+#define JIT_SIZE (16u << 20)  /* host code for translated runs, per hart */
+#define JIT_RUN_MAX 32        /* instructions in one run (so at most 128 bytes of guest code) */
+#define JIT_INSN_MAX 160      /* host bytes for one instruction, with its exit stub */
+#define JIT_START 64          /* the entry trampoline, then runs */
+#define JIT_XBIAS 128         /* translated code addresses x[] from (uint8_t *)x + JIT_XBIAS */
+
+/* The code buffer: one memfd mapped twice, so that no page is ever writable and executable
+ * at once (W^X). */
+struct jit_buf {
+    uint8_t *code;        /* JIT_SIZE bytes, read and execute; NULL if unavailable */
+    uint8_t *w;           /* the same bytes, read and write: the emitter's view */
+    uint32_t used;
+    bool full;            /* out of room: start afresh at the next flush */
+};
+
+struct jit_ret { uint64_t pc, miss; };
+typedef struct jit_ret (*jit_entry)(uint8_t *xb, uint64_t pc, const uint8_t *code);
+
+struct code_page;
+struct dentry;
+
+/* Maps the buffer (b->code stays NULL when it cannot be mapped: then nothing is translated
+ * and every run is interpreted) and writes the trampoline. */
+void jit_map(struct jit_buf *b);
+void jit_unmap(struct jit_buf *b);
+/* Gives the buffer's pages past the trampoline back to the host and starts it afresh. */
+void jit_trim(struct jit_buf *b);
+/* Starts the buffer afresh (every run in it is forgotten by the caller). */
+static inline void jit_reset(struct jit_buf *b) { b->used = JIT_START; b->full = false; }
+
+/* Translates the run starting at offset off of cp into head, if the buffer has room (else
+ * sets b->full). head_raw is the first instruction as the caller read it (and recorded it
+ * in the snapshot). */
+void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentry *head, uint32_t head_raw);
+
+#endif

@@ -1,0 +1,120 @@
+/* The host-neutral side of the translator (see jit.h): the code buffer, which instructions
+ * make a run, and what the decoded page records of it. The host's emitter writes the code
+ * (jit/backend.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "corral/guard_map.h"
+#include "cpu/codecache.h"
+#include "cpu/jit/backend.h"
+
+#ifdef HAVE_JIT
+/* With CORRAL_PERF_MAP set, every run is listed in /tmp/perf-PID.map for perf(1), named by
+ * the guest physical address it was made from. */
+static FILE *perf_map;
+
+static void perf_map_open(void)
+{
+    if (getenv("CORRAL_PERF_MAP")) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+        perf_map = fopen(path, "w");
+        if (perf_map)
+            setvbuf(perf_map, NULL, _IOLBF, 0);
+    }
+}
+
+/* One memfd mapped twice, writable where the emitter writes and executable where runs run,
+ * so no page is ever both (W^X); guards around each view. Nothing patches code once made
+ * (chaining goes through the decoded pages and the jump cache), so every write is the
+ * emitter's. Without memfd there is no translator, not an RWX one. */
+void jit_map(struct jit_buf *b)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, perf_map_open);
+    int fd = memfd_create("corral-jit", MFD_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (ftruncate(fd, JIT_SIZE) == 0) {
+        b->w = guard_map(JIT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+        b->code = guard_map(JIT_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED, fd);
+    }
+    close(fd);
+    if (!b->code || !b->w) {
+        jit_unmap(b);
+        return;
+    }
+    jit_backend_trampoline(b->w);
+    jit_reset(b);
+}
+#else
+void jit_map(struct jit_buf *b) { (void)b; }
+#endif
+
+void jit_unmap(struct jit_buf *b)
+{
+    guard_unmap(b->code, JIT_SIZE);
+    guard_unmap(b->w, JIT_SIZE);
+    b->code = b->w = NULL;
+}
+
+void jit_trim(struct jit_buf *b)
+{
+    if (!b->w)
+        return;
+    madvise(b->w + 4096, JIT_SIZE - 4096, MADV_REMOVE);
+    jit_reset(b);
+}
+
+#ifdef HAVE_JIT
+void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentry *head, uint32_t head_raw)
+{
+    struct dentry d[JIT_RUN_MAX];
+    uint8_t ops[JIT_RUN_MAX];
+    uint32_t raw[JIT_RUN_MAX];
+    if (!b->code || b->full)
+        return;
+    if (b->used + JIT_RUN_MAX * JIT_INSN_MAX + 1024 > JIT_SIZE) {
+        b->full = true;
+        return;
+    }
+    /* the head as the caller read and decoded it; each instruction after it read once */
+    unsigned count = 0, o = off;
+    bool end = false;
+    raw[0] = head_raw;
+    while (count < JIT_RUN_MAX && o <= 0xffe) {
+        if (count && !code_parcel(cp->host, o, &raw[count]))
+            break;
+        ops[count] = decode_fields(&d[count], raw[count]);
+        end = jit_backend_end_ok(ops[count]);
+        if (!end && !jit_backend_op_ok(ops[count]))
+            break;
+        o += d[count].len;
+        count++;
+        if (end)
+            break;
+    }
+    if (count == 0)
+        return;
+    for (unsigned i = 1, at = off + d[0].len; i < count; at += d[i].len, i++)
+        code_snap(cp, at, raw[i], d[i].len);
+    /* jumps within the buffer are relative: the same in both views */
+    uint8_t *endp = jit_backend_emit_run(b->w, b->w + b->used, d, ops, count, end, off);
+    if (perf_map)
+        fprintf(perf_map, "%lx %lx run_%llx\n", (unsigned long)(b->code + b->used),
+                (unsigned long)(endp - (b->w + b->used)), (unsigned long long)(cp->ppage + off));
+    head->handler = fast_labels[F_JIT];
+    head->imm = (int32_t)b->used;
+    head->rd = (uint8_t)count;
+    head->len = (uint8_t)(o - off);
+    b->used = (uint32_t)(endp - b->w + 15) & ~15u;
+}
+#else
+void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentry *head, uint32_t head_raw)
+{
+    (void)b; (void)cp; (void)off; (void)head; (void)head_raw;
+}
+#endif

@@ -1,0 +1,748 @@
+/* The translator's x86-64 emitter (see jit/backend.h): host code for one run at a time.
+ * Within a run, guest registers live in host registers (rbx, rbp, r8-r10, r12-r15), loaded
+ * on first use and written back at every way out of the run. rdi points JIT_XBIAS bytes
+ * into x[], so that every guest register is at an 8-bit displacement; hart.jit follows x[].
+ * rsi holds the run's pc. */
+#include <stddef.h>
+#include <string.h>
+
+#include "cpu/codecache.h"
+#include "cpu/jit/backend.h"
+
+#if defined(__x86_64__)
+
+struct jit_out { uint8_t *p; };
+
+enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7, R11 = 11 };
+/* Offsets of hart.jit's fields from rdi. */
+#define JX(f) (unsigned)(offsetof(struct hart, jit) - offsetof(struct hart, x) - JIT_XBIAS + offsetof(struct hart_jit, f))
+_Static_assert(offsetof(struct hart, jit) == offsetof(struct hart, x) + sizeof(((struct hart *)0)->x),
+               "hart.jit follows x[]");
+
+/* The trampoline at the start of the code buffer (JIT_START bytes) saves the registers the
+ * C ABI asks a callee to keep and jumps to the run (rdx); runs leave through JIT_EXIT. */
+#define JIT_EXIT 16
+
+static void jb(struct jit_out *j, unsigned n, const uint8_t *b) { memcpy(j->p, b, n); j->p += n; }
+static void j32(struct jit_out *j, uint32_t v) { memcpy(j->p, &v, 4); j->p += 4; }
+
+/* [REX] opcode modrm with reg and a register operand rm (mod = 11) */
+static void jrr(struct jit_out *j, bool w, unsigned nopc, const uint8_t *opc, unsigned reg, unsigned rm)
+{
+    uint8_t rex = (uint8_t)(0x40 | (w ? 8 : 0) | (reg >= 8 ? 4 : 0) | (rm >= 8 ? 1 : 0));
+    if (rex != 0x40) *j->p++ = rex;
+    jb(j, nopc, opc);
+    *j->p++ = (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7));
+}
+static void jrr1(struct jit_out *j, uint8_t opc, unsigned reg, unsigned rm) { jrr(j, true, 1, &opc, reg, rm); }
+/* [REX.W] opcode modrm with reg and [rdi + disp] */
+static void jrm(struct jit_out *j, bool w, uint8_t opc, unsigned reg, int32_t disp)
+{
+    uint8_t rex = (uint8_t)(0x40 | (w ? 8 : 0) | (reg >= 8 ? 4 : 0));
+    if (rex != 0x40) *j->p++ = rex;
+    *j->p++ = opc;
+    if (disp >= -128 && disp <= 127) {
+        *j->p++ = (uint8_t)(0x47 | (reg & 7) << 3);
+        *j->p++ = (uint8_t)disp;
+    } else {
+        *j->p++ = (uint8_t)(0x87 | (reg & 7) << 3);
+        j32(j, (uint32_t)disp);
+    }
+}
+static int32_t xdisp(unsigned xr) { return (int32_t)(xr * 8) - JIT_XBIAS; }
+/* opc reg64, [rdi + hart.jit field] */
+static void jctx_op(struct jit_out *j, uint8_t opc, unsigned reg, unsigned off) { jrm(j, true, opc, reg, (int32_t)off); }
+/* lea reg, [rsi + disp]: the run's pc (rsi) plus an offset */
+static void jlea_pc(struct jit_out *j, unsigned reg, int32_t disp)
+{
+    uint8_t b[3] = { (uint8_t)(0x48 | (reg >= 8 ? 4 : 0)), 0x8d, (uint8_t)(0x86 | (reg & 7) << 3) };
+    jb(j, 3, b); j32(j, (uint32_t)disp);
+}
+/* op rax, imm32 (opc: 05 add, 25 and, 0d or, 35 xor, 3d cmp) */
+static void jalu_imm(struct jit_out *j, uint8_t opc, int32_t imm) { uint8_t b[2] = { 0x48, opc }; jb(j, 2, b); j32(j, (uint32_t)imm); }
+static void jshift_imm(struct jit_out *j, bool wide, uint8_t modrm, unsigned sh)
+{
+    if (wide) *j->p++ = 0x48;
+    uint8_t b[3] = { 0xc1, modrm, (uint8_t)sh };
+    jb(j, 3, b);
+}
+static void jsext32(struct jit_out *j) { static const uint8_t b[3] = { 0x48, 0x63, 0xc0 }; jb(j, 3, b); }
+static void jsetcc(struct jit_out *j, uint8_t cc)
+{
+    uint8_t b[6] = { 0x0f, cc, 0xc0, 0x0f, 0xb6, 0xc0 }; /* setcc al; movzx eax, al */
+    jb(j, 6, b);
+}
+/* sub qword [rdi + left], n */
+static void jleft(struct jit_out *j, unsigned n)
+{
+    jrm(j, true, 0x83, 5, (int32_t)JX(left));
+    *j->p++ = (uint8_t)n;
+}
+/* Leaves: rax = the pc already there, edx = miss, through the trampoline's exit. */
+static void jret(struct jit_out *j, uint8_t *base, bool miss)
+{
+    if (miss) { *j->p++ = 0xba; j32(j, 1); }                    /* mov edx, 1 */
+    else { *j->p++ = 0x31; *j->p++ = 0xd2; }                    /* xor edx, edx */
+    *j->p++ = 0xe9;                                             /* jmp exit */
+    j32(j, (uint32_t)(int32_t)(base + JIT_EXIT - (j->p + 4)));
+}
+/* A short forward jump (jcc rel8, or jmp with cc 0xeb), patched by jpatch8. */
+static uint8_t *jfwd8(struct jit_out *j, uint8_t cc) { *j->p++ = cc; *j->p++ = 0; return j->p - 1; }
+static void jpatch8(struct jit_out *j, uint8_t *at) { *at = (uint8_t)(j->p - (at + 1)); }
+
+void jit_backend_trampoline(uint8_t *base)
+{
+    static const uint8_t entry[] = {
+        0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, /* push rbx, rbp, r12-r15 */
+        0xff, 0xe2,                                                 /* jmp rdx */
+    };
+    static const uint8_t exit[] = {
+        0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, /* pop r15-r12, rbp, rbx */
+        0xc3,
+    };
+    memcpy(base, entry, sizeof(entry));
+    memcpy(base + JIT_EXIT, exit, sizeof(exit));
+}
+
+/* ---- guest registers in host registers, within one run ---- */
+#define RA_N 9
+static const uint8_t ra_pool[RA_N] = { RBX, RBP, 8, 9, 10, 12, 13, 14, 15 };
+struct ra {
+    int8_t slot_of[32];      /* -1, or the pool slot holding the guest register */
+    int8_t guest[RA_N];      /* -1, or the guest register in the slot */
+    bool dirty[RA_N];
+    uint32_t used[RA_N];
+    uint32_t tick;
+};
+
+static void ra_init(struct ra *ra)
+{
+    memset(ra, 0, sizeof(*ra));
+    memset(ra->slot_of, -1, sizeof(ra->slot_of));
+    memset(ra->guest, -1, sizeof(ra->guest));
+}
+
+static void ra_writeback(struct jit_out *j, const struct ra *ra, unsigned s)
+{
+    jrm(j, true, 0x89, ra_pool[s], xdisp((unsigned)ra->guest[s]));  /* mov x[r], host */
+}
+
+/* A slot for a new guest register: a free one, or the one used longest ago (written back). */
+static unsigned ra_take(struct jit_out *j, struct ra *ra)
+{
+    unsigned best = 0;
+    for (unsigned s = 0; s < RA_N; s++) {
+        if (ra->guest[s] < 0) { best = s; goto got; }
+        if (ra->used[s] < ra->used[best]) best = s;
+    }
+    if (ra->dirty[best]) ra_writeback(j, ra, best);
+    ra->slot_of[ra->guest[best]] = -1;
+got:
+    ra->dirty[best] = false;
+    return best;
+}
+
+/* The host register holding guest register xr, loaded if it is not there yet. */
+static unsigned ra_get(struct jit_out *j, struct ra *ra, unsigned xr)
+{
+    int s = ra->slot_of[xr];
+    if (s < 0) {
+        s = (int)ra_take(j, ra);
+        ra->guest[s] = (int8_t)xr;
+        ra->slot_of[xr] = (int8_t)s;
+        jrm(j, true, 0x8b, ra_pool[s], xdisp(xr));              /* mov host, x[r] */
+    }
+    ra->used[s] = ++ra->tick;
+    return ra_pool[s];
+}
+
+/* The host register to write guest register xr to (never x0: its writes are dropped). */
+static unsigned ra_def(struct jit_out *j, struct ra *ra, unsigned xr)
+{
+    if (xr == 0)
+        return R11;
+    int s = ra->slot_of[xr];
+    if (s < 0) {
+        s = (int)ra_take(j, ra);
+        ra->guest[s] = (int8_t)xr;
+        ra->slot_of[xr] = (int8_t)s;
+    }
+    ra->used[s] = ++ra->tick;
+    ra->dirty[s] = true;
+    return ra_pool[s];
+}
+
+/* Writes back every changed register (they stay cached). */
+static void ra_flush(struct jit_out *j, struct ra *ra)
+{
+    for (unsigned s = 0; s < RA_N; s++)
+        if (ra->dirty[s]) {
+            ra_writeback(j, ra, s);
+            ra->dirty[s] = false;
+        }
+}
+
+/* mov rax/rcx, guest register */
+static void jget(struct jit_out *j, struct ra *ra, unsigned reg, unsigned xr)
+{
+    unsigned h = ra_get(j, ra, xr);
+    jrr1(j, 0x8b, reg, h);
+}
+/* op rax, guest register (opc with modrm reg = rax, rm = the register: 03 add, 2b sub, ...) */
+static void jop(struct jit_out *j, struct ra *ra, uint8_t opc, unsigned xr)
+{
+    unsigned h = ra_get(j, ra, xr);
+    jrr1(j, opc, RAX, h);
+}
+/* guest register = rax (or another scratch register) */
+static void jset(struct jit_out *j, struct ra *ra, unsigned xr, unsigned from)
+{
+    unsigned h = ra_def(j, ra, xr);
+    jrr1(j, 0x8b, h, from);
+}
+
+bool jit_backend_end_ok(uint8_t op)
+{
+    return op == F_JAL || op == F_JALR || (op >= F_BEQ && op <= F_BGEU);
+}
+
+bool jit_backend_op_ok(uint8_t op)
+{
+    switch (op) {
+    case F_LB: case F_LH: case F_LW: case F_LD: case F_LBU: case F_LHU: case F_LWU:
+    case F_SB: case F_SH: case F_SW: case F_SD: case F_AUIPC:
+    case F_NOP: case F_FENCE: case F_LUI: case F_ADDI: case F_SLTI: case F_SLTIU: case F_XORI: case F_ORI:
+    case F_ANDI: case F_SLLI: case F_SRLI: case F_SRAI: case F_ADD: case F_SUB: case F_SLL:
+    case F_SLT: case F_SLTU: case F_XOR: case F_SRL: case F_SRA: case F_OR: case F_AND:
+    case F_ADDIW: case F_SLLIW: case F_SRLIW: case F_SRAIW: case F_ADDW: case F_SUBW:
+    case F_MUL: case F_MULW: case F_ADDUW: case F_SH1ADD: case F_SH2ADD: case F_SH3ADD: case F_ANDN:
+    case F_MULH: case F_MULHU: case F_MINU: case F_MAXU: case F_REV8:
+    case F_DIV: case F_DIVU: case F_REM: case F_REMU: case F_DIVUW: case F_REMUW:
+    case F_ORCB: case F_CTZ: case F_CLZ:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* With rax = a pc and rdx = the decoded entries of its page: jumps to the run that starts
+ * there (rsi = rax), if there is one; else falls through a jne, returned for patching. */
+static uint8_t *jit_emit_enter(struct jit_out *j)
+{
+    static const uint8_t slot[] = {
+        0x89, 0xc1,                                              /* mov ecx, eax */
+        0x81, 0xe1, 0xfe, 0x0f, 0x00, 0x00,                      /* and ecx, 0xffe */
+        0x4c, 0x8b, 0x1c, 0xca,                                  /* mov r11, [rdx + rcx*8] */
+    };
+    _Static_assert(sizeof(struct dentry) == 16, "jit dentry layout");
+    jb(j, sizeof(slot), slot);
+    jctx_op(j, 0x3b, R11, JX(run_label));                        /* cmp r11, run_label */
+    uint8_t *out = jfwd8(j, 0x75);                               /* jne out */
+    static const uint8_t ld[] = { 0x44, 0x8b, 0x5c, 0xca, 0x08 }; /* mov r11d, [rdx + rcx*8 + 8] */
+    jb(j, sizeof(ld), ld);
+    jctx_op(j, 0x03, R11, JX(base));                             /* add r11, base */
+    static const uint8_t go[] = { 0x48, 0x89, 0xc6, 0x41, 0xff, 0xe3 }; /* mov rsi, rax; jmp r11 */
+    jb(j, sizeof(go), go);
+    return out;
+}
+
+/* Goes on to the run at the pc in rax, in another page, if the jump cache knows the page
+ * and there is a run there; or leaves. Budget already checked. */
+static void jit_emit_far(struct jit_out *j, uint8_t *base)
+{
+    uint8_t *x1, *x2, *x3;
+    static const uint8_t idx[] = {
+        0x89, 0xc1,                                              /* mov ecx, eax */
+        0xc1, 0xe9, 0x07,                                        /* shr ecx, 7 */
+        0x81, 0xe1, 0xe0, 0x3f, 0x00, 0x00,                      /* and ecx, 511 << 5 */
+    };
+    _Static_assert(sizeof(struct jc_entry) == 32 && JC_SIZE == 512, "jit jump cache layout");
+    jb(j, sizeof(idx), idx);
+    jctx_op(j, 0x03, RCX, JX(jcache));                           /* add rcx, jcache */
+    static const uint8_t pg[] = {
+        0x48, 0x89, 0xc2,                                        /* mov rdx, rax */
+        0x48, 0x81, 0xe2, 0x00, 0xf0, 0xff, 0xff,                /* and rdx, ~0xfff */
+    };
+    jb(j, sizeof(pg), pg);
+    jctx_op(j, 0x0b, RDX, JX(gen));                              /* or rdx, gen */
+    static const uint8_t cmp[] = { 0x48, 0x3b, 0x11 };           /* cmp rdx, [rcx] */
+    jb(j, sizeof(cmp), cmp);
+    x1 = jfwd8(j, 0x75);                                         /* jne out */
+    jctx_op(j, 0x8b, RDX, JX(jc_gen));                           /* mov rdx, jc_gen */
+    static const uint8_t cmp2[] = { 0x48, 0x3b, 0x51, 0x10 };    /* cmp rdx, [rcx + 16] */
+    jb(j, sizeof(cmp2), cmp2);
+    x2 = jfwd8(j, 0x75);                                         /* jne out */
+    static const uint8_t ld[] = { 0x48, 0x8b, 0x51, 0x08 };      /* mov rdx, [rcx + 8] */
+    jb(j, sizeof(ld), ld);
+    jrm(j, true, 0x89, RDX, (int32_t)JX(dents));                 /* mov dents, rdx */
+    x3 = jit_emit_enter(j);
+    jpatch8(j, x1);
+    jpatch8(j, x2);
+    jpatch8(j, x3);
+    jret(j, base, false);
+}
+
+/* The end of a run whose next pc is pc + rel, page offset t (known when translating):
+ * count its n instructions, then go on to the run at t if it is in this page and there is
+ * one, or leave. Registers are written back already. */
+static void jit_emit_next(struct jit_out *j, uint8_t *base, unsigned n, int32_t rel, int32_t t)
+{
+    jleft(j, n);
+    if (t >= 0 && t < 4096) {
+        uint8_t *x1, *x2;
+        x1 = jfwd8(j, 0x7e);                                     /* jle out */
+        jctx_op(j, 0x8b, RDX, JX(dents));                        /* mov rdx, dents */
+        static const uint8_t ld[] = { 0x48, 0x8b, 0x82 };         /* mov rax, [rdx + slot] */
+        jb(j, 3, ld); j32(j, (uint32_t)(t >> 1) * (uint32_t)sizeof(struct dentry));
+        jctx_op(j, 0x3b, RAX, JX(run_label));                    /* cmp rax, run_label */
+        x2 = jfwd8(j, 0x75);                                     /* jne out */
+        static const uint8_t ld2[] = { 0x8b, 0x82 };              /* mov eax, [rdx + slot + 8] */
+        jb(j, 2, ld2); j32(j, (uint32_t)(t >> 1) * (uint32_t)sizeof(struct dentry) + 8);
+        jctx_op(j, 0x03, RAX, JX(base));                         /* add rax, base */
+        jlea_pc(j, RSI, rel);                                    /* lea rsi, [rsi + rel] */
+        static const uint8_t jmp[] = { 0xff, 0xe0 };              /* jmp rax */
+        jb(j, 2, jmp);
+        jpatch8(j, x1);
+        jpatch8(j, x2);
+        jlea_pc(j, RAX, rel);                                    /* out: rax = next pc */
+        jret(j, base, false);
+        return;
+    }
+    uint8_t *x0 = jfwd8(j, 0x7e);                                /* jle out */
+    jlea_pc(j, RAX, rel);
+    jit_emit_far(j, base);
+    jpatch8(j, x0);
+    jlea_pc(j, RAX, rel);                                        /* out: rax = next pc */
+    jret(j, base, false);
+}
+
+/* The same for a next pc computed into rax (jalr): chained when it is in the run's page. */
+static void jit_emit_next_dyn(struct jit_out *j, uint8_t *base, unsigned n)
+{
+    uint8_t *x1, *x2, *x3;
+    jleft(j, n);
+    x2 = jfwd8(j, 0x7e);                                         /* jle out */
+    static const uint8_t same[] = {
+        0x48, 0x89, 0xc1,                                        /* mov rcx, rax */
+        0x48, 0x31, 0xf1,                                        /* xor rcx, rsi */
+        0x48, 0xc1, 0xe9, 0x0c,                                  /* shr rcx, 12 */
+    };
+    jb(j, sizeof(same), same);
+    x1 = jfwd8(j, 0x75);                                         /* jnz far */
+    jctx_op(j, 0x8b, RDX, JX(dents));                            /* mov rdx, dents */
+    x3 = jit_emit_enter(j);
+    jpatch8(j, x2);
+    jpatch8(j, x3);
+    jret(j, base, false);                                        /* out */
+    jpatch8(j, x1);
+    jit_emit_far(j, base);                                       /* another page */
+}
+
+/* A way out of a run at a load or store that missed: the registers changed before it. */
+struct jit_fix {
+    uint8_t *at;            /* rel32 of the jump to patch */
+    unsigned insn, off;     /* instructions done before it, its offset from the run's pc */
+    uint8_t nwb, wb_host[RA_N], wb_guest[RA_N];
+};
+
+/* A load or store: the data TLB hit check the interpreter does, then the access through the
+ * entry's host page. A miss, or an access that would leave the page (the page of its last
+ * byte is then not the entry's), jumps to an exit stub so that the interpreter executes
+ * this instruction itself with everything before it done. */
+static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d,
+                         struct jit_fix *fix)
+{
+    static const uint8_t size[] = { [F_LB] = 1, [F_LH] = 2, [F_LW] = 4, [F_LD] = 8, [F_LBU] = 1,
+                                    [F_LHU] = 2, [F_LWU] = 4, [F_SB] = 1, [F_SH] = 2, [F_SW] = 4, [F_SD] = 8 };
+    bool st = op >= F_SB;
+    unsigned sz = size[op];
+    jget(j, ra, RAX, d->rs1);
+    if (d->imm) jalu_imm(j, 0x05, d->imm);                         /* rax = va */
+    static const uint8_t idx[] = {
+        0x89, 0xc1,                                                /* mov ecx, eax */
+        0xc1, 0xe9, 0x08,                                          /* shr ecx, 8 */
+        0x81, 0xe1, 0xf0, 0x1f, 0x00, 0x00,                        /* and ecx, 511 << 4 */
+    };
+    _Static_assert(sizeof(struct tlb_entry) == 16 && TLB_SIZE == 512, "jit TLB layout");
+    jb(j, sizeof(idx), idx);
+    jctx_op(j, 0x03, RCX, st ? JX(wset) : JX(rset));               /* add rcx, wset / rset */
+    uint8_t lea[4] = { 0x48, 0x8d, 0x50, (uint8_t)(sz - 1) };      /* lea rdx, [rax + sz - 1] */
+    jb(j, 4, lea);
+    static const uint8_t pg[] = { 0x48, 0x81, 0xe2, 0x00, 0xf0, 0xff, 0xff }; /* and rdx, ~0xfff */
+    jb(j, sizeof(pg), pg);
+    jctx_op(j, 0x0b, RDX, JX(gen));                                /* or rdx, gen */
+    static const uint8_t cmp[] = { 0x48, 0x3b, 0x11, 0x0f, 0x85 }; /* cmp rdx, [rcx]; jne exit */
+    jb(j, sizeof(cmp), cmp);
+    fix->at = j->p;
+    j32(j, 0);
+    fix->nwb = 0;
+    for (unsigned s = 0; s < RA_N; s++)
+        if (ra->dirty[s]) {
+            fix->wb_host[fix->nwb] = ra_pool[s];
+            fix->wb_guest[fix->nwb++] = (uint8_t)ra->guest[s];
+        }
+    static const uint8_t host[] = {
+        0x25, 0xff, 0x0f, 0x00, 0x00,                              /* and eax, 0xfff */
+        0x48, 0x03, 0x41, 0x08,                                    /* add rax, [rcx + 8] */
+    };
+    jb(j, sizeof(host), host);
+    if (st) {
+        jget(j, ra, RCX, d->rs2);
+        switch (sz) {
+        case 1: { static const uint8_t b[] = { 0x88, 0x08 }; jb(j, 2, b); break; }        /* mov [rax], cl */
+        case 2: { static const uint8_t b[] = { 0x66, 0x89, 0x08 }; jb(j, 3, b); break; }  /* mov [rax], cx */
+        case 4: { static const uint8_t b[] = { 0x89, 0x08 }; jb(j, 2, b); break; }        /* mov [rax], ecx */
+        default: { static const uint8_t b[] = { 0x48, 0x89, 0x08 }; jb(j, 3, b); break; } /* mov [rax], rcx */
+        }
+        return;
+    }
+    switch (op) {
+    case F_LB:  { static const uint8_t b[] = { 0x48, 0x0f, 0xbe, 0x00 }; jb(j, 4, b); break; } /* movsx rax, byte */
+    case F_LBU: { static const uint8_t b[] = { 0x0f, 0xb6, 0x00 }; jb(j, 3, b); break; }       /* movzx eax, byte */
+    case F_LH:  { static const uint8_t b[] = { 0x48, 0x0f, 0xbf, 0x00 }; jb(j, 4, b); break; } /* movsx rax, word */
+    case F_LHU: { static const uint8_t b[] = { 0x0f, 0xb7, 0x00 }; jb(j, 3, b); break; }       /* movzx eax, word */
+    case F_LW:  { static const uint8_t b[] = { 0x48, 0x63, 0x00 }; jb(j, 3, b); break; }       /* movsxd rax, dword */
+    case F_LWU: { static const uint8_t b[] = { 0x8b, 0x00 }; jb(j, 2, b); break; }             /* mov eax, dword */
+    default:    { static const uint8_t b[] = { 0x48, 0x8b, 0x00 }; jb(j, 3, b); break; }       /* mov rax, qword */
+    }
+    jset(j, ra, d->rd, RAX);
+}
+
+/* Emits the control transfer that ends a run (the run's last instruction, at offset off
+ * from the run's pc, which is at page offset start), then goes on to the next pc. */
+static void jit_emit_end(struct jit_out *j, uint8_t *base, struct ra *ra, uint8_t op, const struct dentry *d,
+                         unsigned start, unsigned off, unsigned done, const uint8_t *body)
+{
+    int32_t next = (int32_t)(off + d->len), target = (int32_t)off + d->imm;
+    if (body) {
+        /* a loop to its own start, with its registers loaded before body: while the
+         * budget lasts, go round again with them still in host registers */
+        static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
+                                      [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
+        jget(j, ra, RAX, d->rs1);
+        jrr1(j, 0x3b, RAX, ra_get(j, ra, d->rs2));
+        uint8_t b[2] = { 0x0f, cc[op] };
+        jb(j, 2, b);
+        uint8_t *taken = j->p;
+        j32(j, 0);
+        struct ra keep = *ra;
+        ra_flush(j, ra);
+        jit_emit_next(j, base, done, next, (int32_t)start + next);
+        int32_t rel = (int32_t)(j->p - (taken + 4));
+        memcpy(taken, &rel, 4);
+        *ra = keep;
+        jleft(j, done);
+        uint8_t *out = jfwd8(j, 0x7e);                                    /* jle out */
+        *j->p++ = 0xe9;                                                   /* jmp body */
+        j32(j, (uint32_t)(int32_t)(body - (j->p + 4)));
+        jpatch8(j, out);
+        ra_flush(j, ra);
+        jlea_pc(j, RAX, 0);
+        jret(j, base, false);
+        return;
+    }
+    if (op == F_JAL) {
+        if (d->rd) { jlea_pc(j, RCX, next); jset(j, ra, d->rd, RCX); }   /* x[rd] = link */
+        ra_flush(j, ra);
+        jit_emit_next(j, base, done, target, (int32_t)start + target);
+    } else if (op == F_JALR) {
+        static const uint8_t clr[] = { 0x48, 0x83, 0xe0, 0xfe };          /* and rax, ~1 */
+        jget(j, ra, RAX, d->rs1);
+        if (d->imm) jalu_imm(j, 0x05, d->imm);
+        jb(j, 4, clr);
+        if (d->rd) { jlea_pc(j, RCX, next); jset(j, ra, d->rd, RCX); }
+        ra_flush(j, ra);
+        jit_emit_next_dyn(j, base, done);
+    } else {
+        /* cmp x[rs1], x[rs2]; jcc taken; the next pc, then taken: the target */
+        static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
+                                      [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
+        jget(j, ra, RAX, d->rs1);
+        unsigned h2 = ra_get(j, ra, d->rs2);
+        ra_flush(j, ra);                                                  /* movs: flags untouched */
+        jrr1(j, 0x3b, RAX, h2);
+        uint8_t b[2] = { 0x0f, cc[op] };
+        jb(j, 2, b);
+        uint8_t *taken = j->p;
+        j32(j, 0);
+        jit_emit_next(j, base, done, next, (int32_t)start + next);
+        int32_t rel = (int32_t)(j->p - (taken + 4));
+        memcpy(taken, &rel, 4);
+        jit_emit_next(j, base, done, target, (int32_t)start + target);
+    }
+}
+
+/* Division with the RISC-V results for a zero divisor and for overflow, which trap on
+ * x86: quotient in rax, remainder in rdx (sign-extended from 32 bits for the W forms). */
+static void jit_emit_div(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d)
+{
+    bool w = op == F_DIVUW || op == F_REMUW, sgn = op == F_DIV || op == F_REM;
+    bool rem = op == F_REM || op == F_REMU || op == F_REMUW;
+    jget(j, ra, RCX, d->rs2);
+    jget(j, ra, RAX, d->rs1);
+    if (w) { static const uint8_t b[] = { 0x89, 0xc9, 0x89, 0xc0 }; jb(j, 4, b); } /* mov ecx, ecx; mov eax, eax */
+    static const uint8_t test[] = { 0x48, 0x85, 0xc9 };                  /* test rcx, rcx */
+    jb(j, 3, test);
+    uint8_t *zero = jfwd8(j, 0x74), *ovf = NULL, *end1 = NULL;           /* jz zero */
+    if (sgn) {
+        static const uint8_t m1[] = { 0x48, 0x83, 0xf9, 0xff };           /* cmp rcx, -1 */
+        jb(j, 4, m1);
+        uint8_t *norm = jfwd8(j, 0x75);                                   /* jne norm */
+        if (rem) { static const uint8_t b[] = { 0x31, 0xd2 }; jb(j, 2, b); }             /* xor edx, edx */
+        else { static const uint8_t b[] = { 0x48, 0xf7, 0xd8 }; jb(j, 3, b); }          /* neg rax */
+        ovf = jfwd8(j, 0xeb);                                             /* jmp end */
+        jpatch8(j, norm);
+        static const uint8_t b[] = { 0x48, 0x99, 0x48, 0xf7, 0xf9 };      /* cqo; idiv rcx */
+        jb(j, 5, b);
+    } else if (w) {
+        static const uint8_t b[] = { 0x31, 0xd2, 0xf7, 0xf1 };            /* xor edx, edx; div ecx */
+        jb(j, 4, b);
+    } else {
+        static const uint8_t b[] = { 0x31, 0xd2, 0x48, 0xf7, 0xf1 };      /* xor edx, edx; div rcx */
+        jb(j, 5, b);
+    }
+    end1 = jfwd8(j, 0xeb);                                                /* jmp end */
+    jpatch8(j, zero);
+    if (rem) { static const uint8_t b[] = { 0x48, 0x89, 0xc2 }; jb(j, 3, b); }               /* mov rdx, rax */
+    else { static const uint8_t b[] = { 0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff }; jb(j, 7, b); } /* mov rax, -1 */
+    jpatch8(j, end1);
+    if (ovf) jpatch8(j, ovf);
+    if (w) {
+        if (rem) { static const uint8_t b[] = { 0x48, 0x63, 0xd2 }; jb(j, 3, b); }   /* movsxd rdx, edx */
+        else jsext32(j);
+    }
+}
+
+/* rd = rs1 op rs2 straight in host registers (opc: 03 add, 2b sub, 33 xor, 0b or, 23 and,
+ * 0f af imul), with a 32-bit result sign-extended for the W forms. */
+static void jit_emit_rr(struct jit_out *j, struct ra *ra, unsigned nopc, const uint8_t *opc, bool commutes,
+                        bool w32, const struct dentry *d)
+{
+    unsigned h1 = ra_get(j, ra, d->rs1), h2 = ra_get(j, ra, d->rs2);
+    unsigned hd = ra_def(j, ra, d->rd);
+    static const uint8_t mov = 0x8b, movsxd = 0x63;
+    if (w32 || (hd == h2 && hd != h1 && !commutes)) {
+        jrr1(j, mov, RAX, h1);
+        jrr(j, true, nopc, opc, RAX, h2);
+        if (w32) jrr(j, true, 1, &movsxd, hd, RAX);
+        else jrr1(j, mov, hd, RAX);
+        return;
+    }
+    if (hd == h2 && hd != h1) {
+        jrr(j, true, nopc, opc, hd, h1);
+        return;
+    }
+    if (hd != h1) jrr1(j, mov, hd, h1);
+    jrr(j, true, nopc, opc, hd, h2);
+}
+
+/* rd = rs1 + imm as one lea */
+static void jit_emit_addi(struct jit_out *j, struct ra *ra, const struct dentry *d)
+{
+    unsigned h1 = ra_get(j, ra, d->rs1);
+    unsigned hd = ra_def(j, ra, d->rd);
+    bool short_disp = d->imm >= -128 && d->imm <= 127;
+    *j->p++ = (uint8_t)(0x48 | (hd >= 8 ? 4 : 0) | (h1 >= 8 ? 1 : 0));
+    *j->p++ = 0x8d;
+    *j->p++ = (uint8_t)((short_disp ? 0x40 : 0x80) | (hd & 7) << 3 | (h1 & 7));
+    if ((h1 & 7) == 4) *j->p++ = 0x24;                 /* SIB: base r12, no index */
+    if (short_disp) *j->p++ = (uint8_t)d->imm;
+    else j32(j, (uint32_t)d->imm);
+}
+
+/* rd = rs1 op imm: ext is the /digit of 81 (0 add, 1 or, 4 and, 6 xor) or of c1 (4 shl,
+ * 5 shr, 7 sar) */
+static void jit_emit_ri(struct jit_out *j, struct ra *ra, bool shift, unsigned ext, const struct dentry *d)
+{
+    unsigned h1 = ra_get(j, ra, d->rs1);
+    unsigned hd = ra_def(j, ra, d->rd);
+    if (hd != h1) jrr1(j, 0x8b, hd, h1);
+    if (shift) {
+        jrr1(j, 0xc1, ext, hd);
+        *j->p++ = (uint8_t)d->imm;
+    } else if (d->imm >= -128 && d->imm <= 127) {
+        jrr1(j, 0x83, ext, hd);
+        *j->p++ = (uint8_t)d->imm;
+    } else {
+        jrr1(j, 0x81, ext, hd);
+        j32(j, (uint32_t)d->imm);
+    }
+}
+
+/* Emits one ALU instruction: the result in rax (rdx for mulh), then into x[rd]. */
+static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d, unsigned off)
+{
+    static const uint8_t rr_opc[] = { [F_ADD] = 0x03, [F_SUB] = 0x2b, [F_XOR] = 0x33, [F_OR] = 0x0b,
+                                      [F_AND] = 0x23, [F_ADDW] = 0x03, [F_SUBW] = 0x2b };
+    unsigned result = RAX;
+    if (op == F_NOP)
+        return;
+    if (op == F_FENCE) {
+        static const uint8_t b[3] = { 0x0f, 0xae, 0xf0 }; /* mfence */
+        jb(j, 3, b);
+        return;
+    }
+    static const uint8_t imul[2] = { 0x0f, 0xaf };
+    switch (op) {
+    case F_ADD: case F_XOR: case F_OR: case F_AND: jit_emit_rr(j, ra, 1, &rr_opc[op], true, false, d); return;
+    case F_SUB: jit_emit_rr(j, ra, 1, &rr_opc[op], false, false, d); return;
+    case F_ADDW: jit_emit_rr(j, ra, 1, &rr_opc[op], true, true, d); return;
+    case F_SUBW: jit_emit_rr(j, ra, 1, &rr_opc[op], false, true, d); return;
+    case F_MUL: jit_emit_rr(j, ra, 2, imul, true, false, d); return;
+    case F_MULW: jit_emit_rr(j, ra, 2, imul, true, true, d); return;
+    case F_ADDI: jit_emit_addi(j, ra, d); return;
+    case F_XORI: jit_emit_ri(j, ra, false, 6, d); return;
+    case F_ORI: jit_emit_ri(j, ra, false, 1, d); return;
+    case F_ANDI: jit_emit_ri(j, ra, false, 4, d); return;
+    case F_SLLI: jit_emit_ri(j, ra, true, 4, d); return;
+    case F_SRLI: jit_emit_ri(j, ra, true, 5, d); return;
+    case F_SRAI: jit_emit_ri(j, ra, true, 7, d); return;
+    case F_LUI: { uint8_t b[3] = { 0x48, 0xc7, 0xc0 }; jb(j, 3, b); j32(j, (uint32_t)d->imm); break; }
+    case F_AUIPC: jlea_pc(j, RAX, (int32_t)off + d->imm); break;
+    case F_SLTI:  jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x9c); break;
+    case F_SLTIU: jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x92); break;
+    case F_SLL: case F_SRL: case F_SRA: {
+        uint8_t b[3] = { 0x48, 0xd3, op == F_SLL ? 0xe0 : op == F_SRL ? 0xe8 : 0xf8 };
+        jget(j, ra, RAX, d->rs1); jget(j, ra, RCX, d->rs2); jb(j, 3, b); break;
+    }
+    case F_SLT:  jget(j, ra, RAX, d->rs1); jop(j, ra, 0x3b, d->rs2); jsetcc(j, 0x9c); break;
+    case F_SLTU: jget(j, ra, RAX, d->rs1); jop(j, ra, 0x3b, d->rs2); jsetcc(j, 0x92); break;
+    case F_ADDIW: jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x05, d->imm); jsext32(j); break;
+    case F_SLLIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xe0, (unsigned)d->imm); jsext32(j); break;
+    case F_SRLIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xe8, (unsigned)d->imm); jsext32(j); break;
+    case F_SRAIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xf8, (unsigned)d->imm); jsext32(j); break;
+    case F_MULH: case F_MULHU:
+        /* one-operand imul/mul: rdx = the high half */
+        jget(j, ra, RAX, d->rs1);
+        jrr1(j, 0xf7, op == F_MULH ? 5 : 4, ra_get(j, ra, d->rs2));
+        result = RDX;
+        break;
+    case F_MINU: case F_MAXU: {
+        uint8_t b[4] = { 0x48, 0x0f, op == F_MINU ? 0x47 : 0x42, 0xc1 }; /* cmova/cmovb rax, rcx */
+        jget(j, ra, RAX, d->rs1); jget(j, ra, RCX, d->rs2);
+        static const uint8_t c[3] = { 0x48, 0x39, 0xc8 };                 /* cmp rax, rcx */
+        jb(j, 3, c); jb(j, 4, b); break;
+    }
+    case F_REV8: { static const uint8_t b[3] = { 0x48, 0x0f, 0xc8 }; jget(j, ra, RAX, d->rs1); jb(j, 3, b); break; }
+    case F_DIV: case F_DIVU: case F_REM: case F_REMU: case F_DIVUW: case F_REMUW:
+        jit_emit_div(j, ra, op, d);
+        result = op == F_REM || op == F_REMU || op == F_REMUW ? RDX : RAX;
+        break;
+    case F_ORCB: {
+        static const uint8_t b[] = {
+            0x66, 0x48, 0x0f, 0x6e, 0xc0,  /* movq xmm0, rax */
+            0x66, 0x0f, 0xef, 0xc9,        /* pxor xmm1, xmm1 */
+            0x66, 0x0f, 0x74, 0xc1,        /* pcmpeqb xmm0, xmm1: 0xff where a byte is 0 */
+            0x66, 0x48, 0x0f, 0x7e, 0xc0,  /* movq rax, xmm0 */
+            0x48, 0xf7, 0xd0,              /* not rax */
+        };
+        jget(j, ra, RAX, d->rs1); jb(j, sizeof(b), b); break;
+    }
+    case F_CTZ: case F_CLZ: {
+        /* bsf/bsr leave ZF set for 0: then 64 (clz: 127 ^ 63) */
+        uint8_t b[] = { 0xb9, op == F_CTZ ? 64 : 127, 0, 0, 0,   /* mov ecx, 64 / 127 */
+                        0x48, 0x0f, op == F_CTZ ? 0xbc : 0xbd, 0xc0, /* bsf/bsr rax, rax */
+                        0x48, 0x0f, 0x44, 0xc1 };                /* cmovz rax, rcx */
+        jget(j, ra, RAX, d->rs1); jb(j, sizeof(b), b);
+        if (op == F_CLZ) { static const uint8_t x[3] = { 0x83, 0xf0, 0x3f }; jb(j, 3, x); } /* xor eax, 63 */
+        break;
+    }
+    case F_ADDUW: {
+        static const uint8_t mov = 0x8b;                                  /* mov eax, host32 */
+        jrr(j, false, 1, &mov, RAX, ra_get(j, ra, d->rs1));
+        jop(j, ra, 0x03, d->rs2);
+        break;
+    }
+    case F_SH1ADD: case F_SH2ADD: case F_SH3ADD:
+        jget(j, ra, RAX, d->rs1); jshift_imm(j, true, 0xe0, op == F_SH1ADD ? 1 : op == F_SH2ADD ? 2 : 3);
+        jop(j, ra, 0x03, d->rs2); break;
+    case F_ANDN: {
+        static const uint8_t b[6] = { 0x48, 0xf7, 0xd1, 0x48, 0x21, 0xc8 }; /* not rcx; and rax, rcx */
+        jget(j, ra, RAX, d->rs1); jget(j, ra, RCX, d->rs2); jb(j, 6, b); break;
+    }
+    default: return;
+    }
+    jset(j, ra, d->rd, result);
+}
+
+
+/* A run that ends in a branch back to its own first instruction, and whose registers all
+ * fit in host registers, loads them all first and returns where the loop body starts (its
+ * back edge goes there); everything it writes counts as changed from the start, so that
+ * every way out writes it back. Otherwise NULL. */
+static const uint8_t *jit_loop_prologue(struct jit_out *j, struct ra *ra, const struct dentry *d,
+                                        const uint8_t *ops, unsigned count, bool end)
+{
+    unsigned at = 0;
+    for (unsigned i = 0; i + 1 < count; i++)
+        at += d[i].len;
+    uint8_t last = ops[count - 1];
+    if (!end || last < F_BEQ || last > F_BGEU || (int32_t)at + d[count - 1].imm != 0)
+        return NULL;
+    uint32_t used = 0, written = 0;
+    for (unsigned i = 0; i < count; i++) {
+        uint8_t op = ops[i];
+        if (op == F_NOP || op == F_FENCE)
+            continue;
+        if (op != F_LUI && op != F_AUIPC)
+            used |= 1u << d[i].rs1;
+        if (op_reads_rs2(op))
+            used |= 1u << d[i].rs2;
+        if (!(op >= F_SB && op <= F_SD) && !(op >= F_BEQ && op <= F_BGEU) && d[i].rd)
+            written |= 1u << d[i].rd;
+    }
+    used |= written;
+    if (__builtin_popcount(used) > RA_N)
+        return NULL;
+    for (unsigned r = 0; r < 32; r++)
+        if (used >> r & 1)
+            ra_get(j, ra, r);
+    for (unsigned r = 1; r < 32; r++)
+        if (written >> r & 1)
+            ra->dirty[ra->slot_of[r]] = true;
+    return j->p;
+}
+
+uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dentry *d, const uint8_t *ops,
+                              unsigned count, bool end, unsigned off)
+{
+    struct jit_out j = { at_code };
+    struct jit_fix fix[JIT_RUN_MAX];
+    unsigned nfix = 0;
+    struct ra ra;
+    ra_init(&ra);
+    const uint8_t *body = jit_loop_prologue(&j, &ra, d, ops, count, end);
+    unsigned at = 0;
+    for (unsigned i = 0; i < count; i++) {
+        if (end && i == count - 1) {
+            jit_emit_end(&j, base, &ra, ops[i], &d[i], off, at, count, body);
+        } else if (ops[i] >= F_LB && ops[i] <= F_SD) {
+            fix[nfix].insn = i;
+            fix[nfix].off = at;
+            jit_emit_mem(&j, &ra, ops[i], &d[i], &fix[nfix]);
+            nfix++;
+        } else {
+            jit_emit(&j, &ra, ops[i], &d[i], at);
+        }
+        at += d[i].len;
+    }
+    if (!end) {
+        ra_flush(&j, &ra);
+        jit_emit_next(&j, base, count, (int32_t)at, (int32_t)(off + at));
+    }
+    /* exit stubs: write back what changed before the instruction that missed, count the
+     * instructions done before it, and leave with its pc */
+    for (unsigned f = 0; f < nfix; f++) {
+        int32_t rel = (int32_t)(j.p - (fix[f].at + 4));
+        memcpy(fix[f].at, &rel, 4);
+        for (unsigned w = 0; w < fix[f].nwb; w++)
+            jrm(&j, true, 0x89, fix[f].wb_host[w], xdisp(fix[f].wb_guest[w]));
+        if (fix[f].insn)
+            jleft(&j, fix[f].insn);
+        jlea_pc(&j, RAX, (int32_t)fix[f].off);
+        jret(&j, base, true);
+    }
+    return j.p;
+}
+
+#endif
