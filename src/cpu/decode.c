@@ -100,6 +100,14 @@ static uint8_t decode_op(uint32_t insn, int32_t *imm)
     case 0x0f:
         /* fence: a no-op for this hart, but stores before loads need a barrier (SMP) */
         return f3 == 0 ? (fence_orders_store_load(insn) ? F_FENCE : F_NOP) : F_GENERIC;
+    case 0x07: /* FP loads: the slow path checks mstatus.FS, the translator does too */
+        return f3 == 2 ? F_FLW : f3 == 3 ? F_FLD : F_GENERIC;
+    case 0x27:
+        *imm = (int32_t)IMM_S;
+        return f3 == 2 ? F_FSW : f3 == 3 ? F_FSD : F_GENERIC;
+    case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:
+        *imm = (int32_t)insn;
+        return F_FPOP;
     case 0x3b:
         switch ((f7 << 3) | f3) {
         case 0x000: return F_ADDW;

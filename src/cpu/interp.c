@@ -31,6 +31,8 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
         [F_LB] = &&op_lb, [F_LH] = &&op_lh, [F_LW] = &&op_lw, [F_LD] = &&op_ld,
         [F_LBU] = &&op_lbu, [F_LHU] = &&op_lhu, [F_LWU] = &&op_lwu,
         [F_SB] = &&op_sb, [F_SH] = &&op_sh, [F_SW] = &&op_sw, [F_SD] = &&op_sd,
+        [F_FLW] = &&op_generic, [F_FLD] = &&op_generic, [F_FSW] = &&op_generic, [F_FSD] = &&op_generic,
+        [F_FPOP] = &&op_generic,
         [F_ADDI] = &&op_addi, [F_SLTI] = &&op_slti, [F_SLTIU] = &&op_sltiu, [F_XORI] = &&op_xori,
         [F_ORI] = &&op_ori, [F_ANDI] = &&op_andi, [F_SLLI] = &&op_slli, [F_SRLI] = &&op_srli,
         [F_SRAI] = &&op_srai, [F_ADD] = &&op_add, [F_SUB] = &&op_sub, [F_SLL] = &&op_sll,
@@ -153,7 +155,12 @@ op_jit:
         int64_t left = max - n > JIT_RUN_MAX ? (int64_t)(max - n - JIT_RUN_MAX) : 0;
         h->jit.left = left;
         h->jit.dents = cp->d;
+        bool fp = h->code->jit.fp;
+        if (fp)
+            jit_fp_begin();
         struct jit_ret jr = ((jit_entry)jit_base)((uint8_t *)x + JIT_XBIAS, pc, jit_base + (uint32_t)e->imm);
+        if (fp)
+            h->fcsr |= jit_fp_end();
         pc = jr.pc;
         n += (unsigned)(left - h->jit.left);
         h->jit_insns += (uint64_t)(left - h->jit.left);

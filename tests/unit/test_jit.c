@@ -36,6 +36,9 @@ static void bus_poll(void *c, struct hart *h) { (void)c; (void)h; }
 static void bus_wait(void *c, struct hart *h) { (void)c; (void)h; }
 
 static struct side sides[2]; /* [0] interprets, [1] translates */
+static bool allow_trap;       /* a trap (FP off) ends a program as well as its end does */
+static const uint64_t *f_init; /* if set, f0... start with these f_init_count values */
+static unsigned f_init_count;
 
 static int setup(void **state)
 {
@@ -150,9 +153,67 @@ static unsigned gen_insn(uint64_t *s, uint32_t *out)
     }
 }
 
+/* Edge-case doubles (and two NaN-boxed singles, and one single not boxed). */
+static const uint64_t fp_edge[] = {
+    0, 0x8000000000000000ULL, 0x3ff0000000000000ULL, 0xbff0000000000000ULL,
+    0x7ff0000000000000ULL, 0xfff0000000000000ULL, 0x7ff8000000000000ULL, 0xfff8000000000000ULL,
+    0x7ff0000000000001ULL, 0x7ff4000000000000ULL, 0x0000000000000001ULL, 0x8000000000000001ULL,
+    0x000fffffffffffffULL, 0x0010000000000000ULL, 0x7fefffffffffffffULL, 0xffefffffffffffffULL,
+    0x3ff8000000000000ULL, 0xc004000000000000ULL, 0x4008000000000000ULL, 0x43e0000000000000ULL,
+    0xc3e0000000000000ULL, 0x41dfffffffc00000ULL, 0x3fe0000000000000ULL, 0x3ca0000000000000ULL,
+    0xffffffff3f800000ULL, 0xffffffff7fc00000ULL, 0x000000003f800000ULL,
+};
+
+static uint64_t pick_fp(uint64_t *s)
+{
+    uint64_t r = rnd(s);
+    if (r % 3)
+        return fp_edge[rnd(s) % (sizeof(fp_edge) / sizeof(fp_edge[0]))];
+    /* a double of modest exponent, so that loops do not all end in infinity at once */
+    return (r & 0x800fffffffffffffULL) | (uint64_t)(0x3f0 + rnd(s) % 32) << 52;
+}
+
+/* One random FP instruction: those the translator handles, with now and then a rounding
+ * mode or a format (single) it leaves to the interpreter. f1-f15 and x1-x15 only. */
+static unsigned gen_fp(uint64_t *s, uint32_t *out)
+{
+    uint32_t rd = reg(s), a = reg(s), b = reg(s), c = reg(s);
+    uint32_t rm = rnd(s) % 8 == 0 ? (uint32_t)(rnd(s) % 5) : (rnd(s) % 2 ? 7 : 0);
+    switch (rnd(s) % 12) {
+    case 0: case 1: {                    /* fadd, fsub, fmul, fdiv .d (now and then .s) */
+        uint32_t f7 = (uint32_t)(rnd(s) % 4) << 2 | (rnd(s) % 10 ? 1 : 0);
+        *out = R(f7, b, a, rm, rd, 0x53);
+        return 1;
+    }
+    case 2: *out = R(0x2d, 0, a, rm, rd, 0x53); return 1;                 /* fsqrt.d */
+    case 3: case 4: {                    /* fmadd, fmsub, fnmsub, fnmadd .d */
+        static const uint32_t op[] = { 0x43, 0x47, 0x4b, 0x4f };
+        *out = c << 27 | 1u << 25 | b << 20 | a << 15 | rm << 12 | rd << 7 | op[rnd(s) % 4];
+        return 1;
+    }
+    case 5: *out = R(0x11, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1;  /* fsgnj[n,x].d */
+    case 6: *out = R(0x51, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1;  /* fle, flt, feq .d */
+    case 7: *out = R(0x71, 0, a, 0, rd, 0x53); return 1;                   /* fmv.x.d */
+    case 8: *out = R(0x79, 0, a, 0, rd, 0x53); return 1;                   /* fmv.d.x */
+    case 9: *out = R(0x69, (uint32_t)(rnd(s) % 3), a, rm, rd, 0x53); return 1; /* fcvt.d.w/wu/l */
+    case 10: {                           /* fld, flw */
+        out[0] = I(0x7f8, a, 7, XADDR, 0x13);
+        out[1] = R(0, XBASE, XADDR, 0, XADDR, 0x33);
+        out[2] = I((int32_t)(rnd(s) % 0x400), XADDR, rnd(s) % 2 ? 3 : 2, rd, 0x07);
+        return 3;
+    }
+    default: {                           /* fsd, fsw */
+        out[0] = I(0x7f8, a, 7, XADDR, 0x13);
+        out[1] = R(0, XBASE, XADDR, 0, XADDR, 0x33);
+        out[2] = S((int32_t)(rnd(s) % 0x400), b, XADDR, rnd(s) % 2 ? 3 : 2, 0x27);
+        return 3;
+    }
+    }
+}
+
 /* A program: set x1-x15 from the seed, then a loop of body instructions run iters times,
  * then jal x0, 0. Returns its length in words. */
-static unsigned gen_program(uint64_t seed, uint32_t *p, unsigned body, unsigned iters)
+static unsigned gen_program(uint64_t seed, uint32_t *p, unsigned body, unsigned iters, bool fp)
 {
     uint64_t s = seed;
     unsigned n = 0;
@@ -163,7 +224,7 @@ static unsigned gen_program(uint64_t seed, uint32_t *p, unsigned body, unsigned 
     p[n++] = I((int32_t)iters, 0, 0, XCOUNT, 0x13);                            /* li x21 */
     unsigned top = n;
     for (unsigned i = 0; i < body; i++)
-        n += gen_insn(&s, &p[n]);
+        n += fp && rnd(&s) % 4 ? gen_fp(&s, &p[n]) : gen_insn(&s, &p[n]);
     p[n] = I(-1, XCOUNT, 0, XCOUNT, 0x13);                                     /* addi x21, -1 */
     n++;
     p[n] = B(-(int32_t)(n - top) * 4, 0, XCOUNT, 1);                           /* bnez x21, top */
@@ -173,7 +234,8 @@ static unsigned gen_program(uint64_t seed, uint32_t *p, unsigned body, unsigned 
 }
 
 /* Runs the program on side i from the same start: x1-x15 from the seed, the data from it. */
-static void run_side(unsigned i, uint64_t seed, const uint32_t *prog, unsigned words)
+static void run_side(unsigned i, uint64_t seed, const uint32_t *prog, unsigned words, uint64_t mstatus_fs,
+                     uint32_t frm)
 {
     struct side *sd = &sides[i];
     struct hart *h = &sd->hart;
@@ -194,10 +256,14 @@ static void run_side(unsigned i, uint64_t seed, const uint32_t *prog, unsigned w
     memcpy(sd->ram.host + TRAP_OFF, &(uint32_t){ JAL_SELF }, 4);
     for (unsigned r = 1; r <= NREG; r++)
         h->x[r] = rnd(&s) >> (rnd(&s) % 64);
+    for (unsigned r = 0; r < 32; r++)
+        h->f[r] = f_init && r < f_init_count ? f_init[r] : pick_fp(&s);
+    h->mstatus = (h->mstatus & ~MSTATUS_FS) | mstatus_fs;
+    h->fcsr = frm << 5;
     uint64_t end = RAM_BASE + (words - 1) * 4ULL;
     for (unsigned k = 0; k < 100000 && h->pc != end && h->pc != RAM_BASE + TRAP_OFF; k++)
         hart_exec_block(h, 1000);
-    if (h->pc != end)
+    if (h->pc != end && !(allow_trap && h->pc == RAM_BASE + TRAP_OFF))
         fail_msg("seed %llu, %s: stopped at %#llx, mcause %llu at %#llx (%#x)", (unsigned long long)seed,
                  i ? "translated" : "interpreted", (unsigned long long)h->pc, (unsigned long long)h->mcause,
                  (unsigned long long)h->mepc,
@@ -211,9 +277,19 @@ static void compare_sides(uint64_t seed)
         if (a->x[r] != b->x[r])
             fail_msg("seed %llu: x%u interpreted %#llx, translated %#llx", (unsigned long long)seed, r,
                      (unsigned long long)a->x[r], (unsigned long long)b->x[r]);
-    if (memcmp(sides[0].ram.host + DATA_OFF, sides[1].ram.host + DATA_OFF, DATA_SIZE + 0x400) != 0)
+    if (memcmp(sides[0].ram.host + DATA_OFF, sides[1].ram.host + DATA_OFF, RAM_SIZE - DATA_OFF) != 0)
         fail_msg("seed %llu: the data differ", (unsigned long long)seed);
     assert_int_equal(a->instret, b->instret);
+    for (unsigned r = 0; r < 32; r++)
+        if (a->f[r] != b->f[r])
+            fail_msg("seed %llu: f%u interpreted %#llx, translated %#llx", (unsigned long long)seed, r,
+                     (unsigned long long)a->f[r], (unsigned long long)b->f[r]);
+    if (a->fcsr != b->fcsr)
+        fail_msg("seed %llu: fcsr interpreted %#x, translated %#x", (unsigned long long)seed, a->fcsr, b->fcsr);
+    if (a->pc != b->pc || a->mcause != b->mcause || a->mepc != b->mepc || a->mstatus != b->mstatus)
+        fail_msg("seed %llu: pc %#llx/%#llx, mcause %llu/%llu, mstatus %#llx/%#llx", (unsigned long long)seed,
+                 (unsigned long long)a->pc, (unsigned long long)b->pc, (unsigned long long)a->mcause,
+                 (unsigned long long)b->mcause, (unsigned long long)a->mstatus, (unsigned long long)b->mstatus);
 }
 
 /* Random straight-line loops: every result agrees, and the translating hart ran nearly all of
@@ -224,9 +300,9 @@ static void test_random_loops_agree(void **state)
     static uint32_t prog[4096];
     uint64_t total = 0, translated = 0;
     for (uint64_t seed = 1; seed <= 300; seed++) {
-        unsigned words = gen_program(seed, prog, 8 + (unsigned)(seed % 40), 50);
-        run_side(0, seed, prog, words);
-        run_side(1, seed, prog, words);
+        unsigned words = gen_program(seed, prog, 8 + (unsigned)(seed % 40), 50, false);
+        run_side(0, seed, prog, words, MSTATUS_FS, 0);
+        run_side(1, seed, prog, words, MSTATUS_FS, 0);
         compare_sides(seed);
         assert_int_equal(sides[0].hart.jit_insns, 0);
         total += sides[1].hart.instret;
@@ -243,6 +319,115 @@ static void test_random_loops_agree(void **state)
                  (unsigned long long)translated, (unsigned long long)total);
 }
 
+/* Random loops of FP instructions over edge-case operands (zeros, subnormals, infinities,
+ * quiet and signalling NaNs, conversion boundaries): every f and x register, the data, and
+ * fcsr's accrued flags agree. Some programs run with frm not RNE (the translated code must
+ * leave dynamic-rounding instructions to the interpreter) or with mstatus.FS off (the first
+ * FP instruction must raise the illegal-instruction trap, translated or not). */
+static void test_random_fp_loops_agree(void **state)
+{
+    (void)state;
+    static uint32_t prog[4096];
+    uint64_t total = 0, translated = 0, fp_programs = 0;
+    allow_trap = true;
+    for (uint64_t seed = 1; seed <= 400; seed++) {
+        unsigned words = gen_program(seed * 7919, prog, 6 + (unsigned)(seed % 30), 20, true);
+        uint64_t fs = seed % 23 == 0 ? 0 : seed % 3 == 0 ? MSTATUS_FS : MSTATUS_FS / 3; /* off, dirty, initial */
+        uint32_t frm = seed % 7 == 0 ? (uint32_t)(seed / 7 % 5) : 0;
+        run_side(0, seed, prog, words, fs, frm);
+        run_side(1, seed, prog, words, fs, frm);
+        compare_sides(seed);
+        if (fs && !frm) {
+            total += sides[1].hart.instret;
+            translated += sides[1].hart.jit_insns;
+            fp_programs++;
+        }
+        hart_destroy(&sides[0].hart);
+        hart_destroy(&sides[1].hart);
+    }
+    allow_trap = false;
+    printf("# FP programs: %llu of %llu instructions ran translated\n", (unsigned long long)translated,
+           (unsigned long long)total);
+    if (translated * 10 < total * 5)
+        fail_msg("only %llu of %llu instructions ran translated: is the translator off?",
+                 (unsigned long long)translated, (unsigned long long)total);
+}
+
+/* Every translated FP operation over every pair of edge-case operands (and, for the FMAs,
+ * five addends), each result and the flags it raised stored apart, so that no wrong flag
+ * hides behind another's: translated and interpreted must agree on every one. */
+static void test_fp_edge_cases(void **state)
+{
+    (void)state;
+    enum { NE = sizeof(fp_edge) / sizeof(fp_edge[0]) };
+    static const uint32_t addend[] = { 6, 9, 0, 5, 2 };  /* qNaN, sNaN, +0, -inf, 1.0 */
+    struct { uint32_t op, f7, f3; bool fma, to_x, from_x; const char *name; } ops[] = {
+        { 0x53, 0x01, 7, false, false, false, "fadd.d" }, { 0x53, 0x05, 0, false, false, false, "fsub.d" },
+        { 0x53, 0x09, 7, false, false, false, "fmul.d" }, { 0x53, 0x0d, 0, false, false, false, "fdiv.d" },
+        { 0x53, 0x2d, 7, false, false, false, "fsqrt.d" },
+        { 0x43, 0, 7, true, false, false, "fmadd.d" }, { 0x47, 0, 0, true, false, false, "fmsub.d" },
+        { 0x4b, 0, 7, true, false, false, "fnmsub.d" }, { 0x4f, 0, 0, true, false, false, "fnmadd.d" },
+        { 0x53, 0x11, 0, false, false, false, "fsgnj.d" }, { 0x53, 0x11, 1, false, false, false, "fsgnjn.d" },
+        { 0x53, 0x11, 2, false, false, false, "fsgnjx.d" },
+        { 0x53, 0x51, 0, false, true, false, "fle.d" }, { 0x53, 0x51, 1, false, true, false, "flt.d" },
+        { 0x53, 0x51, 2, false, true, false, "feq.d" },
+        { 0x53, 0x69, 7, false, false, true, "fcvt.d.w" }, { 0x53, 0x69, 0, false, false, true, "fcvt.d.wu" },
+        { 0x53, 0x69, 7, false, false, true, "fcvt.d.l" },
+    };
+    static uint32_t prog[65536];
+    uint64_t translated = 0, total = 0;
+    for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+        unsigned n = 0, slot = 0;
+        prog[n++] = (uint32_t)(RAM_BASE + DATA_OFF) >> 12 << 12 | XBASE << 7 | 0x37;
+        prog[n++] = I(32, XBASE, 1, XBASE, 0x13);
+        prog[n++] = I(32, XBASE, 5, XBASE, 0x13);
+        bool unary = ops[k].f7 == 0x2d || ops[k].from_x;
+        for (unsigned a = 0; a < NE; a++)
+            for (unsigned b = 0; b < (unary ? 1u : NE); b++)
+                for (unsigned c = 0; c < (ops[k].fma ? 5u : 1u); c++) {
+                    uint32_t rs2 = ops[k].from_x ? (uint32_t)(k - 15) : ops[k].f7 == 0x2d ? 0 : b;
+                    uint32_t src = a;
+                    if (ops[k].from_x) {
+                        prog[n++] = R(0x71, 0, a, 0, 6, 0x53);          /* fmv.x.d x6, fa */
+                        src = 6;
+                    }
+                    if (ops[k].fma)
+                        prog[n++] = addend[c] << 27 | 1u << 25 | b << 20 | a << 15 | ops[k].f3 << 12 |
+                                    31u << 7 | ops[k].op;
+                    else
+                        prog[n++] = R(ops[k].f7, rs2, src, ops[k].f3, ops[k].to_x ? 7 : 31, 0x53);
+                    if (ops[k].to_x)
+                        prog[n++] = S((int32_t)(slot % 128) * 16, 7, XBASE, 3, 0x23);   /* sd x7 */
+                    else
+                        prog[n++] = S((int32_t)(slot % 128) * 16, 31, XBASE, 3, 0x27);  /* fsd f31 */
+                    prog[n++] = I(0x001, 0, 2, 5, 0x73);                 /* frflags x5 */
+                    prog[n++] = S((int32_t)(slot % 128) * 16 + 8, 5, XBASE, 3, 0x23);
+                    prog[n++] = I(0x001, 0, 1, 0, 0x73);                 /* fsflags x0 */
+                    if (++slot % 128 == 0) {                             /* x20 += 2048 */
+                        prog[n++] = I(2047, XBASE, 0, XBASE, 0x13);
+                        prog[n++] = I(1, XBASE, 0, XBASE, 0x13);
+                    }
+                    assert_true(n + 16 < TRAP_OFF / 4);
+                }
+        prog[n++] = JAL_SELF;
+        f_init = fp_edge;
+        f_init_count = NE;
+        run_side(0, 0, prog, n, MSTATUS_FS, 0);
+        run_side(1, 0, prog, n, MSTATUS_FS, 0);
+        f_init = NULL;
+        compare_sides(k);
+        total += sides[1].hart.instret;
+        translated += sides[1].hart.jit_insns;
+        hart_destroy(&sides[0].hart);
+        hart_destroy(&sides[1].hart);
+    }
+    printf("# edge cases: %llu of %llu instructions ran translated\n", (unsigned long long)translated,
+           (unsigned long long)total);
+    if (translated * 10 < total * 3)
+        fail_msg("only %llu of %llu instructions ran translated", (unsigned long long)translated,
+                 (unsigned long long)total);
+}
+
 /* The translator exists on this host, and a hart gets a code buffer it can run. */
 static void test_translator_is_on(void **state)
 {
@@ -256,7 +441,7 @@ static void test_translator_is_on(void **state)
     prog[n] = B(-8, 0, 1, 1);                     /* bnez x1, loop */
     n++;
     prog[n++] = JAL_SELF;
-    run_side(1, 0, prog, n);
+    run_side(1, 0, prog, n, MSTATUS_FS, 0);
     assert_int_equal(sides[1].hart.x[2], 500500);
     if (sides[1].hart.jit_insns < 2900)
         fail_msg("%llu of %llu instructions ran translated: the translator is off or has no code buffer",
@@ -269,6 +454,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_translator_is_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_loops_agree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_fp_loops_agree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fp_edge_cases, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

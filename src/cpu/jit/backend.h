@@ -8,8 +8,8 @@
 
 /* Writes the entry trampoline at base (JIT_START bytes at most). */
 void jit_backend_trampoline(uint8_t *base);
-/* True if op can be inside a run (not its end). */
-bool jit_backend_op_ok(uint8_t op);
+/* True if op (decoded as d) can be inside a run (not its end). */
+bool jit_backend_op_ok(uint8_t op, const struct dentry *d);
 /* True if op can end a run (a jump or branch). */
 bool jit_backend_end_ok(uint8_t op);
 /* Emits the run of count decoded instructions d (fast_ops ops) that starts at page offset

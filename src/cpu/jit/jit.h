@@ -24,7 +24,7 @@
 
 #define JIT_SIZE (16u << 20)  /* host code for translated runs, per hart */
 #define JIT_RUN_MAX 32        /* instructions in one run (so at most 128 bytes of guest code) */
-#define JIT_INSN_MAX 160      /* host bytes for one instruction, with its exit stub */
+#define JIT_INSN_MAX 256      /* host bytes for one instruction, with its exit stubs */
 #define JIT_START 64          /* the entry trampoline, then runs */
 #define JIT_XBIAS 128         /* translated code addresses x[] from (uint8_t *)x + JIT_XBIAS */
 
@@ -35,10 +35,37 @@ struct jit_buf {
     uint8_t *w;           /* the same bytes, read and write: the emitter's view */
     uint32_t used;
     bool full;            /* out of room: start afresh at the next flush */
+    bool fp;              /* some run computes in floating point: see jit_fp_begin */
 };
 
 struct jit_ret { uint64_t pc, miss; };
 typedef struct jit_ret (*jit_entry)(uint8_t *xb, uint64_t pc, const uint8_t *code);
+
+/* Translated FP instructions leave their IEEE flags in the host FPU's sticky flags. Around
+ * a call into translated code that may hold any, jit_fp_begin() clears them and
+ * jit_fp_end() returns them as RISC-V fflags (and clears them), for fcsr. */
+#if defined(__x86_64__)
+static inline void jit_fp_begin(void)
+{
+    unsigned m = __builtin_ia32_stmxcsr();
+    if (m & 0x3f)
+        __builtin_ia32_ldmxcsr(m & ~0x3fu);
+}
+
+static inline uint32_t jit_fp_end(void)
+{
+    /* MXCSR: IE 0x01, DE 0x02 (no RISC-V flag), ZE 0x04, OE 0x08, UE 0x10, PE 0x20 */
+    unsigned m = __builtin_ia32_stmxcsr();
+    if (!(m & 0x3d))
+        return 0;
+    __builtin_ia32_ldmxcsr(m & ~0x3fu);
+    return (m & 0x01 ? 0x10u : 0) | (m & 0x04 ? 0x08u : 0) | (m & 0x08 ? 0x04u : 0) |
+           (m & 0x10 ? 0x02u : 0) | (m & 0x20 ? 0x01u : 0);
+}
+#else
+static inline void jit_fp_begin(void) {}
+static inline uint32_t jit_fp_end(void) { return 0; }
+#endif
 
 struct code_page;
 struct dentry;

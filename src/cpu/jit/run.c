@@ -90,7 +90,7 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
             break;
         ops[count] = decode_fields(&d[count], raw[count]);
         end = jit_backend_end_ok(ops[count]);
-        if (!end && !jit_backend_op_ok(ops[count]))
+        if (!end && !jit_backend_op_ok(ops[count], &d[count]))
             break;
         o += d[count].len;
         count++;
@@ -101,6 +101,8 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
         return;
     for (unsigned i = 1, at = off + d[0].len; i < count; at += d[i].len, i++)
         code_snap(cp, at, raw[i], d[i].len);
+    for (unsigned i = 0; i < count; i++)
+        b->fp |= ops[i] == F_FPOP;
     /* jumps within the buffer are relative: the same in both views */
     uint8_t *endp = jit_backend_emit_run(b->w, b->w + b->used, d, ops, count, end, off);
     if (perf_map)

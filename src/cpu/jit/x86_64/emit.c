@@ -206,9 +206,15 @@ bool jit_backend_end_ok(uint8_t op)
     return op == F_JAL || op == F_JALR || (op >= F_BEQ && op <= F_BGEU);
 }
 
-bool jit_backend_op_ok(uint8_t op)
+static bool fp_translatable(uint32_t insn);
+
+bool jit_backend_op_ok(uint8_t op, const struct dentry *d)
 {
     switch (op) {
+    case F_FLW: case F_FLD: case F_FSW: case F_FSD:
+        return true;
+    case F_FPOP:
+        return fp_translatable((uint32_t)d->imm);
     case F_LB: case F_LH: case F_LW: case F_LD: case F_LBU: case F_LHU: case F_LWU:
     case F_SB: case F_SH: case F_SW: case F_SD: case F_AUIPC:
     case F_NOP: case F_FENCE: case F_LUI: case F_ADDI: case F_SLTI: case F_SLTIU: case F_XORI: case F_ORI:
@@ -345,6 +351,28 @@ struct jit_fix {
     uint8_t nwb, wb_host[RA_N], wb_guest[RA_N];
 };
 
+/* Records a way out through the rel32 about to be written at j->p (its jump's opcode is
+ * there already), with the registers changed so far, and writes the placeholder. */
+static void fix_here(struct jit_out *j, const struct ra *ra, struct jit_fix *fix)
+{
+    fix->at = j->p;
+    j32(j, 0);
+    fix->nwb = 0;
+    for (unsigned s = 0; s < RA_N; s++)
+        if (ra->dirty[s]) {
+            fix->wb_host[fix->nwb] = ra_pool[s];
+            fix->wb_guest[fix->nwb++] = (uint8_t)ra->guest[s];
+        }
+}
+
+/* Offsets from rdi of the hart's other fields, and of FP register r. */
+#define HX(f) ((int32_t)(offsetof(struct hart, f) - offsetof(struct hart, x)) - JIT_XBIAS)
+static int32_t fdisp(unsigned r) { return HX(f) + (int32_t)r * 8; }
+
+static bool op_is_fp(uint8_t op) { return op >= F_FLW && op <= F_FPOP; }
+static bool op_is_store(uint8_t op) { return (op >= F_SB && op <= F_SD) || op == F_FSW || op == F_FSD; }
+static bool op_is_mem(uint8_t op) { return (op >= F_LB && op <= F_SD) || (op >= F_FLW && op <= F_FSD); }
+
 /* A load or store: the data TLB hit check the interpreter does, then the access through the
  * entry's host page. A miss, or an access that would leave the page (the page of its last
  * byte is then not the entry's), jumps to an exit stub so that the interpreter executes
@@ -353,8 +381,9 @@ static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const str
                          struct jit_fix *fix)
 {
     static const uint8_t size[] = { [F_LB] = 1, [F_LH] = 2, [F_LW] = 4, [F_LD] = 8, [F_LBU] = 1,
-                                    [F_LHU] = 2, [F_LWU] = 4, [F_SB] = 1, [F_SH] = 2, [F_SW] = 4, [F_SD] = 8 };
-    bool st = op >= F_SB;
+                                    [F_LHU] = 2, [F_LWU] = 4, [F_SB] = 1, [F_SH] = 2, [F_SW] = 4, [F_SD] = 8,
+                                    [F_FLW] = 4, [F_FLD] = 8, [F_FSW] = 4, [F_FSD] = 8 };
+    bool st = op_is_store(op);
     unsigned sz = size[op];
     jget(j, ra, RAX, d->rs1);
     if (d->imm) jalu_imm(j, 0x05, d->imm);                         /* rax = va */
@@ -373,19 +402,29 @@ static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const str
     jctx_op(j, 0x0b, RDX, JX(gen));                                /* or rdx, gen */
     static const uint8_t cmp[] = { 0x48, 0x3b, 0x11, 0x0f, 0x85 }; /* cmp rdx, [rcx]; jne exit */
     jb(j, sizeof(cmp), cmp);
-    fix->at = j->p;
-    j32(j, 0);
-    fix->nwb = 0;
-    for (unsigned s = 0; s < RA_N; s++)
-        if (ra->dirty[s]) {
-            fix->wb_host[fix->nwb] = ra_pool[s];
-            fix->wb_guest[fix->nwb++] = (uint8_t)ra->guest[s];
-        }
+    fix_here(j, ra, fix);
     static const uint8_t host[] = {
         0x25, 0xff, 0x0f, 0x00, 0x00,                              /* and eax, 0xfff */
         0x48, 0x03, 0x41, 0x08,                                    /* add rax, [rcx + 8] */
     };
     jb(j, sizeof(host), host);
+    if (op >= F_FLW) {
+        /* FP: the value goes between memory and f[] through rcx; singles NaN-boxed */
+        static const uint8_t ld8[] = { 0x48, 0x8b, 0x08 }, ld4[] = { 0x8b, 0x08 };      /* mov rcx/ecx, [rax] */
+        static const uint8_t st8[] = { 0x48, 0x89, 0x08 }, st4[] = { 0x89, 0x08 };      /* mov [rax], rcx/ecx */
+        switch (op) {
+        case F_FLD: jb(j, 3, ld8); jrm(j, true, 0x89, RCX, fdisp(d->rd)); break;
+        case F_FLW:
+            jb(j, 2, ld4);
+            jrm(j, false, 0x89, RCX, fdisp(d->rd));
+            jrm(j, false, 0xc7, 0, fdisp(d->rd) + 4);                         /* mov dword [f + 4], -1 */
+            j32(j, 0xffffffffu);
+            break;
+        case F_FSD: jrm(j, true, 0x8b, RCX, fdisp(d->rs2)); jb(j, 3, st8); break;
+        default: jrm(j, false, 0x8b, RCX, fdisp(d->rs2)); jb(j, 2, st4); break;
+        }
+        return;
+    }
     if (st) {
         jget(j, ra, RCX, d->rs2);
         switch (sz) {
@@ -406,6 +445,230 @@ static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const str
     default:    { static const uint8_t b[] = { 0x48, 0x8b, 0x00 }; jb(j, 3, b); break; }       /* mov rax, qword */
     }
     jset(j, ra, d->rd, RAX);
+}
+
+/* ---- floating point (D, scalar, on SSE2; FMA on FMA3) ----
+ * Translated: double add, sub, mul, div, sqrt, the four FMAs, sign injection, compares,
+ * moves between x and f, conversions from integers, and FP loads and stores. Only with
+ * RNE rounding, static or dynamic (frm is then checked to be RNE at run time); every other
+ * rounding mode, singles and the rest go to the interpreter. The host's MXCSR stays in RNE
+ * with every exception masked; its sticky flags are RISC-V's fflags once mapped, folded
+ * into fcsr when the code returns to the interpreter (jit_fp_end). RISC-V's NaN rules are
+ * applied after each operation: a NaN result becomes the canonical NaN, and an FMA of
+ * inf * 0 raises NV even with a quiet NaN addend (ISA spec 11.6). */
+enum fp_kind { FK_NONE, FK_ARITH, FK_SQRT, FK_FMA, FK_SGNJ, FK_CMP, FK_MVXD, FK_MVDX, FK_CVTDX };
+
+static bool host_fma(void)
+{
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("fma") != 0;
+    }
+    return have;
+}
+
+/* What the translator does with the FP instruction insn; *dyn says it rounds by frm. */
+static enum fp_kind fp_kind(uint32_t insn, bool *dyn)
+{
+    unsigned f7 = insn >> 25, rm = (insn >> 12) & 7, rs2 = (insn >> 20) & 31;
+    bool rne = rm == 0 || rm == 7;
+    *dyn = rm == 7;
+    switch (insn & 0x7f) {
+    case 0x43: case 0x47: case 0x4b: case 0x4f:
+        return ((insn >> 25) & 3) == 1 && rne && host_fma() ? FK_FMA : FK_NONE;
+    case 0x53:
+        break;
+    default:
+        return FK_NONE;
+    }
+    switch (f7) {
+    case 0x01: case 0x05: case 0x09: case 0x0d: return rne ? FK_ARITH : FK_NONE;
+    case 0x2d: return rne && rs2 == 0 ? FK_SQRT : FK_NONE;
+    case 0x69: return rne && rs2 <= 2 ? FK_CVTDX : FK_NONE;
+    default: break;
+    }
+    *dyn = false;
+    switch (f7) {
+    case 0x11: return rm <= 2 ? FK_SGNJ : FK_NONE;
+    case 0x51: return rm <= 2 ? FK_CMP : FK_NONE;
+    case 0x71: return rm == 0 && rs2 == 0 ? FK_MVXD : FK_NONE;
+    case 0x79: return rm == 0 && rs2 == 0 ? FK_MVDX : FK_NONE;
+    default: return FK_NONE;
+    }
+}
+
+static bool fp_translatable(uint32_t insn)
+{
+    bool dyn;
+    return fp_kind(insn, &dyn) != FK_NONE;
+}
+
+/* op xmm, qword [rdi + disp] (pfx F2: 10 movsd load, 11 store, 58 add, 59 mul, 5c sub,
+ * 5e div, 51 sqrt; pfx 66: 2e ucomisd, 2f comisd) */
+static void jsse(struct jit_out *j, uint8_t pfx, uint8_t opc, unsigned xmm, int32_t disp)
+{
+    uint8_t b[4] = { pfx, 0x0f, opc, (uint8_t)(0x87 | xmm << 3) };
+    jb(j, 4, b);
+    j32(j, (uint32_t)disp);
+}
+
+/* mov reg, imm64 */
+static void jmov64(struct jit_out *j, unsigned reg, uint64_t v)
+{
+    *j->p++ = (uint8_t)(0x48 | (reg >= 8 ? 1 : 0));
+    *j->p++ = (uint8_t)(0xb8 | (reg & 7));
+    memcpy(j->p, &v, 8);
+    j->p += 8;
+}
+
+/* A NaN in xmm0 becomes the canonical NaN; for an FMA (operands a, b), inf * 0 sets NV. */
+static void jit_fp_canon(struct jit_out *j, bool fma, unsigned a, unsigned b)
+{
+    static const uint8_t ucom[] = { 0x66, 0x0f, 0x2e, 0xc0 };           /* ucomisd xmm0, xmm0 */
+    jb(j, sizeof(ucom), ucom);
+    uint8_t *ok = jfwd8(j, 0x7b);                                        /* jnp ok */
+    if (fma) {
+        jrm(j, true, 0x8b, RAX, fdisp(a));
+        jrm(j, true, 0x8b, RCX, fdisp(b));
+        static const uint8_t shl[] = { 0x48, 0xd1, 0xe0, 0x48, 0xd1, 0xe1 }; /* shl rax, 1; shl rcx, 1 */
+        jb(j, sizeof(shl), shl);
+        jmov64(j, RDX, 0xffe0000000000000ULL);                           /* an infinity, shifted */
+        static const uint8_t t1[] = { 0x48, 0x39, 0xd0 };                 /* cmp rax, rdx */
+        jb(j, 3, t1);
+        uint8_t *n1 = jfwd8(j, 0x75);                                    /* jne n1 */
+        static const uint8_t tc[] = { 0x48, 0x85, 0xc9 };                 /* test rcx, rcx */
+        jb(j, 3, tc);
+        uint8_t *nv1 = jfwd8(j, 0x74);                                   /* jz nv */
+        jpatch8(j, n1);
+        static const uint8_t t2[] = { 0x48, 0x39, 0xd1 };                 /* cmp rcx, rdx */
+        jb(j, 3, t2);
+        uint8_t *n2 = jfwd8(j, 0x75);                                    /* jne canon */
+        static const uint8_t ta[] = { 0x48, 0x85, 0xc0 };                 /* test rax, rax */
+        jb(j, 3, ta);
+        uint8_t *n3 = jfwd8(j, 0x75);                                    /* jnz canon */
+        jpatch8(j, nv1);
+        jrm(j, false, 0x83, 1, HX(fcsr));                                /* or dword [fcsr], NV */
+        *j->p++ = 0x10;
+        jpatch8(j, n2);
+        jpatch8(j, n3);
+    }
+    jmov64(j, RAX, 0x7ff8000000000000ULL);
+    static const uint8_t mv[] = { 0x66, 0x48, 0x0f, 0x6e, 0xc0 };       /* movq xmm0, rax */
+    jb(j, sizeof(mv), mv);
+    jpatch8(j, ok);
+}
+
+/* Before the run's first FP instruction (and before its first that rounds by frm): leave
+ * for the interpreter, which raises the illegal instruction or rounds as frm says, unless
+ * mstatus.FS is on (and frm is RNE); then mark the FP state dirty as the interpreter does. */
+static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool frm, struct jit_fix *fix,
+                              unsigned *nfix, unsigned insn, unsigned off)
+{
+    if (fs) {
+        jrm(j, false, 0xf7, 0, HX(mstatus));                             /* test dword [mstatus], FS */
+        j32(j, (uint32_t)MSTATUS_FS);
+        *j->p++ = 0x0f; *j->p++ = 0x84;                                  /* jz exit */
+        fix[*nfix].insn = insn;
+        fix[*nfix].off = off;
+        fix_here(j, ra, &fix[(*nfix)++]);
+        jrm(j, false, 0x81, 1, HX(mstatus));                             /* or dword [mstatus], FS */
+        j32(j, (uint32_t)MSTATUS_FS);
+    }
+    if (frm) {
+        jrm(j, false, 0xf6, 0, HX(fcsr));                                /* test byte [fcsr], 0xe0 */
+        *j->p++ = 0xe0;
+        *j->p++ = 0x0f; *j->p++ = 0x85;                                  /* jnz exit */
+        fix[*nfix].insn = insn;
+        fix[*nfix].off = off;
+        fix_here(j, ra, &fix[(*nfix)++]);
+    }
+}
+
+/* One FP computational instruction that fp_kind accepted. */
+static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d)
+{
+    uint32_t insn = (uint32_t)d->imm;
+    unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31, rs2 = (insn >> 20) & 31, rs3 = insn >> 27;
+    unsigned f3 = (insn >> 12) & 7, f7 = insn >> 25;
+    bool dyn;
+    switch (fp_kind(insn, &dyn)) {
+    case FK_ARITH: {
+        static const uint8_t opc[4] = { 0x58, 0x5c, 0x59, 0x5e };       /* add, sub, mul, div */
+        jsse(j, 0xf2, 0x10, 0, fdisp(rs1));
+        jsse(j, 0xf2, opc[f7 >> 2], 0, fdisp(rs2));
+        jit_fp_canon(j, false, 0, 0);
+        jsse(j, 0xf2, 0x11, 0, fdisp(rd));
+        return;
+    }
+    case FK_SQRT:
+        jsse(j, 0xf2, 0x51, 0, fdisp(rs1));
+        jit_fp_canon(j, false, 0, 0);
+        jsse(j, 0xf2, 0x11, 0, fdisp(rd));
+        return;
+    case FK_FMA: {
+        /* vfmadd231sd / vfmsub231sd / vfnmadd231sd / vfnmsub231sd xmm0, xmm1, [f rs2]:
+         * xmm0 = +-(xmm1 * rs2) +- xmm0, xmm0 the addend rs3, xmm1 rs1 */
+        jsse(j, 0xf2, 0x10, 0, fdisp(rs3));
+        jsse(j, 0xf2, 0x10, 1, fdisp(rs1));
+        uint8_t b[5] = { 0xc4, 0xe2, 0xf1, (uint8_t)(0xb9 + 2 * (((insn & 0x7f) - 0x43) >> 2)), 0x87 };
+        jb(j, 5, b);
+        j32(j, (uint32_t)fdisp(rs2));
+        jit_fp_canon(j, true, rs1, rs2);
+        jsse(j, 0xf2, 0x11, 0, fdisp(rd));
+        return;
+    }
+    case FK_SGNJ: {
+        jrm(j, true, 0x8b, RAX, fdisp(rs1));
+        jrm(j, true, 0x8b, RCX, fdisp(rs2));
+        jmov64(j, RDX, 1ULL << 63);
+        if (f3 == 1) { static const uint8_t b[] = { 0x48, 0xf7, 0xd1 }; jb(j, 3, b); }  /* not rcx */
+        static const uint8_t sign[] = { 0x48, 0x21, 0xd1 };               /* and rcx, rdx */
+        jb(j, 3, sign);
+        if (f3 == 2) {
+            static const uint8_t b[] = { 0x48, 0x31, 0xc8 };              /* xor rax, rcx */
+            jb(j, 3, b);
+        } else {
+            static const uint8_t b[] = { 0x48, 0xf7, 0xd2, 0x48, 0x21, 0xd0, 0x48, 0x09, 0xc8 };
+            jb(j, sizeof(b), b);                                          /* not rdx; and rax, rdx; or rax, rcx */
+        }
+        jrm(j, true, 0x89, RAX, fdisp(rd));
+        return;
+    }
+    case FK_CMP:
+        jsse(j, 0xf2, 0x10, 0, fdisp(rs1));
+        if (f3 == 2) {
+            jsse(j, 0x66, 0x2e, 0, fdisp(rs2));                           /* ucomisd: quiet */
+            static const uint8_t b[] = { 0x0f, 0x94, 0xc0, 0x0f, 0x9b, 0xc1, 0x20, 0xc8, 0x0f, 0xb6, 0xc0 };
+            jb(j, sizeof(b), b);                                          /* sete al; setnp cl; and al, cl; movzx */
+        } else {
+            jsse(j, 0xf2, 0x10, 1, fdisp(rs2));
+            static const uint8_t com[] = { 0x66, 0x0f, 0x2f, 0xc8 };      /* comisd xmm1, xmm0: signalling */
+            jb(j, 4, com);
+            jsetcc(j, f3 == 1 ? 0x97 : 0x93);                             /* rs2 > rs1: seta; >=: setae */
+        }
+        jset(j, ra, rd, RAX);
+        return;
+    case FK_MVXD:
+        jrm(j, true, 0x8b, RAX, fdisp(rs1));
+        jset(j, ra, rd, RAX);
+        return;
+    case FK_MVDX:
+        jget(j, ra, RAX, rs1);
+        jrm(j, true, 0x89, RAX, fdisp(rd));
+        return;
+    case FK_CVTDX: {
+        jget(j, ra, RAX, rs1);
+        if (rs2 == 0) jsext32(j);                                         /* fcvt.d.w */
+        else if (rs2 == 1) { static const uint8_t b[] = { 0x89, 0xc0 }; jb(j, 2, b); } /* .wu: mov eax, eax */
+        static const uint8_t cvt[] = { 0xf2, 0x48, 0x0f, 0x2a, 0xc0 };    /* cvtsi2sd xmm0, rax */
+        jb(j, sizeof(cvt), cvt);
+        jsse(j, 0xf2, 0x11, 0, fdisp(rd));
+        return;
+    }
+    default:
+        return;
+    }
 }
 
 /* Emits the control transfer that ends a run (the run's last instruction, at offset off
@@ -666,6 +929,32 @@ static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct 
 }
 
 
+/* The integer registers op reads (used) and writes (written). */
+static void int_regs(uint8_t op, const struct dentry *d, uint32_t *used, uint32_t *written)
+{
+    bool dyn;
+    if (op == F_NOP || op == F_FENCE)
+        return;
+    if (op == F_FPOP) {
+        switch (fp_kind((uint32_t)d->imm, &dyn)) {
+        case FK_CMP: case FK_MVXD: if (d->rd) *written |= 1u << d->rd; break;
+        case FK_MVDX: case FK_CVTDX: *used |= 1u << d->rs1; break;
+        default: break;
+        }
+        return;
+    }
+    if (op >= F_FLW && op <= F_FSD) {
+        *used |= 1u << d->rs1;  /* the address; the value is an FP register */
+        return;
+    }
+    if (op != F_LUI && op != F_AUIPC)
+        *used |= 1u << d->rs1;
+    if (op_reads_rs2(op))
+        *used |= 1u << d->rs2;
+    if (!(op >= F_SB && op <= F_SD) && !(op >= F_BEQ && op <= F_BGEU) && d->rd)
+        *written |= 1u << d->rd;
+}
+
 /* A run that ends in a branch back to its own first instruction, and whose registers all
  * fit in host registers, loads them all first and returns where the loop body starts (its
  * back edge goes there); everything it writes counts as changed from the start, so that
@@ -680,17 +969,8 @@ static const uint8_t *jit_loop_prologue(struct jit_out *j, struct ra *ra, const 
     if (!end || last < F_BEQ || last > F_BGEU || (int32_t)at + d[count - 1].imm != 0)
         return NULL;
     uint32_t used = 0, written = 0;
-    for (unsigned i = 0; i < count; i++) {
-        uint8_t op = ops[i];
-        if (op == F_NOP || op == F_FENCE)
-            continue;
-        if (op != F_LUI && op != F_AUIPC)
-            used |= 1u << d[i].rs1;
-        if (op_reads_rs2(op))
-            used |= 1u << d[i].rs2;
-        if (!(op >= F_SB && op <= F_SD) && !(op >= F_BEQ && op <= F_BGEU) && d[i].rd)
-            written |= 1u << d[i].rd;
-    }
+    for (unsigned i = 0; i < count; i++)
+        int_regs(ops[i], &d[i], &used, &written);
     used |= written;
     if (__builtin_popcount(used) > RA_N)
         return NULL;
@@ -707,20 +987,32 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
                               unsigned count, bool end, unsigned off)
 {
     struct jit_out j = { at_code };
-    struct jit_fix fix[JIT_RUN_MAX];
+    struct jit_fix fix[2 * JIT_RUN_MAX];  /* a load or store's, and the FP guards' */
     unsigned nfix = 0;
     struct ra ra;
     ra_init(&ra);
     const uint8_t *body = jit_loop_prologue(&j, &ra, d, ops, count, end);
     unsigned at = 0;
+    bool fs_checked = false, frm_checked = false;
     for (unsigned i = 0; i < count; i++) {
+        if (op_is_fp(ops[i])) {
+            bool dyn = false;
+            if (ops[i] == F_FPOP)
+                fp_kind((uint32_t)d[i].imm, &dyn);
+            if (!fs_checked || (dyn && !frm_checked))
+                jit_emit_fp_guard(&j, &ra, !fs_checked, dyn && !frm_checked, fix, &nfix, i, at);
+            fs_checked = true;
+            frm_checked |= dyn;
+        }
         if (end && i == count - 1) {
             jit_emit_end(&j, base, &ra, ops[i], &d[i], off, at, count, body);
-        } else if (ops[i] >= F_LB && ops[i] <= F_SD) {
+        } else if (op_is_mem(ops[i])) {
             fix[nfix].insn = i;
             fix[nfix].off = at;
             jit_emit_mem(&j, &ra, ops[i], &d[i], &fix[nfix]);
             nfix++;
+        } else if (ops[i] == F_FPOP) {
+            jit_emit_fp(&j, &ra, &d[i]);
         } else {
             jit_emit(&j, &ra, ops[i], &d[i], at);
         }
