@@ -2,7 +2,7 @@
  * Within a run, guest registers live in host registers (rbx, rbp, r8-r10, r12-r15), loaded
  * on first use and written back at every way out of the run. rdi points JIT_XBIAS bytes
  * into x[], so that every guest register is at an 8-bit displacement; hart.jit follows x[].
- * rsi holds the run's pc. */
+ * rsi holds the run's pc, r11 the budget (hart.jit.left). */
 #include <stddef.h>
 #include <string.h>
 
@@ -13,7 +13,7 @@
 
 struct jit_out { uint8_t *p; };
 
-enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7, R11 = 11 };
+enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7 };
 /* Offsets of hart.jit's fields from rdi. */
 #define JX(f) (unsigned)(offsetof(struct hart, jit) - offsetof(struct hart, x) - JIT_XBIAS + offsetof(struct hart_jit, f))
 _Static_assert(offsetof(struct hart, jit) == offsetof(struct hart, x) + sizeof(((struct hart *)0)->x),
@@ -21,7 +21,7 @@ _Static_assert(offsetof(struct hart, jit) == offsetof(struct hart, x) + sizeof((
 
 /* The trampoline at the start of the code buffer (JIT_START bytes) saves the registers the
  * C ABI asks a callee to keep and jumps to the run (rdx); runs leave through JIT_EXIT. */
-#define JIT_EXIT 16
+#define JIT_EXIT 32
 
 static void jb(struct jit_out *j, unsigned n, const uint8_t *b) { memcpy(j->p, b, n); j->p += n; }
 static void j32(struct jit_out *j, uint32_t v) { memcpy(j->p, &v, 4); j->p += 4; }
@@ -72,11 +72,12 @@ static void jsetcc(struct jit_out *j, uint8_t cc)
     uint8_t b[6] = { 0x0f, cc, 0xc0, 0x0f, 0xb6, 0xc0 }; /* setcc al; movzx eax, al */
     jb(j, 6, b);
 }
-/* sub qword [rdi + left], n */
+/* sub r11, n: r11 holds hart.jit.left while host code runs (the trampoline loads it and
+ * stores it back), so the budget count is no memory round trip per run or loop round */
 static void jleft(struct jit_out *j, unsigned n)
 {
-    jrm(j, true, 0x83, 5, (int32_t)JX(left));
-    *j->p++ = (uint8_t)n;
+    uint8_t b[4] = { 0x49, 0x83, 0xeb, (uint8_t)n };
+    jb(j, 4, b);
 }
 /* Leaves: rax = the pc already there, edx = miss, through the trampoline's exit. */
 static void jret(struct jit_out *j, uint8_t *base, bool miss)
@@ -92,16 +93,20 @@ static void jpatch8(struct jit_out *j, uint8_t *at) { *at = (uint8_t)(j->p - (at
 
 void jit_backend_trampoline(uint8_t *base)
 {
-    static const uint8_t entry[] = {
+    static const uint8_t push[] = {
         0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, /* push rbx, rbp, r12-r15 */
-        0xff, 0xe2,                                                 /* jmp rdx */
     };
-    static const uint8_t exit[] = {
+    static const uint8_t pop[] = {
         0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, /* pop r15-r12, rbp, rbx */
         0xc3,
     };
-    memcpy(base, entry, sizeof(entry));
-    memcpy(base + JIT_EXIT, exit, sizeof(exit));
+    struct jit_out j = { base };
+    jb(&j, sizeof(push), push);
+    jrm(&j, true, 0x8b, 11, (int32_t)JX(left));                     /* mov r11, left */
+    *j.p++ = 0xff; *j.p++ = 0xe2;                                   /* jmp rdx */
+    j.p = base + JIT_EXIT;
+    jrm(&j, true, 0x89, 11, (int32_t)JX(left));                     /* mov left, r11 */
+    jb(&j, sizeof(pop), pop);
 }
 
 /* ---- guest registers in host registers, within one run ---- */
@@ -160,7 +165,7 @@ static unsigned ra_get(struct jit_out *j, struct ra *ra, unsigned xr)
 static unsigned ra_def(struct jit_out *j, struct ra *ra, unsigned xr)
 {
     if (xr == 0)
-        return R11;
+        return RDX;  /* a sink: such writes are dropped */
     int s = ra->slot_of[xr];
     if (s < 0) {
         s = (int)ra_take(j, ra);
@@ -238,16 +243,17 @@ static uint8_t *jit_emit_enter(struct jit_out *j)
     static const uint8_t slot[] = {
         0x89, 0xc1,                                              /* mov ecx, eax */
         0x81, 0xe1, 0xfe, 0x0f, 0x00, 0x00,                      /* and ecx, 0xffe */
-        0x4c, 0x8b, 0x1c, 0xca,                                  /* mov r11, [rdx + rcx*8] */
+        0x48, 0x8d, 0x14, 0xca,                                  /* lea rdx, [rdx + rcx*8] */
+        0x48, 0x8b, 0x0a,                                        /* mov rcx, [rdx] */
     };
     _Static_assert(sizeof(struct dentry) == 16, "jit dentry layout");
     jb(j, sizeof(slot), slot);
-    jctx_op(j, 0x3b, R11, JX(run_label));                        /* cmp r11, run_label */
+    jctx_op(j, 0x3b, RCX, JX(run_label));                        /* cmp rcx, run_label */
     uint8_t *out = jfwd8(j, 0x75);                               /* jne out */
-    static const uint8_t ld[] = { 0x44, 0x8b, 0x5c, 0xca, 0x08 }; /* mov r11d, [rdx + rcx*8 + 8] */
+    static const uint8_t ld[] = { 0x8b, 0x4a, 0x08 };            /* mov ecx, [rdx + 8] */
     jb(j, sizeof(ld), ld);
-    jctx_op(j, 0x03, R11, JX(base));                             /* add r11, base */
-    static const uint8_t go[] = { 0x48, 0x89, 0xc6, 0x41, 0xff, 0xe3 }; /* mov rsi, rax; jmp r11 */
+    jctx_op(j, 0x03, RCX, JX(base));                             /* add rcx, base */
+    static const uint8_t go[] = { 0x48, 0x89, 0xc6, 0xff, 0xe1 }; /* mov rsi, rax; jmp rcx */
     jb(j, sizeof(go), go);
     return out;
 }
