@@ -677,37 +677,48 @@ static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d
     }
 }
 
+/* Compares x[rs1] with x[rs2] (with 0: test) in their host registers, for a branch. */
+static void jit_emit_cmp(struct jit_out *j, struct ra *ra, const struct dentry *d)
+{
+    unsigned h1 = ra_get(j, ra, d->rs1);
+    if (d->rs2 == 0) {
+        jrr1(j, 0x85, h1, h1);                                            /* test h1, h1 */
+        return;
+    }
+    unsigned h2 = ra_get(j, ra, d->rs2);
+    jrr1(j, 0x3b, h1, h2);                                                /* cmp h1, h2 */
+}
+
 /* Emits the control transfer that ends a run (the run's last instruction, at offset off
  * from the run's pc, which is at page offset start), then goes on to the next pc. */
 static void jit_emit_end(struct jit_out *j, uint8_t *base, struct ra *ra, uint8_t op, const struct dentry *d,
                          unsigned start, unsigned off, unsigned done, const uint8_t *body)
 {
     int32_t next = (int32_t)(off + d->len), target = (int32_t)off + d->imm;
+    static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
+                                  [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
     if (body) {
         /* a loop to its own start, with its registers loaded before body: while the
-         * budget lasts, go round again with them still in host registers */
-        static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
-                                      [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
-        jget(j, ra, RAX, d->rs1);
-        jrr1(j, 0x3b, RAX, ra_get(j, ra, d->rs2));
-        uint8_t b[2] = { 0x0f, cc[op] };
+         * budget lasts, go round again with them still in host registers; the way round
+         * is the branch not taken here, so that a round takes one jump */
+        jit_emit_cmp(j, ra, d);
+        uint8_t b[2] = { 0x0f, (uint8_t)(cc[op] ^ 1) };                   /* j!cc leave */
         jb(j, 2, b);
-        uint8_t *taken = j->p;
+        uint8_t *leave = j->p;
         j32(j, 0);
         struct ra keep = *ra;
-        ra_flush(j, ra);
-        jit_emit_next(j, base, done, next, (int32_t)start + next);
-        int32_t rel = (int32_t)(j->p - (taken + 4));
-        memcpy(taken, &rel, 4);
-        *ra = keep;
         jleft(j, done);
-        uint8_t *out = jfwd8(j, 0x7e);                                    /* jle out */
-        *j->p++ = 0xe9;                                                   /* jmp body */
+        uint8_t g[2] = { 0x0f, 0x8f };                                    /* jg body */
+        jb(j, 2, g);
         j32(j, (uint32_t)(int32_t)(body - (j->p + 4)));
-        jpatch8(j, out);
-        ra_flush(j, ra);
+        ra_flush(j, ra);                                                  /* out of budget */
         jlea_pc(j, RAX, 0);
         jret(j, base, false);
+        int32_t rel = (int32_t)(j->p - (leave + 4));
+        memcpy(leave, &rel, 4);
+        *ra = keep;
+        ra_flush(j, ra);
+        jit_emit_next(j, base, done, next, (int32_t)start + next);
         return;
     }
     if (op == F_JAL) {
@@ -724,12 +735,11 @@ static void jit_emit_end(struct jit_out *j, uint8_t *base, struct ra *ra, uint8_
         jit_emit_next_dyn(j, base, done);
     } else {
         /* cmp x[rs1], x[rs2]; jcc taken; the next pc, then taken: the target */
-        static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
-                                      [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
-        jget(j, ra, RAX, d->rs1);
-        unsigned h2 = ra_get(j, ra, d->rs2);
+        ra_get(j, ra, d->rs1);
+        if (d->rs2)
+            ra_get(j, ra, d->rs2);
         ra_flush(j, ra);                                                  /* movs: flags untouched */
-        jrr1(j, 0x3b, RAX, h2);
+        jit_emit_cmp(j, ra, d);
         uint8_t b[2] = { 0x0f, cc[op] };
         jb(j, 2, b);
         uint8_t *taken = j->p;
@@ -838,6 +848,32 @@ static void jit_emit_ri(struct jit_out *j, struct ra *ra, bool shift, unsigned e
     }
 }
 
+/* The W forms with an immediate: a 32-bit lea or shift into eax, sign-extended into x[rd]
+ * (addiw 0, sext.w, is one movsxd). */
+static void jit_emit_w_imm(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d)
+{
+    static const uint8_t movsxd = 0x63, mov = 0x8b;
+    unsigned h1 = ra_get(j, ra, d->rs1);
+    unsigned hd = ra_def(j, ra, d->rd);
+    if (op == F_ADDIW && d->imm == 0) {
+        jrr(j, true, 1, &movsxd, hd, h1);                                 /* movsxd hd, h1d */
+        return;
+    }
+    if (op == F_ADDIW) {
+        bool short_disp = d->imm >= -128 && d->imm <= 127;               /* lea eax, [h1 + imm] */
+        if (h1 >= 8) *j->p++ = 0x41;
+        *j->p++ = 0x8d;
+        *j->p++ = (uint8_t)((short_disp ? 0x40 : 0x80) | (h1 & 7));
+        if ((h1 & 7) == 4) *j->p++ = 0x24;
+        if (short_disp) *j->p++ = (uint8_t)d->imm;
+        else j32(j, (uint32_t)d->imm);
+    } else {
+        jrr(j, false, 1, &mov, RAX, h1);                                  /* mov eax, h1d */
+        jshift_imm(j, false, op == F_SLLIW ? 0xe0 : op == F_SRLIW ? 0xe8 : 0xf8, (unsigned)d->imm);
+    }
+    jrr(j, true, 1, &movsxd, hd, RAX);                                    /* movsxd hd, eax */
+}
+
 /* Emits one ALU instruction: the result in rax (rdx for mulh), then into x[rd]. */
 static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d, unsigned off)
 {
@@ -876,10 +912,7 @@ static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct 
     }
     case F_SLT:  jget(j, ra, RAX, d->rs1); jop(j, ra, 0x3b, d->rs2); jsetcc(j, 0x9c); break;
     case F_SLTU: jget(j, ra, RAX, d->rs1); jop(j, ra, 0x3b, d->rs2); jsetcc(j, 0x92); break;
-    case F_ADDIW: jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x05, d->imm); jsext32(j); break;
-    case F_SLLIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xe0, (unsigned)d->imm); jsext32(j); break;
-    case F_SRLIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xe8, (unsigned)d->imm); jsext32(j); break;
-    case F_SRAIW: jget(j, ra, RAX, d->rs1); jshift_imm(j, false, 0xf8, (unsigned)d->imm); jsext32(j); break;
+    case F_ADDIW: case F_SLLIW: case F_SRLIW: case F_SRAIW: jit_emit_w_imm(j, ra, op, d); return;
     case F_MULH: case F_MULHU:
         /* one-operand imul/mul: rdx = the high half */
         jget(j, ra, RAX, d->rs1);
