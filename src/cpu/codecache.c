@@ -138,7 +138,7 @@ static void code_page_assign(struct hart *h, struct code_page *cp, uint64_t ppag
 struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
 {
     uint64_t vpage = pc & ~0xfffULL;
-    uint8_t *host = tlb_probe(itlb_set(h), vpage, 1, h->tlb_gen);
+    uint8_t *host = tlb_probe(itlb_set(h), TLB_SIZE, vpage, 1, h->tlb_gen);
     if (unlikely(!host)) {
         uint64_t pa;
         int r = mmu_translate(h, pc, ACC_EXEC, &pa);
@@ -150,7 +150,7 @@ struct code_page *code_lookup(struct hart *h, uint64_t pc, int *cause)
         }
         /* a RAM page goes into the TLB unless a PMP entry covers only part of it: then
          * every instruction there is fetched, and checked, on its own */
-        if (!tlb_probe(itlb_set(h), vpage, 1, h->tlb_gen)) {
+        if (!tlb_probe(itlb_set(h), TLB_SIZE, vpage, 1, h->tlb_gen)) {
             *cause = CODE_STEP;
             return NULL;
         }

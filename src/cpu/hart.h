@@ -61,7 +61,8 @@ struct hart_bus {
  * returns it. */
 enum hart_hsm { HSM_STARTED = 0, HSM_STOPPED = 1, HSM_START_PENDING = 2 };
 
-#define TLB_SIZE 512
+#define TLB_SIZE 512      /* entries of a write or fetch set */
+#define TLB_RD_SIZE 8192  /* entries of a read set: 32 MiB of data within reach of a hit */
 
 /* Only RAM pages are cached: a hit is one tag compare and gives the host address. */
 struct tlb_entry {
@@ -113,7 +114,8 @@ struct hart {
     bool resv_valid;
 
     /* TLBs by effective privilege and access type */
-    struct tlb_entry tlb[TLB_MODES][3][TLB_SIZE]; /* [U, S, M, S+SUM][R, W, X] */
+    struct tlb_entry tlb_rd[TLB_MODES][TLB_RD_SIZE]; /* reads: [U, S, M, S+SUM] */
+    struct tlb_entry tlb[TLB_MODES][3][TLB_SIZE];    /* writes and fetches ([..][ACC_READ] unused) */
     uint64_t fault_tval;        /* address of the last failed mmu_* access */
     uint64_t tlb_gen;           /* bumping it empties every TLB at once (1..2047) */
     uint64_t sp_lo, sp_last;    /* virtual range translated through superpages since then */
@@ -139,6 +141,17 @@ struct hart {
     pthread_mutex_t lock;       /* guards the sleep in WFI and the start request */
     pthread_cond_t wake;
 };
+
+/* The entries of a TLB set for access type t, the set of a TLB mode, and the slot of va. */
+static inline unsigned tlb_entries(enum access_type t) { return t == ACC_READ ? TLB_RD_SIZE : TLB_SIZE; }
+static inline struct tlb_entry *tlb_set_of(struct hart *h, int mode, enum access_type t)
+{
+    return t == ACC_READ ? h->tlb_rd[mode] : h->tlb[mode][t];
+}
+static inline struct tlb_entry *tlb_slot(struct hart *h, int mode, enum access_type t, uint64_t va)
+{
+    return &tlb_set_of(h, mode, t)[(va >> 12) & (tlb_entries(t) - 1)];
+}
 
 void hart_init(struct hart *h, uint64_t hartid, const struct hart_bus *bus);
 void hart_destroy(struct hart *h);

@@ -13,7 +13,7 @@
 #include "cpu/tlb.h"
 
 /* Never matches: the data TLB set used while every access must take the slow path. */
-static struct tlb_entry no_tlb[TLB_SIZE];
+static struct tlb_entry no_tlb[TLB_RD_SIZE];
 
 /* no-gcse, no-crossjumping: keep the copies of the dispatch apart (see NEXT); gcc's
  * options, which clang (the fuzz builds) does not know */
@@ -85,12 +85,12 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
 #define STEP()     do { pc += e->len; NEXT(); } while (0)
 #define BRANCH(c)  do { pc = (c) ? pc + (uint64_t)(int64_t)e->imm : pc + e->len; NEXT(); } while (0)
 #define LOADOP(sz, T, ext) do { uint64_t va = x[e->rs1] + (uint64_t)(int64_t)e->imm; \
-        const uint8_t *hp = tlb_probe(rset, va, sz, gen); \
+        const uint8_t *hp = tlb_probe(rset, TLB_RD_SIZE, va, sz, gen); \
         if (likely(hp != NULL)) { T tv; memcpy(&tv, hp, sz); v = tv; } \
         else { h->pc = pc; r = mmu_load(h, va, sz, &v); if (unlikely(r)) goto mem_fault; } \
         x[e->rd] = ext; STEP(); } while (0)
 #define STOREOP(sz, T) do { uint64_t va = x[e->rs1] + (uint64_t)(int64_t)e->imm; \
-        uint8_t *hp = tlb_probe(wset, va, sz, gen); \
+        uint8_t *hp = tlb_probe(wset, TLB_SIZE, va, sz, gen); \
         if (likely(hp != NULL)) { T tv = (T)x[e->rs2]; memcpy(hp, &tv, sz); STEP(); } \
         /* the slow path may clear this very entry (a store to code): keep its length */ \
         uint32_t len = e->len; h->pc = pc; r = mmu_store(h, va, sz, x[e->rs2]); \

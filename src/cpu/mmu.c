@@ -26,6 +26,7 @@ void hart_flush_tlb(struct hart *h)
     h->tlb_gen = (h->tlb_gen + 1) & TLB_GEN_MASK;
     if (h->tlb_gen == 0) {
         memset(h->tlb, 0, sizeof(h->tlb));
+        memset(h->tlb_rd, 0, sizeof(h->tlb_rd));
         h->tlb_gen = 1;
     }
     h->fetch_vpage = ~0ULL;
@@ -43,7 +44,7 @@ void hart_flush_tlb_page(struct hart *h, uint64_t va)
     }
     for (unsigned m = 0; m < TLB_MODES; m++)
         for (unsigned t = 0; t < 3; t++) {
-            struct tlb_entry *e = &h->tlb[m][t][(va >> 12) % TLB_SIZE];
+            struct tlb_entry *e = tlb_slot(h, (int)m, t, va);
             if (((e->tag ^ va) & ~0xfffULL) == 0)
                 e->tag = 0;
         }
@@ -221,7 +222,7 @@ static int translate_fill(struct hart *h, uint64_t va, enum access_type t, unsig
     uint8_t *host;
     if (fill && page_ok && !(h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV) && t != ACC_EXEC) &&
         (host = guest_mem_ptr(h->bus->ram, ppage, 4096)) != NULL) {
-        struct tlb_entry *e = &h->tlb[tlb_index_for(h, priv, t)][t][(va >> 12) % TLB_SIZE];
+        struct tlb_entry *e = tlb_slot(h, tlb_index_for(h, priv, t), t, va);
         e->tag = (va & ~0xfffULL) | h->tlb_gen;
         if (t == ACC_WRITE && code_page_cached(h, ppage))
             e->tag |= TLB_CODE;
@@ -329,7 +330,7 @@ int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
     }
     /* a TLB hit on a page with decoded code: store without a walk */
     if (!(h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV))) {
-        struct tlb_entry *e = &h->tlb[tlb_index_for(h, h->priv, ACC_WRITE)][ACC_WRITE][(va >> 12) % TLB_SIZE];
+        struct tlb_entry *e = tlb_slot(h, tlb_index_for(h, h->priv, ACC_WRITE), ACC_WRITE, va);
         if (e->tag == ((va & ~0xfffULL) | h->tlb_gen | TLB_CODE)) {
             const struct guest_mem *ram = h->bus->ram;
             uint64_t ppage = ram->base + (uint64_t)(e->host - ram->host);

@@ -13,10 +13,10 @@
 static inline struct tlb_entry *dtlb_set(struct hart *h, enum access_type t)
 {
     if (h->priv == PRV_M)
-        return (h->mstatus & MSTATUS_MPRV) ? NULL : h->tlb[TLB_M][t];
+        return (h->mstatus & MSTATUS_MPRV) ? NULL : tlb_set_of(h, TLB_M, t);
     if (h->priv == PRV_S)
-        return h->tlb[(h->mstatus & MSTATUS_SUM) ? TLB_S_SUM : TLB_S][t];
-    return h->tlb[TLB_U][t];
+        return tlb_set_of(h, (h->mstatus & MSTATUS_SUM) ? TLB_S_SUM : TLB_S, t);
+    return tlb_set_of(h, TLB_U, t);
 }
 
 /* The instruction TLB set at the current privilege (fetches ignore MPRV and SUM). */
@@ -25,12 +25,14 @@ static inline struct tlb_entry *itlb_set(struct hart *h)
     return h->tlb[h->priv == PRV_M ? TLB_M : h->priv][ACC_EXEC];
 }
 
-/* The probe: the host address of va if set holds its page under generation gen and the
- * size bytes from va stay inside that page; else NULL (take the slow path). A writable
- * entry marked TLB_CODE never matches, so stores to decoded code go the slow way. */
-static inline uint8_t *tlb_probe(const struct tlb_entry *set, uint64_t va, unsigned size, uint64_t gen)
+/* The probe: the host address of va if set (of entries slots, a power of two) holds its
+ * page under generation gen and the size bytes from va stay inside that page; else NULL
+ * (take the slow path). A writable entry marked TLB_CODE never matches, so stores to
+ * decoded code go the slow way. */
+static inline uint8_t *tlb_probe(const struct tlb_entry *set, unsigned entries, uint64_t va, unsigned size,
+                                 uint64_t gen)
 {
-    const struct tlb_entry *e = &set[(va >> 12) % TLB_SIZE];
+    const struct tlb_entry *e = &set[(va >> 12) & (entries - 1)];
     if (likely(e->tag == ((va & ~0xfffULL) | gen) && (va & 0xfff) <= 0x1000 - size))
         return e->host + (va & 0xfff);
     return NULL;
@@ -42,7 +44,7 @@ static inline uint8_t *tlb_hit(struct hart *h, uint64_t va, unsigned size, enum 
     struct tlb_entry *set = dtlb_set(h, t);
     if (unlikely(!set))
         return NULL;
-    return tlb_probe(set, va, size, h->tlb_gen);
+    return tlb_probe(set, tlb_entries(t), va, size, h->tlb_gen);
 }
 
 static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val)

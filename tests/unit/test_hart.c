@@ -660,7 +660,7 @@ static void test_pte_changing_under_the_ad_update_retries_the_instruction(void *
  * goes with every other page of the superpage. */
 static bool tlb_holds(uint64_t va)
 {
-    const struct tlb_entry *e = &hart.tlb[TLB_S][ACC_READ][(va >> 12) % TLB_SIZE];
+    const struct tlb_entry *e = tlb_slot(&hart, TLB_S, ACC_READ, va);
     return e->tag == ((va & ~0xfffULL) | hart.tlb_gen);
 }
 

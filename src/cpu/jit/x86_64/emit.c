@@ -396,10 +396,11 @@ static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const str
     static const uint8_t idx[] = {
         0x89, 0xc1,                                                /* mov ecx, eax */
         0xc1, 0xe9, 0x08,                                          /* shr ecx, 8 */
-        0x81, 0xe1, 0xf0, 0x1f, 0x00, 0x00,                        /* and ecx, 511 << 4 */
+        0x81, 0xe1,                                                /* and ecx, (entries - 1) << 4 */
     };
-    _Static_assert(sizeof(struct tlb_entry) == 16 && TLB_SIZE == 512, "jit TLB layout");
+    _Static_assert(sizeof(struct tlb_entry) == 16, "jit TLB layout");
     jb(j, sizeof(idx), idx);
+    j32(j, (uint32_t)((st ? TLB_SIZE : TLB_RD_SIZE) - 1) << 4);
     jctx_op(j, 0x03, RCX, st ? JX(wset) : JX(rset));               /* add rcx, wset / rset */
     uint8_t lea[4] = { 0x48, 0x8d, 0x50, (uint8_t)(sz - 1) };      /* lea rdx, [rax + sz - 1] */
     jb(j, 4, lea);
