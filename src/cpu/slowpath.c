@@ -127,7 +127,11 @@ static int do_csr(struct hart *h, uint32_t insn, uint64_t *rd_val)
             return -1;
     }
     if (writes) {
-        uint64_t nv = (f3 & 3) == 1 ? src : (f3 & 3) == 2 ? (old | src) : (old & ~src);
+        /* priv spec 3.1.9: a read of mip sees SEIP as the software bit OR the interrupt
+         * controller's line, but only the software bit takes part in csrrs/csrrc */
+        uint64_t base = csr != 0x344 ? old
+                        : (old & ~MIP_SEIP) | (atomic_load_explicit(&h->mip, memory_order_relaxed) & MIP_SEIP);
+        uint64_t nv = (f3 & 3) == 1 ? src : (f3 & 3) == 2 ? (base | src) : (base & ~src);
         if (csr_write(h, csr, nv))
             return -1;
     }

@@ -417,6 +417,31 @@ static void test_csr_from_user_is_illegal(void **state)
     assert_int_equal(hart.x[5], 0);
 }
 
+/* priv spec 3.1.9: mip.SEIP reads as the software bit OR the interrupt controller's line,
+ * but a csrrs/csrrc of mip writes back only the software bit. M-mode firmware that sets or
+ * clears SSIP while the line is up must not latch SEIP on for good (a guest interrupt
+ * storm: the line drops, SEIP stays). */
+static void test_mip_set_does_not_latch_the_seip_line(void **state)
+{
+    (void)state;
+    hart_set_irq(&hart, MIP_SEIP, 1);
+    run1(I(0x344, 2, 6, 5, 0x73));           /* csrrsi t0, mip, SSIP */
+    assert_true(hart.x[5] & MIP_SEIP);       /* the read sees the line */
+    run1(I(0x344, 2, 7, 0, 0x73));           /* csrrci x0, mip, SSIP */
+    hart_set_irq(&hart, MIP_SEIP, 0);
+    run1(CSRRS(6, 0x344, 0));                /* csrr t1, mip */
+    assert_false(hart.x[6] & MIP_SEIP);
+    assert_false(hart.x[6] & MIP_SSIP);
+    /* the software bit itself still sets and clears */
+    hart.x[9] = MIP_SEIP;
+    run1(CSRRS(0, 0x344, 9));                /* csrs mip, x9 */
+    run1(CSRRS(6, 0x344, 0));
+    assert_true(hart.x[6] & MIP_SEIP);
+    run1(I(0x344, 9, 3, 0, 0x73));           /* csrc mip, x9 */
+    run1(CSRRS(6, 0x344, 0));
+    assert_false(hart.x[6] & MIP_SEIP);
+}
+
 static void test_write_to_read_only_csr_is_illegal(void **state)
 {
     (void)state;
@@ -1546,7 +1571,7 @@ int main(void)
         T(test_zbb_zba_zbs), T(test_compressed_arith_and_stack), T(test_compressed_branch_and_jump),
         T(test_rvc_reserved_encodings_expand_to_zero), T(test_illegal_compressed_traps_with_tval),
         T(test_lr_sc_success_and_failure), T(test_amo_word_sign_extends_and_minmax),
-        T(test_amo_misaligned_faults), T(test_csr_from_user_is_illegal),
+        T(test_amo_misaligned_faults), T(test_csr_from_user_is_illegal), T(test_mip_set_does_not_latch_the_seip_line),
         T(test_write_to_read_only_csr_is_illegal), T(test_counter_access_needs_mcounteren),
         T(test_satp_trapped_by_tvm), T(test_satp_unsupported_mode_is_ignored),
         T(test_ecall_from_user_delegated_to_supervisor),
