@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct sizes {
     long crc_kib, crc_rounds;
@@ -297,7 +298,7 @@ int main(int argc, char **argv)
         .mt_kib = 1024, .mt_rounds = 2, .threads = 2,
     };
     parse_args(&s, argc, argv);
-    printf("bench-compute start\n");
+    printf("bench-compute start cpus %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
     fflush(stdout);
     double t0 = now();
     phase_crc32(&s);
