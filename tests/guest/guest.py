@@ -10,6 +10,7 @@ import time
 SRC = os.environ.get("CORRAL_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tools"))
 import cpio  # noqa: E402
+import guest_assets  # noqa: E402
 
 _failures = []
 _children = []
@@ -38,16 +39,7 @@ signal.signal(signal.SIGTERM, _kill_children)
 
 def assets():
     """Paths from tools/fetch-assets (which downloads only when the cache is empty)."""
-    r = subprocess.run([os.path.join(SRC, "tools", "fetch-assets")], stdout=subprocess.PIPE,
-                       text=True)
-    if r.returncode:
-        sys.exit("guest test: tools/fetch-assets failed")
-    env = {}
-    for line in open(r.stdout.strip()):
-        if "=" in line:
-            k, v = line.rstrip("\n").split("=", 1)
-            env[k] = v
-    return env
+    return guest_assets.load("guest test")
 
 
 def workdir():
