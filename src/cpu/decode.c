@@ -108,6 +108,12 @@ static uint8_t decode_op(uint32_t insn, int32_t *imm)
     case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:
         *imm = (int32_t)insn;
         return F_FPOP;
+    case 0x73:
+        /* csrrs rd, fflags/fcsr, x0 (frflags, frcsr) and csrrw rd, fflags, rs (fsflags) */
+        *imm = (int32_t)insn;
+        if ((f3 == 2 && RS1 == 0 && ((insn >> 20) == 1 || (insn >> 20) == 3)) || (f3 == 1 && (insn >> 20) == 1))
+            return F_FFLAGS;
+        return F_GENERIC;
     case 0x3b:
         switch ((f7 << 3) | f3) {
         case 0x000: return F_ADDW;

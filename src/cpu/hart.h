@@ -86,6 +86,7 @@ struct hart_jit {
     uint64_t jc_gen;               /* jump cache entries of other generations are stale */
     uint8_t *base;                 /* the code buffer */
     int64_t left;                  /* runs are chained while this stays above 0 */
+    uint32_t mxcsr, pad;           /* scratch for the host's FP status (x86-64) */
 };
 
 struct hart {

@@ -313,6 +313,11 @@ bool exec_one(struct hart *h, uint32_t raw)
                 h->pc = pc + len;
                 if (F3 == 0 && insn != 0x00000073)
                     return false; /* sfence.vma: interrupt state unchanged */
+                /* a CSR read, or an access to fflags, frm or fcsr, changes no interrupt
+                 * state either: the block goes on (glibc brackets quiet compares with
+                 * frflags and fsflags, so FP code does this in its inner loops) */
+                if (F3 != 0 && (((F3 & 3) != 1 && RS1 == 0) || (insn >> 20) <= 3))
+                    return false;
             }
             return true;  /* CSR write, xRET, trap, WFI: let the run loop look at interrupts */
         }

@@ -1372,7 +1372,8 @@ static void test_fault_in_the_middle_of_a_translated_run_is_precise(void **state
         memset(hart.x, 0, sizeof(hart.x));
         hart.x[10] = 0x1000; /* not RAM: the bus refuses it */
         hart.mtvec = RAM_BASE + 0x800;
-        put32(RAM_BASE + 0x800, CSRRS(20, 0x342, 0)); /* csrr x20, mcause: ends the block */
+        /* csrrs x20, mcause, x21 (x21 = 0): its read-modify-write ends the block */
+        put32(RAM_BASE + 0x800, CSRRS(20, 0x342, 21));
         uint32_t p[] = { ADDI(5, 0, 1), ADDI(6, 5, 2), 0 /* set below */,
                          store ? SD(5, 10, 8) : LD(8, 10, 8), ADDI(9, 0, 4), ADDI(11, 0, 5) };
         p[2] = ADDI(7, 6, 3);

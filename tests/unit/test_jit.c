@@ -179,7 +179,13 @@ static unsigned gen_fp(uint64_t *s, uint32_t *out)
 {
     uint32_t rd = reg(s), a = reg(s), b = reg(s), c = reg(s);
     uint32_t rm = rnd(s) % 8 == 0 ? (uint32_t)(rnd(s) % 5) : (rnd(s) % 2 ? 7 : 0);
-    switch (rnd(s) % 12) {
+    switch (rnd(s) % 13) {
+    case 12: {                           /* frflags, fsflags, frcsr */
+        static const uint32_t csrop[3][2] = { { 0x001, 2 }, { 0x001, 1 }, { 0x003, 2 } };
+        const uint32_t *k = csrop[rnd(s) % 3];
+        *out = I((int32_t)k[0], k[1] == 1 ? a : 0, k[1], rnd(s) % 4 ? rd : 0, 0x73);
+        return 1;
+    }
     case 0: case 1: {                    /* fadd, fsub, fmul, fdiv .d (now and then .s) */
         uint32_t f7 = (uint32_t)(rnd(s) % 4) << 2 | (rnd(s) % 10 ? 1 : 0);
         *out = R(f7, b, a, rm, rd, 0x53);
@@ -321,9 +327,11 @@ static void test_random_loops_agree(void **state)
 
 /* Random loops of FP instructions over edge-case operands (zeros, subnormals, infinities,
  * quiet and signalling NaNs, conversion boundaries): every f and x register, the data, and
- * fcsr's accrued flags agree. Some programs run with frm not RNE (the translated code must
- * leave dynamic-rounding instructions to the interpreter) or with mstatus.FS off (the first
- * FP instruction must raise the illegal-instruction trap, translated or not). */
+ * fcsr's accrued flags agree, also as frflags/frcsr read them midway (the translated code
+ * keeps flags in the host FPU until it returns) and after fsflags. Some programs run with
+ * frm not RNE, or reserved (the translated code must leave dynamic-rounding instructions to
+ * the interpreter, which rounds or traps), or with mstatus.FS off (the first FP
+ * instruction must raise the illegal-instruction trap, translated or not). */
 static void test_random_fp_loops_agree(void **state)
 {
     (void)state;
@@ -333,7 +341,7 @@ static void test_random_fp_loops_agree(void **state)
     for (uint64_t seed = 1; seed <= 400; seed++) {
         unsigned words = gen_program(seed * 7919, prog, 6 + (unsigned)(seed % 30), 20, true);
         uint64_t fs = seed % 23 == 0 ? 0 : seed % 3 == 0 ? MSTATUS_FS : MSTATUS_FS / 3; /* off, dirty, initial */
-        uint32_t frm = seed % 7 == 0 ? (uint32_t)(seed / 7 % 5) : 0;
+        uint32_t frm = seed % 7 == 0 ? (uint32_t)(seed / 7 % 8) : 0;  /* 5-7: reserved */
         run_side(0, seed, prog, words, fs, frm);
         run_side(1, seed, prog, words, fs, frm);
         compare_sides(seed);

@@ -25,7 +25,7 @@
 #define JIT_SIZE (16u << 20)  /* host code for translated runs, per hart */
 #define JIT_RUN_MAX 32        /* instructions in one run (so at most 128 bytes of guest code) */
 #define JIT_INSN_MAX 256      /* host bytes for one instruction, with its exit stubs */
-#define JIT_START 64          /* the entry trampoline, then runs */
+#define JIT_START 128         /* the entry trampoline and its constants, then runs */
 #define JIT_XBIAS 128         /* translated code addresses x[] from (uint8_t *)x + JIT_XBIAS */
 
 /* The code buffer: one memfd mapped twice, so that no page is ever writable and executable

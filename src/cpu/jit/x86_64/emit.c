@@ -91,6 +91,8 @@ static void jret(struct jit_out *j, uint8_t *base, bool miss)
 static uint8_t *jfwd8(struct jit_out *j, uint8_t cc) { *j->p++ = cc; *j->p++ = 0; return j->p - 1; }
 static void jpatch8(struct jit_out *j, uint8_t *at) { *at = (uint8_t)(j->p - (at + 1)); }
 
+static void jit_write_flag_table(uint8_t *base);
+
 void jit_backend_trampoline(uint8_t *base)
 {
     static const uint8_t push[] = {
@@ -107,6 +109,7 @@ void jit_backend_trampoline(uint8_t *base)
     j.p = base + JIT_EXIT;
     jrm(&j, true, 0x89, 11, (int32_t)JX(left));                     /* mov left, r11 */
     jb(&j, sizeof(pop), pop);
+    jit_write_flag_table(base);
 }
 
 /* ---- guest registers in host registers, within one run ---- */
@@ -216,7 +219,7 @@ static bool fp_translatable(uint32_t insn);
 bool jit_backend_op_ok(uint8_t op, const struct dentry *d)
 {
     switch (op) {
-    case F_FLW: case F_FLD: case F_FSW: case F_FSD:
+    case F_FLW: case F_FLD: case F_FSW: case F_FSD: case F_FFLAGS:
         return true;
     case F_FPOP:
         return fp_translatable((uint32_t)d->imm);
@@ -375,7 +378,15 @@ static void fix_here(struct jit_out *j, const struct ra *ra, struct jit_fix *fix
 #define HX(f) ((int32_t)(offsetof(struct hart, f) - offsetof(struct hart, x)) - JIT_XBIAS)
 static int32_t fdisp(unsigned r) { return HX(f) + (int32_t)r * 8; }
 
-static bool op_is_fp(uint8_t op) { return op >= F_FLW && op <= F_FPOP; }
+static bool op_is_fp(uint8_t op) { return op >= F_FLW && op <= F_FFLAGS; }
+/* FP instructions the interpreter marks mstatus.FS dirty for: all but stores and reads of
+ * fflags/fcsr (a run marks it once, after its checks) */
+static bool op_dirties_fs(uint8_t op, const struct dentry *d)
+{
+    if (op == F_FSW || op == F_FSD)
+        return false;
+    return op != F_FFLAGS || (((uint32_t)d->imm >> 12) & 7) == 1;
+}
 static bool op_is_store(uint8_t op) { return (op >= F_SB && op <= F_SD) || op == F_FSW || op == F_FSD; }
 static bool op_is_mem(uint8_t op) { return (op >= F_LB && op <= F_SD) || (op >= F_FLW && op <= F_FSD); }
 
@@ -566,11 +577,12 @@ static void jit_fp_canon(struct jit_out *j, bool fma, unsigned a, unsigned b)
     jpatch8(j, ok);
 }
 
-/* Before the run's first FP instruction (and before its first that rounds by frm): leave
- * for the interpreter, which raises the illegal instruction or rounds as frm says, unless
- * mstatus.FS is on (and frm is RNE); then mark the FP state dirty as the interpreter does. */
-static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool frm, struct jit_fix *fix,
-                              unsigned *nfix, unsigned insn, unsigned off)
+/* Before the run's first FP instruction (fs), and before its first that rounds by frm
+ * (frm): leave for the interpreter, which raises the illegal instruction or rounds as frm
+ * says, unless mstatus.FS is on (and frm is RNE). Then, before its first instruction that
+ * changes FP state (dirty), mark the state dirty as the interpreter does. */
+static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool frm, bool dirty,
+                              struct jit_fix *fix, unsigned *nfix, unsigned insn, unsigned off)
 {
     if (fs) {
         jrm(j, false, 0xf7, 0, HX(mstatus));                             /* test dword [mstatus], FS */
@@ -579,8 +591,6 @@ static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool fr
         fix[*nfix].insn = insn;
         fix[*nfix].off = off;
         fix_here(j, ra, &fix[(*nfix)++]);
-        jrm(j, false, 0x81, 1, HX(mstatus));                             /* or dword [mstatus], FS */
-        j32(j, (uint32_t)MSTATUS_FS);
     }
     if (frm) {
         jrm(j, false, 0xf6, 0, HX(fcsr));                                /* test byte [fcsr], 0xe0 */
@@ -590,6 +600,61 @@ static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool fr
         fix[*nfix].off = off;
         fix_here(j, ra, &fix[(*nfix)++]);
     }
+    if (dirty) {
+        jrm(j, false, 0x81, 1, HX(mstatus));                             /* or dword [mstatus], FS */
+        j32(j, (uint32_t)MSTATUS_FS);
+    }
+}
+
+/* At JIT_FLAGS in the code buffer: MXCSR's exception flags (IE, DE, ZE, OE, UE, PE) as
+ * RISC-V's fflags (NV, -, DZ, OF, UF, NX), by the low six bits of MXCSR. */
+#define JIT_FLAGS 64
+static void jit_write_flag_table(uint8_t *base)
+{
+    for (unsigned m = 0; m < 64; m++)
+        base[JIT_FLAGS + m] = (uint8_t)((m & 0x01 ? 0x10 : 0) | (m & 0x04 ? 0x08 : 0) | (m & 0x08 ? 0x04 : 0) |
+                                        (m & 0x10 ? 0x02 : 0) | (m & 0x20 ? 0x01 : 0));
+}
+
+/* stmxcsr / ldmxcsr [rdi + hart.jit.mxcsr] (ext 3 / 2) */
+static void jmxcsr(struct jit_out *j, unsigned ext)
+{
+    uint8_t b[3] = { 0x0f, 0xae, (uint8_t)(0x87 | ext << 3) };
+    jb(j, 3, b);
+    j32(j, JX(mxcsr));
+}
+
+/* frflags, frcsr, fsflags: fflags is fcsr's flags OR the host's sticky flags not yet folded
+ * into it (jit_fp_end); fsflags writes fcsr's and clears the host's. */
+static void jit_emit_fflags(struct jit_out *j, struct ra *ra, uint8_t *base, const struct dentry *d)
+{
+    uint32_t insn = (uint32_t)d->imm;
+    bool write = ((insn >> 12) & 7) == 1;
+    jmxcsr(j, 3);                                                         /* stmxcsr [mxcsr] */
+    jrm(j, false, 0x8b, RAX, (int32_t)JX(mxcsr));                         /* mov eax, [mxcsr] */
+    static const uint8_t and3f[] = { 0x83, 0xe0, 0x3f };                  /* and eax, 0x3f */
+    jb(j, 3, and3f);
+    static const uint8_t lea[] = { 0x48, 0x8d, 0x0d };                    /* lea rcx, [rip + table] */
+    jb(j, 3, lea);
+    j32(j, (uint32_t)(int32_t)(base + JIT_FLAGS - (j->p + 4)));
+    static const uint8_t ld[] = { 0x0f, 0xb6, 0x04, 0x01 };               /* movzx eax, byte [rcx + rax] */
+    jb(j, 4, ld);
+    jrm(j, false, 0x0b, RAX, HX(fcsr));                                   /* or eax, [fcsr] */
+    *j->p++ = 0x25;                                                       /* and eax, 0x1f / 0xff */
+    j32(j, (insn >> 20) == 1 ? 0x1fu : 0xffu);
+    if (write) {
+        jget(j, ra, RCX, d->rs1);
+        static const uint8_t b[] = { 0x83, 0xe1, 0x1f };                  /* and ecx, 0x1f */
+        jb(j, 3, b);
+        jrm(j, false, 0x83, 4, HX(fcsr));                                 /* and dword [fcsr], ~0x1f */
+        *j->p++ = 0xe0;
+        jrm(j, false, 0x09, RCX, HX(fcsr));                               /* or [fcsr], ecx */
+        jrm(j, false, 0x83, 4, (int32_t)JX(mxcsr));                       /* and dword [mxcsr], ~0x3f */
+        *j->p++ = 0xc0;
+        jmxcsr(j, 2);                                                     /* ldmxcsr [mxcsr] */
+    }
+    if (d->rd)
+        jset(j, ra, d->rd, RAX);
 }
 
 /* One FP computational instruction that fp_kind accepted. */
@@ -987,6 +1052,11 @@ static void int_regs(uint8_t op, const struct dentry *d, uint32_t *used, uint32_
         *used |= 1u << d->rs1;  /* the address; the value is an FP register */
         return;
     }
+    if (op == F_FFLAGS) {
+        if (d->rd) *written |= 1u << d->rd;
+        if ((((uint32_t)d->imm >> 12) & 7) == 1) *used |= 1u << d->rs1;
+        return;
+    }
     if (op != F_LUI && op != F_AUIPC)
         *used |= 1u << d->rs1;
     if (op_reads_rs2(op))
@@ -1033,16 +1103,19 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
     ra_init(&ra);
     const uint8_t *body = jit_loop_prologue(&j, &ra, d, ops, count, end);
     unsigned at = 0;
-    bool fs_checked = false, frm_checked = false;
+    bool fs_checked = false, frm_checked = false, fs_dirty = false;
     for (unsigned i = 0; i < count; i++) {
         if (op_is_fp(ops[i])) {
             bool dyn = false;
             if (ops[i] == F_FPOP)
                 fp_kind((uint32_t)d[i].imm, &dyn);
-            if (!fs_checked || (dyn && !frm_checked))
-                jit_emit_fp_guard(&j, &ra, !fs_checked, dyn && !frm_checked, fix, &nfix, i, at);
+            bool dirty = op_dirties_fs(ops[i], &d[i]);
+            if (!fs_checked || (dyn && !frm_checked) || (dirty && !fs_dirty))
+                jit_emit_fp_guard(&j, &ra, !fs_checked, dyn && !frm_checked, dirty && !fs_dirty, fix, &nfix,
+                                  i, at);
             fs_checked = true;
             frm_checked |= dyn;
+            fs_dirty |= dirty;
         }
         if (end && i == count - 1) {
             jit_emit_end(&j, base, &ra, ops[i], &d[i], off, at, count, body);
@@ -1053,6 +1126,8 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
             nfix++;
         } else if (ops[i] == F_FPOP) {
             jit_emit_fp(&j, &ra, &d[i]);
+        } else if (ops[i] == F_FFLAGS) {
+            jit_emit_fflags(&j, &ra, base, &d[i]);
         } else {
             jit_emit(&j, &ra, ops[i], &d[i], at);
         }
