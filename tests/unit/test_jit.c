@@ -76,9 +76,12 @@ static uint64_t rnd(uint64_t *s)
 
 /* Registers: x1-x15 hold random values and take every result; x20 points at the data, x21
  * counts the loop down, x22 is the address scratch. */
-enum { NREG = 15, XBASE = 20, XCOUNT = 21, XADDR = 22 };
+enum { NREG = 15, XBASE = 20, XCOUNT = 21, XADDR = 22, XINNER = 23 };
 
-static uint32_t reg(uint64_t *s) { return 1 + (uint32_t)(rnd(s) % NREG); }
+/* Programs draw from x1..x<nregs>: few enough, and a run's registers all fit in host
+ * registers (the translator then keeps them there across the run's own branches). */
+static unsigned nregs = NREG;
+static uint32_t reg(uint64_t *s) { return 1 + (uint32_t)(rnd(s) % nregs); }
 
 /* One random instruction of those the translator handles (and a few it leaves to the
  * interpreter, so that runs end in the middle too), writing x1-x15 only. */
@@ -229,12 +232,48 @@ static unsigned gen_program(uint64_t seed, uint32_t *p, unsigned body, unsigned 
     p[n++] = 0x0000100f;                                                       /* fence.i */
     p[n++] = I((int32_t)iters, 0, 0, XCOUNT, 0x13);                            /* li x21 */
     unsigned top = n;
-    for (unsigned i = 0; i < body; i++)
+    unsigned inner_top = 0;
+    bool inner = false;
+    for (unsigned i = 0; i < body; i++) {
+        unsigned k = (unsigned)(rnd(&s) % 16);
+        if (k == 0) {
+            /* a forward branch, on a random compare, over the next instruction (or group) */
+            static const uint32_t f3[] = { 0, 1, 4, 5, 6, 7 };
+            uint32_t unit[4];
+            unsigned len = fp && rnd(&s) % 4 ? gen_fp(&s, unit) : gen_insn(&s, unit);
+            p[n++] = B((int32_t)(4 * (1 + len)), reg(&s), rnd(&s) % 3 ? reg(&s) : 0, f3[rnd(&s) % 6]);
+            memcpy(&p[n], unit, len * 4);
+            n += len;
+            continue;
+        }
+        if (k == 1 && !inner && i + 4 < body) {
+            /* an inner counted loop of the next few instructions */
+            p[n++] = I((int32_t)(1 + rnd(&s) % 5), 0, 0, XINNER, 0x13);       /* li x23, 1..5 */
+            inner_top = n;
+            inner = true;
+            continue;
+        }
+        if (k == 2 && inner) {
+            p[n] = I(-1, XINNER, 0, XINNER, 0x13);                             /* addi x23, -1 */
+            n++;
+            p[n] = B(-(int32_t)(n - inner_top) * 4, 0, XINNER, 1);            /* bnez x23, inner */
+            n++;
+            inner = false;
+            continue;
+        }
         n += fp && rnd(&s) % 4 ? gen_fp(&s, &p[n]) : gen_insn(&s, &p[n]);
+    }
+    if (inner) {
+        p[n] = I(-1, XINNER, 0, XINNER, 0x13);
+        n++;
+        p[n] = B(-(int32_t)(n - inner_top) * 4, 0, XINNER, 1);
+        n++;
+    }
     p[n] = I(-1, XCOUNT, 0, XCOUNT, 0x13);                                     /* addi x21, -1 */
     n++;
     p[n] = B(-(int32_t)(n - top) * 4, 0, XCOUNT, 1);                           /* bnez x21, top */
     n++;
+    p[n++] = I(0x340, 0, 1, 0, 0x73);   /* csrw mscratch, x0: ends the block here, so instret is exact */
     p[n++] = JAL_SELF;
     return n;
 }
@@ -262,6 +301,7 @@ static void run_side(unsigned i, uint64_t seed, const uint32_t *prog, unsigned w
     memcpy(sd->ram.host + TRAP_OFF, &(uint32_t){ JAL_SELF }, 4);
     for (unsigned r = 1; r <= NREG; r++)
         h->x[r] = rnd(&s) >> (rnd(&s) % 64);
+    h->x[XADDR] = RAM_BASE + DATA_OFF;  /* a branch may skip the address's computation */
     for (unsigned r = 0; r < 32; r++)
         h->f[r] = f_init && r < f_init_count ? f_init[r] : pick_fp(&s);
     h->mstatus = (h->mstatus & ~MSTATUS_FS) | mstatus_fs;
@@ -306,6 +346,7 @@ static void test_random_loops_agree(void **state)
     static uint32_t prog[4096];
     uint64_t total = 0, translated = 0;
     for (uint64_t seed = 1; seed <= 300; seed++) {
+        nregs = seed % 3 ? NREG : 3 + (unsigned)(seed % 4);
         unsigned words = gen_program(seed, prog, 8 + (unsigned)(seed % 40), 50, false);
         run_side(0, seed, prog, words, MSTATUS_FS, 0);
         run_side(1, seed, prog, words, MSTATUS_FS, 0);
@@ -316,6 +357,7 @@ static void test_random_loops_agree(void **state)
         hart_destroy(&sides[0].hart);
         hart_destroy(&sides[1].hart);
     }
+    nregs = NREG;
     printf("# %llu of %llu instructions ran translated\n", (unsigned long long)translated,
            (unsigned long long)total);
     /* loops of 50 rounds: all but the first round and the instructions the translator leaves
@@ -339,6 +381,7 @@ static void test_random_fp_loops_agree(void **state)
     uint64_t total = 0, translated = 0, fp_programs = 0;
     allow_trap = true;
     for (uint64_t seed = 1; seed <= 400; seed++) {
+        nregs = seed % 3 ? NREG : 3 + (unsigned)(seed % 4);
         unsigned words = gen_program(seed * 7919, prog, 6 + (unsigned)(seed % 30), 20, true);
         uint64_t fs = seed % 23 == 0 ? 0 : seed % 3 == 0 ? MSTATUS_FS : MSTATUS_FS / 3; /* off, dirty, initial */
         uint32_t frm = seed % 7 == 0 ? (uint32_t)(seed / 7 % 8) : 0;  /* 5-7: reserved */
@@ -354,6 +397,7 @@ static void test_random_fp_loops_agree(void **state)
         hart_destroy(&sides[1].hart);
     }
     allow_trap = false;
+    nregs = NREG;
     printf("# FP programs: %llu of %llu instructions ran translated\n", (unsigned long long)translated,
            (unsigned long long)total);
     if (translated * 10 < total * 5)

@@ -96,6 +96,15 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
         count++;
         if (end)
             break;
+        /* a conditional branch ends the run too, unless it goes back into the run (a
+         * loop, which then runs inside the run's code): longer runs would copy the same
+         * code into every run that starts before it */
+        uint8_t op = ops[count - 1];
+        if (op >= F_BEQ && op <= F_BGEU) {
+            int64_t t = (int64_t)(o - d[count - 1].len) + d[count - 1].imm;
+            if (!(t >= (int64_t)off && t < (int64_t)(o - d[count - 1].len)))
+                break;
+        }
     }
     if (count == 0)
         return;

@@ -211,7 +211,7 @@ static void jset(struct jit_out *j, struct ra *ra, unsigned xr, unsigned from)
 
 bool jit_backend_end_ok(uint8_t op)
 {
-    return op == F_JAL || op == F_JALR || (op >= F_BEQ && op <= F_BGEU);
+    return op == F_JAL || op == F_JALR;
 }
 
 static bool fp_translatable(uint32_t insn);
@@ -220,6 +220,7 @@ bool jit_backend_op_ok(uint8_t op, const struct dentry *d)
 {
     switch (op) {
     case F_FLW: case F_FLD: case F_FSW: case F_FSD: case F_FFLAGS:
+    case F_BEQ: case F_BNE: case F_BLT: case F_BGE: case F_BLTU: case F_BGEU:
         return true;
     case F_FPOP:
         return fp_translatable((uint32_t)d->imm);
@@ -758,40 +759,14 @@ static void jit_emit_cmp(struct jit_out *j, struct ra *ra, const struct dentry *
 /* Emits the control transfer that ends a run (the run's last instruction, at offset off
  * from the run's pc, which is at page offset start), then goes on to the next pc. */
 static void jit_emit_end(struct jit_out *j, uint8_t *base, struct ra *ra, uint8_t op, const struct dentry *d,
-                         unsigned start, unsigned off, unsigned done, const uint8_t *body)
+                         unsigned start, unsigned off, unsigned done)
 {
     int32_t next = (int32_t)(off + d->len), target = (int32_t)off + d->imm;
-    static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
-                                  [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
-    if (body) {
-        /* a loop to its own start, with its registers loaded before body: while the
-         * budget lasts, go round again with them still in host registers; the way round
-         * is the branch not taken here, so that a round takes one jump */
-        jit_emit_cmp(j, ra, d);
-        uint8_t b[2] = { 0x0f, (uint8_t)(cc[op] ^ 1) };                   /* j!cc leave */
-        jb(j, 2, b);
-        uint8_t *leave = j->p;
-        j32(j, 0);
-        struct ra keep = *ra;
-        jleft(j, done);
-        uint8_t g[2] = { 0x0f, 0x8f };                                    /* jg body */
-        jb(j, 2, g);
-        j32(j, (uint32_t)(int32_t)(body - (j->p + 4)));
-        ra_flush(j, ra);                                                  /* out of budget */
-        jlea_pc(j, RAX, 0);
-        jret(j, base, false);
-        int32_t rel = (int32_t)(j->p - (leave + 4));
-        memcpy(leave, &rel, 4);
-        *ra = keep;
-        ra_flush(j, ra);
-        jit_emit_next(j, base, done, next, (int32_t)start + next);
-        return;
-    }
     if (op == F_JAL) {
         if (d->rd) { jlea_pc(j, RCX, next); jset(j, ra, d->rd, RCX); }   /* x[rd] = link */
         ra_flush(j, ra);
         jit_emit_next(j, base, done, target, (int32_t)start + target);
-    } else if (op == F_JALR) {
+    } else {
         static const uint8_t clr[] = { 0x48, 0x83, 0xe0, 0xfe };          /* and rax, ~1 */
         jget(j, ra, RAX, d->rs1);
         if (d->imm) jalu_imm(j, 0x05, d->imm);
@@ -799,21 +774,6 @@ static void jit_emit_end(struct jit_out *j, uint8_t *base, struct ra *ra, uint8_
         if (d->rd) { jlea_pc(j, RCX, next); jset(j, ra, d->rd, RCX); }
         ra_flush(j, ra);
         jit_emit_next_dyn(j, base, done);
-    } else {
-        /* cmp x[rs1], x[rs2]; jcc taken; the next pc, then taken: the target */
-        ra_get(j, ra, d->rs1);
-        if (d->rs2)
-            ra_get(j, ra, d->rs2);
-        ra_flush(j, ra);                                                  /* movs: flags untouched */
-        jit_emit_cmp(j, ra, d);
-        uint8_t b[2] = { 0x0f, cc[op] };
-        jb(j, 2, b);
-        uint8_t *taken = j->p;
-        j32(j, 0);
-        jit_emit_next(j, base, done, next, (int32_t)start + next);
-        int32_t rel = (int32_t)(j->p - (taken + 4));
-        memcpy(taken, &rel, 4);
-        jit_emit_next(j, base, done, target, (int32_t)start + target);
     }
 }
 
@@ -1065,46 +1025,74 @@ static void int_regs(uint8_t op, const struct dentry *d, uint32_t *used, uint32_
         *written |= 1u << d->rd;
 }
 
-/* A run that ends in a branch back to its own first instruction, and whose registers all
- * fit in host registers, loads them all first and returns where the loop body starts (its
- * back edge goes there); everything it writes counts as changed from the start, so that
- * every way out writes it back. Otherwise NULL. */
-static const uint8_t *jit_loop_prologue(struct jit_out *j, struct ra *ra, const struct dentry *d,
-                                        const uint8_t *ops, unsigned count, bool end)
+/* A run whose registers all fit in host registers is pinned: it loads them all first, and
+ * everything it writes counts as changed from the start, so that the mapping of guest to
+ * host registers is the same at every instruction and a branch to an instruction of the
+ * run can jump straight to its code (loops stay in host registers); every way out writes
+ * back what it wrote. */
+static bool jit_pin(struct jit_out *j, struct ra *ra, const struct dentry *d, const uint8_t *ops, unsigned count)
 {
-    unsigned at = 0;
-    for (unsigned i = 0; i + 1 < count; i++)
-        at += d[i].len;
-    uint8_t last = ops[count - 1];
-    if (!end || last < F_BEQ || last > F_BGEU || (int32_t)at + d[count - 1].imm != 0)
-        return NULL;
     uint32_t used = 0, written = 0;
     for (unsigned i = 0; i < count; i++)
         int_regs(ops[i], &d[i], &used, &written);
     used |= written;
     if (__builtin_popcount(used) > RA_N)
-        return NULL;
+        return false;
     for (unsigned r = 0; r < 32; r++)
         if (used >> r & 1)
             ra_get(j, ra, r);
     for (unsigned r = 1; r < 32; r++)
         if (written >> r & 1)
             ra->dirty[ra->slot_of[r]] = true;
-    return j->p;
+    return true;
 }
+
+/* An internal jump to be patched: the rel32 at at goes to instruction target. */
+struct jit_link { uint8_t *at; unsigned target; };
 
 uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dentry *d, const uint8_t *ops,
                               unsigned count, bool end, unsigned off)
 {
+    static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
+                                  [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
     struct jit_out j = { at_code };
     struct jit_fix fix[2 * JIT_RUN_MAX];  /* a load or store's, and the FP guards' */
     unsigned nfix = 0;
     struct ra ra;
     ra_init(&ra);
-    const uint8_t *body = jit_loop_prologue(&j, &ra, d, ops, count, end);
-    unsigned at = 0;
+    /* each instruction's offset from the run's pc, and which are targets of the run's own
+     * branches (there the FP checks made earlier in the run cannot be relied on) */
+    unsigned at_of[JIT_RUN_MAX + 1];
+    bool target[JIT_RUN_MAX + 1] = { false };
+    int tgt_of[JIT_RUN_MAX];
+    at_of[0] = 0;
+    for (unsigned i = 0; i < count; i++)
+        at_of[i + 1] = at_of[i] + d[i].len;
+    bool any_internal = false;
+    for (unsigned i = 0; i < count; i++) {
+        tgt_of[i] = -1;
+        if (ops[i] < F_BEQ || ops[i] > F_BGEU)
+            continue;
+        int64_t t = (int64_t)at_of[i] + d[i].imm;
+        for (unsigned k = 0; k < count; k++)
+            if ((int64_t)at_of[k] == t)
+                tgt_of[i] = (int)k;
+        any_internal |= tgt_of[i] >= 0;
+    }
+    bool pinned = any_internal && jit_pin(&j, &ra, d, ops, count);
+    uint8_t *lab[JIT_RUN_MAX];
+    struct jit_link link[JIT_RUN_MAX];
+    unsigned nlink = 0;
+    if (pinned)
+        for (unsigned i = 0; i < count; i++)
+            if (tgt_of[i] >= 0)
+                target[tgt_of[i]] = true;
     bool fs_checked = false, frm_checked = false, fs_dirty = false;
     for (unsigned i = 0; i < count; i++) {
+        unsigned at = at_of[i];
+        lab[i] = j.p;
+        if (target[i])
+            fs_checked = frm_checked = fs_dirty = false;
         if (op_is_fp(ops[i])) {
             bool dyn = false;
             if (ops[i] == F_FPOP)
@@ -1118,7 +1106,53 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
             fs_dirty |= dirty;
         }
         if (end && i == count - 1) {
-            jit_emit_end(&j, base, &ra, ops[i], &d[i], off, at, count, body);
+            jit_emit_end(&j, base, &ra, ops[i], &d[i], off, at, count);
+        } else if (ops[i] >= F_BEQ && ops[i] <= F_BGEU) {
+            /* taken: to an instruction of the run (pinned), or out; not taken: on */
+            if (!pinned) {
+                ra_get(&j, &ra, d[i].rs1);
+                if (d[i].rs2)
+                    ra_get(&j, &ra, d[i].rs2);
+            }
+            jit_emit_cmp(&j, &ra, &d[i]);
+            uint8_t b2[2] = { 0x0f, (uint8_t)(cc[ops[i]] ^ 1) };                 /* j!cc on */
+            jb(&j, 2, b2);
+            uint8_t *on = j.p;
+            j32(&j, 0);
+            int t = pinned ? tgt_of[i] : -1;
+            int32_t toff = (int32_t)at + d[i].imm;
+            if (t >= 0 && (unsigned)t <= i) {
+                /* a loop: count the instructions done since as if the run had been entered
+                 * at its start and gone straight to t (what every way out counts from), go
+                 * round while the budget lasts, else leave at t */
+                jleft(&j, i + 1 - (unsigned)t);
+                uint8_t g[2] = { 0x0f, 0x8f };                                  /* jg lab[t] */
+                jb(&j, 2, g);
+                j32(&j, (uint32_t)(int32_t)(lab[t] - (j.p + 4)));
+                struct ra keep = ra;
+                ra_flush(&j, &ra);
+                if (t > 0)
+                    jleft(&j, (unsigned)t);                                     /* 0..t-1, counted at t */
+                jlea_pc(&j, RAX, toff);
+                jret(&j, base, false);
+                ra = keep;
+            } else if (t >= 0) {
+                /* forward in the run: the instructions skipped count as if done */
+                uint8_t b3[4] = { 0x49, 0x83, 0xc3, (uint8_t)((unsigned)t - i - 1) }; /* add r11, skipped */
+                if ((unsigned)t > i + 1)
+                    jb(&j, 4, b3);
+                *j.p++ = 0xe9;                                                  /* jmp lab[t] */
+                link[nlink].at = j.p;
+                link[nlink++].target = (unsigned)t;
+                j32(&j, 0);
+            } else {
+                struct ra keep = ra;
+                ra_flush(&j, &ra);
+                jit_emit_next(&j, base, i + 1, toff, (int32_t)off + toff);
+                ra = keep;
+            }
+            int32_t rel = (int32_t)(j.p - (on + 4));
+            memcpy(on, &rel, 4);
         } else if (op_is_mem(ops[i])) {
             fix[nfix].insn = i;
             fix[nfix].off = at;
@@ -1131,11 +1165,14 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
         } else {
             jit_emit(&j, &ra, ops[i], &d[i], at);
         }
-        at += d[i].len;
+    }
+    for (unsigned l = 0; l < nlink; l++) {
+        int32_t rel = (int32_t)(lab[link[l].target] - (link[l].at + 4));
+        memcpy(link[l].at, &rel, 4);
     }
     if (!end) {
         ra_flush(&j, &ra);
-        jit_emit_next(&j, base, count, (int32_t)at, (int32_t)(off + at));
+        jit_emit_next(&j, base, count, (int32_t)at_of[count], (int32_t)(off + at_of[count]));
     }
     /* exit stubs: write back what changed before the instruction that missed, count the
      * instructions done before it, and leave with its pc */
