@@ -160,7 +160,11 @@ static void side_run(struct side *s, unsigned steps)
     }
 }
 
-#define SAME(field) do { if (a->field != b->field) __builtin_trap(); } while (0)
+/* A difference names itself, with both values, before the fuzzer's crash report. */
+#define SAME(field) do { if (a->field != b->field) { \
+        fprintf(stderr, "fuzz_jit_diff: %s differs: interpreted %#llx, translated %#llx\n", #field, \
+                (unsigned long long)a->field, (unsigned long long)b->field); \
+        __builtin_trap(); } } while (0)
 
 static void compare(const struct side *sa, const struct side *sb)
 {

@@ -480,6 +480,29 @@ static void test_fp_edge_cases(void **state)
                  (unsigned long long)total);
 }
 
+/* An FP load that faults leaves mstatus.FS as it was (found by fuzz_jit_diff: the
+ * translated code marked the state dirty before the load left for the interpreter). */
+static void test_faulting_fp_load_leaves_fs_clean(void **state)
+{
+    (void)state;
+    static uint32_t prog[16];
+    unsigned n = 0;
+    prog[n++] = I(0x100, 0, 0, 5, 0x13);          /* li x5, 0x100: not RAM */
+    prog[n++] = I(8, 5, 3, 1, 0x07);              /* fld f1, 8(x5): faults */
+    prog[n++] = I(0x340, 0, 1, 0, 0x73);
+    prog[n++] = JAL_SELF;
+    allow_trap = true;
+    for (unsigned i = 0; i < 2; i++) {
+        run_side(i, 1, prog, n, MSTATUS_FS / 3, 0);   /* FS = Initial */
+        assert_int_equal(sides[i].hart.mcause, EXC_LOAD_ACCESS);
+        assert_int_equal(sides[i].hart.mstatus & MSTATUS_FS, MSTATUS_FS / 3);
+    }
+    allow_trap = false;
+    compare_sides(1);
+    hart_destroy(&sides[0].hart);
+    hart_destroy(&sides[1].hart);
+}
+
 /* The translator exists on this host, and a hart gets a code buffer it can run. */
 static void test_translator_is_on(void **state)
 {
@@ -508,6 +531,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_random_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_fp_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fp_edge_cases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_faulting_fp_load_leaves_fs_clean, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

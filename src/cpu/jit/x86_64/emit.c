@@ -580,10 +580,10 @@ static void jit_fp_canon(struct jit_out *j, bool fma, unsigned a, unsigned b)
 
 /* Before the run's first FP instruction (fs), and before its first that rounds by frm
  * (frm): leave for the interpreter, which raises the illegal instruction or rounds as frm
- * says, unless mstatus.FS is on (and frm is RNE). Then, before its first instruction that
- * changes FP state (dirty), mark the state dirty as the interpreter does. */
-static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool frm, bool dirty,
-                              struct jit_fix *fix, unsigned *nfix, unsigned insn, unsigned off)
+ * says, unless mstatus.FS is on (and frm is RNE). (After the run's first instruction that
+ * changes FP state, the run marks the state dirty as the interpreter does.) */
+static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool frm, struct jit_fix *fix,
+                              unsigned *nfix, unsigned insn, unsigned off)
 {
     if (fs) {
         jrm(j, false, 0xf7, 0, HX(mstatus));                             /* test dword [mstatus], FS */
@@ -600,10 +600,6 @@ static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool fr
         fix[*nfix].insn = insn;
         fix[*nfix].off = off;
         fix_here(j, ra, &fix[(*nfix)++]);
-    }
-    if (dirty) {
-        jrm(j, false, 0x81, 1, HX(mstatus));                             /* or dword [mstatus], FS */
-        j32(j, (uint32_t)MSTATUS_FS);
     }
 }
 
@@ -1093,17 +1089,17 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
         lab[i] = j.p;
         if (target[i])
             fs_checked = frm_checked = fs_dirty = false;
+        bool mark_dirty = false;
         if (op_is_fp(ops[i])) {
             bool dyn = false;
             if (ops[i] == F_FPOP)
                 fp_kind((uint32_t)d[i].imm, &dyn);
-            bool dirty = op_dirties_fs(ops[i], &d[i]);
-            if (!fs_checked || (dyn && !frm_checked) || (dirty && !fs_dirty))
-                jit_emit_fp_guard(&j, &ra, !fs_checked, dyn && !frm_checked, dirty && !fs_dirty, fix, &nfix,
-                                  i, at);
+            mark_dirty = op_dirties_fs(ops[i], &d[i]) && !fs_dirty;
+            if (!fs_checked || (dyn && !frm_checked))
+                jit_emit_fp_guard(&j, &ra, !fs_checked, dyn && !frm_checked, fix, &nfix, i, at);
             fs_checked = true;
             frm_checked |= dyn;
-            fs_dirty |= dirty;
+            fs_dirty |= mark_dirty;
         }
         if (end && i == count - 1) {
             jit_emit_end(&j, base, &ra, ops[i], &d[i], off, at, count);
@@ -1164,6 +1160,12 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
             jit_emit_fflags(&j, &ra, base, &d[i]);
         } else {
             jit_emit(&j, &ra, ops[i], &d[i], at);
+        }
+        if (mark_dirty) {
+            /* after the instruction: a load that leaves for the interpreter (and faults
+             * there) must not have marked it */
+            jrm(&j, false, 0x81, 1, HX(mstatus));                               /* or dword [mstatus], FS */
+            j32(&j, (uint32_t)MSTATUS_FS);
         }
     }
     for (unsigned l = 0; l < nlink; l++) {
