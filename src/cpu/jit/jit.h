@@ -24,7 +24,7 @@
 
 #define JIT_SIZE (16u << 20)  /* host code for translated runs, per hart */
 #define JIT_RUN_MAX 32        /* instructions in one run (so at most 128 bytes of guest code) */
-#define JIT_INSN_MAX 256      /* host bytes for one instruction, with its exit stubs */
+#define JIT_INSN_MAX 512      /* host bytes for one instruction at worst, with its checks and ways out */
 #define JIT_START 128         /* the entry trampoline and its constants, then runs */
 #define JIT_XBIAS 128         /* translated code addresses x[] from (uint8_t *)x + JIT_XBIAS */
 

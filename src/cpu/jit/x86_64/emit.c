@@ -1052,7 +1052,7 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
     static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
                                   [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
     struct jit_out j = { at_code };
-    struct jit_fix fix[2 * JIT_RUN_MAX];  /* a load or store's, and the FP guards' */
+    struct jit_fix fix[3 * JIT_RUN_MAX];  /* a load or store's, and the FP checks' (at most two an instruction) */
     unsigned nfix = 0;
     struct ra ra;
     ra_init(&ra);
