@@ -28,6 +28,10 @@ static uint64_t read_mip(struct hart *h)
     uint64_t mip = atomic_load_explicit(&h->mip, memory_order_relaxed);
     if (atomic_load_explicit(&h->seip_line, memory_order_relaxed))
         mip |= MIP_SEIP;
+    /* Sstc: STIP is time >= stimecmp at this moment, not as the last poll saw it (a guest
+     * may read time and then sip within one block) */
+    if (h->stimecmp_enabled)
+        mip = (mip & ~MIP_STIP) | (h->bus->time(h->bus->ctx) >= h->stimecmp ? MIP_STIP : 0);
     return mip;
 }
 

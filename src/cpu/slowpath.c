@@ -313,10 +313,13 @@ bool exec_one(struct hart *h, uint32_t raw)
                 h->pc = pc + len;
                 if (F3 == 0 && insn != 0x00000073)
                     return false; /* sfence.vma: interrupt state unchanged */
-                /* a CSR read, or an access to fflags, frm or fcsr, changes no interrupt
-                 * state either: the block goes on (glibc brackets quiet compares with
-                 * frflags and fsflags, so FP code does this in its inner loops) */
-                if (F3 != 0 && (((F3 & 3) != 1 && RS1 == 0) || (insn >> 20) <= 3))
+                /* an access to fflags, frm or fcsr, or a read of cycle, time or instret,
+                 * changes no interrupt state and waits for none: the block goes on (glibc
+                 * brackets quiet compares with frflags and fsflags, so FP code does this in
+                 * its inner loops). Other reads still end it: a guest polling mip for a
+                 * timer sees it at the block's end. */
+                unsigned csr = insn >> 20;
+                if (F3 != 0 && (csr <= 3 || ((F3 & 3) != 1 && RS1 == 0 && csr >= 0xc00 && csr <= 0xc02)))
                     return false;
             }
             return true;  /* CSR write, xRET, trap, WFI: let the run loop look at interrupts */
