@@ -503,6 +503,30 @@ static void test_faulting_fp_load_leaves_fs_clean(void **state)
     hart_destroy(&sides[1].hart);
 }
 
+/* frflags in translated code with no FP arithmetic in the hart's runs yet: the host FPU's
+ * sticky flags left by earlier host code must not show (found by fuzz_jit_diff, which saw
+ * a stale NX only after other inputs had run). */
+static void test_frflags_ignores_stale_host_flags(void **state)
+{
+    (void)state;
+    static uint32_t prog[16];
+    unsigned n = 0;
+    prog[n++] = I(0x001, 0, 2, 5, 0x73);          /* frflags x5 */
+    prog[n++] = I(1, 5, 0, 6, 0x13);              /* addi x6, x5, 1 */
+    prog[n++] = I(0x340, 0, 1, 0, 0x73);
+    prog[n++] = JAL_SELF;
+    for (unsigned i = 0; i < 2; i++) {
+        volatile double third = 1.0, three = 3.0;
+        third = third / three;                    /* leaves the host's inexact flag set */
+        run_side(i, 1, prog, n, MSTATUS_FS, 0);
+        assert_int_equal(sides[i].hart.x[5], 0);
+    }
+    compare_sides(1);
+    assert_true(sides[1].hart.jit_insns > 0);
+    hart_destroy(&sides[0].hart);
+    hart_destroy(&sides[1].hart);
+}
+
 /* The translator exists on this host, and a hart gets a code buffer it can run. */
 static void test_translator_is_on(void **state)
 {
@@ -532,6 +556,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_random_fp_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fp_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faulting_fp_load_leaves_fs_clean, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_frflags_ignores_stale_host_flags, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
