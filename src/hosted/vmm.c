@@ -80,6 +80,8 @@ static int signals_fd(void)
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+static uint64_t mono_ms(void);
+
 static void on_signal(struct vmm *m, int sfd)
 {
     struct signalfd_siginfo si;
@@ -88,9 +90,15 @@ static void on_signal(struct vmm *m, int sfd)
             m->quit = true;
             continue;
         }
+        if (m->button_ms) { /* pressed already: the user insists */
+            fprintf(stderr, "corral: signal %u again: stopping the VM\n", si.ssi_signo);
+            vm_stop(m->vm);
+            continue;
+        }
         if (vm_state(m->vm) == VM_PAUSED)
             vm_resume(m->vm); /* a paused guest cannot hear the button */
         int rc = vm_power_button(m->vm);
+        m->button_ms = mono_ms();
         if (rc == -ENOTCONN || rc == -ENODEV) {
             fprintf(stderr, "corral: signal %u and %s: stopping the VM\n", si.ssi_signo,
                     rc == -ENODEV ? "no power button"
@@ -161,7 +169,7 @@ int vmm_loop(struct vmm *m)
             n += hub_pollfds(m->hub, p + n, 16 - n);
         int timeout = m->api ? api_timeout_ms(m->api) : -1;
         if (m->vm && (timeout < 0 || timeout > SWEEP_EVERY_MS))
-            timeout = SWEEP_EVERY_MS;
+            timeout = SWEEP_EVERY_MS; /* also how often the button's grace is looked at */
         if (tin.n || hub_pending)
             timeout = 10;
         if (poll(p, n, timeout) < 0 && errno != EINTR)
@@ -174,6 +182,12 @@ int vmm_loop(struct vmm *m)
             on_terminal(m, &tin, p[i_term].revents != 0);
         if (m->hub)
             hub_pending = hub_service(m->hub, p + i_hub, n - i_hub, m->vm);
+        if (m->vm && m->button_ms && mono_ms() - m->button_ms >= VMM_BUTTON_GRACE_MS) {
+            fprintf(stderr, "corral: the guest did not power off within %u s of the power "
+                    "button: stopping the VM\n", VMM_BUTTON_GRACE_MS / 1000);
+            vm_stop(m->vm);
+            m->button_ms = 0;
+        }
         if (m->vm && mono_ms() - last_sweep >= SWEEP_EVERY_MS) {
             last_sweep = mono_ms();
             vm_idle_sweep(m->vm);

@@ -28,7 +28,12 @@ struct vmm {
     bool sfd_ready;
     int status;              /* exit status once the VM has ended */
     struct vm_cgroup cg;     /* CORRAL_CGROUP: the VM's own cgroup (off: none) */
+    uint64_t button_ms;      /* when a signal pressed the power button (0: not pressed) */
 };
+
+/* After a signal has pressed the power button, the guest has this long to power off before
+ * the VM is stopped hard (a second signal stops it at once). */
+#define VMM_BUTTON_GRACE_MS 30000
 
 /* InstanceStart: opens the VM's files, locks the process down, starts the guest. */
 int vmm_start(struct vmm *m, char *err, size_t errlen);

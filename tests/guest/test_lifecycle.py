@@ -154,6 +154,28 @@ while ls().get("cfg", {}).get("state") == "running" and time.monotonic() - t0 < 
 guest.check(ls().get("cfg", {}).get("state") == "stopped" and
             wait_console("cfg", "power button pressed", 1),
             "SIGTERM to the VM process powers the guest off (%s)" % ls().get("cfg", {}).get("state"))
+# a guest deaf to its button: a second SIGTERM stops the VM at once
+log = h.vm_file("cfg", "console.log")
+before = os.path.getsize(log) if os.path.exists(log) else 0
+rc, _, err = c("start", "cfg")
+t0 = time.monotonic()
+while time.monotonic() - t0 < 90 and (not os.path.exists(log) or "corral:~#" not in
+                                      open(log, errors="replace").read()[before:]):
+    time.sleep(0.5)
+seen = console_cmd("cfg", "killall acpid; echo deaf-$((2*3))", "deaf-6")
+guest.check(rc == 0 and "deaf-6" in seen, "the configured VM boots again and its acpid is killed")
+pid = ls()["cfg"]["pid"]
+os.kill(pid, signal.SIGTERM)
+time.sleep(3)
+deaf = ls().get("cfg", {}).get("state")
+os.kill(pid, signal.SIGTERM)
+t0 = time.monotonic()
+while ls().get("cfg", {}).get("state") == "running" and time.monotonic() - t0 < 20:
+    time.sleep(0.2)
+took = time.monotonic() - t0
+guest.check(deaf == "running" and ls().get("cfg", {}).get("state") == "stopped" and took < 10,
+            "a guest without acpid ignores one SIGTERM (%s) and a second stops it in %.1f s (%s)"
+            % (deaf, took, ls().get("cfg", {}).get("state")))
 guest.check(any(f.startswith("kernel-") for f in os.listdir(images)),
             "the next VM made its shared kernel copy again")
 c("rm", "cfg")
