@@ -38,6 +38,7 @@ static void bus_wait(void *c, struct hart *h) { (void)c; (void)h; }
 static struct side sides[2]; /* [0] interprets, [1] translates */
 static bool allow_trap;       /* a trap (FP off) ends a program as well as its end does */
 static const uint64_t *f_init; /* if set, f0... start with these f_init_count values */
+static const uint64_t *x_init; /* if set, x1..x15 start with these */
 static unsigned f_init_count;
 
 static int setup(void **state)
@@ -82,23 +83,27 @@ enum { NREG = 15, XBASE = 20, XCOUNT = 21, XADDR = 22, XINNER = 23 };
  * registers (the translator then keeps them there across the run's own branches). */
 static unsigned nregs = NREG;
 static uint32_t reg(uint64_t *s) { return 1 + (uint32_t)(rnd(s) % nregs); }
+/* A source (or destination) that is x0 one time in eight: neg, snez, stores of zero, writes
+ * that are dropped. */
+static uint32_t reg0(uint64_t *s) { return rnd(s) % 8 ? reg(s) : 0; }
 
+/* The register-register ops the generators draw from: f7, f3 of OP and of OP-32. */
+static const uint32_t rr[][2] = {      /* f7, f3 of OP */
+    { 0, 0 }, { 0x20, 0 }, { 0, 1 }, { 0, 2 }, { 0, 3 }, { 0, 4 }, { 0, 5 }, { 0x20, 5 },
+    { 0, 6 }, { 0, 7 }, { 1, 0 }, { 1, 1 }, { 1, 2 }, { 1, 3 }, { 1, 4 }, { 1, 5 }, { 1, 6 },
+    { 1, 7 }, { 0x20, 7 }, { 0x05, 5 }, { 0x05, 7 }, { 0x05, 4 }, { 0x05, 6 },
+    { 0x10, 2 }, { 0x10, 4 }, { 0x10, 6 }, { 0x30, 1 }, { 0x30, 5 }, { 0x24, 1 }, { 0x24, 5 },
+    { 0x14, 1 }, { 0x34, 1 },
+};
+static const uint32_t rr32[][2] = {    /* f7, f3 of OP-32 */
+    { 0, 0 }, { 0x20, 0 }, { 0, 1 }, { 0, 5 }, { 0x20, 5 }, { 1, 0 }, { 1, 4 }, { 1, 5 },
+    { 1, 6 }, { 1, 7 }, { 0x04, 0 }, { 0x10, 2 }, { 0x10, 4 }, { 0x10, 6 },
+};
 /* One random instruction of those the translator handles (and a few it leaves to the
  * interpreter, so that runs end in the middle too), writing x1-x15 only. */
 static unsigned gen_insn(uint64_t *s, uint32_t *out)
 {
-    static const uint32_t rr[][2] = {      /* f7, f3 of OP */
-        { 0, 0 }, { 0x20, 0 }, { 0, 1 }, { 0, 2 }, { 0, 3 }, { 0, 4 }, { 0, 5 }, { 0x20, 5 },
-        { 0, 6 }, { 0, 7 }, { 1, 0 }, { 1, 1 }, { 1, 2 }, { 1, 3 }, { 1, 4 }, { 1, 5 }, { 1, 6 },
-        { 1, 7 }, { 0x20, 7 }, { 0x05, 5 }, { 0x05, 7 }, { 0x05, 4 }, { 0x05, 6 },
-        { 0x10, 2 }, { 0x10, 4 }, { 0x10, 6 }, { 0x30, 1 }, { 0x30, 5 }, { 0x24, 1 }, { 0x24, 5 },
-        { 0x14, 1 }, { 0x34, 1 },
-    };
-    static const uint32_t rr32[][2] = {    /* f7, f3 of OP-32 */
-        { 0, 0 }, { 0x20, 0 }, { 0, 1 }, { 0, 5 }, { 0x20, 5 }, { 1, 0 }, { 1, 4 }, { 1, 5 },
-        { 1, 6 }, { 1, 7 }, { 0x04, 0 }, { 0x10, 2 }, { 0x10, 4 }, { 0x10, 6 },
-    };
-    uint32_t rd = reg(s), a = reg(s), b = reg(s);
+    uint32_t rd = reg0(s), a = reg0(s), b = reg0(s);
     int32_t imm = (int32_t)(rnd(s) % 4096) - 2048;
     switch (rnd(s) % 10) {
     case 0: case 1: case 2: {
@@ -241,7 +246,7 @@ static unsigned gen_program(uint64_t seed, uint32_t *p, unsigned body, unsigned 
             static const uint32_t f3[] = { 0, 1, 4, 5, 6, 7 };
             uint32_t unit[4];
             unsigned len = fp && rnd(&s) % 4 ? gen_fp(&s, unit) : gen_insn(&s, unit);
-            p[n++] = B((int32_t)(4 * (1 + len)), reg(&s), rnd(&s) % 3 ? reg(&s) : 0, f3[rnd(&s) % 6]);
+            p[n++] = B((int32_t)(4 * (1 + len)), reg0(&s), rnd(&s) % 3 ? reg(&s) : 0, f3[rnd(&s) % 6]);
             memcpy(&p[n], unit, len * 4);
             n += len;
             continue;
@@ -301,6 +306,8 @@ static void run_side(unsigned i, uint64_t seed, const uint32_t *prog, unsigned w
     memcpy(sd->ram.host + TRAP_OFF, &(uint32_t){ JAL_SELF }, 4);
     for (unsigned r = 1; r <= NREG; r++)
         h->x[r] = rnd(&s) >> (rnd(&s) % 64);
+    if (x_init)
+        memcpy(&h->x[1], x_init, NREG * 8);
     h->x[XADDR] = RAM_BASE + DATA_OFF;  /* a branch may skip the address's computation */
     for (unsigned r = 0; r < 32; r++)
         h->f[r] = f_init && r < f_init_count ? f_init[r] : pick_fp(&s);
@@ -365,6 +372,62 @@ static void test_random_loops_agree(void **state)
     if (translated * 10 < total * 7)
         fail_msg("only %llu of %llu instructions ran translated: is the translator off?",
                  (unsigned long long)translated, (unsigned long long)total);
+}
+
+/* Every register-register op (and the W forms with an immediate) over every pair of
+ * edge-case operands, x0 among them (neg, snez and sgtz are such forms), each result stored
+ * apart: translated and interpreted agree on every one. */
+static void test_int_edge_cases(void **state)
+{
+    (void)state;
+    static const uint64_t edge[NREG] = {
+        1, 2, 31, 32, 63, 0x7fffffff, 0x80000000, 0xffffffff, 0xffffffff80000000ULL,
+        0x7fffffffffffffffULL, 0x8000000000000000ULL, ~0ULL, 0x123456789abcdef0ULL,
+        0xfedcba9876543210ULL, 0x00000000fffffffeULL,
+    };
+    static uint32_t prog[16384];
+    enum { NRR = sizeof(rr) / sizeof(rr[0]), NRR32 = sizeof(rr32) / sizeof(rr32[0]) };
+    static const uint32_t wimm[][2] = {  /* f3, imm of OP-IMM-32: addiw, slliw, srliw, sraiw */
+        { 0, 0 }, { 0, 1 }, { 0, 0x7ff }, { 0, 0x800 }, { 1, 0 }, { 1, 1 }, { 1, 31 }, { 5, 0 },
+        { 5, 1 }, { 5, 31 }, { 5, 0x400 }, { 5, 0x401 }, { 5, 0x41f },
+    };
+    uint64_t translated = 0, total = 0;
+    for (unsigned k = 0; k < NRR + NRR32 + 1; k++) {
+        unsigned n = 0, slot = 0;
+        prog[n++] = (uint32_t)(RAM_BASE + DATA_OFF) >> 12 << 12 | XBASE << 7 | 0x37;
+        prog[n++] = I(32, XBASE, 1, XBASE, 0x13);
+        prog[n++] = I(32, XBASE, 5, XBASE, 0x13);
+        for (unsigned a = 0; a <= NREG; a++)
+            for (unsigned b = 0; b < (k < NRR + NRR32 ? NREG + 1u : sizeof(wimm) / sizeof(wimm[0])); b++) {
+                if (k < NRR)
+                    prog[n++] = R(rr[k][0], b, a, rr[k][1], 16, 0x33);
+                else if (k < NRR + NRR32)
+                    prog[n++] = R(rr32[k - NRR][0], b, a, rr32[k - NRR][1], 16, 0x3b);
+                else
+                    prog[n++] = I((int32_t)wimm[b][1], a, wimm[b][0], 16, 0x1b);
+                prog[n++] = S((int32_t)(slot % 256) * 8, 16, XBASE, 3, 0x23);   /* sd x16 */
+                if (++slot % 256 == 0) {                                   /* x20 += 2048 */
+                    prog[n++] = I(2047, XBASE, 0, XBASE, 0x13);
+                    prog[n++] = I(1, XBASE, 0, XBASE, 0x13);
+                }
+            }
+        prog[n++] = JAL_SELF;
+        assert_true(n < TRAP_OFF / 4);
+        x_init = edge;
+        run_side(0, 0, prog, n, MSTATUS_FS, 0);
+        run_side(1, 0, prog, n, MSTATUS_FS, 0);
+        x_init = NULL;
+        compare_sides(k);
+        total += sides[1].hart.instret;
+        translated += sides[1].hart.jit_insns;
+        hart_destroy(&sides[0].hart);
+        hart_destroy(&sides[1].hart);
+    }
+    printf("# integer edge cases: %llu of %llu instructions ran translated\n",
+           (unsigned long long)translated, (unsigned long long)total);
+    if (translated * 10 < total * 3)
+        fail_msg("only %llu of %llu instructions ran translated", (unsigned long long)translated,
+                 (unsigned long long)total);
 }
 
 /* Random loops of FP instructions over edge-case operands (zeros, subnormals, infinities,
@@ -553,6 +616,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_translator_is_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_loops_agree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_int_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_fp_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fp_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faulting_fp_load_leaves_fs_clean, setup, teardown),

@@ -150,9 +150,16 @@ got:
     return best;
 }
 
-/* The host register holding guest register xr, loaded if it is not there yet. */
+/* The host register holding guest register xr, loaded if it is not there yet; for x0, rdx
+ * zeroed (so x0 never takes a slot: callers use the register before rdx serves anything
+ * else). */
 static unsigned ra_get(struct jit_out *j, struct ra *ra, unsigned xr)
 {
+    if (xr == 0) {
+        static const uint8_t zero[] = { 0x31, 0xd2 };            /* xor edx, edx */
+        jb(j, 2, zero);
+        return RDX;
+    }
     int s = ra->slot_of[xr];
     if (s < 0) {
         s = (int)ra_take(j, ra);
@@ -819,9 +826,19 @@ static void jit_emit_div(struct jit_out *j, struct ra *ra, uint8_t op, const str
 static void jit_emit_rr(struct jit_out *j, struct ra *ra, unsigned nopc, const uint8_t *opc, bool commutes,
                         bool w32, const struct dentry *d)
 {
+    static const uint8_t mov = 0x8b, movsxd = 0x63;
+    if (d->rs1 == 0 && !commutes && nopc == 1 && opc[0] == 0x2b) {
+        /* neg, negw: rd = 0 - rs2 */
+        unsigned h2 = ra_get(j, ra, d->rs2), hd = ra_def(j, ra, d->rd);
+        static const uint8_t neg[] = { 0x48, 0xf7, 0xd8 };                 /* neg rax */
+        jrr1(j, mov, RAX, h2);
+        jb(j, 3, neg);
+        if (w32) jrr(j, true, 1, &movsxd, hd, RAX);
+        else jrr1(j, mov, hd, RAX);
+        return;
+    }
     unsigned h1 = ra_get(j, ra, d->rs1), h2 = ra_get(j, ra, d->rs2);
     unsigned hd = ra_def(j, ra, d->rd);
-    static const uint8_t mov = 0x8b, movsxd = 0x63;
     if (w32 || (hd == h2 && hd != h1 && !commutes)) {
         jrr1(j, mov, RAX, h1);
         jrr(j, true, nopc, opc, RAX, h2);
@@ -889,6 +906,12 @@ static void jit_emit_w_imm(struct jit_out *j, struct ra *ra, uint8_t op, const s
         if ((h1 & 7) == 4) *j->p++ = 0x24;
         if (short_disp) *j->p++ = (uint8_t)d->imm;
         else j32(j, (uint32_t)d->imm);
+    } else if (op == F_SRLIW && d->imm) {
+        /* bit 31 of the result is 0: the 32-bit shift's zero extension is the sign extension */
+        if (hd != h1) jrr(j, false, 1, &mov, hd, h1);                     /* mov hdd, h1d */
+        jrr(j, false, 1, (const uint8_t[]){ 0xc1 }, 5, hd);                /* shr hdd, imm */
+        *j->p++ = (uint8_t)d->imm;
+        return;
     } else {
         jrr(j, false, 1, &mov, RAX, h1);                                  /* mov eax, h1d */
         jshift_imm(j, false, op == F_SLLIW ? 0xe0 : op == F_SRLIW ? 0xe8 : 0xf8, (unsigned)d->imm);
@@ -1031,7 +1054,7 @@ static bool jit_pin(struct jit_out *j, struct ra *ra, const struct dentry *d, co
     uint32_t used = 0, written = 0;
     for (unsigned i = 0; i < count; i++)
         int_regs(ops[i], &d[i], &used, &written);
-    used |= written;
+    used = (used | written) & ~1u;  /* x0 is never held (ra_get) */
     if (__builtin_popcount(used) > RA_N)
         return false;
     for (unsigned r = 0; r < 32; r++)
