@@ -114,6 +114,19 @@ static uint8_t decode_op(uint32_t insn, int32_t *imm)
         if ((f3 == 2 && RS1 == 0 && ((insn >> 20) == 1 || (insn >> 20) == 3)) || (f3 == 1 && (insn >> 20) == 1))
             return F_FFLAGS;
         return F_GENERIC;
+    case 0x2f: { /* A: lr (rs2 = 0), sc and the AMOs, on words and doublewords */
+        unsigned f5 = insn >> 27;
+        *imm = (int32_t)insn;
+        if ((f3 != 2 && f3 != 3) || (f5 == 0x02 && RS2 != 0))
+            return F_GENERIC;
+        switch (f5) {
+        case 0x00: case 0x01: case 0x02: case 0x03: case 0x04: case 0x08: case 0x0c:
+        case 0x10: case 0x14: case 0x18: case 0x1c:
+            return F_AMO;
+        default:
+            return F_GENERIC;
+        }
+    }
     case 0x3b:
         switch ((f7 << 3) | f3) {
         case 0x000: return F_ADDW;

@@ -32,7 +32,7 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
         [F_LBU] = &&op_lbu, [F_LHU] = &&op_lhu, [F_LWU] = &&op_lwu,
         [F_SB] = &&op_sb, [F_SH] = &&op_sh, [F_SW] = &&op_sw, [F_SD] = &&op_sd,
         [F_FLW] = &&op_generic, [F_FLD] = &&op_generic, [F_FSW] = &&op_generic, [F_FSD] = &&op_generic,
-        [F_FPOP] = &&op_generic, [F_FFLAGS] = &&op_generic,
+        [F_FPOP] = &&op_generic, [F_FFLAGS] = &&op_generic, [F_AMO] = &&op_generic,
         [F_ADDI] = &&op_addi, [F_SLTI] = &&op_slti, [F_SLTIU] = &&op_sltiu, [F_XORI] = &&op_xori,
         [F_ORI] = &&op_ori, [F_ANDI] = &&op_andi, [F_SLLI] = &&op_slli, [F_SRLI] = &&op_srli,
         [F_SRAI] = &&op_srai, [F_ADD] = &&op_add, [F_SUB] = &&op_sub, [F_SLL] = &&op_sll,

@@ -105,7 +105,7 @@ static unsigned gen_insn(uint64_t *s, uint32_t *out)
 {
     uint32_t rd = reg0(s), a = reg0(s), b = reg0(s);
     int32_t imm = (int32_t)(rnd(s) % 4096) - 2048;
-    switch (rnd(s) % 10) {
+    switch (rnd(s) % 11) {
     case 0: case 1: case 2: {
         const uint32_t *k = rr[rnd(s) % (sizeof(rr) / sizeof(rr[0]))];
         *out = R(k[0], b, a, k[1], rd, 0x33);
@@ -151,6 +151,19 @@ static unsigned gen_insn(uint64_t *s, uint32_t *out)
         out[1] = R(0, XBASE, XADDR, 0, XADDR, 0x33);     /* add x22, x22, x20 */
         out[2] = I((int32_t)(rnd(s) % 0x400), XADDR, f3[rnd(s) % 7], rd, 0x03);
         return 3;
+    }
+    case 9: {                            /* lr, sc or an AMO on the data (aligned), W or D */
+        static const uint32_t f5[] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c };
+        uint32_t op = f5[rnd(s) % 11], aqrl = (uint32_t)(rnd(s) % 4), f3 = rnd(s) % 2 ? 2 : 3;
+        int32_t mask = f3 == 3 || rnd(s) % 2 ? 0x7f8 : 0x7fc;
+        out[0] = I(mask, a, 7, XADDR, 0x13);                               /* andi x22, a, mask */
+        out[1] = R(0, XBASE, XADDR, 0, XADDR, 0x33);
+        out[2] = op << 27 | aqrl << 25 | (op == 0x02 ? 0 : b) << 20 | XADDR << 15 | f3 << 12 | rd << 7 | 0x2f;
+        if (op != 0x02 || rnd(s) % 2)
+            return 3;
+        /* an lr/sc pair (sc succeeds unless lr's rd was x22, or the sizes or values differ) */
+        out[3] = 0x03u << 27 | b << 20 | XADDR << 15 | (mask == 0x7f8 && rnd(s) % 4 == 0 ? 5 - f3 : f3) << 12 | reg0(s) << 7 | 0x2f;
+        return 4;
     }
     default: {                           /* a store into the data */
         out[0] = I(0x7f8, a, 7, XADDR, 0x13);
@@ -430,6 +443,43 @@ static void test_int_edge_cases(void **state)
                  (unsigned long long)total);
 }
 
+/* A misaligned lr or AMO, on a page the TLB holds, leaves the translated code for the
+ * interpreter, which raises the misaligned trap (load for lr, store/AMO for the rest) with
+ * the address in mtval. */
+static void test_misaligned_amo_traps(void **state)
+{
+    (void)state;
+    static const uint32_t ops[][2] = { { 0x02, 2 }, { 0x00, 2 }, { 0x01, 3 }, { 0x03, 3 }, { 0x1c, 2 } };
+    allow_trap = true;
+    for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+        uint32_t prog[16];
+        unsigned n = 0;
+        prog[n++] = (uint32_t)(RAM_BASE + DATA_OFF) >> 12 << 12 | XBASE << 7 | 0x37;
+        prog[n++] = I(32, XBASE, 1, XBASE, 0x13);
+        prog[n++] = I(32, XBASE, 5, XBASE, 0x13);
+        prog[n++] = I(0, XBASE, 3, 4, 0x03);                                 /* ld x4, 0(x20) */
+        prog[n++] = S(8, 4, XBASE, 3, 0x23);                                 /* sd x4, 8(x20) */
+        /* (each missed the TLB and left for the interpreter, which filled it; a run starts
+         * again at the next instruction) */
+        prog[n++] = I(2 + 4 * (int32_t)k, XBASE, 0, XADDR, 0x13);            /* addi x22, x20, 2 + 4k */
+        prog[n++] = I(5, 1, 0, 1, 0x13);                                     /* addi x1, x1, 5 */
+        prog[n++] = ops[k][0] << 27 | (ops[k][0] == 0x02 ? 0 : 2u) << 20 | XADDR << 15 | ops[k][1] << 12 |
+                    3u << 7 | 0x2f;
+        prog[n++] = JAL_SELF;
+        run_side(0, k, prog, n, MSTATUS_FS, 0);
+        run_side(1, k, prog, n, MSTATUS_FS, 0);
+        compare_sides(k);
+        struct hart *a = &sides[0].hart, *b = &sides[1].hart;
+        assert_int_equal(b->mcause, ops[k][0] == 0x02 ? 4 : 6);
+        assert_int_equal(a->mtval, b->mtval);
+        assert_int_equal(b->mtval, RAM_BASE + DATA_OFF + 2 + 4 * k);
+        assert_true(b->jit_insns >= 2);  /* the two addi before it ran translated */
+        hart_destroy(&sides[0].hart);
+        hart_destroy(&sides[1].hart);
+    }
+    allow_trap = false;
+}
+
 /* Random loops of FP instructions over edge-case operands (zeros, subnormals, infinities,
  * quiet and signalling NaNs, conversion boundaries): every f and x register, the data, and
  * fcsr's accrued flags agree, also as frflags/frcsr read them midway (the translated code
@@ -617,6 +667,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_translator_is_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_int_edge_cases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_misaligned_amo_traps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_fp_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fp_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faulting_fp_load_leaves_fs_clean, setup, teardown),

@@ -197,9 +197,13 @@ static void ra_flush(struct jit_out *j, struct ra *ra)
         }
 }
 
-/* mov rax/rcx, guest register */
+/* mov rax/rcx, guest register (x0: the register zeroed, rdx untouched) */
 static void jget(struct jit_out *j, struct ra *ra, unsigned reg, unsigned xr)
 {
+    if (xr == 0) {
+        jrr(j, false, 1, (const uint8_t[]){ 0x31 }, reg, reg);          /* xor reg32, reg32 */
+        return;
+    }
     unsigned h = ra_get(j, ra, xr);
     jrr1(j, 0x8b, reg, h);
 }
@@ -226,7 +230,7 @@ static bool fp_translatable(uint32_t insn);
 bool jit_backend_op_ok(uint8_t op, const struct dentry *d)
 {
     switch (op) {
-    case F_FLW: case F_FLD: case F_FSW: case F_FSD: case F_FFLAGS:
+    case F_FLW: case F_FLD: case F_FSW: case F_FSD: case F_FFLAGS: case F_AMO:
     case F_BEQ: case F_BNE: case F_BLT: case F_BGE: case F_BLTU: case F_BGEU:
         return true;
     case F_FPOP:
@@ -398,20 +402,16 @@ static bool op_dirties_fs(uint8_t op, const struct dentry *d)
 static bool op_is_store(uint8_t op) { return (op >= F_SB && op <= F_SD) || op == F_FSW || op == F_FSD; }
 static bool op_is_mem(uint8_t op) { return (op >= F_LB && op <= F_SD) || (op >= F_FLW && op <= F_FSD); }
 
-/* A load or store: the data TLB hit check the interpreter does, then the access through the
- * entry's host page. A miss, or an access that would leave the page (the page of its last
- * byte is then not the entry's), jumps to an exit stub so that the interpreter executes
- * this instruction itself with everything before it done. */
-static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d,
-                         struct jit_fix *fix)
+/* The data TLB hit check the interpreter does, for an access of sz bytes at x[rs1] + off
+ * (the write set for a store, else the read set): on a miss, or an access that would leave
+ * the page (the page of its last byte is then not the entry's), a jump to an exit stub so
+ * that the interpreter executes this instruction itself with everything before it done.
+ * On a hit: rax = the host address (and rdx = the guest virtual address if keep_va). */
+static void jit_emit_tlb(struct jit_out *j, struct ra *ra, bool st, unsigned sz, unsigned rs1, int32_t off,
+                         bool keep_va, struct jit_fix *fix)
 {
-    static const uint8_t size[] = { [F_LB] = 1, [F_LH] = 2, [F_LW] = 4, [F_LD] = 8, [F_LBU] = 1,
-                                    [F_LHU] = 2, [F_LWU] = 4, [F_SB] = 1, [F_SH] = 2, [F_SW] = 4, [F_SD] = 8,
-                                    [F_FLW] = 4, [F_FLD] = 8, [F_FSW] = 4, [F_FSD] = 8 };
-    bool st = op_is_store(op);
-    unsigned sz = size[op];
-    jget(j, ra, RAX, d->rs1);
-    if (d->imm) jalu_imm(j, 0x05, d->imm);                         /* rax = va */
+    jget(j, ra, RAX, rs1);
+    if (off) jalu_imm(j, 0x05, off);                               /* rax = va */
     static const uint8_t idx[] = {
         0x89, 0xc1,                                                /* mov ecx, eax */
         0xc1, 0xe9, 0x08,                                          /* shr ecx, 8 */
@@ -429,11 +429,26 @@ static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const str
     static const uint8_t cmp[] = { 0x48, 0x3b, 0x11, 0x0f, 0x85 }; /* cmp rdx, [rcx]; jne exit */
     jb(j, sizeof(cmp), cmp);
     fix_here(j, ra, fix);
+    static const uint8_t va[] = { 0x48, 0x89, 0xc2 };              /* mov rdx, rax */
+    if (keep_va) jb(j, 3, va);
     static const uint8_t host[] = {
         0x25, 0xff, 0x0f, 0x00, 0x00,                              /* and eax, 0xfff */
         0x48, 0x03, 0x41, 0x08,                                    /* add rax, [rcx + 8] */
     };
     jb(j, sizeof(host), host);
+}
+
+/* A load or store: the TLB check (jit_emit_tlb), then the access through the entry's host
+ * page. */
+static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d,
+                         struct jit_fix *fix)
+{
+    static const uint8_t size[] = { [F_LB] = 1, [F_LH] = 2, [F_LW] = 4, [F_LD] = 8, [F_LBU] = 1,
+                                    [F_LHU] = 2, [F_LWU] = 4, [F_SB] = 1, [F_SH] = 2, [F_SW] = 4, [F_SD] = 8,
+                                    [F_FLW] = 4, [F_FLD] = 8, [F_FSW] = 4, [F_FSD] = 8 };
+    bool st = op_is_store(op);
+    unsigned sz = size[op];
+    jit_emit_tlb(j, ra, st, sz, d->rs1, d->imm, false, fix);
     if (op >= F_FLW) {
         /* FP: the value goes between memory and f[] through rcx; singles NaN-boxed */
         static const uint8_t ld8[] = { 0x48, 0x8b, 0x08 }, ld4[] = { 0x8b, 0x08 };      /* mov rcx/ecx, [rax] */
@@ -470,6 +485,108 @@ static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const str
     case F_LWU: { static const uint8_t b[] = { 0x8b, 0x00 }; jb(j, 2, b); break; }             /* mov eax, dword */
     default:    { static const uint8_t b[] = { 0x48, 0x8b, 0x00 }; jb(j, 3, b); break; }       /* mov rax, qword */
     }
+    jset(j, ra, d->rd, RAX);
+}
+
+/* LR, SC and the AMOs (A extension, W and D), atomic on host memory as the interpreter's are:
+ * a misaligned address, or one the TLB cannot serve (the read set for LR, the write set,
+ * which never holds a page with decoded code, for the others), leaves for the interpreter,
+ * which traps or walks. The old value (SC: 0 for success) goes to x[rd], sign-extended for
+ * the W forms. The reservation is the interpreter's (hart.resv_*): SC succeeds when the
+ * reserved address matches and memory still holds the value LR saw. */
+static void jit_emit_amo(struct jit_out *j, struct ra *ra, const struct dentry *d, struct jit_fix *fix,
+                         unsigned *nfix, unsigned insn_no, unsigned off)
+{
+    uint32_t insn = (uint32_t)d->imm;
+    unsigned f5 = insn >> 27, sz = ((insn >> 12) & 7) == 2 ? 4 : 8;
+    bool w = sz == 4;
+    jget(j, ra, RAX, d->rs1);
+    uint8_t al[] = { 0xa8, (uint8_t)(sz - 1), 0x0f, 0x85 };             /* test al, sz - 1; jnz exit */
+    jb(j, 4, al);
+    fix[*nfix].insn = insn_no;
+    fix[*nfix].off = off;
+    fix_here(j, ra, &fix[(*nfix)++]);
+    fix[*nfix].insn = insn_no;
+    fix[*nfix].off = off;
+    jit_emit_tlb(j, ra, f5 != 0x02, sz, d->rs1, 0, f5 <= 0x03, &fix[(*nfix)++]);
+    if (f5 == 0x02) {                                                   /* lr */
+        static const uint8_t ld8[] = { 0x48, 0x8b, 0x08 }, ld4[] = { 0x48, 0x63, 0x08 };
+        jb(j, 3, w ? ld4 : ld8);                                        /* mov / movsxd rcx, [rax] */
+        jrm(j, false, 0xc6, 0, HX(resv_valid));                         /* mov byte [resv_valid], 1 */
+        *j->p++ = 1;
+        jrm(j, true, 0x89, RDX, HX(resv_addr));                         /* mov [resv_addr], rdx */
+        jrm(j, true, 0x89, RCX, HX(resv_val));                          /* mov [resv_val], rcx */
+        jset(j, ra, d->rd, RCX);
+        return;
+    }
+    jget(j, ra, RCX, d->rs2);                                           /* every ra_ call before a branch */
+    if (f5 == 0x03) {                                                   /* sc */
+        jrm(j, false, 0x80, 7, HX(resv_valid));                         /* cmp byte [resv_valid], 0 */
+        *j->p++ = 0;
+        uint8_t *f1 = jfwd8(j, 0x74);                                   /* je fail */
+        jrm(j, true, 0x3b, RDX, HX(resv_addr));                         /* cmp rdx, [resv_addr] */
+        uint8_t *f2 = jfwd8(j, 0x75);                                   /* jne fail */
+        static const uint8_t mv[] = { 0x48, 0x89, 0xc2 };               /* mov rdx, rax */
+        jb(j, 3, mv);
+        jrm(j, true, 0x8b, RAX, HX(resv_val));                          /* mov rax, [resv_val] */
+        static const uint8_t cx8[] = { 0xf0, 0x48, 0x0f, 0xb1, 0x0a }, cx4[] = { 0xf0, 0x0f, 0xb1, 0x0a };
+        if (w) jb(j, 4, cx4); else jb(j, 5, cx8);                       /* lock cmpxchg [rdx], rcx/ecx */
+        static const uint8_t res[] = { 0x0f, 0x95, 0xc0, 0x0f, 0xb6, 0xc0 }; /* setnz al; movzx eax, al */
+        jb(j, sizeof(res), res);
+        uint8_t *done = jfwd8(j, 0xeb);                                 /* jmp done */
+        jpatch8(j, f1);
+        jpatch8(j, f2);
+        static const uint8_t one[] = { 0xb8, 1, 0, 0, 0 };              /* fail: mov eax, 1 */
+        jb(j, 5, one);
+        jpatch8(j, done);
+        jrm(j, false, 0xc6, 0, HX(resv_valid));                         /* mov byte [resv_valid], 0 */
+        *j->p++ = 0;
+        jset(j, ra, d->rd, RAX);
+        return;
+    }
+    static const uint8_t sext_rcx[] = { 0x48, 0x63, 0xc9 };             /* movsxd rcx, ecx */
+    if (f5 == 0x01 || f5 == 0x00) {
+        /* amoswap: xchg [rax], rcx; amoadd: lock xadd [rax], rcx (ecx for W) */
+        static const uint8_t swp8[] = { 0x48, 0x87, 0x08 }, swp4[] = { 0x87, 0x08 };
+        static const uint8_t add8[] = { 0xf0, 0x48, 0x0f, 0xc1, 0x08 }, add4[] = { 0xf0, 0x0f, 0xc1, 0x08 };
+        if (f5 == 0x01) { if (w) jb(j, 2, swp4); else jb(j, 3, swp8); }
+        else { if (w) jb(j, 4, add4); else jb(j, 5, add8); }
+        if (w) jb(j, 3, sext_rcx);
+        jset(j, ra, d->rd, RCX);
+        return;
+    }
+    /* the rest: a compare-and-swap loop, the new value in rsi (the run's pc, saved) */
+    static const uint8_t head8[] = { 0x56, 0x48, 0x89, 0xc2, 0x48, 0x8b, 0x02 }; /* push rsi; mov rdx, rax; mov rax, [rdx] */
+    static const uint8_t head4[] = { 0x56, 0x48, 0x89, 0xc2, 0x8b, 0x02 };       /* ...; mov eax, [rdx] */
+    if (w) jb(j, sizeof(head4), head4); else jb(j, sizeof(head8), head8);
+    uint8_t *loop = j->p;
+    if (!w) *j->p++ = 0x48;
+    *j->p++ = 0x89; *j->p++ = 0xc6;                                     /* mov rsi, rax */
+    uint8_t opc = 0, cc = 0;
+    switch (f5) {
+    case 0x04: opc = 0x31; break;                                       /* amoxor: xor rsi, rcx */
+    case 0x08: opc = 0x09; break;                                       /* amoor */
+    case 0x0c: opc = 0x21; break;                                       /* amoand */
+    case 0x10: cc = 0x4f; break;                                        /* amomin: cmovg (old > b: b) */
+    case 0x14: cc = 0x4c; break;                                        /* amomax: cmovl */
+    case 0x18: cc = 0x47; break;                                        /* amominu: cmova */
+    default:   cc = 0x42; break;                                        /* amomaxu: cmovb */
+    }
+    if (!w) *j->p++ = 0x48;
+    if (opc) {
+        *j->p++ = opc; *j->p++ = 0xce;                                  /* op rsi, rcx */
+    } else {
+        *j->p++ = 0x39; *j->p++ = 0xce;                                 /* cmp rsi, rcx */
+        if (!w) *j->p++ = 0x48;
+        *j->p++ = 0x0f; *j->p++ = cc; *j->p++ = 0xf1;                   /* cmovcc rsi, rcx */
+    }
+    static const uint8_t cas8[] = { 0xf0, 0x48, 0x0f, 0xb1, 0x32 }, cas4[] = { 0xf0, 0x0f, 0xb1, 0x32 };
+    if (w) jb(j, 4, cas4); else jb(j, 5, cas8);                         /* lock cmpxchg [rdx], rsi */
+    *j->p++ = 0x75;                                                     /* jne loop */
+    *j->p = (uint8_t)(loop - (j->p + 1));
+    j->p++;
+    *j->p++ = 0x5e;                                                     /* pop rsi */
+    if (w) jsext32(j);
     jset(j, ra, d->rd, RAX);
 }
 
@@ -1031,6 +1148,11 @@ static void int_regs(uint8_t op, const struct dentry *d, uint32_t *used, uint32_
         *used |= 1u << d->rs1;  /* the address; the value is an FP register */
         return;
     }
+    if (op == F_AMO) {
+        *used |= 1u << d->rs1 | 1u << d->rs2;  /* lr's rs2 is x0 */
+        if (d->rd) *written |= 1u << d->rd;
+        return;
+    }
     if (op == F_FFLAGS) {
         if (d->rd) *written |= 1u << d->rd;
         if ((((uint32_t)d->imm >> 12) & 7) == 1) *used |= 1u << d->rs1;
@@ -1177,6 +1299,8 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
             fix[nfix].off = at;
             jit_emit_mem(&j, &ra, ops[i], &d[i], &fix[nfix]);
             nfix++;
+        } else if (ops[i] == F_AMO) {
+            jit_emit_amo(&j, &ra, &d[i], fix, &nfix, i, at);
         } else if (ops[i] == F_FPOP) {
             jit_emit_fp(&j, &ra, &d[i]);
         } else if (ops[i] == F_FFLAGS) {
