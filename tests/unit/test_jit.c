@@ -167,9 +167,28 @@ static const uint64_t fp_edge[] = {
     0xffffffff3f800000ULL, 0xffffffff7fc00000ULL, 0x000000003f800000ULL,
 };
 
+/* Doubles at the rounding and range boundaries of the conversions to integers: ties,
+ * INT32/UINT32/INT64 limits and their neighbours, infinities, NaNs of both signs and kinds,
+ * subnormals (at most 31: the sweep puts them in f0-f30). */
+static const uint64_t cvt_edge_d[] = {
+    0, 0x8000000000000000ULL, 0x3fe0000000000000ULL, 0xbfe0000000000000ULL,   /* +-0, +-0.5 */
+    0x3ff8000000000000ULL, 0xbff8000000000000ULL, 0x4004000000000000ULL,      /* +-1.5, 2.5 */
+    0xc004000000000000ULL, 0x400c000000000000ULL,                             /* -2.5, 3.5 */
+    0x41dfffffffc00000ULL, 0x41dfffffffe00000ULL, 0x41e0000000000000ULL,      /* 2^31-1, -0.5, 2^31 */
+    0xc1e0000000000000ULL, 0xc1e0000000100000ULL, 0xc1e0000000200000ULL,      /* -2^31, -0.5, -1 */
+    0xc1dfffffffe00000ULL, 0x43dfffffffffffffULL, 0x43e0000000000000ULL,      /* -2^31+0.5, 2^63 */
+    0xc3e0000000000000ULL, 0xc3e0000000000001ULL, 0x41effffffff00000ULL,      /* -2^63, 2^32-0.5 */
+    0x41f0000000000000ULL, 0x43f0000000000000ULL,                             /* 2^32, 2^64 */
+    0x7ff0000000000000ULL, 0xfff0000000000000ULL, 0x7ff8000000000000ULL,
+    0xfff8000000000000ULL, 0x7ff4000000000000ULL, 0xfff0000000000001ULL,      /* sNaNs */
+    0x0000000000000001ULL, 0x800fffffffffffffULL,
+};
+
 static uint64_t pick_fp(uint64_t *s)
 {
     uint64_t r = rnd(s);
+    if (r % 6 == 1)
+        return cvt_edge_d[rnd(s) % (sizeof(cvt_edge_d) / sizeof(cvt_edge_d[0]))];
     if (r % 3)
         return fp_edge[rnd(s) % (sizeof(fp_edge) / sizeof(fp_edge[0]))];
     /* a double of modest exponent, so that loops do not all end in infinity at once */
@@ -182,7 +201,13 @@ static unsigned gen_fp(uint64_t *s, uint32_t *out)
 {
     uint32_t rd = reg(s), a = reg(s), b = reg(s), c = reg(s);
     uint32_t rm = rnd(s) % 8 == 0 ? (uint32_t)(rnd(s) % 5) : (rnd(s) % 2 ? 7 : 0);
-    switch (rnd(s) % 13) {
+    switch (rnd(s) % 14) {
+    case 13: {                           /* fcvt.w/wu/l/lu.d, mostly RTZ or RNE */
+        uint32_t crm = rnd(s) % 8 == 0 ? (uint32_t)(rnd(s) % 5) : (uint32_t)(rnd(s) % 3 == 0 ? 1 : rm);
+        static const uint32_t kind[] = { 0, 2, 0, 2, 1, 3 };          /* signed forms are translated */
+        *out = R(0x61, kind[rnd(s) % 6], a, crm, rd, 0x53);
+        return 1;
+    }
     case 12: {                           /* frflags, fsflags, frcsr */
         static const uint32_t csrop[3][2] = { { 0x001, 2 }, { 0x001, 1 }, { 0x003, 2 } };
         const uint32_t *k = csrop[rnd(s) % 3];
@@ -405,68 +430,104 @@ static void test_random_fp_loops_agree(void **state)
                  (unsigned long long)translated, (unsigned long long)total);
 }
 
+/* One operation of the edge-case sweep: insn with rd, rs1 (and rs2 for two operands) 0,
+ * over the operands in (put in f0...): result in f31 or x7, or from x6 (from_x). */
+struct edge_op {
+    uint32_t insn;
+    bool two, fma, to_x, from_x;
+    const uint64_t *in;
+    unsigned nin;
+    const char *name;
+};
+#define EDGE_D fp_edge, sizeof(fp_edge) / sizeof(fp_edge[0])
+#define CVT_D cvt_edge_d, sizeof(cvt_edge_d) / sizeof(cvt_edge_d[0])
+
 /* Every translated FP operation over every pair of edge-case operands (and, for the FMAs,
- * five addends), each result and the flags it raised stored apart, so that no wrong flag
- * hides behind another's: translated and interpreted must agree on every one. */
+ * five addends), each result and the flags it raised stored apart (slot k at 16 k in the
+ * data), so that no wrong flag hides behind another's: translated and interpreted must
+ * agree on every one. */
 static void test_fp_edge_cases(void **state)
 {
     (void)state;
-    enum { NE = sizeof(fp_edge) / sizeof(fp_edge[0]) };
-    static const uint32_t addend[] = { 6, 9, 0, 5, 2 };  /* qNaN, sNaN, +0, -inf, 1.0 */
-    struct { uint32_t op, f7, f3; bool fma, to_x, from_x; const char *name; } ops[] = {
-        { 0x53, 0x01, 7, false, false, false, "fadd.d" }, { 0x53, 0x05, 0, false, false, false, "fsub.d" },
-        { 0x53, 0x09, 7, false, false, false, "fmul.d" }, { 0x53, 0x0d, 0, false, false, false, "fdiv.d" },
-        { 0x53, 0x2d, 7, false, false, false, "fsqrt.d" },
-        { 0x43, 0, 7, true, false, false, "fmadd.d" }, { 0x47, 0, 0, true, false, false, "fmsub.d" },
-        { 0x4b, 0, 7, true, false, false, "fnmsub.d" }, { 0x4f, 0, 0, true, false, false, "fnmadd.d" },
-        { 0x53, 0x11, 0, false, false, false, "fsgnj.d" }, { 0x53, 0x11, 1, false, false, false, "fsgnjn.d" },
-        { 0x53, 0x11, 2, false, false, false, "fsgnjx.d" },
-        { 0x53, 0x51, 0, false, true, false, "fle.d" }, { 0x53, 0x51, 1, false, true, false, "flt.d" },
-        { 0x53, 0x51, 2, false, true, false, "feq.d" },
-        { 0x53, 0x69, 7, false, false, true, "fcvt.d.w" }, { 0x53, 0x69, 0, false, false, true, "fcvt.d.wu" },
-        { 0x53, 0x69, 7, false, false, true, "fcvt.d.l" },
+    static const uint32_t addend[] = { 6, 9, 0, 5, 2 };  /* in fp_edge: qNaN, sNaN, +0, -inf, 1.0 */
+    const struct edge_op edge_ops[] = {
+        { R(0x01, 0, 0, 7, 0, 0x53), true, false, false, false, EDGE_D, "fadd.d" },
+        { R(0x05, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_D, "fsub.d" },
+        { R(0x09, 0, 0, 7, 0, 0x53), true, false, false, false, EDGE_D, "fmul.d" },
+        { R(0x0d, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_D, "fdiv.d" },
+        { R(0x2d, 0, 0, 7, 0, 0x53), false, false, false, false, EDGE_D, "fsqrt.d" },
+        { 1u << 25 | 7u << 12 | 0x43, true, true, false, false, EDGE_D, "fmadd.d" },
+        { 1u << 25 | 0u << 12 | 0x47, true, true, false, false, EDGE_D, "fmsub.d" },
+        { 1u << 25 | 7u << 12 | 0x4b, true, true, false, false, EDGE_D, "fnmsub.d" },
+        { 1u << 25 | 0u << 12 | 0x4f, true, true, false, false, EDGE_D, "fnmadd.d" },
+        { R(0x11, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_D, "fsgnj.d" },
+        { R(0x11, 0, 0, 1, 0, 0x53), true, false, false, false, EDGE_D, "fsgnjn.d" },
+        { R(0x11, 0, 0, 2, 0, 0x53), true, false, false, false, EDGE_D, "fsgnjx.d" },
+        { R(0x51, 0, 0, 0, 0, 0x53), true, false, true, false, EDGE_D, "fle.d" },
+        { R(0x51, 0, 0, 1, 0, 0x53), true, false, true, false, EDGE_D, "flt.d" },
+        { R(0x51, 0, 0, 2, 0, 0x53), true, false, true, false, EDGE_D, "feq.d" },
+        { R(0x69, 0, 0, 7, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.d.w" },
+        { R(0x69, 1, 0, 0, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.d.wu" },
+        { R(0x69, 2, 0, 7, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.d.l" },
+        { R(0x61, 0, 0, 1, 0, 0x53), false, false, true, false, CVT_D, "fcvt.w.d rtz" },
+        { R(0x61, 0, 0, 0, 0, 0x53), false, false, true, false, CVT_D, "fcvt.w.d rne" },
+        { R(0x61, 0, 0, 7, 0, 0x53), false, false, true, false, CVT_D, "fcvt.w.d dyn" },
+        { R(0x61, 2, 0, 1, 0, 0x53), false, false, true, false, CVT_D, "fcvt.l.d rtz" },
+        { R(0x61, 2, 0, 0, 0, 0x53), false, false, true, false, CVT_D, "fcvt.l.d rne" },
+        { R(0x61, 2, 0, 7, 0, 0x53), false, false, true, false, CVT_D, "fcvt.l.d dyn" },
     };
     static uint32_t prog[65536];
+    static uint16_t slot_arg[3][(RAM_SIZE - DATA_OFF) / 16];
     uint64_t translated = 0, total = 0;
-    for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
-        unsigned n = 0, slot = 0;
+    for (unsigned k = 0; k < sizeof(edge_ops) / sizeof(edge_ops[0]); k++) {
+        const struct edge_op *e = &edge_ops[k];
+        unsigned n = 0, slot = 0, ne = e->nin;
+        assert_true(ne <= 31 && (!e->fma || e->in == fp_edge));
         prog[n++] = (uint32_t)(RAM_BASE + DATA_OFF) >> 12 << 12 | XBASE << 7 | 0x37;
         prog[n++] = I(32, XBASE, 1, XBASE, 0x13);
         prog[n++] = I(32, XBASE, 5, XBASE, 0x13);
-        bool unary = ops[k].f7 == 0x2d || ops[k].from_x;
-        for (unsigned a = 0; a < NE; a++)
-            for (unsigned b = 0; b < (unary ? 1u : NE); b++)
-                for (unsigned c = 0; c < (ops[k].fma ? 5u : 1u); c++) {
-                    uint32_t rs2 = ops[k].from_x ? (uint32_t)(k - 15) : ops[k].f7 == 0x2d ? 0 : b;
-                    uint32_t src = a;
-                    if (ops[k].from_x) {
+        for (unsigned a = 0; a < ne; a++)
+            for (unsigned b = 0; b < (e->two ? ne : 1u); b++)
+                for (unsigned c = 0; c < (e->fma ? 5u : 1u); c++) {
+                    uint32_t src = a, rd = e->to_x ? 7 : 31;
+                    if (e->from_x) {
                         prog[n++] = R(0x71, 0, a, 0, 6, 0x53);          /* fmv.x.d x6, fa */
                         src = 6;
                     }
-                    if (ops[k].fma)
-                        prog[n++] = addend[c] << 27 | 1u << 25 | b << 20 | a << 15 | ops[k].f3 << 12 |
-                                    31u << 7 | ops[k].op;
-                    else
-                        prog[n++] = R(ops[k].f7, rs2, src, ops[k].f3, ops[k].to_x ? 7 : 31, 0x53);
-                    if (ops[k].to_x)
+                    prog[n++] = e->insn | (e->fma ? addend[c] << 27 : 0) | (e->two ? b << 20 : 0) |
+                                src << 15 | rd << 7;
+                    if (e->to_x)
                         prog[n++] = S((int32_t)(slot % 128) * 16, 7, XBASE, 3, 0x23);   /* sd x7 */
                     else
                         prog[n++] = S((int32_t)(slot % 128) * 16, 31, XBASE, 3, 0x27);  /* fsd f31 */
                     prog[n++] = I(0x001, 0, 2, 5, 0x73);                 /* frflags x5 */
                     prog[n++] = S((int32_t)(slot % 128) * 16 + 8, 5, XBASE, 3, 0x23);
                     prog[n++] = I(0x001, 0, 1, 0, 0x73);                 /* fsflags x0 */
+                    slot_arg[0][slot] = (uint16_t)a;
+                    slot_arg[1][slot] = (uint16_t)b;
+                    slot_arg[2][slot] = (uint16_t)c;
                     if (++slot % 128 == 0) {                             /* x20 += 2048 */
                         prog[n++] = I(2047, XBASE, 0, XBASE, 0x13);
                         prog[n++] = I(1, XBASE, 0, XBASE, 0x13);
                     }
-                    assert_true(n + 16 < TRAP_OFF / 4);
+                    assert_true(n + 16 < sizeof(prog) / sizeof(prog[0]) && slot < sizeof(slot_arg[0]) / 2);
                 }
         prog[n++] = JAL_SELF;
-        f_init = fp_edge;
-        f_init_count = NE;
+        f_init = e->in;
+        f_init_count = ne;
         run_side(0, 0, prog, n, MSTATUS_FS, 0);
         run_side(1, 0, prog, n, MSTATUS_FS, 0);
         f_init = NULL;
+        for (unsigned i = 0; i < slot; i++) {
+            uint64_t v[2][2];
+            for (unsigned sd = 0; sd < 2; sd++)
+                memcpy(v[sd], sides[sd].ram.host + DATA_OFF + 16 * i, 16);
+            if (memcmp(v[0], v[1], 16) != 0)
+                fail_msg("%s %#llx, %#llx (addend %u): interpreted %#llx flags %#llx, translated %#llx flags %#llx",
+                         e->name, (unsigned long long)e->in[slot_arg[0][i]],
+                         (unsigned long long)e->in[slot_arg[1][i]], slot_arg[2][i], (unsigned long long)v[0][0],
+                         (unsigned long long)v[0][1], (unsigned long long)v[1][0], (unsigned long long)v[1][1]);
+        }
         compare_sides(k);
         total += sides[1].hart.instret;
         translated += sides[1].hart.jit_insns;

@@ -468,14 +468,15 @@ static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const str
 
 /* ---- floating point (D, scalar, on SSE2; FMA on FMA3) ----
  * Translated: double add, sub, mul, div, sqrt, the four FMAs, sign injection, compares,
- * moves between x and f, conversions from integers, and FP loads and stores. Only with
- * RNE rounding, static or dynamic (frm is then checked to be RNE at run time); every other
- * rounding mode, singles and the rest go to the interpreter. The host's MXCSR stays in RNE
+ * moves between x and f, conversions from integers and to signed integers, and FP loads
+ * and stores. Only with RNE rounding, static or dynamic (frm is then checked to be RNE at
+ * run time), and RTZ for conversions to integers; every other rounding mode, singles and
+ * the rest go to the interpreter. The host's MXCSR stays in RNE
  * with every exception masked; its sticky flags are RISC-V's fflags once mapped, folded
  * into fcsr when the code returns to the interpreter (jit_fp_end). RISC-V's NaN rules are
  * applied after each operation: a NaN result becomes the canonical NaN, and an FMA of
  * inf * 0 raises NV even with a quiet NaN addend (ISA spec 11.6). */
-enum fp_kind { FK_NONE, FK_ARITH, FK_SQRT, FK_FMA, FK_SGNJ, FK_CMP, FK_MVXD, FK_MVDX, FK_CVTDX };
+enum fp_kind { FK_NONE, FK_ARITH, FK_SQRT, FK_FMA, FK_SGNJ, FK_CMP, FK_MVXD, FK_MVDX, FK_CVTDX, FK_CVTXD };
 
 static bool host_fma(void)
 {
@@ -505,6 +506,7 @@ static enum fp_kind fp_kind(uint32_t insn, bool *dyn)
     case 0x01: case 0x05: case 0x09: case 0x0d: return rne ? FK_ARITH : FK_NONE;
     case 0x2d: return rne && rs2 == 0 ? FK_SQRT : FK_NONE;
     case 0x69: return rne && rs2 <= 2 ? FK_CVTDX : FK_NONE;
+    case 0x61: return (rne || rm == 1) && (rs2 == 0 || rs2 == 2) ? FK_CVTXD : FK_NONE;
     default: break;
     }
     *dyn = false;
@@ -654,6 +656,35 @@ static void jit_emit_fflags(struct jit_out *j, struct ra *ra, uint8_t *base, con
         jset(j, ra, d->rd, RAX);
 }
 
+/* fcvt.w.d / fcvt.l.d of xmm0 into rax (sign-extended from 32 bits for .w), truncating or
+ * rounding by MXCSR (RNE). x86 returns the integer indefinite (the minimum) with IE alone
+ * for NaN and out of range, PE alone when inexact: RISC-V's NV and NX (ISA spec 11.7,
+ * table 11.4), but RISC-V saturates a NaN or a too large value to the maximum. The
+ * indefinite from a valid conversion is the minimum and the input negative. */
+static void jit_emit_cvt_to_int(struct jit_out *j, bool l, bool rtz)
+{
+    uint8_t cvt[] = { 0x0f, (uint8_t)(rtz ? 0x2c : 0x2d), 0xc0 };     /* cvt(t)sd2si rax/eax, xmm0 */
+    *j->p++ = 0xf2;
+    if (l) *j->p++ = 0x48;
+    jb(j, 3, cvt);
+    if (l) *j->p++ = 0x48;
+    static const uint8_t ovf[] = { 0x83, 0xf8, 0x01 };                 /* cmp rax/eax, 1: OF only for the minimum */
+    jb(j, 3, ovf);
+    uint8_t *done = jfwd8(j, 0x71);                                     /* jno done */
+    static const uint8_t neg[] = {
+        0x66, 0x0f, 0x57, 0xc9,                                         /* xorpd xmm1, xmm1 */
+        0x66, 0x0f, 0x2e, 0xc8,                                         /* ucomisd xmm1, xmm0 */
+    };
+    jb(j, sizeof(neg), neg);
+    uint8_t *keep = jfwd8(j, 0x77);                                     /* ja done: 0 > input, not NaN */
+    if (l) *j->p++ = 0x48;
+    static const uint8_t dec[] = { 0xff, 0xc8 };                       /* dec rax/eax: the maximum */
+    jb(j, 2, dec);
+    jpatch8(j, done);
+    jpatch8(j, keep);
+    if (!l) jsext32(j);
+}
+
 /* One FP computational instruction that fp_kind accepted. */
 static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d)
 {
@@ -735,6 +766,11 @@ static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d
         jsse(j, 0xf2, 0x11, 0, fdisp(rd));
         return;
     }
+    case FK_CVTXD:
+        jsse(j, 0xf2, 0x10, 0, fdisp(rs1));
+        jit_emit_cvt_to_int(j, rs2 == 2, f3 == 1);
+        jset(j, ra, rd, RAX);
+        return;
     default:
         return;
     }
@@ -998,7 +1034,7 @@ static void int_regs(uint8_t op, const struct dentry *d, uint32_t *used, uint32_
         return;
     if (op == F_FPOP) {
         switch (fp_kind((uint32_t)d->imm, &dyn)) {
-        case FK_CMP: case FK_MVXD: if (d->rd) *written |= 1u << d->rd; break;
+        case FK_CMP: case FK_MVXD: case FK_CVTXD: if (d->rd) *written |= 1u << d->rd; break;
         case FK_MVDX: case FK_CVTDX: *used |= 1u << d->rs1; break;
         default: break;
         }
