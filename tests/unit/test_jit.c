@@ -225,7 +225,10 @@ static unsigned gen_fp(uint64_t *s, uint32_t *out)
         *out = c << 27 | 1u << 25 | b << 20 | a << 15 | rm << 12 | rd << 7 | op[rnd(s) % 4];
         return 1;
     }
-    case 5: *out = R(0x11, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1;  /* fsgnj[n,x].d */
+    case 5:                              /* fsgnj[n,x].d, fmin.d, fmax.d */
+        *out = rnd(s) % 2 ? R(0x11, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53)
+                          : R(0x15, b, a, (uint32_t)(rnd(s) % 2), rd, 0x53);
+        return 1;
     case 6: *out = R(0x51, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1;  /* fle, flt, feq .d */
     case 7: *out = R(0x71, 0, a, 0, rd, 0x53); return 1;                   /* fmv.x.d */
     case 8: *out = R(0x79, 0, a, 0, rd, 0x53); return 1;                   /* fmv.d.x */
@@ -463,6 +466,8 @@ static void test_fp_edge_cases(void **state)
         { R(0x11, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_D, "fsgnj.d" },
         { R(0x11, 0, 0, 1, 0, 0x53), true, false, false, false, EDGE_D, "fsgnjn.d" },
         { R(0x11, 0, 0, 2, 0, 0x53), true, false, false, false, EDGE_D, "fsgnjx.d" },
+        { R(0x15, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_D, "fmin.d" },
+        { R(0x15, 0, 0, 1, 0, 0x53), true, false, false, false, EDGE_D, "fmax.d" },
         { R(0x51, 0, 0, 0, 0, 0x53), true, false, true, false, EDGE_D, "fle.d" },
         { R(0x51, 0, 0, 1, 0, 0x53), true, false, true, false, EDGE_D, "flt.d" },
         { R(0x51, 0, 0, 2, 0, 0x53), true, false, true, false, EDGE_D, "feq.d" },

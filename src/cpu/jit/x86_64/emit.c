@@ -467,16 +467,16 @@ static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const str
 }
 
 /* ---- floating point (D, scalar, on SSE2; FMA on FMA3) ----
- * Translated: double add, sub, mul, div, sqrt, the four FMAs, sign injection, compares,
- * moves between x and f, conversions from integers and to signed integers, and FP loads
- * and stores. Only with RNE rounding, static or dynamic (frm is then checked to be RNE at
- * run time), and RTZ for conversions to integers; every other rounding mode, singles and
- * the rest go to the interpreter. The host's MXCSR stays in RNE
- * with every exception masked; its sticky flags are RISC-V's fflags once mapped, folded
- * into fcsr when the code returns to the interpreter (jit_fp_end). RISC-V's NaN rules are
- * applied after each operation: a NaN result becomes the canonical NaN, and an FMA of
- * inf * 0 raises NV even with a quiet NaN addend (ISA spec 11.6). */
-enum fp_kind { FK_NONE, FK_ARITH, FK_SQRT, FK_FMA, FK_SGNJ, FK_CMP, FK_MVXD, FK_MVDX, FK_CVTDX, FK_CVTXD };
+ * Translated: double add, sub, mul, div, sqrt, the four FMAs, sign injection, min/max,
+ * compares, moves between x and f, conversions from integers and to signed integers, and
+ * FP loads and stores. Only with RNE rounding, static or dynamic (frm is then checked to be
+ * RNE at run time), and RTZ for conversions to integers; every other rounding mode, singles
+ * and the rest go to the interpreter. The host's MXCSR stays in RNE with every exception
+ * masked; its sticky flags are RISC-V's fflags once mapped, folded into fcsr when the code
+ * returns to the interpreter (jit_fp_end). RISC-V's NaN rules are applied after each
+ * operation: a NaN result becomes the canonical NaN, and an FMA of inf * 0 raises NV even
+ * with a quiet NaN addend (ISA spec 11.6). */
+enum fp_kind { FK_NONE, FK_ARITH, FK_SQRT, FK_FMA, FK_SGNJ, FK_CMP, FK_MVXD, FK_MVDX, FK_CVTDX, FK_CVTXD, FK_MINMAX };
 
 static bool host_fma(void)
 {
@@ -512,6 +512,7 @@ static enum fp_kind fp_kind(uint32_t insn, bool *dyn)
     *dyn = false;
     switch (f7) {
     case 0x11: return rm <= 2 ? FK_SGNJ : FK_NONE;
+    case 0x15: return rm <= 1 ? FK_MINMAX : FK_NONE;
     case 0x51: return rm <= 2 ? FK_CMP : FK_NONE;
     case 0x71: return rm == 0 && rs2 == 0 ? FK_MVXD : FK_NONE;
     case 0x79: return rm == 0 && rs2 == 0 ? FK_MVDX : FK_NONE;
@@ -685,6 +686,35 @@ static void jit_emit_cvt_to_int(struct jit_out *j, bool l, bool rtz)
     if (!l) jsext32(j);
 }
 
+/* fmin.d / fmax.d of xmm0 and xmm1 into xmm0 (ISA spec 11.6, F v2.2): -0 < +0, a NaN
+ * operand yields the other, two yield the canonical NaN, and only a signalling NaN raises
+ * NV (ucomisd's IE). minsd/maxsd have neither rule, so they see only ordered unequal
+ * operands; equal ones (zeros of either sign) are ORed for min, ANDed for max. */
+static void jit_emit_minmax(struct jit_out *j, bool max)
+{
+    static const uint8_t ucom[] = { 0x66, 0x0f, 0x2e, 0xc1 };           /* ucomisd xmm0, xmm1 */
+    jb(j, 4, ucom);
+    uint8_t *nan = jfwd8(j, 0x7a);                                       /* jp nan */
+    uint8_t *ne = jfwd8(j, 0x75);                                        /* jne ne */
+    uint8_t eq[] = { 0x66, 0x0f, (uint8_t)(max ? 0x54 : 0x56), 0xc1 };   /* andpd/orpd xmm0, xmm1 */
+    jb(j, 4, eq);
+    uint8_t *done1 = jfwd8(j, 0xeb);                                     /* jmp done */
+    jpatch8(j, ne);
+    uint8_t mm[] = { 0xf2, 0x0f, (uint8_t)(max ? 0x5f : 0x5d), 0xc1 };   /* maxsd/minsd xmm0, xmm1 */
+    jb(j, 4, mm);
+    uint8_t *done2 = jfwd8(j, 0xeb);                                     /* jmp done */
+    jpatch8(j, nan);
+    static const uint8_t self[] = { 0x66, 0x0f, 0x2e, 0xc0 };           /* ucomisd xmm0, xmm0 */
+    jb(j, 4, self);
+    uint8_t *done3 = jfwd8(j, 0x7b);                                     /* jnp done: rs1 is no NaN */
+    static const uint8_t mv[] = { 0x66, 0x0f, 0x28, 0xc1 };             /* movapd xmm0, xmm1 */
+    jb(j, 4, mv);
+    jpatch8(j, done1);
+    jpatch8(j, done2);
+    jpatch8(j, done3);
+    jit_fp_canon(j, false, 0, 0);
+}
+
 /* One FP computational instruction that fp_kind accepted. */
 static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d)
 {
@@ -766,6 +796,12 @@ static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d
         jsse(j, 0xf2, 0x11, 0, fdisp(rd));
         return;
     }
+    case FK_MINMAX:
+        jsse(j, 0xf2, 0x10, 0, fdisp(rs1));
+        jsse(j, 0xf2, 0x10, 1, fdisp(rs2));
+        jit_emit_minmax(j, f3 == 1);
+        jsse(j, 0xf2, 0x11, 0, fdisp(rd));
+        return;
     case FK_CVTXD:
         jsse(j, 0xf2, 0x10, 0, fdisp(rs1));
         jit_emit_cvt_to_int(j, rs2 == 2, f3 == 1);
