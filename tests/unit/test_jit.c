@@ -184,28 +184,73 @@ static const uint64_t cvt_edge_d[] = {
     0x0000000000000001ULL, 0x800fffffffffffffULL,
 };
 
+/* Edge-case singles, NaN-boxed but for the last six (which read as the canonical NaN, ISA
+ * spec 12.2); at the indices the sweep's FMA addends use, as in fp_edge: 6 qNaN, 9 sNaN,
+ * 0 +0, 5 -inf, 2 1.0. */
+#define BOX 0xffffffff00000000ULL
+static const uint64_t fp_edge_s[] = {
+    BOX | 0, BOX | 0x80000000, BOX | 0x3f800000, BOX | 0xbf800000, BOX | 0x7f800000, BOX | 0xff800000,
+    BOX | 0x7fc00000, BOX | 0xffc00000, BOX | 0x7f800001, BOX | 0x7fa00000, BOX | 0x00000001,
+    BOX | 0x80000001, BOX | 0x007fffff, BOX | 0x00800000, BOX | 0x7f7fffff, BOX | 0xff7fffff,
+    BOX | 0x3fc00000, BOX | 0xc0200000, BOX | 0x40400000, BOX | 0x4f000000, BOX | 0xcf000000,
+    BOX | 0x3f000000, BOX | 0x33800000, BOX | 0x3eaaaaab, BOX | 0x7fc00001,
+    0x000000003f800000ULL, 0x7fffffff3f800000ULL, 0xfffffffe3f800000ULL, 0x3ff0000000000000ULL,
+    0x7fffffffffffffffULL, 0x00000000ffc00000ULL,
+};
+
+/* Singles at the rounding and range boundaries of the conversions to integers (boxed), and
+ * four not boxed (read as NaN: the maximum). */
+static const uint64_t cvt_edge_s[] = {
+    BOX | 0, BOX | 0x80000000, BOX | 0x3f000000, BOX | 0xbf000000, BOX | 0x3fc00000,    /* +-0, +-0.5, 1.5 */
+    BOX | 0xbfc00000, BOX | 0x40200000, BOX | 0xc0200000, BOX | 0x40600000,            /* -1.5, +-2.5, 3.5 */
+    BOX | 0x4f000000, BOX | 0x4effffff, BOX | 0xcf000000, BOX | 0xcf000001,            /* +-2^31 */
+    BOX | 0x5f000000, BOX | 0x5effffff, BOX | 0xdf000000, BOX | 0xdf000001,            /* +-2^63 */
+    BOX | 0x4f800000, BOX | 0x4f7fffff, BOX | 0x7f800000, BOX | 0xff800000,            /* 2^32, inf */
+    BOX | 0x7fc00000, BOX | 0xffc00000, BOX | 0x7fa00000, BOX | 0xff800001,            /* NaNs */
+    BOX | 0x00000001, BOX | 0x807fffff,                                                /* subnormals */
+    0x000000004f000000ULL, 0x7fffffff3fc00000ULL, 0x00000000bfc00000ULL, 0xbff8000000000000ULL,
+};
+
+/* Doubles at the edges of single range, for fcvt.s.d: the smallest single subnormal, half
+ * of it (a tie to zero), 1.5 of it, the smallest normal and just below, the largest single
+ * and a half ulp above it (a tie to infinity), and the largest single's neighbour. */
+static const uint64_t narrow_edge_d[] = {
+    0x36a0000000000000ULL, 0x3690000000000000ULL, 0x3698000000000000ULL, 0x3810000000000000ULL,
+    0x380fffffe0000000ULL, 0x380ffffff0000000ULL, 0x47efffffe0000000ULL, 0x47effffff0000000ULL,
+    0x47efffffefffffffULL, 0xc7effffff0000000ULL, 0x3ff0000010000000ULL, 0x3ff0000030000000ULL,
+    0x7ff4000000000000ULL, 0xfff8000000000001ULL, 0x8000000000000001ULL, 0x7ff0000000000000ULL,
+};
+
 static uint64_t pick_fp(uint64_t *s)
 {
     uint64_t r = rnd(s);
     if (r % 6 == 1)
         return cvt_edge_d[rnd(s) % (sizeof(cvt_edge_d) / sizeof(cvt_edge_d[0]))];
+    if (r % 6 == 2)
+        return fp_edge_s[rnd(s) % (sizeof(fp_edge_s) / sizeof(fp_edge_s[0]))];
+    if (r % 12 == 3)                     /* a boxed single of modest exponent */
+        return BOX | (r >> 32 & 0x807fffff) | (uint64_t)(0x70 + rnd(s) % 32) << 23;
     if (r % 3)
         return fp_edge[rnd(s) % (sizeof(fp_edge) / sizeof(fp_edge[0]))];
     /* a double of modest exponent, so that loops do not all end in infinity at once */
     return (r & 0x800fffffffffffffULL) | (uint64_t)(0x3f0 + rnd(s) % 32) << 52;
 }
 
-/* One random FP instruction: those the translator handles, with now and then a rounding
- * mode or a format (single) it leaves to the interpreter. f1-f15 and x1-x15 only. */
+/* One random FP instruction, single or double: those the translator handles, with now and
+ * then a rounding mode or a form it leaves to the interpreter. f1-f15 and x1-x15 only. */
 static unsigned gen_fp(uint64_t *s, uint32_t *out)
 {
     uint32_t rd = reg(s), a = reg(s), b = reg(s), c = reg(s);
     uint32_t rm = rnd(s) % 8 == 0 ? (uint32_t)(rnd(s) % 5) : (rnd(s) % 2 ? 7 : 0);
-    switch (rnd(s) % 14) {
-    case 13: {                           /* fcvt.w/wu/l/lu.d, mostly RTZ or RNE */
+    uint32_t fmt = rnd(s) % 5 < 3 ? 1 : 0;  /* D or S: the low bit of funct7 */
+    switch (rnd(s) % 15) {
+    case 14:                             /* fcvt.s.d, fcvt.d.s */
+        *out = fmt ? R(0x21, 0, a, rnd(s) % 4 ? rm : 1, rd, 0x53) : R(0x20, 1, a, rm, rd, 0x53);
+        return 1;
+    case 13: {                           /* fcvt.w/wu/l/lu.s/d, mostly RTZ or RNE */
         uint32_t crm = rnd(s) % 8 == 0 ? (uint32_t)(rnd(s) % 5) : (uint32_t)(rnd(s) % 3 == 0 ? 1 : rm);
         static const uint32_t kind[] = { 0, 2, 0, 2, 1, 3 };          /* signed forms are translated */
-        *out = R(0x61, kind[rnd(s) % 6], a, crm, rd, 0x53);
+        *out = R(0x60 | fmt, kind[rnd(s) % 6], a, crm, rd, 0x53);
         return 1;
     }
     case 12: {                           /* frflags, fsflags, frcsr */
@@ -214,25 +259,25 @@ static unsigned gen_fp(uint64_t *s, uint32_t *out)
         *out = I((int32_t)k[0], k[1] == 1 ? a : 0, k[1], rnd(s) % 4 ? rd : 0, 0x73);
         return 1;
     }
-    case 0: case 1: {                    /* fadd, fsub, fmul, fdiv .d (now and then .s) */
-        uint32_t f7 = (uint32_t)(rnd(s) % 4) << 2 | (rnd(s) % 10 ? 1 : 0);
+    case 0: case 1: {                    /* fadd, fsub, fmul, fdiv */
+        uint32_t f7 = (uint32_t)(rnd(s) % 4) << 2 | fmt;
         *out = R(f7, b, a, rm, rd, 0x53);
         return 1;
     }
-    case 2: *out = R(0x2d, 0, a, rm, rd, 0x53); return 1;                 /* fsqrt.d */
-    case 3: case 4: {                    /* fmadd, fmsub, fnmsub, fnmadd .d */
+    case 2: *out = R(0x2c | fmt, 0, a, rm, rd, 0x53); return 1;           /* fsqrt */
+    case 3: case 4: {                    /* fmadd, fmsub, fnmsub, fnmadd */
         static const uint32_t op[] = { 0x43, 0x47, 0x4b, 0x4f };
-        *out = c << 27 | 1u << 25 | b << 20 | a << 15 | rm << 12 | rd << 7 | op[rnd(s) % 4];
+        *out = c << 27 | fmt << 25 | b << 20 | a << 15 | rm << 12 | rd << 7 | op[rnd(s) % 4];
         return 1;
     }
-    case 5:                              /* fsgnj[n,x].d, fmin.d, fmax.d */
-        *out = rnd(s) % 2 ? R(0x11, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53)
-                          : R(0x15, b, a, (uint32_t)(rnd(s) % 2), rd, 0x53);
+    case 5:                              /* fsgnj[n,x], fmin, fmax */
+        *out = rnd(s) % 2 ? R(0x10 | fmt, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53)
+                          : R(0x14 | fmt, b, a, (uint32_t)(rnd(s) % 2), rd, 0x53);
         return 1;
-    case 6: *out = R(0x51, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1;  /* fle, flt, feq .d */
-    case 7: *out = R(0x71, 0, a, 0, rd, 0x53); return 1;                   /* fmv.x.d */
-    case 8: *out = R(0x79, 0, a, 0, rd, 0x53); return 1;                   /* fmv.d.x */
-    case 9: *out = R(0x69, (uint32_t)(rnd(s) % 3), a, rm, rd, 0x53); return 1; /* fcvt.d.w/wu/l */
+    case 6: *out = R(0x50 | fmt, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1; /* fle, flt, feq */
+    case 7: *out = R(0x70 | fmt, 0, a, 0, rd, 0x53); return 1;            /* fmv.x.w/d */
+    case 8: *out = R(0x78 | fmt, 0, a, 0, rd, 0x53); return 1;            /* fmv.w/d.x */
+    case 9: *out = R(0x68 | fmt, (uint32_t)(rnd(s) % 3), a, rm, rd, 0x53); return 1; /* fcvt.s/d.w/wu/l */
     case 10: {                           /* fld, flw */
         out[0] = I(0x7f8, a, 7, XADDR, 0x13);
         out[1] = R(0, XBASE, XADDR, 0, XADDR, 0x33);
@@ -444,6 +489,9 @@ struct edge_op {
 };
 #define EDGE_D fp_edge, sizeof(fp_edge) / sizeof(fp_edge[0])
 #define CVT_D cvt_edge_d, sizeof(cvt_edge_d) / sizeof(cvt_edge_d[0])
+#define EDGE_S fp_edge_s, sizeof(fp_edge_s) / sizeof(fp_edge_s[0])
+#define CVT_S cvt_edge_s, sizeof(cvt_edge_s) / sizeof(cvt_edge_s[0])
+#define NARROW_D narrow_edge_d, sizeof(narrow_edge_d) / sizeof(narrow_edge_d[0])
 
 /* Every translated FP operation over every pair of edge-case operands (and, for the FMAs,
  * five addends), each result and the flags it raised stored apart (slot k at 16 k in the
@@ -480,6 +528,39 @@ static void test_fp_edge_cases(void **state)
         { R(0x61, 2, 0, 1, 0, 0x53), false, false, true, false, CVT_D, "fcvt.l.d rtz" },
         { R(0x61, 2, 0, 0, 0, 0x53), false, false, true, false, CVT_D, "fcvt.l.d rne" },
         { R(0x61, 2, 0, 7, 0, 0x53), false, false, true, false, CVT_D, "fcvt.l.d dyn" },
+        { R(0x00, 0, 0, 7, 0, 0x53), true, false, false, false, EDGE_S, "fadd.s" },
+        { R(0x04, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_S, "fsub.s" },
+        { R(0x08, 0, 0, 7, 0, 0x53), true, false, false, false, EDGE_S, "fmul.s" },
+        { R(0x0c, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_S, "fdiv.s" },
+        { R(0x2c, 0, 0, 7, 0, 0x53), false, false, false, false, EDGE_S, "fsqrt.s" },
+        { 0u << 25 | 7u << 12 | 0x43, true, true, false, false, EDGE_S, "fmadd.s" },
+        { 0u << 25 | 0u << 12 | 0x47, true, true, false, false, EDGE_S, "fmsub.s" },
+        { 0u << 25 | 7u << 12 | 0x4b, true, true, false, false, EDGE_S, "fnmsub.s" },
+        { 0u << 25 | 0u << 12 | 0x4f, true, true, false, false, EDGE_S, "fnmadd.s" },
+        { R(0x10, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_S, "fsgnj.s" },
+        { R(0x10, 0, 0, 1, 0, 0x53), true, false, false, false, EDGE_S, "fsgnjn.s" },
+        { R(0x10, 0, 0, 2, 0, 0x53), true, false, false, false, EDGE_S, "fsgnjx.s" },
+        { R(0x14, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_S, "fmin.s" },
+        { R(0x14, 0, 0, 1, 0, 0x53), true, false, false, false, EDGE_S, "fmax.s" },
+        { R(0x50, 0, 0, 0, 0, 0x53), true, false, true, false, EDGE_S, "fle.s" },
+        { R(0x50, 0, 0, 1, 0, 0x53), true, false, true, false, EDGE_S, "flt.s" },
+        { R(0x50, 0, 0, 2, 0, 0x53), true, false, true, false, EDGE_S, "feq.s" },
+        { R(0x70, 0, 0, 0, 0, 0x53), false, false, true, false, EDGE_S, "fmv.x.w" },
+        { R(0x78, 0, 0, 0, 0, 0x53), false, false, false, true, EDGE_D, "fmv.w.x" },
+        { R(0x68, 0, 0, 7, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.s.w" },
+        { R(0x68, 1, 0, 0, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.s.wu" },
+        { R(0x68, 2, 0, 7, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.s.l" },
+        { R(0x68, 2, 0, 0, 0, 0x53), false, false, false, true, CVT_D, "fcvt.s.l" },
+        { R(0x20, 1, 0, 7, 0, 0x53), false, false, false, false, EDGE_D, "fcvt.s.d" },
+        { R(0x20, 1, 0, 0, 0, 0x53), false, false, false, false, NARROW_D, "fcvt.s.d" },
+        { R(0x21, 0, 0, 0, 0, 0x53), false, false, false, false, EDGE_S, "fcvt.d.s" },
+        { R(0x21, 0, 0, 1, 0, 0x53), false, false, false, false, CVT_S, "fcvt.d.s rtz" },
+        { R(0x60, 0, 0, 1, 0, 0x53), false, false, true, false, CVT_S, "fcvt.w.s rtz" },
+        { R(0x60, 0, 0, 0, 0, 0x53), false, false, true, false, CVT_S, "fcvt.w.s rne" },
+        { R(0x60, 0, 0, 7, 0, 0x53), false, false, true, false, CVT_S, "fcvt.w.s dyn" },
+        { R(0x60, 2, 0, 1, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s rtz" },
+        { R(0x60, 2, 0, 0, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s rne" },
+        { R(0x60, 2, 0, 7, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s dyn" },
     };
     static uint32_t prog[65536];
     static uint16_t slot_arg[3][(RAM_SIZE - DATA_OFF) / 16];
@@ -487,7 +568,7 @@ static void test_fp_edge_cases(void **state)
     for (unsigned k = 0; k < sizeof(edge_ops) / sizeof(edge_ops[0]); k++) {
         const struct edge_op *e = &edge_ops[k];
         unsigned n = 0, slot = 0, ne = e->nin;
-        assert_true(ne <= 31 && (!e->fma || e->in == fp_edge));
+        assert_true(ne <= 31 && (!e->fma || e->in == fp_edge || e->in == fp_edge_s));
         prog[n++] = (uint32_t)(RAM_BASE + DATA_OFF) >> 12 << 12 | XBASE << 7 | 0x37;
         prog[n++] = I(32, XBASE, 1, XBASE, 0x13);
         prog[n++] = I(32, XBASE, 5, XBASE, 0x13);
