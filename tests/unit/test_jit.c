@@ -275,7 +275,7 @@ static unsigned gen_fp(uint64_t *s, uint32_t *out)
                           : R(0x14 | fmt, b, a, (uint32_t)(rnd(s) % 2), rd, 0x53);
         return 1;
     case 6: *out = R(0x50 | fmt, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1; /* fle, flt, feq */
-    case 7: *out = R(0x70 | fmt, 0, a, 0, rd, 0x53); return 1;            /* fmv.x.w/d */
+    case 7: *out = R(0x70 | fmt, 0, a, rnd(s) % 2, rd, 0x53); return 1;   /* fmv.x.w/d, fclass */
     case 8: *out = R(0x78 | fmt, 0, a, 0, rd, 0x53); return 1;            /* fmv.w/d.x */
     case 9: *out = R(0x68 | fmt, (uint32_t)(rnd(s) % 3), a, rm, rd, 0x53); return 1; /* fcvt.s/d.w/wu/l */
     case 10: {                           /* fld, flw */
@@ -547,6 +547,10 @@ static void test_fp_edge_cases(void **state)
         { R(0x50, 0, 0, 2, 0, 0x53), true, false, true, false, EDGE_S, "feq.s" },
         { R(0x70, 0, 0, 0, 0, 0x53), false, false, true, false, EDGE_S, "fmv.x.w" },
         { R(0x78, 0, 0, 0, 0, 0x53), false, false, false, true, EDGE_D, "fmv.w.x" },
+        { R(0x71, 0, 0, 1, 0, 0x53), false, false, true, false, EDGE_D, "fclass.d" },
+        { R(0x71, 0, 0, 1, 0, 0x53), false, false, true, false, CVT_D, "fclass.d" },
+        { R(0x70, 0, 0, 1, 0, 0x53), false, false, true, false, EDGE_S, "fclass.s" },
+        { R(0x70, 0, 0, 1, 0, 0x53), false, false, true, false, CVT_S, "fclass.s" },
         { R(0x68, 0, 0, 7, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.s.w" },
         { R(0x68, 1, 0, 0, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.s.wu" },
         { R(0x68, 2, 0, 7, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.s.l" },

@@ -468,7 +468,7 @@ static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const str
 
 /* ---- floating point (F and D, scalar, on SSE2; FMA on FMA3) ----
  * Translated, for singles and doubles: add, sub, mul, div, sqrt, the four FMAs, sign
- * injection, min/max, compares, moves between x and f, conversions from integers and to
+ * injection, min/max, compares, classification, moves between x and f, conversions from integers and to
  * signed integers, between single and double, and FP loads and stores. Only with RNE
  * rounding, static or dynamic (frm is then checked to be RNE at run time), and RTZ for
  * conversions to integers; every other rounding mode and the rest go to the interpreter.
@@ -482,6 +482,7 @@ enum fp_kind {
     FK_MVXF, FK_MVFX,        /* fmv.x.w/d, fmv.w/d.x */
     FK_CVTFX, FK_CVTXF,      /* fcvt.s/d.w/wu/l, fcvt.w/l.s/d */
     FK_CVTSD, FK_CVTDS,      /* fcvt.s.d, fcvt.d.s */
+    FK_CLASS,
 };
 
 static bool host_fma(void)
@@ -525,7 +526,7 @@ static enum fp_kind fp_kind(uint32_t insn, bool *dyn)
     case 0x10: return rm <= 2 ? FK_SGNJ : FK_NONE;
     case 0x14: return rm <= 1 ? FK_MINMAX : FK_NONE;
     case 0x50: return rm <= 2 ? FK_CMP : FK_NONE;
-    case 0x70: return rm == 0 && rs2 == 0 ? FK_MVXF : FK_NONE;
+    case 0x70: return rs2 != 0 ? FK_NONE : rm == 0 ? FK_MVXF : rm == 1 ? FK_CLASS : FK_NONE;
     case 0x78: return rm == 0 && rs2 == 0 ? FK_MVFX : FK_NONE;
     default: return FK_NONE;
     }
@@ -811,6 +812,64 @@ static void jit_emit_sgnj(struct jit_out *j, bool dbl, unsigned f3, unsigned rs1
     }
 }
 
+/* fclass of f[r] into rax: one bit of ten (ISA spec 11.9, table 11.5), by the exponent
+ * and the mantissa (its top bit the quiet bit): 4 +0, 5 +subnormal, 6 +normal, 7 +inf;
+ * their negatives 7 - that; 8 sNaN, 9 qNaN. */
+static void jit_emit_class(struct jit_out *j, bool dbl, unsigned r)
+{
+    if (dbl) jrm(j, true, 0x8b, RAX, fdisp(r));
+    else jit_unbox_s(j, r);
+    static const uint8_t sgn[] = { 0x89, 0xc2 }, man[] = { 0x89, 0xc1 }; /* mov rdx, rax; mov rcx, rax */
+    jw(j, dbl, 2, sgn);
+    jw(j, dbl, 2, man);
+    uint8_t shm[] = { 0xc1, 0xe1, dbl ? 12 : 9 };                      /* shl rcx: the mantissa at the top */
+    jw(j, dbl, 3, shm);
+    uint8_t she[] = { 0xd1, 0xe0, 0xc1, 0xe8, dbl ? 53 : 24 };         /* shl rax, 1; shr rax: the exponent */
+    jw(j, dbl, 2, she);
+    jw(j, dbl, 3, she + 2);
+    *j->p++ = 0x3d;                                                    /* cmp eax, the largest */
+    j32(j, dbl ? 0x7ff : 0xff);
+    uint8_t *special = jfwd8(j, 0x74);                                 /* je special */
+    static const uint8_t tz[] = { 0x85, 0xc0 };                        /* test eax, eax */
+    jb(j, 2, tz);
+    uint8_t *small = jfwd8(j, 0x74);                                   /* jz small */
+    static const uint8_t normal[] = { 0xb8, 6, 0, 0, 0 };              /* mov eax, 6 */
+    jb(j, 5, normal);
+    uint8_t *sign1 = jfwd8(j, 0xeb);                                   /* jmp sign */
+    jpatch8(j, small);
+    static const uint8_t tm[] = { 0x85, 0xc9 };                        /* test rcx, rcx */
+    static const uint8_t zero[] = { 0xb8, 4, 0, 0, 0 };                /* mov eax, 4 */
+    jw(j, dbl, 2, tm);
+    jb(j, 5, zero);
+    uint8_t *sign2 = jfwd8(j, 0x74);                                   /* jz sign */
+    static const uint8_t inc[] = { 0xff, 0xc0 };                       /* inc eax: 5 */
+    jb(j, 2, inc);
+    uint8_t *sign3 = jfwd8(j, 0xeb);                                   /* jmp sign */
+    jpatch8(j, special);
+    static const uint8_t inf[] = { 0xb8, 7, 0, 0, 0 };                 /* mov eax, 7 */
+    jw(j, dbl, 2, tm);
+    jb(j, 5, inf);
+    uint8_t *sign4 = jfwd8(j, 0x74);                                   /* jz sign */
+    uint8_t q[] = { 0xc1, 0xe9, dbl ? 63 : 31 };                       /* shr rcx: the quiet bit */
+    jw(j, dbl, 3, q);
+    static const uint8_t nan[] = { 0x8d, 0x41, 0x08 };                 /* lea eax, [rcx + 8] */
+    jb(j, 3, nan);
+    uint8_t *done = jfwd8(j, 0xeb);                                    /* jmp done */
+    jpatch8(j, sign1);
+    jpatch8(j, sign2);
+    jpatch8(j, sign3);
+    jpatch8(j, sign4);
+    static const uint8_t ts[] = { 0x85, 0xd2 };                        /* test rdx, rdx */
+    jw(j, dbl, 2, ts);
+    uint8_t *pos = jfwd8(j, 0x79);                                     /* jns done */
+    static const uint8_t neg[] = { 0x83, 0xf0, 0x07 };                 /* xor eax, 7 */
+    jb(j, 3, neg);
+    jpatch8(j, done);
+    jpatch8(j, pos);
+    static const uint8_t bit[] = { 0x89, 0xc1, 0xb8, 1, 0, 0, 0, 0xd3, 0xe0 }; /* mov ecx, eax; mov eax, 1; shl eax, cl */
+    jb(j, sizeof(bit), bit);
+}
+
 /* One FP computational instruction that fp_kind accepted. Singles and doubles take the
  * same path, with operands read by jit_fp_ld and results written by jit_fp_st. */
 static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d)
@@ -895,6 +954,10 @@ static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d
     case FK_CVTXF:
         jit_fp_ld(j, dbl, 0, rs1);
         jit_emit_cvt_to_int(j, dbl, rs2 == 2, f3 == 1);
+        jset(j, ra, rd, RAX);
+        return;
+    case FK_CLASS:
+        jit_emit_class(j, dbl, rs1);
         jset(j, ra, rd, RAX);
         return;
     case FK_CVTSD: case FK_CVTDS:
@@ -1167,7 +1230,7 @@ static void int_regs(uint8_t op, const struct dentry *d, uint32_t *used, uint32_
         return;
     if (op == F_FPOP) {
         switch (fp_kind((uint32_t)d->imm, &dyn)) {
-        case FK_CMP: case FK_MVXF: case FK_CVTXF: if (d->rd) *written |= 1u << d->rd; break;
+        case FK_CMP: case FK_MVXF: case FK_CVTXF: case FK_CLASS: if (d->rd) *written |= 1u << d->rd; break;
         case FK_MVFX: case FK_CVTFX: *used |= 1u << d->rs1; break;
         default: break;
         }
