@@ -212,8 +212,9 @@ static const uint64_t cvt_edge_s[] = {
 };
 
 /* Doubles at the edges of single range, for fcvt.s.d: the smallest single subnormal, half
- * of it (a tie to zero), 1.5 of it, the smallest normal and just below, the largest single
- * and a half ulp above it (a tie to infinity), and the largest single's neighbour. */
+ * of it (a tie to zero), 1.5 of it, the smallest normal and just below, the largest single,
+ * a half ulp above it (a tie to infinity) and just under that, single ties next to 1.0, a
+ * signalling and a negative quiet NaN, a double subnormal, infinity. */
 static const uint64_t narrow_edge_d[] = {
     0x36a0000000000000ULL, 0x3690000000000000ULL, 0x3698000000000000ULL, 0x3810000000000000ULL,
     0x380fffffe0000000ULL, 0x380ffffff0000000ULL, 0x47efffffe0000000ULL, 0x47effffff0000000ULL,
