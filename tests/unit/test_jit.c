@@ -185,44 +185,118 @@ static const uint64_t fp_edge[] = {
     0xffffffff3f800000ULL, 0xffffffff7fc00000ULL, 0x000000003f800000ULL,
 };
 
+/* Doubles at the rounding and range boundaries of the conversions to integers: ties,
+ * INT32/UINT32/INT64 limits and their neighbours, infinities, NaNs of both signs and kinds,
+ * subnormals (at most 31: the sweep puts them in f0-f30). */
+static const uint64_t cvt_edge_d[] = {
+    0, 0x8000000000000000ULL, 0x3fe0000000000000ULL, 0xbfe0000000000000ULL,   /* +-0, +-0.5 */
+    0x3ff8000000000000ULL, 0xbff8000000000000ULL, 0x4004000000000000ULL,      /* +-1.5, 2.5 */
+    0xc004000000000000ULL, 0x400c000000000000ULL,                             /* -2.5, 3.5 */
+    0x41dfffffffc00000ULL, 0x41dfffffffe00000ULL, 0x41e0000000000000ULL,      /* 2^31-1, -0.5, 2^31 */
+    0xc1e0000000000000ULL, 0xc1e0000000100000ULL, 0xc1e0000000200000ULL,      /* -2^31, -0.5, -1 */
+    0xc1dfffffffe00000ULL, 0x43dfffffffffffffULL, 0x43e0000000000000ULL,      /* -2^31+0.5, 2^63 */
+    0xc3e0000000000000ULL, 0xc3e0000000000001ULL, 0x41effffffff00000ULL,      /* -2^63, 2^32-0.5 */
+    0x41f0000000000000ULL, 0x43f0000000000000ULL,                             /* 2^32, 2^64 */
+    0x7ff0000000000000ULL, 0xfff0000000000000ULL, 0x7ff8000000000000ULL,
+    0xfff8000000000000ULL, 0x7ff4000000000000ULL, 0xfff0000000000001ULL,      /* sNaNs */
+    0x0000000000000001ULL, 0x800fffffffffffffULL,
+};
+
+/* Edge-case singles, NaN-boxed but for the last six (which read as the canonical NaN, ISA
+ * spec 12.2); at the indices the sweep's FMA addends use, as in fp_edge: 6 qNaN, 9 sNaN,
+ * 0 +0, 5 -inf, 2 1.0. */
+#define BOX 0xffffffff00000000ULL
+static const uint64_t fp_edge_s[] = {
+    BOX | 0, BOX | 0x80000000, BOX | 0x3f800000, BOX | 0xbf800000, BOX | 0x7f800000, BOX | 0xff800000,
+    BOX | 0x7fc00000, BOX | 0xffc00000, BOX | 0x7f800001, BOX | 0x7fa00000, BOX | 0x00000001,
+    BOX | 0x80000001, BOX | 0x007fffff, BOX | 0x00800000, BOX | 0x7f7fffff, BOX | 0xff7fffff,
+    BOX | 0x3fc00000, BOX | 0xc0200000, BOX | 0x40400000, BOX | 0x4f000000, BOX | 0xcf000000,
+    BOX | 0x3f000000, BOX | 0x33800000, BOX | 0x3eaaaaab, BOX | 0x7fc00001,
+    0x000000003f800000ULL, 0x7fffffff3f800000ULL, 0xfffffffe3f800000ULL, 0x3ff0000000000000ULL,
+    0x7fffffffffffffffULL, 0x00000000ffc00000ULL,
+};
+
+/* Singles at the rounding and range boundaries of the conversions to integers (boxed), and
+ * four not boxed (read as NaN: the maximum). */
+static const uint64_t cvt_edge_s[] = {
+    BOX | 0, BOX | 0x80000000, BOX | 0x3f000000, BOX | 0xbf000000, BOX | 0x3fc00000,    /* +-0, +-0.5, 1.5 */
+    BOX | 0xbfc00000, BOX | 0x40200000, BOX | 0xc0200000, BOX | 0x40600000,            /* -1.5, +-2.5, 3.5 */
+    BOX | 0x4f000000, BOX | 0x4effffff, BOX | 0xcf000000, BOX | 0xcf000001,            /* +-2^31 */
+    BOX | 0x5f000000, BOX | 0x5effffff, BOX | 0xdf000000, BOX | 0xdf000001,            /* +-2^63 */
+    BOX | 0x4f800000, BOX | 0x4f7fffff, BOX | 0x7f800000, BOX | 0xff800000,            /* 2^32, inf */
+    BOX | 0x7fc00000, BOX | 0xffc00000, BOX | 0x7fa00000, BOX | 0xff800001,            /* NaNs */
+    BOX | 0x00000001, BOX | 0x807fffff,                                                /* subnormals */
+    0x000000004f000000ULL, 0x7fffffff3fc00000ULL, 0x00000000bfc00000ULL, 0xbff8000000000000ULL,
+};
+
+/* Doubles at the edges of single range, for fcvt.s.d: the smallest single subnormal, half
+ * of it (a tie to zero), 1.5 of it, the smallest normal and just below, the largest single,
+ * a half ulp above it (a tie to infinity) and just under that, single ties next to 1.0, a
+ * signalling and a negative quiet NaN, a double subnormal, infinity. */
+static const uint64_t narrow_edge_d[] = {
+    0x36a0000000000000ULL, 0x3690000000000000ULL, 0x3698000000000000ULL, 0x3810000000000000ULL,
+    0x380fffffe0000000ULL, 0x380ffffff0000000ULL, 0x47efffffe0000000ULL, 0x47effffff0000000ULL,
+    0x47efffffefffffffULL, 0xc7effffff0000000ULL, 0x3ff0000010000000ULL, 0x3ff0000030000000ULL,
+    0x7ff4000000000000ULL, 0xfff8000000000001ULL, 0x8000000000000001ULL, 0x7ff0000000000000ULL,
+};
+
 static uint64_t pick_fp(uint64_t *s)
 {
     uint64_t r = rnd(s);
+    if (r % 6 == 1)
+        return cvt_edge_d[rnd(s) % (sizeof(cvt_edge_d) / sizeof(cvt_edge_d[0]))];
+    if (r % 6 == 2)
+        return fp_edge_s[rnd(s) % (sizeof(fp_edge_s) / sizeof(fp_edge_s[0]))];
+    if (r % 12 == 3)                     /* a boxed single of modest exponent */
+        return BOX | (r >> 32 & 0x807fffff) | (uint64_t)(0x70 + rnd(s) % 32) << 23;
     if (r % 3)
         return fp_edge[rnd(s) % (sizeof(fp_edge) / sizeof(fp_edge[0]))];
     /* a double of modest exponent, so that loops do not all end in infinity at once */
     return (r & 0x800fffffffffffffULL) | (uint64_t)(0x3f0 + rnd(s) % 32) << 52;
 }
 
-/* One random FP instruction: those the translator handles, with now and then a rounding
- * mode or a format (single) it leaves to the interpreter. f1-f15 and x1-x15 only. */
+/* One random FP instruction, single or double: those the translator handles, with now and
+ * then a rounding mode or a form it leaves to the interpreter. f1-f15 and x1-x15 only. */
 static unsigned gen_fp(uint64_t *s, uint32_t *out)
 {
     uint32_t rd = reg(s), a = reg(s), b = reg(s), c = reg(s);
     uint32_t rm = rnd(s) % 8 == 0 ? (uint32_t)(rnd(s) % 5) : (rnd(s) % 2 ? 7 : 0);
-    switch (rnd(s) % 13) {
+    uint32_t fmt = rnd(s) % 5 < 3 ? 1 : 0;  /* D or S: the low bit of funct7 */
+    switch (rnd(s) % 15) {
+    case 14:                             /* fcvt.s.d, fcvt.d.s */
+        *out = fmt ? R(0x21, 0, a, rnd(s) % 4 ? rm : 1, rd, 0x53) : R(0x20, 1, a, rm, rd, 0x53);
+        return 1;
+    case 13: {                           /* fcvt.w/wu/l/lu.s/d, mostly RTZ or RNE */
+        uint32_t crm = rnd(s) % 8 == 0 ? (uint32_t)(rnd(s) % 5) : (uint32_t)(rnd(s) % 3 == 0 ? 1 : rm);
+        static const uint32_t kind[] = { 0, 2, 0, 2, 1, 3 };          /* signed forms are translated */
+        *out = R(0x60 | fmt, kind[rnd(s) % 6], a, crm, rd, 0x53);
+        return 1;
+    }
     case 12: {                           /* frflags, fsflags, frcsr */
         static const uint32_t csrop[3][2] = { { 0x001, 2 }, { 0x001, 1 }, { 0x003, 2 } };
         const uint32_t *k = csrop[rnd(s) % 3];
         *out = I((int32_t)k[0], k[1] == 1 ? a : 0, k[1], rnd(s) % 4 ? rd : 0, 0x73);
         return 1;
     }
-    case 0: case 1: {                    /* fadd, fsub, fmul, fdiv .d (now and then .s) */
-        uint32_t f7 = (uint32_t)(rnd(s) % 4) << 2 | (rnd(s) % 10 ? 1 : 0);
+    case 0: case 1: {                    /* fadd, fsub, fmul, fdiv */
+        uint32_t f7 = (uint32_t)(rnd(s) % 4) << 2 | fmt;
         *out = R(f7, b, a, rm, rd, 0x53);
         return 1;
     }
-    case 2: *out = R(0x2d, 0, a, rm, rd, 0x53); return 1;                 /* fsqrt.d */
-    case 3: case 4: {                    /* fmadd, fmsub, fnmsub, fnmadd .d */
+    case 2: *out = R(0x2c | fmt, 0, a, rm, rd, 0x53); return 1;           /* fsqrt */
+    case 3: case 4: {                    /* fmadd, fmsub, fnmsub, fnmadd */
         static const uint32_t op[] = { 0x43, 0x47, 0x4b, 0x4f };
-        *out = c << 27 | 1u << 25 | b << 20 | a << 15 | rm << 12 | rd << 7 | op[rnd(s) % 4];
+        *out = c << 27 | fmt << 25 | b << 20 | a << 15 | rm << 12 | rd << 7 | op[rnd(s) % 4];
         return 1;
     }
-    case 5: *out = R(0x11, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1;  /* fsgnj[n,x].d */
-    case 6: *out = R(0x51, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1;  /* fle, flt, feq .d */
-    case 7: *out = R(0x71, 0, a, 0, rd, 0x53); return 1;                   /* fmv.x.d */
-    case 8: *out = R(0x79, 0, a, 0, rd, 0x53); return 1;                   /* fmv.d.x */
-    case 9: *out = R(0x69, (uint32_t)(rnd(s) % 3), a, rm, rd, 0x53); return 1; /* fcvt.d.w/wu/l */
+    case 5:                              /* fsgnj[n,x], fmin, fmax */
+        *out = rnd(s) % 2 ? R(0x10 | fmt, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53)
+                          : R(0x14 | fmt, b, a, (uint32_t)(rnd(s) % 2), rd, 0x53);
+        return 1;
+    case 6: *out = R(0x50 | fmt, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1; /* fle, flt, feq */
+    case 7: *out = R(0x70 | fmt, 0, a, rnd(s) % 2, rd, 0x53); return 1;   /* fmv.x.w/d, fclass */
+    case 8: *out = R(0x78 | fmt, 0, a, 0, rd, 0x53); return 1;            /* fmv.w/d.x */
+    case 9: *out = R(0x68 | fmt, (uint32_t)(rnd(s) % 3), a, rm, rd, 0x53); return 1; /* fcvt.s/d.w/wu/l */
     case 10: {                           /* fld, flw */
         out[0] = I(0x7f8, a, 7, XADDR, 0x13);
         out[1] = R(0, XBASE, XADDR, 0, XADDR, 0x33);
@@ -518,68 +592,146 @@ static void test_random_fp_loops_agree(void **state)
                  (unsigned long long)translated, (unsigned long long)total);
 }
 
+/* One operation of the edge-case sweep: insn with rd, rs1 (and rs2 for two operands) 0,
+ * over the operands in (put in f0...): result in f31 or x7, or from x6 (from_x). */
+struct edge_op {
+    uint32_t insn;
+    bool two, fma, to_x, from_x;
+    const uint64_t *in;
+    unsigned nin;
+    const char *name;
+};
+#define EDGE_D fp_edge, sizeof(fp_edge) / sizeof(fp_edge[0])
+#define CVT_D cvt_edge_d, sizeof(cvt_edge_d) / sizeof(cvt_edge_d[0])
+#define EDGE_S fp_edge_s, sizeof(fp_edge_s) / sizeof(fp_edge_s[0])
+#define CVT_S cvt_edge_s, sizeof(cvt_edge_s) / sizeof(cvt_edge_s[0])
+#define NARROW_D narrow_edge_d, sizeof(narrow_edge_d) / sizeof(narrow_edge_d[0])
+
 /* Every translated FP operation over every pair of edge-case operands (and, for the FMAs,
- * five addends), each result and the flags it raised stored apart, so that no wrong flag
- * hides behind another's: translated and interpreted must agree on every one. */
+ * five addends), each result and the flags it raised stored apart (slot k at 16 k in the
+ * data), so that no wrong flag hides behind another's: translated and interpreted must
+ * agree on every one. */
 static void test_fp_edge_cases(void **state)
 {
     (void)state;
-    enum { NE = sizeof(fp_edge) / sizeof(fp_edge[0]) };
-    static const uint32_t addend[] = { 6, 9, 0, 5, 2 };  /* qNaN, sNaN, +0, -inf, 1.0 */
-    struct { uint32_t op, f7, f3; bool fma, to_x, from_x; const char *name; } ops[] = {
-        { 0x53, 0x01, 7, false, false, false, "fadd.d" }, { 0x53, 0x05, 0, false, false, false, "fsub.d" },
-        { 0x53, 0x09, 7, false, false, false, "fmul.d" }, { 0x53, 0x0d, 0, false, false, false, "fdiv.d" },
-        { 0x53, 0x2d, 7, false, false, false, "fsqrt.d" },
-        { 0x43, 0, 7, true, false, false, "fmadd.d" }, { 0x47, 0, 0, true, false, false, "fmsub.d" },
-        { 0x4b, 0, 7, true, false, false, "fnmsub.d" }, { 0x4f, 0, 0, true, false, false, "fnmadd.d" },
-        { 0x53, 0x11, 0, false, false, false, "fsgnj.d" }, { 0x53, 0x11, 1, false, false, false, "fsgnjn.d" },
-        { 0x53, 0x11, 2, false, false, false, "fsgnjx.d" },
-        { 0x53, 0x51, 0, false, true, false, "fle.d" }, { 0x53, 0x51, 1, false, true, false, "flt.d" },
-        { 0x53, 0x51, 2, false, true, false, "feq.d" },
-        { 0x53, 0x69, 7, false, false, true, "fcvt.d.w" }, { 0x53, 0x69, 0, false, false, true, "fcvt.d.wu" },
-        { 0x53, 0x69, 7, false, false, true, "fcvt.d.l" },
+    static const uint32_t addend[] = { 6, 9, 0, 5, 2 };  /* in fp_edge: qNaN, sNaN, +0, -inf, 1.0 */
+    const struct edge_op edge_ops[] = {
+        { R(0x01, 0, 0, 7, 0, 0x53), true, false, false, false, EDGE_D, "fadd.d" },
+        { R(0x05, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_D, "fsub.d" },
+        { R(0x09, 0, 0, 7, 0, 0x53), true, false, false, false, EDGE_D, "fmul.d" },
+        { R(0x0d, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_D, "fdiv.d" },
+        { R(0x2d, 0, 0, 7, 0, 0x53), false, false, false, false, EDGE_D, "fsqrt.d" },
+        { 1u << 25 | 7u << 12 | 0x43, true, true, false, false, EDGE_D, "fmadd.d" },
+        { 1u << 25 | 0u << 12 | 0x47, true, true, false, false, EDGE_D, "fmsub.d" },
+        { 1u << 25 | 7u << 12 | 0x4b, true, true, false, false, EDGE_D, "fnmsub.d" },
+        { 1u << 25 | 0u << 12 | 0x4f, true, true, false, false, EDGE_D, "fnmadd.d" },
+        { R(0x11, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_D, "fsgnj.d" },
+        { R(0x11, 0, 0, 1, 0, 0x53), true, false, false, false, EDGE_D, "fsgnjn.d" },
+        { R(0x11, 0, 0, 2, 0, 0x53), true, false, false, false, EDGE_D, "fsgnjx.d" },
+        { R(0x15, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_D, "fmin.d" },
+        { R(0x15, 0, 0, 1, 0, 0x53), true, false, false, false, EDGE_D, "fmax.d" },
+        { R(0x51, 0, 0, 0, 0, 0x53), true, false, true, false, EDGE_D, "fle.d" },
+        { R(0x51, 0, 0, 1, 0, 0x53), true, false, true, false, EDGE_D, "flt.d" },
+        { R(0x51, 0, 0, 2, 0, 0x53), true, false, true, false, EDGE_D, "feq.d" },
+        { R(0x69, 0, 0, 7, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.d.w" },
+        { R(0x69, 1, 0, 0, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.d.wu" },
+        { R(0x69, 2, 0, 7, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.d.l" },
+        { R(0x61, 0, 0, 1, 0, 0x53), false, false, true, false, CVT_D, "fcvt.w.d rtz" },
+        { R(0x61, 0, 0, 0, 0, 0x53), false, false, true, false, CVT_D, "fcvt.w.d rne" },
+        { R(0x61, 0, 0, 7, 0, 0x53), false, false, true, false, CVT_D, "fcvt.w.d dyn" },
+        { R(0x61, 2, 0, 1, 0, 0x53), false, false, true, false, CVT_D, "fcvt.l.d rtz" },
+        { R(0x61, 2, 0, 0, 0, 0x53), false, false, true, false, CVT_D, "fcvt.l.d rne" },
+        { R(0x61, 2, 0, 7, 0, 0x53), false, false, true, false, CVT_D, "fcvt.l.d dyn" },
+        { R(0x00, 0, 0, 7, 0, 0x53), true, false, false, false, EDGE_S, "fadd.s" },
+        { R(0x04, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_S, "fsub.s" },
+        { R(0x08, 0, 0, 7, 0, 0x53), true, false, false, false, EDGE_S, "fmul.s" },
+        { R(0x0c, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_S, "fdiv.s" },
+        { R(0x2c, 0, 0, 7, 0, 0x53), false, false, false, false, EDGE_S, "fsqrt.s" },
+        { 0u << 25 | 7u << 12 | 0x43, true, true, false, false, EDGE_S, "fmadd.s" },
+        { 0u << 25 | 0u << 12 | 0x47, true, true, false, false, EDGE_S, "fmsub.s" },
+        { 0u << 25 | 7u << 12 | 0x4b, true, true, false, false, EDGE_S, "fnmsub.s" },
+        { 0u << 25 | 0u << 12 | 0x4f, true, true, false, false, EDGE_S, "fnmadd.s" },
+        { R(0x10, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_S, "fsgnj.s" },
+        { R(0x10, 0, 0, 1, 0, 0x53), true, false, false, false, EDGE_S, "fsgnjn.s" },
+        { R(0x10, 0, 0, 2, 0, 0x53), true, false, false, false, EDGE_S, "fsgnjx.s" },
+        { R(0x14, 0, 0, 0, 0, 0x53), true, false, false, false, EDGE_S, "fmin.s" },
+        { R(0x14, 0, 0, 1, 0, 0x53), true, false, false, false, EDGE_S, "fmax.s" },
+        { R(0x50, 0, 0, 0, 0, 0x53), true, false, true, false, EDGE_S, "fle.s" },
+        { R(0x50, 0, 0, 1, 0, 0x53), true, false, true, false, EDGE_S, "flt.s" },
+        { R(0x50, 0, 0, 2, 0, 0x53), true, false, true, false, EDGE_S, "feq.s" },
+        { R(0x70, 0, 0, 0, 0, 0x53), false, false, true, false, EDGE_S, "fmv.x.w" },
+        { R(0x78, 0, 0, 0, 0, 0x53), false, false, false, true, EDGE_D, "fmv.w.x" },
+        { R(0x71, 0, 0, 1, 0, 0x53), false, false, true, false, EDGE_D, "fclass.d" },
+        { R(0x71, 0, 0, 1, 0, 0x53), false, false, true, false, CVT_D, "fclass.d" },
+        { R(0x70, 0, 0, 1, 0, 0x53), false, false, true, false, EDGE_S, "fclass.s" },
+        { R(0x70, 0, 0, 1, 0, 0x53), false, false, true, false, CVT_S, "fclass.s" },
+        { R(0x68, 0, 0, 7, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.s.w" },
+        { R(0x68, 1, 0, 0, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.s.wu" },
+        { R(0x68, 2, 0, 7, 0, 0x53), false, false, false, true, EDGE_D, "fcvt.s.l" },
+        { R(0x68, 2, 0, 0, 0, 0x53), false, false, false, true, CVT_D, "fcvt.s.l" },
+        { R(0x20, 1, 0, 7, 0, 0x53), false, false, false, false, EDGE_D, "fcvt.s.d" },
+        { R(0x20, 1, 0, 0, 0, 0x53), false, false, false, false, NARROW_D, "fcvt.s.d" },
+        { R(0x21, 0, 0, 0, 0, 0x53), false, false, false, false, EDGE_S, "fcvt.d.s" },
+        { R(0x21, 0, 0, 1, 0, 0x53), false, false, false, false, CVT_S, "fcvt.d.s rtz" },
+        { R(0x60, 0, 0, 1, 0, 0x53), false, false, true, false, CVT_S, "fcvt.w.s rtz" },
+        { R(0x60, 0, 0, 0, 0, 0x53), false, false, true, false, CVT_S, "fcvt.w.s rne" },
+        { R(0x60, 0, 0, 7, 0, 0x53), false, false, true, false, CVT_S, "fcvt.w.s dyn" },
+        { R(0x60, 2, 0, 1, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s rtz" },
+        { R(0x60, 2, 0, 0, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s rne" },
+        { R(0x60, 2, 0, 7, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s dyn" },
     };
     static uint32_t prog[65536];
+    static uint16_t slot_arg[3][(RAM_SIZE - DATA_OFF) / 16];
     uint64_t translated = 0, total = 0;
-    for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
-        unsigned n = 0, slot = 0;
+    for (unsigned k = 0; k < sizeof(edge_ops) / sizeof(edge_ops[0]); k++) {
+        const struct edge_op *e = &edge_ops[k];
+        unsigned n = 0, slot = 0, ne = e->nin;
+        assert_true(ne <= 31 && (!e->fma || e->in == fp_edge || e->in == fp_edge_s));
         prog[n++] = (uint32_t)(RAM_BASE + DATA_OFF) >> 12 << 12 | XBASE << 7 | 0x37;
         prog[n++] = I(32, XBASE, 1, XBASE, 0x13);
         prog[n++] = I(32, XBASE, 5, XBASE, 0x13);
-        bool unary = ops[k].f7 == 0x2d || ops[k].from_x;
-        for (unsigned a = 0; a < NE; a++)
-            for (unsigned b = 0; b < (unary ? 1u : NE); b++)
-                for (unsigned c = 0; c < (ops[k].fma ? 5u : 1u); c++) {
-                    uint32_t rs2 = ops[k].from_x ? (uint32_t)(k - 15) : ops[k].f7 == 0x2d ? 0 : b;
-                    uint32_t src = a;
-                    if (ops[k].from_x) {
+        for (unsigned a = 0; a < ne; a++)
+            for (unsigned b = 0; b < (e->two ? ne : 1u); b++)
+                for (unsigned c = 0; c < (e->fma ? 5u : 1u); c++) {
+                    uint32_t src = a, rd = e->to_x ? 7 : 31;
+                    if (e->from_x) {
                         prog[n++] = R(0x71, 0, a, 0, 6, 0x53);          /* fmv.x.d x6, fa */
                         src = 6;
                     }
-                    if (ops[k].fma)
-                        prog[n++] = addend[c] << 27 | 1u << 25 | b << 20 | a << 15 | ops[k].f3 << 12 |
-                                    31u << 7 | ops[k].op;
-                    else
-                        prog[n++] = R(ops[k].f7, rs2, src, ops[k].f3, ops[k].to_x ? 7 : 31, 0x53);
-                    if (ops[k].to_x)
+                    prog[n++] = e->insn | (e->fma ? addend[c] << 27 : 0) | (e->two ? b << 20 : 0) |
+                                src << 15 | rd << 7;
+                    if (e->to_x)
                         prog[n++] = S((int32_t)(slot % 128) * 16, 7, XBASE, 3, 0x23);   /* sd x7 */
                     else
                         prog[n++] = S((int32_t)(slot % 128) * 16, 31, XBASE, 3, 0x27);  /* fsd f31 */
                     prog[n++] = I(0x001, 0, 2, 5, 0x73);                 /* frflags x5 */
                     prog[n++] = S((int32_t)(slot % 128) * 16 + 8, 5, XBASE, 3, 0x23);
                     prog[n++] = I(0x001, 0, 1, 0, 0x73);                 /* fsflags x0 */
+                    slot_arg[0][slot] = (uint16_t)a;
+                    slot_arg[1][slot] = (uint16_t)b;
+                    slot_arg[2][slot] = (uint16_t)c;
                     if (++slot % 128 == 0) {                             /* x20 += 2048 */
                         prog[n++] = I(2047, XBASE, 0, XBASE, 0x13);
                         prog[n++] = I(1, XBASE, 0, XBASE, 0x13);
                     }
-                    assert_true(n + 16 < TRAP_OFF / 4);
+                    assert_true(n + 16 < sizeof(prog) / sizeof(prog[0]) && slot < sizeof(slot_arg[0]) / 2);
                 }
         prog[n++] = JAL_SELF;
-        f_init = fp_edge;
-        f_init_count = NE;
+        f_init = e->in;
+        f_init_count = ne;
         run_side(0, 0, prog, n, MSTATUS_FS, 0);
         run_side(1, 0, prog, n, MSTATUS_FS, 0);
         f_init = NULL;
+        for (unsigned i = 0; i < slot; i++) {
+            uint64_t v[2][2];
+            for (unsigned sd = 0; sd < 2; sd++)
+                memcpy(v[sd], sides[sd].ram.host + DATA_OFF + 16 * i, 16);
+            if (memcmp(v[0], v[1], 16) != 0)
+                fail_msg("%s %#llx, %#llx (addend %u): interpreted %#llx flags %#llx, translated %#llx flags %#llx",
+                         e->name, (unsigned long long)e->in[slot_arg[0][i]],
+                         (unsigned long long)e->in[slot_arg[1][i]], slot_arg[2][i], (unsigned long long)v[0][0],
+                         (unsigned long long)v[0][1], (unsigned long long)v[1][0], (unsigned long long)v[1][1]);
+        }
         compare_sides(k);
         total += sides[1].hart.instret;
         translated += sides[1].hart.jit_insns;

@@ -590,16 +590,24 @@ static void jit_emit_amo(struct jit_out *j, struct ra *ra, const struct dentry *
     jset(j, ra, d->rd, RAX);
 }
 
-/* ---- floating point (D, scalar, on SSE2; FMA on FMA3) ----
- * Translated: double add, sub, mul, div, sqrt, the four FMAs, sign injection, compares,
- * moves between x and f, conversions from integers, and FP loads and stores. Only with
- * RNE rounding, static or dynamic (frm is then checked to be RNE at run time); every other
- * rounding mode, singles and the rest go to the interpreter. The host's MXCSR stays in RNE
- * with every exception masked; its sticky flags are RISC-V's fflags once mapped, folded
- * into fcsr when the code returns to the interpreter (jit_fp_end). RISC-V's NaN rules are
- * applied after each operation: a NaN result becomes the canonical NaN, and an FMA of
- * inf * 0 raises NV even with a quiet NaN addend (ISA spec 11.6). */
-enum fp_kind { FK_NONE, FK_ARITH, FK_SQRT, FK_FMA, FK_SGNJ, FK_CMP, FK_MVXD, FK_MVDX, FK_CVTDX };
+/* ---- floating point (F and D, scalar, on SSE2; FMA on FMA3) ----
+ * Translated, for singles and doubles: add, sub, mul, div, sqrt, the four FMAs, sign
+ * injection, min/max, compares, classification, moves between x and f, conversions from integers and to
+ * signed integers, between single and double, and FP loads and stores. Only with RNE
+ * rounding, static or dynamic (frm is then checked to be RNE at run time), and RTZ for
+ * conversions to integers; every other rounding mode and the rest go to the interpreter.
+ * The host's MXCSR stays in RNE with every exception masked; its sticky flags are RISC-V's
+ * fflags once mapped, folded into fcsr when the code returns to the interpreter
+ * (jit_fp_end). RISC-V's NaN rules are applied after each operation: a NaN result becomes
+ * the canonical NaN, and an FMA of inf * 0 raises NV even with a quiet NaN addend (ISA spec
+ * 11.6). A single operand is unboxed as it is read, and a single result written boxed. */
+enum fp_kind {
+    FK_NONE, FK_ARITH, FK_SQRT, FK_FMA, FK_SGNJ, FK_CMP, FK_MINMAX,
+    FK_MVXF, FK_MVFX,        /* fmv.x.w/d, fmv.w/d.x */
+    FK_CVTFX, FK_CVTXF,      /* fcvt.s/d.w/wu/l, fcvt.w/l.s/d */
+    FK_CVTSD, FK_CVTDS,      /* fcvt.s.d, fcvt.d.s */
+    FK_CLASS,
+};
 
 static bool host_fma(void)
 {
@@ -611,7 +619,8 @@ static bool host_fma(void)
     return have;
 }
 
-/* What the translator does with the FP instruction insn; *dyn says it rounds by frm. */
+/* What the translator does with the FP instruction insn; *dyn says it rounds by frm. The
+ * low bit of funct7 (fmt) is 0 for singles, 1 for doubles. */
 static enum fp_kind fp_kind(uint32_t insn, bool *dyn)
 {
     unsigned f7 = insn >> 25, rm = (insn >> 12) & 7, rs2 = (insn >> 20) & 31;
@@ -619,24 +628,30 @@ static enum fp_kind fp_kind(uint32_t insn, bool *dyn)
     *dyn = rm == 7;
     switch (insn & 0x7f) {
     case 0x43: case 0x47: case 0x4b: case 0x4f:
-        return ((insn >> 25) & 3) == 1 && rne && host_fma() ? FK_FMA : FK_NONE;
+        return ((insn >> 25) & 3) <= 1 && rne && host_fma() ? FK_FMA : FK_NONE;
     case 0x53:
         break;
     default:
         return FK_NONE;
     }
-    switch (f7) {
-    case 0x01: case 0x05: case 0x09: case 0x0d: return rne ? FK_ARITH : FK_NONE;
-    case 0x2d: return rne && rs2 == 0 ? FK_SQRT : FK_NONE;
-    case 0x69: return rne && rs2 <= 2 ? FK_CVTDX : FK_NONE;
+    switch (f7 & ~1u) {
+    case 0x00: case 0x04: case 0x08: case 0x0c: return rne ? FK_ARITH : FK_NONE;
+    case 0x2c: return rne && rs2 == 0 ? FK_SQRT : FK_NONE;
+    case 0x68: return rne && rs2 <= 2 ? FK_CVTFX : FK_NONE;
+    case 0x60: return (rne || rm == 1) && (rs2 == 0 || rs2 == 2) ? FK_CVTXF : FK_NONE;
     default: break;
     }
+    if (f7 == 0x20)
+        return rne && rs2 == 1 ? FK_CVTSD : FK_NONE;
+    if (f7 == 0x21)                                  /* exact: any valid rounding mode */
+        return (rm <= 4 || rm == 7) && rs2 == 0 ? FK_CVTDS : FK_NONE;
     *dyn = false;
-    switch (f7) {
-    case 0x11: return rm <= 2 ? FK_SGNJ : FK_NONE;
-    case 0x51: return rm <= 2 ? FK_CMP : FK_NONE;
-    case 0x71: return rm == 0 && rs2 == 0 ? FK_MVXD : FK_NONE;
-    case 0x79: return rm == 0 && rs2 == 0 ? FK_MVDX : FK_NONE;
+    switch (f7 & ~1u) {
+    case 0x10: return rm <= 2 ? FK_SGNJ : FK_NONE;
+    case 0x14: return rm <= 1 ? FK_MINMAX : FK_NONE;
+    case 0x50: return rm <= 2 ? FK_CMP : FK_NONE;
+    case 0x70: return rs2 != 0 ? FK_NONE : rm == 0 ? FK_MVXF : rm == 1 ? FK_CLASS : FK_NONE;
+    case 0x78: return rm == 0 && rs2 == 0 ? FK_MVFX : FK_NONE;
     default: return FK_NONE;
     }
 }
@@ -647,13 +662,29 @@ static bool fp_translatable(uint32_t insn)
     return fp_kind(insn, &dyn) != FK_NONE;
 }
 
-/* op xmm, qword [rdi + disp] (pfx F2: 10 movsd load, 11 store, 58 add, 59 mul, 5c sub,
- * 5e div, 51 sqrt; pfx 66: 2e ucomisd, 2f comisd) */
+/* op xmm, [rdi + disp] (pfx F2 double, F3 single: 10 movs load, 11 store) */
 static void jsse(struct jit_out *j, uint8_t pfx, uint8_t opc, unsigned xmm, int32_t disp)
 {
     uint8_t b[4] = { pfx, 0x0f, opc, (uint8_t)(0x87 | xmm << 3) };
     jb(j, 4, b);
     j32(j, (uint32_t)disp);
+}
+
+/* op xmm reg, xmm rm, with prefix pfx or none (0). Scalar (pfx F2 double, F3 single): 58
+ * add, 59 mul, 5c sub, 5e div, 51 sqrt, 5d min, 5f max, 5a conversion between the two;
+ * packed (66 double, none single): 2e ucomis, 2f comis, 54 and, 56 or, 57 xor, 28 mov. */
+static void jsse_rr(struct jit_out *j, uint8_t pfx, uint8_t opc, unsigned reg, unsigned rm)
+{
+    if (pfx) *j->p++ = pfx;
+    uint8_t b[3] = { 0x0f, opc, (uint8_t)(0xc0 | reg << 3 | rm) };
+    jb(j, 3, b);
+}
+
+/* The bytes b, after REX.W when w (a 64-bit operation on the same registers) */
+static void jw(struct jit_out *j, bool w, unsigned n, const uint8_t *b)
+{
+    if (w) *j->p++ = 0x48;
+    jb(j, n, b);
 }
 
 /* mov reg, imm64 */
@@ -665,30 +696,72 @@ static void jmov64(struct jit_out *j, unsigned reg, uint64_t v)
     j->p += 8;
 }
 
-/* A NaN in xmm0 becomes the canonical NaN; for an FMA (operands a, b), inf * 0 sets NV. */
-static void jit_fp_canon(struct jit_out *j, bool fma, unsigned a, unsigned b)
+/* eax = f[r] read as a single: its low half if it is NaN-boxed (upper 32 bits all ones),
+ * else the canonical NaN (ISA spec 12.2) */
+static void jit_unbox_s(struct jit_out *j, unsigned r)
 {
-    static const uint8_t ucom[] = { 0x66, 0x0f, 0x2e, 0xc0 };           /* ucomisd xmm0, xmm0 */
-    jb(j, sizeof(ucom), ucom);
+    jrm(j, false, 0x8b, RAX, fdisp(r));                                  /* mov eax, [f] */
+    jrm(j, false, 0x83, 7, fdisp(r) + 4);                                /* cmp dword [f + 4], -1 */
+    *j->p++ = 0xff;
+    uint8_t *ok = jfwd8(j, 0x74);                                        /* je ok */
+    *j->p++ = 0xb8;                                                      /* mov eax, canonical NaN */
+    j32(j, 0x7fc00000u);
+    jpatch8(j, ok);
+}
+
+/* mov dword [f + 4], -1: a single written to f[r] is NaN-boxed */
+static void jit_box(struct jit_out *j, unsigned r)
+{
+    jrm(j, false, 0xc7, 0, fdisp(r) + 4);
+    j32(j, 0xffffffffu);
+}
+
+/* xmm = f[r] (a single unboxed, through eax) */
+static void jit_fp_ld(struct jit_out *j, bool dbl, unsigned xmm, unsigned r)
+{
+    if (dbl) {
+        jsse(j, 0xf2, 0x10, xmm, fdisp(r));                             /* movsd xmm, [f] */
+        return;
+    }
+    jit_unbox_s(j, r);
+    uint8_t b[4] = { 0x66, 0x0f, 0x6e, (uint8_t)(0xc0 | xmm << 3) };     /* movd xmm, eax */
+    jb(j, 4, b);
+}
+
+/* f[r] = xmm0 (a single boxed) */
+static void jit_fp_st(struct jit_out *j, bool dbl, unsigned r)
+{
+    jsse(j, dbl ? 0xf2 : 0xf3, 0x11, 0, fdisp(r));                      /* movsd/movss [f], xmm0 */
+    if (!dbl) jit_box(j, r);
+}
+
+/* A NaN in xmm0 becomes the canonical NaN; for an FMA (operands in xmm1, xmm2), inf * 0
+ * sets NV. */
+static void jit_fp_canon(struct jit_out *j, bool dbl, bool fma)
+{
+    jsse_rr(j, dbl ? 0x66 : 0, 0x2e, 0, 0);                              /* ucomisd/ss xmm0, xmm0 */
     uint8_t *ok = jfwd8(j, 0x7b);                                        /* jnp ok */
     if (fma) {
-        jrm(j, true, 0x8b, RAX, fdisp(a));
-        jrm(j, true, 0x8b, RCX, fdisp(b));
-        static const uint8_t shl[] = { 0x48, 0xd1, 0xe0, 0x48, 0xd1, 0xe1 }; /* shl rax, 1; shl rcx, 1 */
-        jb(j, sizeof(shl), shl);
-        jmov64(j, RDX, 0xffe0000000000000ULL);                           /* an infinity, shifted */
-        static const uint8_t t1[] = { 0x48, 0x39, 0xd0 };                 /* cmp rax, rdx */
-        jb(j, 3, t1);
+        /* the operands' bits shifted left once (no sign): an infinity is all exponent */
+        static const uint8_t mvq[] = { 0x66, 0x48, 0x0f, 0x7e, 0xc8, 0x66, 0x48, 0x0f, 0x7e, 0xd1 };
+        static const uint8_t mvd[] = { 0x66, 0x0f, 0x7e, 0xc8, 0x66, 0x0f, 0x7e, 0xd1 };
+        if (dbl) jb(j, sizeof(mvq), mvq);                                /* movq rax, xmm1; movq rcx, xmm2 */
+        else jb(j, sizeof(mvd), mvd);                                    /* movd eax, xmm1; movd ecx, xmm2 */
+        static const uint8_t shl_a[] = { 0xd1, 0xe0 }, shl_c[] = { 0xd1, 0xe1 };
+        jw(j, dbl, 2, shl_a);                                            /* shl rax/eax, 1 */
+        jw(j, dbl, 2, shl_c);                                            /* shl rcx/ecx, 1 */
+        if (dbl) jmov64(j, RDX, 0xffe0000000000000ULL);
+        else { *j->p++ = 0xba; j32(j, 0xff000000u); }                    /* mov edx, inf << 1 */
+        static const uint8_t t1[] = { 0x39, 0xd0 }, t2[] = { 0x39, 0xd1 }; /* cmp rax, rdx; cmp rcx, rdx */
+        static const uint8_t tc[] = { 0x85, 0xc9 }, ta[] = { 0x85, 0xc0 }; /* test rcx, rcx; test rax, rax */
+        jw(j, dbl, 2, t1);
         uint8_t *n1 = jfwd8(j, 0x75);                                    /* jne n1 */
-        static const uint8_t tc[] = { 0x48, 0x85, 0xc9 };                 /* test rcx, rcx */
-        jb(j, 3, tc);
+        jw(j, dbl, 2, tc);
         uint8_t *nv1 = jfwd8(j, 0x74);                                   /* jz nv */
         jpatch8(j, n1);
-        static const uint8_t t2[] = { 0x48, 0x39, 0xd1 };                 /* cmp rcx, rdx */
-        jb(j, 3, t2);
+        jw(j, dbl, 2, t2);
         uint8_t *n2 = jfwd8(j, 0x75);                                    /* jne canon */
-        static const uint8_t ta[] = { 0x48, 0x85, 0xc0 };                 /* test rax, rax */
-        jb(j, 3, ta);
+        jw(j, dbl, 2, ta);
         uint8_t *n3 = jfwd8(j, 0x75);                                    /* jnz canon */
         jpatch8(j, nv1);
         jrm(j, false, 0x83, 1, HX(fcsr));                                /* or dword [fcsr], NV */
@@ -696,9 +769,16 @@ static void jit_fp_canon(struct jit_out *j, bool fma, unsigned a, unsigned b)
         jpatch8(j, n2);
         jpatch8(j, n3);
     }
-    jmov64(j, RAX, 0x7ff8000000000000ULL);
-    static const uint8_t mv[] = { 0x66, 0x48, 0x0f, 0x6e, 0xc0 };       /* movq xmm0, rax */
-    jb(j, sizeof(mv), mv);
+    if (dbl) {
+        jmov64(j, RAX, 0x7ff8000000000000ULL);
+        static const uint8_t mv[] = { 0x66, 0x48, 0x0f, 0x6e, 0xc0 };   /* movq xmm0, rax */
+        jb(j, sizeof(mv), mv);
+    } else {
+        *j->p++ = 0xb8;                                                  /* mov eax, 0x7fc00000 */
+        j32(j, 0x7fc00000u);
+        static const uint8_t mv[] = { 0x66, 0x0f, 0x6e, 0xc0 };         /* movd xmm0, eax */
+        jb(j, sizeof(mv), mv);
+    }
     jpatch8(j, ok);
 }
 
@@ -778,87 +858,239 @@ static void jit_emit_fflags(struct jit_out *j, struct ra *ra, uint8_t *base, con
         jset(j, ra, d->rd, RAX);
 }
 
-/* One FP computational instruction that fp_kind accepted. */
+/* fcvt.w/l.s/d of xmm0 into rax (sign-extended from 32 bits for .w), truncating or
+ * rounding by MXCSR (RNE). x86 returns the integer indefinite (the minimum) with IE alone
+ * for NaN and out of range, PE alone when inexact: RISC-V's NV and NX (ISA spec 11.7,
+ * table 11.4), but RISC-V saturates a NaN or a too large value to the maximum. The
+ * indefinite from a valid conversion is the minimum and the input negative. */
+static void jit_emit_cvt_to_int(struct jit_out *j, bool dbl, bool l, bool rtz)
+{
+    uint8_t cvt[] = { 0x0f, (uint8_t)(rtz ? 0x2c : 0x2d), 0xc0 };     /* cvt(t)sd/ss2si rax/eax, xmm0 */
+    *j->p++ = dbl ? 0xf2 : 0xf3;
+    jw(j, l, 3, cvt);
+    static const uint8_t ovf[] = { 0x83, 0xf8, 0x01 };                 /* cmp rax/eax, 1: OF only for the minimum */
+    jw(j, l, 3, ovf);
+    uint8_t *done = jfwd8(j, 0x71);                                     /* jno done */
+    jsse_rr(j, dbl ? 0x66 : 0, 0x57, 1, 1);                             /* xorpd/ps xmm1, xmm1 */
+    jsse_rr(j, dbl ? 0x66 : 0, 0x2e, 1, 0);                             /* ucomisd/ss xmm1, xmm0 */
+    uint8_t *keep = jfwd8(j, 0x77);                                     /* ja done: 0 > input, not NaN */
+    static const uint8_t dec[] = { 0xff, 0xc8 };                       /* dec rax/eax: the maximum */
+    jw(j, l, 2, dec);
+    jpatch8(j, done);
+    jpatch8(j, keep);
+    if (!l) jsext32(j);
+}
+
+/* fmin/fmax of xmm0 and xmm1 into xmm0 (ISA spec 11.6, F v2.2): -0 < +0, a NaN operand
+ * yields the other, two yield the canonical NaN, and only a signalling NaN raises NV
+ * (ucomis's IE). mins/maxs have neither rule, so they see only ordered unequal operands;
+ * equal ones (zeros of either sign) are ORed for min, ANDed for max. */
+static void jit_emit_minmax(struct jit_out *j, bool dbl, bool max)
+{
+    uint8_t ps = dbl ? 0x66 : 0, ss = dbl ? 0xf2 : 0xf3;
+    jsse_rr(j, ps, 0x2e, 0, 1);                                          /* ucomis xmm0, xmm1 */
+    uint8_t *nan = jfwd8(j, 0x7a);                                       /* jp nan */
+    uint8_t *ne = jfwd8(j, 0x75);                                        /* jne ne */
+    jsse_rr(j, ps, max ? 0x54 : 0x56, 0, 1);                             /* and/or xmm0, xmm1 */
+    uint8_t *done1 = jfwd8(j, 0xeb);                                     /* jmp done */
+    jpatch8(j, ne);
+    jsse_rr(j, ss, max ? 0x5f : 0x5d, 0, 1);                             /* maxs/mins xmm0, xmm1 */
+    uint8_t *done2 = jfwd8(j, 0xeb);                                     /* jmp done */
+    jpatch8(j, nan);
+    jsse_rr(j, ps, 0x2e, 0, 0);                                          /* ucomis xmm0, xmm0 */
+    uint8_t *done3 = jfwd8(j, 0x7b);                                     /* jnp done: rs1 is no NaN */
+    jsse_rr(j, ps, 0x28, 0, 1);                                          /* mov xmm0, xmm1 */
+    jpatch8(j, done1);
+    jpatch8(j, done2);
+    jpatch8(j, done3);
+    jit_fp_canon(j, dbl, false);
+}
+
+/* fsgnj, fsgnjn, fsgnjx (f3 0-2): rax = rs1 with its sign from rs2 (through rcx, the sign
+ * mask in rdx), in 32 bits for singles */
+static void jit_emit_sgnj(struct jit_out *j, bool dbl, unsigned f3, unsigned rs1, unsigned rs2)
+{
+    if (dbl) {
+        jrm(j, true, 0x8b, RCX, fdisp(rs2));
+        jmov64(j, RDX, 1ULL << 63);
+        jrm(j, true, 0x8b, RAX, fdisp(rs1));
+    } else {
+        static const uint8_t mv[] = { 0x89, 0xc1 };                       /* mov ecx, eax */
+        jit_unbox_s(j, rs2);
+        jb(j, 2, mv);
+        *j->p++ = 0xba;                                                   /* mov edx, 1 << 31 */
+        j32(j, 0x80000000u);
+        jit_unbox_s(j, rs1);
+    }
+    static const uint8_t notc[] = { 0xf7, 0xd1 }, sign[] = { 0x21, 0xd1 }; /* not rcx; and rcx, rdx */
+    if (f3 == 1) jw(j, dbl, 2, notc);
+    jw(j, dbl, 2, sign);
+    if (f3 == 2) {
+        static const uint8_t b[] = { 0x31, 0xc8 };                        /* xor rax, rcx */
+        jw(j, dbl, 2, b);
+    } else {
+        static const uint8_t b[] = { 0xf7, 0xd2 }, c[] = { 0x21, 0xd0 }, e[] = { 0x09, 0xc8 };
+        jw(j, dbl, 2, b);                                                 /* not rdx */
+        jw(j, dbl, 2, c);                                                 /* and rax, rdx */
+        jw(j, dbl, 2, e);                                                 /* or rax, rcx */
+    }
+}
+
+/* fclass of f[r] into rax: one bit of ten (ISA spec 11.9, table 11.5), by the exponent
+ * and the mantissa (its top bit the quiet bit): 4 +0, 5 +subnormal, 6 +normal, 7 +inf;
+ * their negatives 7 - that; 8 sNaN, 9 qNaN. */
+static void jit_emit_class(struct jit_out *j, bool dbl, unsigned r)
+{
+    if (dbl) jrm(j, true, 0x8b, RAX, fdisp(r));
+    else jit_unbox_s(j, r);
+    static const uint8_t sgn[] = { 0x89, 0xc2 }, man[] = { 0x89, 0xc1 }; /* mov rdx, rax; mov rcx, rax */
+    jw(j, dbl, 2, sgn);
+    jw(j, dbl, 2, man);
+    uint8_t shm[] = { 0xc1, 0xe1, dbl ? 12 : 9 };                      /* shl rcx: the mantissa at the top */
+    jw(j, dbl, 3, shm);
+    uint8_t she[] = { 0xd1, 0xe0, 0xc1, 0xe8, dbl ? 53 : 24 };         /* shl rax, 1; shr rax: the exponent */
+    jw(j, dbl, 2, she);
+    jw(j, dbl, 3, she + 2);
+    *j->p++ = 0x3d;                                                    /* cmp eax, the largest */
+    j32(j, dbl ? 0x7ff : 0xff);
+    uint8_t *special = jfwd8(j, 0x74);                                 /* je special */
+    static const uint8_t tz[] = { 0x85, 0xc0 };                        /* test eax, eax */
+    jb(j, 2, tz);
+    uint8_t *small = jfwd8(j, 0x74);                                   /* jz small */
+    static const uint8_t normal[] = { 0xb8, 6, 0, 0, 0 };              /* mov eax, 6 */
+    jb(j, 5, normal);
+    uint8_t *sign1 = jfwd8(j, 0xeb);                                   /* jmp sign */
+    jpatch8(j, small);
+    static const uint8_t tm[] = { 0x85, 0xc9 };                        /* test rcx, rcx */
+    static const uint8_t zero[] = { 0xb8, 4, 0, 0, 0 };                /* mov eax, 4 */
+    jw(j, dbl, 2, tm);
+    jb(j, 5, zero);
+    uint8_t *sign2 = jfwd8(j, 0x74);                                   /* jz sign */
+    static const uint8_t inc[] = { 0xff, 0xc0 };                       /* inc eax: 5 */
+    jb(j, 2, inc);
+    uint8_t *sign3 = jfwd8(j, 0xeb);                                   /* jmp sign */
+    jpatch8(j, special);
+    static const uint8_t inf[] = { 0xb8, 7, 0, 0, 0 };                 /* mov eax, 7 */
+    jw(j, dbl, 2, tm);
+    jb(j, 5, inf);
+    uint8_t *sign4 = jfwd8(j, 0x74);                                   /* jz sign */
+    uint8_t q[] = { 0xc1, 0xe9, dbl ? 63 : 31 };                       /* shr rcx: the quiet bit */
+    jw(j, dbl, 3, q);
+    static const uint8_t nan[] = { 0x8d, 0x41, 0x08 };                 /* lea eax, [rcx + 8] */
+    jb(j, 3, nan);
+    uint8_t *done = jfwd8(j, 0xeb);                                    /* jmp done */
+    jpatch8(j, sign1);
+    jpatch8(j, sign2);
+    jpatch8(j, sign3);
+    jpatch8(j, sign4);
+    static const uint8_t ts[] = { 0x85, 0xd2 };                        /* test rdx, rdx */
+    jw(j, dbl, 2, ts);
+    uint8_t *pos = jfwd8(j, 0x79);                                     /* jns done */
+    static const uint8_t neg[] = { 0x83, 0xf0, 0x07 };                 /* xor eax, 7 */
+    jb(j, 3, neg);
+    jpatch8(j, done);
+    jpatch8(j, pos);
+    static const uint8_t bit[] = { 0x89, 0xc1, 0xb8, 1, 0, 0, 0, 0xd3, 0xe0 }; /* mov ecx, eax; mov eax, 1; shl eax, cl */
+    jb(j, sizeof(bit), bit);
+}
+
+/* One FP computational instruction that fp_kind accepted. Singles and doubles take the
+ * same path, with operands read by jit_fp_ld and results written by jit_fp_st. */
 static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d)
 {
     uint32_t insn = (uint32_t)d->imm;
     unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31, rs2 = (insn >> 20) & 31, rs3 = insn >> 27;
     unsigned f3 = (insn >> 12) & 7, f7 = insn >> 25;
-    bool dyn;
+    bool dyn, dbl = f7 & 1;
+    uint8_t ps = dbl ? 0x66 : 0, ss = dbl ? 0xf2 : 0xf3;
     switch (fp_kind(insn, &dyn)) {
     case FK_ARITH: {
         static const uint8_t opc[4] = { 0x58, 0x5c, 0x59, 0x5e };       /* add, sub, mul, div */
-        jsse(j, 0xf2, 0x10, 0, fdisp(rs1));
-        jsse(j, 0xf2, opc[f7 >> 2], 0, fdisp(rs2));
-        jit_fp_canon(j, false, 0, 0);
-        jsse(j, 0xf2, 0x11, 0, fdisp(rd));
+        jit_fp_ld(j, dbl, 0, rs1);
+        jit_fp_ld(j, dbl, 1, rs2);
+        jsse_rr(j, ss, opc[f7 >> 2], 0, 1);
+        jit_fp_canon(j, dbl, false);
+        jit_fp_st(j, dbl, rd);
         return;
     }
     case FK_SQRT:
-        jsse(j, 0xf2, 0x51, 0, fdisp(rs1));
-        jit_fp_canon(j, false, 0, 0);
-        jsse(j, 0xf2, 0x11, 0, fdisp(rd));
+        jit_fp_ld(j, dbl, 0, rs1);
+        jsse_rr(j, ss, 0x51, 0, 0);
+        jit_fp_canon(j, dbl, false);
+        jit_fp_st(j, dbl, rd);
         return;
     case FK_FMA: {
-        /* vfmadd231sd / vfmsub231sd / vfnmadd231sd / vfnmsub231sd xmm0, xmm1, [f rs2]:
-         * xmm0 = +-(xmm1 * rs2) +- xmm0, xmm0 the addend rs3, xmm1 rs1 */
-        jsse(j, 0xf2, 0x10, 0, fdisp(rs3));
-        jsse(j, 0xf2, 0x10, 1, fdisp(rs1));
-        uint8_t b[5] = { 0xc4, 0xe2, 0xf1, (uint8_t)(0xb9 + 2 * (((insn & 0x7f) - 0x43) >> 2)), 0x87 };
+        /* vfmadd231 / vfmsub231 / vfnmadd231 / vfnmsub231 (sd: VEX.W1, ss: W0) xmm0, xmm1,
+         * xmm2: xmm0 = +-(xmm1 * xmm2) +- xmm0, xmm0 the addend rs3, xmm1 rs1, xmm2 rs2 */
+        jit_fp_ld(j, dbl, 0, rs3);
+        jit_fp_ld(j, dbl, 1, rs1);
+        jit_fp_ld(j, dbl, 2, rs2);
+        uint8_t b[5] = { 0xc4, 0xe2, (uint8_t)(dbl ? 0xf1 : 0x71),
+                         (uint8_t)(0xb9 + 2 * (((insn & 0x7f) - 0x43) >> 2)), 0xc2 };
         jb(j, 5, b);
-        j32(j, (uint32_t)fdisp(rs2));
-        jit_fp_canon(j, true, rs1, rs2);
-        jsse(j, 0xf2, 0x11, 0, fdisp(rd));
+        jit_fp_canon(j, dbl, true);
+        jit_fp_st(j, dbl, rd);
         return;
     }
-    case FK_SGNJ: {
-        jrm(j, true, 0x8b, RAX, fdisp(rs1));
-        jrm(j, true, 0x8b, RCX, fdisp(rs2));
-        jmov64(j, RDX, 1ULL << 63);
-        if (f3 == 1) { static const uint8_t b[] = { 0x48, 0xf7, 0xd1 }; jb(j, 3, b); }  /* not rcx */
-        static const uint8_t sign[] = { 0x48, 0x21, 0xd1 };               /* and rcx, rdx */
-        jb(j, 3, sign);
-        if (f3 == 2) {
-            static const uint8_t b[] = { 0x48, 0x31, 0xc8 };              /* xor rax, rcx */
-            jb(j, 3, b);
-        } else {
-            static const uint8_t b[] = { 0x48, 0xf7, 0xd2, 0x48, 0x21, 0xd0, 0x48, 0x09, 0xc8 };
-            jb(j, sizeof(b), b);                                          /* not rdx; and rax, rdx; or rax, rcx */
-        }
-        jrm(j, true, 0x89, RAX, fdisp(rd));
+    case FK_SGNJ:
+        jit_emit_sgnj(j, dbl, f3, rs1, rs2);
+        jrm(j, dbl, 0x89, RAX, fdisp(rd));                                /* mov [f], rax/eax */
+        if (!dbl) jit_box(j, rd);
         return;
-    }
+    case FK_MINMAX:
+        jit_fp_ld(j, dbl, 0, rs1);
+        jit_fp_ld(j, dbl, 1, rs2);
+        jit_emit_minmax(j, dbl, f3 == 1);
+        jit_fp_st(j, dbl, rd);
+        return;
     case FK_CMP:
-        jsse(j, 0xf2, 0x10, 0, fdisp(rs1));
+        jit_fp_ld(j, dbl, 0, rs1);
+        jit_fp_ld(j, dbl, 1, rs2);
         if (f3 == 2) {
-            jsse(j, 0x66, 0x2e, 0, fdisp(rs2));                           /* ucomisd: quiet */
+            jsse_rr(j, ps, 0x2e, 0, 1);                                   /* ucomis xmm0, xmm1: quiet */
             static const uint8_t b[] = { 0x0f, 0x94, 0xc0, 0x0f, 0x9b, 0xc1, 0x20, 0xc8, 0x0f, 0xb6, 0xc0 };
             jb(j, sizeof(b), b);                                          /* sete al; setnp cl; and al, cl; movzx */
         } else {
-            jsse(j, 0xf2, 0x10, 1, fdisp(rs2));
-            static const uint8_t com[] = { 0x66, 0x0f, 0x2f, 0xc8 };      /* comisd xmm1, xmm0: signalling */
-            jb(j, 4, com);
+            jsse_rr(j, ps, 0x2f, 1, 0);                                   /* comis xmm1, xmm0: signalling */
             jsetcc(j, f3 == 1 ? 0x97 : 0x93);                             /* rs2 > rs1: seta; >=: setae */
         }
         jset(j, ra, rd, RAX);
         return;
-    case FK_MVXD:
-        jrm(j, true, 0x8b, RAX, fdisp(rs1));
+    case FK_MVXF:
+        jrm(j, true, dbl ? 0x8b : 0x63, RAX, fdisp(rs1));                 /* mov rax / movsxd rax, [f] */
         jset(j, ra, rd, RAX);
         return;
-    case FK_MVDX:
+    case FK_MVFX:
         jget(j, ra, RAX, rs1);
-        jrm(j, true, 0x89, RAX, fdisp(rd));
+        jrm(j, dbl, 0x89, RAX, fdisp(rd));                                /* mov [f], rax/eax */
+        if (!dbl) jit_box(j, rd);
         return;
-    case FK_CVTDX: {
+    case FK_CVTFX: {
         jget(j, ra, RAX, rs1);
-        if (rs2 == 0) jsext32(j);                                         /* fcvt.d.w */
+        if (rs2 == 0) jsext32(j);                                         /* fcvt.s/d.w */
         else if (rs2 == 1) { static const uint8_t b[] = { 0x89, 0xc0 }; jb(j, 2, b); } /* .wu: mov eax, eax */
-        static const uint8_t cvt[] = { 0xf2, 0x48, 0x0f, 0x2a, 0xc0 };    /* cvtsi2sd xmm0, rax */
+        static const uint8_t cvt[] = { 0x48, 0x0f, 0x2a, 0xc0 };          /* cvtsi2sd/ss xmm0, rax */
+        *j->p++ = ss;
         jb(j, sizeof(cvt), cvt);
-        jsse(j, 0xf2, 0x11, 0, fdisp(rd));
+        jit_fp_st(j, dbl, rd);
         return;
     }
+    case FK_CVTXF:
+        jit_fp_ld(j, dbl, 0, rs1);
+        jit_emit_cvt_to_int(j, dbl, rs2 == 2, f3 == 1);
+        jset(j, ra, rd, RAX);
+        return;
+    case FK_CLASS:
+        jit_emit_class(j, dbl, rs1);
+        jset(j, ra, rd, RAX);
+        return;
+    case FK_CVTSD: case FK_CVTDS:
+        /* fcvt.s.d rounds (its NaN made canonical), fcvt.d.s is exact (likewise) */
+        jit_fp_ld(j, !dbl, 0, rs1);
+        jsse_rr(j, dbl ? 0xf3 : 0xf2, 0x5a, 0, 0);                       /* cvtss2sd / cvtsd2ss xmm0, xmm0 */
+        jit_fp_canon(j, dbl, false);
+        jit_fp_st(j, dbl, rd);
+        return;
     default:
         return;
     }
@@ -1138,8 +1370,8 @@ static void int_regs(uint8_t op, const struct dentry *d, uint32_t *used, uint32_
         return;
     if (op == F_FPOP) {
         switch (fp_kind((uint32_t)d->imm, &dyn)) {
-        case FK_CMP: case FK_MVXD: if (d->rd) *written |= 1u << d->rd; break;
-        case FK_MVDX: case FK_CVTDX: *used |= 1u << d->rs1; break;
+        case FK_CMP: case FK_MVXF: case FK_CVTXF: case FK_CLASS: if (d->rd) *written |= 1u << d->rd; break;
+        case FK_MVFX: case FK_CVTFX: *used |= 1u << d->rs1; break;
         default: break;
         }
         return;
