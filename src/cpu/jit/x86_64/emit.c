@@ -1268,6 +1268,38 @@ static void jit_emit_w_imm(struct jit_out *j, struct ra *ra, uint8_t op, const s
     jrr(j, true, 1, &movsxd, hd, RAX);                                    /* movsxd hd, eax */
 }
 
+/* rd = rs (x0 an operand of add, or, xor, sub or their W forms: a copy), sign-extended
+ * from 32 bits for the W forms */
+static void jit_emit_copy(struct jit_out *j, struct ra *ra, unsigned rs, bool w32, const struct dentry *d)
+{
+    static const uint8_t movsxd = 0x63;
+    unsigned h = ra_get(j, ra, rs), hd = ra_def(j, ra, d->rd);
+    if (w32) jrr(j, true, 1, &movsxd, hd, h);
+    else if (hd != h) jrr1(j, 0x8b, hd, h);
+}
+
+/* slt, sltu, slti, sltiu: a compare of the host registers (or with the immediate), then
+ * setcc straight into x[rd] */
+static void jit_emit_slt(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d)
+{
+    unsigned h1 = ra_get(j, ra, d->rs1);
+    if (op == F_SLTI || op == F_SLTIU) {
+        bool short_imm = d->imm >= -128 && d->imm <= 127;
+        jrr1(j, short_imm ? 0x83 : 0x81, 7, h1);                         /* cmp h1, imm */
+        if (short_imm) *j->p++ = (uint8_t)d->imm;
+        else j32(j, (uint32_t)d->imm);
+    } else if (d->rs2 == 0) {
+        jrr1(j, 0x85, h1, h1);                                            /* test h1, h1 */
+    } else {
+        jrr1(j, 0x3b, h1, ra_get(j, ra, d->rs2));                         /* cmp h1, h2 */
+    }
+    unsigned hd = ra_def(j, ra, d->rd);                                   /* (a write-back keeps the flags) */
+    bool sgn = op == F_SLT || op == F_SLTI;
+    uint8_t set[3] = { 0x0f, sgn ? 0x9c : 0x92, 0xc0 };                   /* setl / setb al */
+    jb(j, 3, set);
+    jrr(j, false, 2, (const uint8_t[]){ 0x0f, 0xb6 }, hd, RAX);           /* movzx hdd, al */
+}
+
 /* Emits one ALU instruction: the result in rax (rdx for mulh), then into x[rd]. */
 static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct dentry *d, unsigned off)
 {
@@ -1282,6 +1314,15 @@ static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct 
         return;
     }
     static const uint8_t imul[2] = { 0x0f, 0xaf };
+    /* x0 as an operand: mv (c.mv is add rd, x0, rs), sext.w and the like are copies */
+    if ((op == F_ADD || op == F_XOR || op == F_OR || op == F_ADDW) && (d->rs1 == 0 || d->rs2 == 0)) {
+        jit_emit_copy(j, ra, d->rs1 ? d->rs1 : d->rs2, op == F_ADDW, d);
+        return;
+    }
+    if ((op == F_SUB || op == F_SUBW) && d->rs2 == 0) {
+        jit_emit_copy(j, ra, d->rs1, op == F_SUBW, d);
+        return;
+    }
     switch (op) {
     case F_ADD: case F_XOR: case F_OR: case F_AND: jit_emit_rr(j, ra, 1, &rr_opc[op], true, false, d); return;
     case F_SUB: jit_emit_rr(j, ra, 1, &rr_opc[op], false, false, d); return;
@@ -1298,14 +1339,11 @@ static void jit_emit(struct jit_out *j, struct ra *ra, uint8_t op, const struct 
     case F_SRAI: jit_emit_ri(j, ra, true, 7, d); return;
     case F_LUI: { uint8_t b[3] = { 0x48, 0xc7, 0xc0 }; jb(j, 3, b); j32(j, (uint32_t)d->imm); break; }
     case F_AUIPC: jlea_pc(j, RAX, (int32_t)off + d->imm); break;
-    case F_SLTI:  jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x9c); break;
-    case F_SLTIU: jget(j, ra, RAX, d->rs1); jalu_imm(j, 0x3d, d->imm); jsetcc(j, 0x92); break;
+    case F_SLTI: case F_SLTIU: case F_SLT: case F_SLTU: jit_emit_slt(j, ra, op, d); return;
     case F_SLL: case F_SRL: case F_SRA: {
         uint8_t b[3] = { 0x48, 0xd3, op == F_SLL ? 0xe0 : op == F_SRL ? 0xe8 : 0xf8 };
         jget(j, ra, RAX, d->rs1); jget(j, ra, RCX, d->rs2); jb(j, 3, b); break;
     }
-    case F_SLT:  jget(j, ra, RAX, d->rs1); jop(j, ra, 0x3b, d->rs2); jsetcc(j, 0x9c); break;
-    case F_SLTU: jget(j, ra, RAX, d->rs1); jop(j, ra, 0x3b, d->rs2); jsetcc(j, 0x92); break;
     case F_ADDIW: case F_SLLIW: case F_SRLIW: case F_SRAIW: jit_emit_w_imm(j, ra, op, d); return;
     case F_MULH: case F_MULHU:
         /* one-operand imul/mul: rdx = the high half */
