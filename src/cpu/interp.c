@@ -182,12 +182,8 @@ op_jit:
 op_cross:
     h->pc = pc;
     r = fetch_insn(h, &raw);
-    if (unlikely(r)) {
-        hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
-        pc = h->pc;
-        SYNC();
-        NEXT();
-    }
+    if (unlikely(r))
+        goto mem_fault; /* the fetch's cause + 1, fault_tval set */
     goto generic;
 op_step:
     /* one instruction of a page PMP covers only in part: both its halves checked, and
@@ -200,12 +196,8 @@ op_step:
         r = mmu_translate(h, pc + 2, ACC_EXEC, &pa);
         h->fault_tval = pc + 2;
     }
-    if (unlikely(r)) {
-        hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
-        pc = h->pc;
-        SYNC();
-        NEXT();
-    }
+    if (unlikely(r))
+        goto mem_fault;
     goto generic;
 op_generic:
     h->pc = pc;
@@ -219,6 +211,7 @@ generic:
     SYNC();
     NEXT();
 mem_fault:
+    /* r is a cause + 1 (a load, store or fetch that failed), h->fault_tval its address */
     hart_take_trap(h, (uint64_t)(r - 1), h->fault_tval, false);
     pc = h->pc;
     SYNC();
