@@ -60,6 +60,8 @@ static int exec_amo(struct hart *h, uint32_t insn, uint64_t *rd_val, bool *ok)
             h->fault_tval = va;
             return (cause < 0 ? EXC_LOAD_ACCESS : cause) + 1;
         }
+        if (insn >> 25 & 1)
+            __atomic_thread_fence(__ATOMIC_SEQ_CST); /* lr.rl: no earlier store passes it */
         uint64_t v = word ? (uint64_t)(int32_t)__atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE)
                           : __atomic_load_n((uint64_t *)p, __ATOMIC_ACQUIRE);
         h->resv_valid = true;

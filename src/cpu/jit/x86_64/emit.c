@@ -508,8 +508,13 @@ static void jit_emit_amo(struct jit_out *j, struct ra *ra, const struct dentry *
     fix_here(j, ra, &fix[(*nfix)++]);
     fix[*nfix].insn = insn_no;
     fix[*nfix].off = off;
-    jit_emit_tlb(j, ra, f5 != 0x02, sz, d->rs1, 0, f5 <= 0x03, &fix[(*nfix)++]);
+    jit_emit_tlb(j, ra, f5 != 0x02, sz, d->rs1, 0, f5 == 0x02 || f5 == 0x03, &fix[(*nfix)++]);
     if (f5 == 0x02) {                                                   /* lr */
+        if (insn >> 25 & 1) {
+            /* lr.rl (aqrl): no earlier store may pass it, which x86 allows a plain load */
+            static const uint8_t mfence[] = { 0x0f, 0xae, 0xf0 };
+            jb(j, 3, mfence);
+        }
         static const uint8_t ld8[] = { 0x48, 0x8b, 0x08 }, ld4[] = { 0x48, 0x63, 0x08 };
         jb(j, 3, w ? ld4 : ld8);                                        /* mov / movsxd rcx, [rax] */
         jrm(j, false, 0xc6, 0, HX(resv_valid));                         /* mov byte [resv_valid], 1 */
@@ -519,7 +524,8 @@ static void jit_emit_amo(struct jit_out *j, struct ra *ra, const struct dentry *
         jset(j, ra, d->rd, RCX);
         return;
     }
-    jget(j, ra, RCX, d->rs2);                                           /* every ra_ call before a branch */
+    /* every ra_ call before a branch; jget leaves rdx (sc's address) alone, also for x0 */
+    jget(j, ra, RCX, d->rs2);
     if (f5 == 0x03) {                                                   /* sc */
         jrm(j, false, 0x80, 7, HX(resv_valid));                         /* cmp byte [resv_valid], 0 */
         *j->p++ = 0;
@@ -1176,8 +1182,8 @@ static void jit_emit_rr(struct jit_out *j, struct ra *ra, unsigned nopc, const u
                         bool w32, const struct dentry *d)
 {
     static const uint8_t mov = 0x8b, movsxd = 0x63;
-    if (d->rs1 == 0 && !commutes && nopc == 1 && opc[0] == 0x2b) {
-        /* neg, negw: rd = 0 - rs2 */
+    if (d->rs1 == 0 && !commutes) {
+        /* neg, negw: rd = 0 - rs2 (sub and subw are the only ops here that do not commute) */
         unsigned h2 = ra_get(j, ra, d->rs2), hd = ra_def(j, ra, d->rd);
         static const uint8_t neg[] = { 0x48, 0xf7, 0xd8 };                 /* neg rax */
         jrr1(j, mov, RAX, h2);
@@ -1467,7 +1473,7 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
     static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
                                   [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
     struct jit_out j = { at_code };
-    struct jit_fix fix[3 * JIT_RUN_MAX];  /* a load or store's, and the FP checks' (at most two an instruction) */
+    struct jit_fix fix[3 * JIT_RUN_MAX];  /* three an instruction at most: a load (one) and FP checks (two), an AMO (two) */
     unsigned nfix = 0;
     struct ra ra;
     ra_init(&ra);
