@@ -203,7 +203,12 @@ op_generic:
     h->pc = pc;
     raw = code_raw(cp, pc & 0xfff);
 generic:
-    if (exec_one(h, raw)) {
+    /* the slow path sees instret (and cycle) with this block's instructions counted so
+     * far; what it writes to them stays as written plus what follows */
+    h->instret += n;
+    r = exec_one(h, raw);
+    h->instret -= n;
+    if (r) {
         n++;
         goto out_synced;
     }

@@ -554,6 +554,36 @@ static void test_misaligned_amo_traps(void **state)
     allow_trap = false;
 }
 
+/* instret and cycle, read twice within one block, differ by the instructions between (the
+ * slow path that reads them sees the block's count so far), interpreted and translated. */
+static void test_instret_counts_within_a_block(void **state)
+{
+    (void)state;
+    uint32_t prog[64];
+    unsigned n = 0;
+    prog[n++] = I(0xc02, 0, 2, 5, 0x73);                 /* csrr x5, instret */
+    for (unsigned k = 0; k < 10; k++)
+        prog[n++] = I(1, 1, 0, 1, 0x13);                 /* addi x1, x1, 1 */
+    prog[n++] = I(0xc02, 0, 2, 6, 0x73);                 /* csrr x6, instret */
+    prog[n++] = R(0x20, 5, 6, 0, 7, 0x33);               /* sub x7, x6, x5 */
+    prog[n++] = I(0xc00, 0, 2, 8, 0x73);                 /* csrr x8, cycle */
+    for (unsigned k = 0; k < 3; k++)
+        prog[n++] = I(1, 2, 0, 2, 0x13);                 /* addi x2, x2, 1 */
+    prog[n++] = I(0xc00, 0, 2, 9, 0x73);                 /* csrr x9, cycle */
+    prog[n++] = R(0x20, 8, 9, 0, 10, 0x33);              /* sub x10, x9, x8 */
+    prog[n++] = JAL_SELF;
+    for (unsigned i = 0; i < 2; i++)
+        run_side(i, 1, prog, n, MSTATUS_FS, 0);
+    compare_sides(1);
+    for (unsigned i = 0; i < 2; i++) {
+        assert_int_equal(sides[i].hart.x[7], 11);
+        assert_int_equal(sides[i].hart.x[10], 4);
+    }
+    assert_true(sides[1].hart.jit_insns >= 10);
+    hart_destroy(&sides[0].hart);
+    hart_destroy(&sides[1].hart);
+}
+
 /* Random loops of FP instructions over edge-case operands (zeros, subnormals, infinities,
  * quiet and signalling NaNs, conversion boundaries): every f and x register, the data, and
  * fcsr's accrued flags agree, also as frflags/frcsr read them midway (the translated code
@@ -820,6 +850,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_random_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_int_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misaligned_amo_traps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_instret_counts_within_a_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_fp_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fp_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faulting_fp_load_leaves_fs_clean, setup, teardown),
