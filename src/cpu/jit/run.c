@@ -82,8 +82,8 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
         return;
     }
     /* the head as the caller read and decoded it; each instruction after it read once */
-    unsigned count = 0, o = off;
-    bool end = false;
+    unsigned count = 0, o = off, past = 0;
+    bool end = false, loop = false;
     raw[0] = head_raw;
     while (count < JIT_RUN_MAX && o <= 0xffe) {
         if (count && !code_parcel(cp->host, o, &raw[count]))
@@ -96,18 +96,33 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
         count++;
         if (end)
             break;
-        /* a conditional branch ends the run too, unless it goes back into the run (a
-         * loop, which then runs inside the run's code): longer runs would copy the same
-         * code into every run that starts before it */
+        /* A conditional branch that goes back into the run is a loop, which then runs
+         * inside the run's code. The run goes on past one other (its taken side leaves the
+         * run), so that, say, a call's argument set-up shares the run of the loop test
+         * before it, and ends at the next; past more, the same code would be copied into
+         * every run that starts before it. A run that holds a loop ends at the first such
+         * branch, so that the loop's own registers, not those of the code around it,
+         * decide whether it can stay in host registers. */
         uint8_t op = ops[count - 1];
         if (op >= F_BEQ && op <= F_BGEU) {
             int64_t t = (int64_t)(o - d[count - 1].len) + d[count - 1].imm;
-            if (!(t >= (int64_t)off && t < (int64_t)(o - d[count - 1].len)))
+            if (t >= (int64_t)off && t < (int64_t)(o - d[count - 1].len))
+                loop = true;
+            else if (!past)
+                past = count;
+            else
                 break;
         }
     }
     if (count == 0)
         return;
+    if (loop && past) {
+        count = past;
+        end = false;
+        o = off;
+        for (unsigned i = 0; i < count; i++)
+            o += d[i].len;
+    }
     for (unsigned i = 1, at = off + d[0].len; i < count; at += d[i].len, i++)
         code_snap(cp, at, raw[i], d[i].len);
     for (unsigned i = 0; i < count; i++)
