@@ -4,6 +4,8 @@
  * ran most of the program as translated code (hart.jit_insns), so that with the translator
  * off, or its code buffer not mapped, the tests fail instead of comparing the interpreter
  * with itself. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -584,6 +586,79 @@ static void test_instret_counts_within_a_block(void **state)
     hart_destroy(&sides[1].hart);
 }
 
+/* Two harts on two host threads, translating, each add 1 to one counter 262144 times with
+ * amoadd.w and to another with an lr.d/sc.d loop: no update may be lost (with the host's
+ * lock prefixes taken out, updates are lost when the threads run at once on two cores). */
+static atomic_int amo_ready;
+
+static void *amo_hart(void *arg)
+{
+    struct hart *h = arg;
+    atomic_fetch_add(&amo_ready, 1);
+    while (atomic_load(&amo_ready) < 2)
+        ;
+    uint64_t end = RAM_BASE + 12 * 4;
+    for (unsigned k = 0; k < 1000000 && h->pc != end && h->pc != RAM_BASE + TRAP_OFF; k++)
+        hart_exec_block(h, 1000);
+    return NULL;
+}
+
+static void test_amo_two_harts(void **state)
+{
+    (void)state;
+    struct side *sd = &sides[0];
+    uint32_t prog[] = {
+        (uint32_t)(RAM_BASE + DATA_OFF) >> 12 << 12 | XBASE << 7 | 0x37,   /* lui x20, data */
+        I(32, XBASE, 1, XBASE, 0x13),                                    /* slli x20, 32 */
+        I(32, XBASE, 5, XBASE, 0x13),                                    /* srli x20, 32 */
+        64u << 12 | XCOUNT << 7 | 0x37,                                  /* lui x21, 64: 262144 rounds */
+        I(8, XBASE, 0, XADDR, 0x13),                                     /* addi x22, x20, 8 */
+        1u << 20 | XBASE << 15 | 2u << 12 | 0x2f,                        /* loop: amoadd.w x0, x1, (x20) */
+        0x02u << 27 | XADDR << 15 | 3u << 12 | 5u << 7 | 0x2f,           /* retry: lr.d x5, (x22) */
+        I(1, 5, 0, 5, 0x13),                                             /* addi x5, x5, 1 */
+        0x03u << 27 | 5u << 20 | XADDR << 15 | 3u << 12 | 6u << 7 | 0x2f, /* sc.d x6, x5, (x22) */
+        B(-12, 0, 6, 1),                                                 /* bnez x6, retry */
+        I(-1, XCOUNT, 0, XCOUNT, 0x13),                                  /* addi x21, x21, -1 */
+        B(-24, 0, XCOUNT, 1),                                            /* bnez x21, loop */
+        JAL_SELF,
+    };
+    memset(sd->ram.host, 0, RAM_SIZE);
+    memcpy(sd->ram.host, prog, sizeof(prog));
+    memcpy(sd->ram.host + TRAP_OFF, &(uint32_t){ JAL_SELF }, 4);
+    struct hart_bus bus = sd->bus;
+    bus.one_hart = false;
+    static struct hart h[2];
+    pthread_t t[2];
+    for (unsigned i = 0; i < 2; i++) {
+        hart_init(&h[i], i, &bus);
+        hart_reset(&h[i], RAM_BASE);
+        h[i].pmpaddr[0] = ~0ULL >> 10;
+        h[i].pmpcfg[0] = 0x1f;
+        h[i].pmp_count = 1;
+        h[i].mtvec = RAM_BASE + TRAP_OFF;
+        h[i].x[1] = 1;
+    }
+    atomic_store(&amo_ready, 0);
+    for (unsigned i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, amo_hart, &h[i]), 0);
+    for (unsigned i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    uint32_t a;
+    uint64_t b;
+    memcpy(&a, sd->ram.host + DATA_OFF, 4);
+    memcpy(&b, sd->ram.host + DATA_OFF + 8, 8);
+    for (unsigned i = 0; i < 2; i++) {
+        assert_int_equal(h[i].pc, RAM_BASE + 12 * 4);
+        if (h[i].jit_insns * 2 < h[i].instret)
+            fail_msg("hart %u: only %llu of %llu instructions ran translated", i,
+                     (unsigned long long)h[i].jit_insns, (unsigned long long)h[i].instret);
+    }
+    assert_int_equal(a, 2 * 262144);
+    assert_int_equal(b, 2 * 262144);
+    for (unsigned i = 0; i < 2; i++)
+        hart_destroy(&h[i]);
+}
+
 /* Random loops of FP instructions over edge-case operands (zeros, subnormals, infinities,
  * quiet and signalling NaNs, conversion boundaries): every f and x register, the data, and
  * fcsr's accrued flags agree, also as frflags/frcsr read them midway (the translated code
@@ -851,6 +926,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_int_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misaligned_amo_traps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instret_counts_within_a_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_amo_two_harts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_fp_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fp_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faulting_fp_load_leaves_fs_clean, setup, teardown),
