@@ -82,7 +82,7 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
         return;
     }
     /* the head as the caller read and decoded it; each instruction after it read once */
-    unsigned count = 0, o = off, past = 0;
+    unsigned count = 0, o = off, past = 0, o_past = 0;
     bool end = false, loop = false;
     raw[0] = head_raw;
     while (count < JIT_RUN_MAX && o <= 0xffe) {
@@ -108,8 +108,10 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
             int64_t t = (int64_t)(o - d[count - 1].len) + d[count - 1].imm;
             if (t >= (int64_t)off && t < (int64_t)(o - d[count - 1].len))
                 loop = true;
-            else if (!past)
+            else if (!past) {
                 past = count;
+                o_past = o;
+            }
             else
                 break;
         }
@@ -119,9 +121,7 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
     if (loop && past) {
         count = past;
         end = false;
-        o = off;
-        for (unsigned i = 0; i < count; i++)
-            o += d[i].len;
+        o = o_past;
     }
     for (unsigned i = 1, at = off + d[0].len; i < count; at += d[i].len, i++)
         code_snap(cp, at, raw[i], d[i].len);

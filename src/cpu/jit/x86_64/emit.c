@@ -405,13 +405,20 @@ static bool op_is_mem(uint8_t op) { return (op >= F_LB && op <= F_SD) || (op >= 
 /* The data TLB hit check the interpreter does, for an access of sz bytes at x[rs1] + off
  * (the write set for a store, else the read set): on a miss, or an access that would leave
  * the page (the page of its last byte is then not the entry's), a jump to an exit stub so
- * that the interpreter executes this instruction itself with everything before it done.
- * On a hit: rax = the host address (and rdx = the guest virtual address if keep_va). */
+ * that the interpreter executes this instruction itself with everything before it done
+ * (first, with align_fix, a misaligned address takes that way out too: the interpreter
+ * traps). On a hit: rax = the host address (and rdx = the guest virtual address if
+ * keep_va). */
 static void jit_emit_tlb(struct jit_out *j, struct ra *ra, bool st, unsigned sz, unsigned rs1, int32_t off,
-                         bool keep_va, struct jit_fix *fix)
+                         bool keep_va, struct jit_fix *align_fix, struct jit_fix *fix)
 {
     jget(j, ra, RAX, rs1);
     if (off) jalu_imm(j, 0x05, off);                               /* rax = va */
+    if (align_fix) {
+        uint8_t al[] = { 0xa8, (uint8_t)(sz - 1), 0x0f, 0x85 };    /* test al, sz - 1; jnz exit */
+        jb(j, 4, al);
+        fix_here(j, ra, align_fix);
+    }
     static const uint8_t idx[] = {
         0x89, 0xc1,                                                /* mov ecx, eax */
         0xc1, 0xe9, 0x08,                                          /* shr ecx, 8 */
@@ -448,7 +455,7 @@ static void jit_emit_mem(struct jit_out *j, struct ra *ra, uint8_t op, const str
                                     [F_FLW] = 4, [F_FLD] = 8, [F_FSW] = 4, [F_FSD] = 8 };
     bool st = op_is_store(op);
     unsigned sz = size[op];
-    jit_emit_tlb(j, ra, st, sz, d->rs1, d->imm, false, fix);
+    jit_emit_tlb(j, ra, st, sz, d->rs1, d->imm, false, NULL, fix);
     if (op >= F_FLW) {
         /* FP: the value goes between memory and f[] through rcx; singles NaN-boxed */
         static const uint8_t ld8[] = { 0x48, 0x8b, 0x08 }, ld4[] = { 0x8b, 0x08 };      /* mov rcx/ecx, [rax] */
@@ -500,15 +507,12 @@ static void jit_emit_amo(struct jit_out *j, struct ra *ra, const struct dentry *
     uint32_t insn = (uint32_t)d->imm;
     unsigned f5 = insn >> 27, sz = ((insn >> 12) & 7) == 2 ? 4 : 8;
     bool w = sz == 4;
-    jget(j, ra, RAX, d->rs1);
-    uint8_t al[] = { 0xa8, (uint8_t)(sz - 1), 0x0f, 0x85 };             /* test al, sz - 1; jnz exit */
-    jb(j, 4, al);
-    fix[*nfix].insn = insn_no;
-    fix[*nfix].off = off;
-    fix_here(j, ra, &fix[(*nfix)++]);
-    fix[*nfix].insn = insn_no;
-    fix[*nfix].off = off;
-    jit_emit_tlb(j, ra, f5 != 0x02, sz, d->rs1, 0, f5 == 0x02 || f5 == 0x03, &fix[(*nfix)++]);
+    for (unsigned k = 0; k < 2; k++) {                                  /* misaligned, missed */
+        fix[*nfix + k].insn = insn_no;
+        fix[*nfix + k].off = off;
+    }
+    jit_emit_tlb(j, ra, f5 != 0x02, sz, d->rs1, 0, f5 == 0x02 || f5 == 0x03, &fix[*nfix], &fix[*nfix + 1]);
+    *nfix += 2;
     if (f5 == 0x02) {                                                   /* lr */
         if (insn >> 25 & 1) {
             /* lr.rl (aqrl): no earlier store may pass it, which x86 allows a plain load */
