@@ -80,7 +80,12 @@ static int signals_fd(void)
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-static uint64_t mono_ms(void);
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void on_signal(struct vmm *m, int sfd)
 {
@@ -137,13 +142,6 @@ static void on_terminal(struct vmm *m, struct term_input *in, bool readable)
 
 /* How often the loop looks whether the guest has gone idle (vm_idle_sweep). */
 #define SWEEP_EVERY_MS 2000
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int vmm_loop(struct vmm *m)
 {
