@@ -104,7 +104,7 @@ static void side_init(struct side *s)
 {
     s->ram = (struct guest_mem){ NULL, RAM_BASE, RAM_SIZE, NULL };
     s->bus = (struct hart_bus){ s, &s->ram, dev_load, dev_store, dev_time, dev_poll, dev_wait,
-                                NULL, true, NULL };
+                                NULL, true, NULL, NULL };
 }
 
 /* The same starting state in both harts, from the header. */

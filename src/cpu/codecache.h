@@ -1,17 +1,34 @@
 /* The code cache: decoded pages that mirror guest physical pages, with what keeps them
- * right (stores to code, fence.i, DMA), the jump cache translated code uses to leave its
- * page, and the translator's buffer that goes with them. One per hart.
+ * right (stores to code, fence.i, DMA), and the translator's buffer that goes with them,
+ * shared by every hart of a VM (struct code_shared); and, per hart, the jump cache that
+ * translated code uses to leave its page (struct code_cache).
  *
  * A decoded page has one entry per 2-byte slot of a 4 KiB guest page, decoded on first
  * execution. The interpreter finds the page once per change of virtual page and then runs
  * straight from the entries, with no fetch, no TLB lookup and no re-decode per instruction.
  * Keeping the pages right: every writable TLB entry of a page that has a decoded page
- * carries TLB_CODE (set when the entry is filled, or when the page gets its decoded page),
- * so any store to it from this hart takes the slow path, which drops the entries it
- * overwrites (code_store). Other harts' stores and device DMA are seen after a fence.i on
- * this hart or a remote fence (hart_fence_i, hart_flush_code), which is what the ISA asks
- * software to do (Zifencei); a page then comes back to life only if its bytes are still
- * those its entries were made from (its snapshot). */
+ * carries TLB_CODE (set when the entry is filled, or when the page gets its decoded page on
+ * this hart), so any store to it takes the slow path, which drops the entries it
+ * overwrites (code_store). Other stores (another hart's through an entry filled before the
+ * page got its decoded page, device DMA) are seen after a fence.i or a remote fence
+ * (hart_fence_i, hart_flush_code), which is what the ISA asks software to do (Zifencei): a
+ * page then comes back to life only if its bytes are still those its entries were made
+ * from (its snapshot).
+ *
+ * Sharing between harts. Harts run from the pages and the buffer without a lock; whatever
+ * changes them (decoding, translating, clearing, giving a page to another physical page)
+ * holds code_shared.lock when the VM has more than one hart. Nothing a hart may be running
+ * is ever freed or overwritten under it: a page given up is retired (taken out of the
+ * table, kept intact) and the buffer emptied only once every hart has been outside
+ * hart_exec_block since (an epoch scheme: each hart publishes the epoch at which its block
+ * began, 0 between blocks). A hart keeps no pointer into the cache across blocks but its
+ * jump cache, which it drops at the start of a block when anything was retired since.
+ * An entry is written fields first and handler last, so a hart that reads a new handler
+ * reads its fields; one that read the old handler just before may read new fields, which
+ * at worst runs a wrong guest instruction: every register field is below 32 in every
+ * entry, and a translated run is named by an index (code_page.run) into a table of run
+ * offsets that holds nothing but run starts and zeros, so no mix of old and new leaves the guest's
+ * registers and memory or enters host code anywhere but at a run's start. */
 #ifndef CORRAL_CPU_CODECACHE_H
 #define CORRAL_CPU_CODECACHE_H
 
@@ -27,10 +44,15 @@
 struct code_page {
     uint64_t ppage;       /* physical page address */
     uint8_t *host;        /* its host address */
-    uint32_t gen;         /* == hart.code_gen while live (code_gen is never 0) */
+    uint32_t gen;         /* == code_shared.gen while live (gen is never 0) */
     bool snap_ok;         /* snap may bring the page back to life */
-    uint64_t used;        /* code_cache.clock when last looked up (the least recent goes) */
+    uint64_t used;        /* code_shared.clock when last looked up (the least recent goes) */
+    struct code_page *next; /* on the retired or free list */
+    uint64_t retired;     /* the epoch it was retired at */
     struct dentry d[PAGE_SLOTS];
+    /* At a run's head (F_JIT), the run's index in the code buffer's run table (jit.h);
+     * written only with indices of runs made from this page's bytes, never cleared. */
+    uint16_t run[PAGE_SLOTS];
     /* The page's bytes as its entries were decoded from: every decoded instruction and
      * translated run writes the bytes it was made from here. After a fence.i the page is
      * live again without a re-decode if the guest page still holds exactly these bytes. */
@@ -47,12 +69,60 @@ struct jc_entry {
     uint64_t pad;
 };
 
+/* What the harts of a VM share (or one hart alone). */
+struct code_shared {
+    struct code_page *_Atomic slot[CODE_SLOTS]; /* set s is slot[s * CODE_WAYS ...] */
+    _Atomic uint64_t clock;
+    _Atomic uint32_t gen;           /* bumping it drops every decoded page (fence.i) */
+    struct jit_buf jit;             /* the translator's host code for every hart's runs */
+    pthread_mutex_t lock;           /* held to change pages or the buffer, if multi */
+    bool multi;                     /* more than one hart: take the lock */
+    /* reclaiming (see above) */
+    _Atomic uint64_t epoch;         /* starts at 1 */
+    _Atomic uint64_t retire_gen;    /* bumped when a page is retired or runs go: jump caches go */
+    struct code_page *retired;      /* retired pages, newest first */
+    struct code_page *free;         /* reclaimed pages, ready for reuse */
+    _Atomic bool pending;           /* retired pages or a buffer reset wait for reclaim */
+    bool reset_pending, trim_pending;
+    uint64_t reset_epoch;           /* the epoch of the buffer's running out */
+    unsigned nharts, max_harts;
+    struct code_cache **harts;
+};
+
+/* One hart's part: its jump cache and its place in the epoch scheme. */
 struct code_cache {
     struct jc_entry jc[3][JC_SIZE];
-    struct code_page *slot[CODE_SLOTS]; /* set s is slot[s * CODE_WAYS ...] */
-    uint64_t clock;
-    struct jit_buf jit;   /* the translator's host code for this hart's runs */
+    struct code_shared *cs;
+    _Atomic uint64_t epoch;         /* cs->epoch when this hart's block began; 0 between */
+    uint64_t retire_seen;           /* cs->retire_gen at the start of the last block */
+    bool own;                       /* cs is this hart's alone (freed with it) */
 };
+
+/* code_shared_new, code_shared_free, code_shared_trim: hart.h */
+
+/* Around each hart_exec_block: publish the block's epoch, drop the jump cache if anything
+ * was retired, reclaim what every hart has left behind; and leave. */
+void code_enter(struct hart *h);
+static inline void code_leave(struct hart *h)
+{
+    atomic_store_explicit(&h->code->epoch, 0, memory_order_release);
+}
+
+static inline void code_lock(struct code_shared *cs)
+{
+    if (cs->multi)
+        pthread_mutex_lock(&cs->lock);
+}
+static inline void code_unlock(struct code_shared *cs)
+{
+    if (cs->multi)
+        pthread_mutex_unlock(&cs->lock);
+}
+
+/* The translator's buffer ran out (locked): every page starts afresh, and the buffer is
+ * emptied once no hart can be running from it. The caller drops what it holds of the
+ * cache. */
+void code_buffer_full(struct hart *h);
 
 #define CODE_STEP (-1) /* code_lookup: the page is only partly executable (PMP), step through it */
 

@@ -35,6 +35,7 @@ enum access_type { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
 
 struct hart;
 struct code_cache;
+struct code_shared;
 
 /* What the hart needs from its board. All calls come from the hart's own thread. */
 struct hart_bus {
@@ -55,6 +56,9 @@ struct hart_bus {
     /* On h's own thread, for a start request (hart_request_start): enter the guest at addr
      * with arg; NULL means a plain reset at addr. */
     void (*start)(void *ctx, struct hart *h, uint64_t addr, uint64_t arg);
+    /* The decoded pages and translated code the board's harts share (code_shared_new);
+     * NULL: each hart has its own. */
+    struct code_shared *code;
 };
 
 /* A hart's state as the SBI's HSM extension names it (SBI spec 9.1), as hart_get_status
@@ -135,8 +139,7 @@ struct hart {
     atomic_bool sleeping;       /* inside bus->wait(): executes nothing until woken */
     bool wfi_pending;
 
-    struct code_cache *code;    /* decoded pages, by physical page (codecache.h) */
-    uint32_t code_gen;          /* bumping it drops every decoded page (fence.i) */
+    struct code_cache *code;    /* jump cache, and the decoded pages it shares (codecache.h) */
     uint64_t code_dma_seen;     /* ram.dma_epoch at the last flush of decoded pages */
     const struct hart_bus *bus;
     pthread_mutex_t lock;       /* guards the sleep in WFI and the start request */
@@ -153,6 +156,15 @@ static inline struct tlb_entry *tlb_slot(struct hart *h, int mode, enum access_t
 {
     return &tlb_set_of(h, mode, t)[(va >> 12) & (tlb_entries(t) - 1)];
 }
+
+/* A VM's code cache, shared by up to max_harts harts (codecache.h), with its code buffer
+ * (mapped now: call it before a sandbox forbids memfd_create); NULL without memory. Harts
+ * attach to it in hart_alloc_code through their bus (hart_bus.code). Freed after them. */
+struct code_shared *code_shared_new(unsigned max_harts);
+void code_shared_free(struct code_shared *cs);
+/* Gives the decoded pages and translated code back to the host: call when every hart of
+ * the VM is idle, from a hart's own thread outside hart_exec_block. */
+void code_shared_trim(struct code_shared *cs);
 
 void hart_init(struct hart *h, uint64_t hartid, const struct hart_bus *bus);
 void hart_destroy(struct hart *h);
@@ -189,11 +201,13 @@ void hart_flush_code(struct hart *h);
  * overwrite at once) can have changed RAM since the last flush. */
 void hart_fence_i(struct hart *h);
 void hart_free_code(struct hart *h);
-/* On the hart's own thread, between blocks: gives the decoded pages and translated code back
- * to the host (an idle guest needs little of it); they are built again as code runs. */
+/* On the hart's own thread, between blocks, when every hart sharing its code is idle: gives
+ * the decoded pages and translated code back to the host (an idle guest needs little of
+ * it); they are built again as code runs. */
 void hart_trim_code(struct hart *h);
-/* Allocates the decoded-code cache and the translator's buffer (hart_init does; a hart whose
- * allocation failed then tries at its first block): 0 or -ENOMEM. Needs memfd_create: call
+/* Allocates the hart's part of the code cache and attaches it to bus->code, or to a cache
+ * and translator's buffer of its own (hart_init does; a hart whose allocation failed then
+ * tries at its first block): 0 or -ENOMEM. Without bus->code this needs memfd_create: call
  * before a sandbox forbids it. */
 int hart_alloc_code(struct hart *h);
 /* A store of size bytes at RAM address pa (slow path): drops the decoded instructions it

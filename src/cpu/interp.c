@@ -20,7 +20,7 @@ static struct tlb_entry no_tlb[TLB_RD_SIZE];
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-gcse", "no-crossjumping")))
 #endif
-unsigned hart_exec_block(struct hart *h, unsigned max)
+static unsigned interp_block(struct hart *h, unsigned max)
 {
     static const void *const labels[F_COUNT] = {
         [F_DECODE] = &&do_decode, [F_GENERIC] = &&op_generic, [F_CROSS] = &&op_cross,
@@ -50,8 +50,6 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
     decode_init();
     if (unlikely(!__atomic_load_n(&fast_labels, __ATOMIC_ACQUIRE)))
         __atomic_store_n(&fast_labels, labels, __ATOMIC_RELEASE);
-    if (unlikely(!h->code) && hart_alloc_code(h))
-        return 0;
     uint64_t *x = h->x;
     uint64_t pc = h->pc;
     unsigned n = 0;
@@ -65,7 +63,8 @@ unsigned hart_exec_block(struct hart *h, unsigned max)
     uint64_t vpage, gen;
     struct tlb_entry *rset, *wset;
     struct dentry one;           /* a run's first instruction, when the run cannot be taken */
-    uint8_t *const jit_base = h->code->jit.code;
+    struct code_shared *const cs = h->code->cs;
+    uint8_t *const jit_base = cs->jit.code;
     h->jit.base = jit_base;
     if (h->jit.jc_gen == 0)
         h->jit.jc_gen = 1; /* entries still zero never match */
@@ -120,46 +119,61 @@ next:
 
 do_decode:
     {
+        /* another hart may be decoding this page too: the lock, and then the entry may be
+         * decoded already */
+        code_lock(cs);
+        const void *now = __atomic_load_n(&e->handler, __ATOMIC_ACQUIRE);
+        if (now != &&do_decode) {
+            code_unlock(cs);
+            goto *now;
+        }
         unsigned off = pc & 0xfff, len;
         uint32_t raw1;
+        bool ran_out = false;
         len = code_parcel(cp->host, off, &raw1);
         if (!len) {
-            e->handler = &&op_cross; /* the second half is on the next page: fetch it each time */
-            e->len = 4;
+            e->len = 4; /* the second half is on the next page: fetch it each time */
+            __atomic_store_n(&e->handler, &&op_cross, __ATOMIC_RELEASE);
         } else {
             code_snap(cp, off, raw1, len);
             decode_entry(e, raw1);
 #ifdef HAVE_JIT
-            if (!h->interp_only)
-                jit_run(&h->code->jit, cp, off, e, raw1);
-            if (unlikely(h->code->jit.full)) {
-                /* out of room for host code: start afresh now (every decoded page is
-                 * cleared as it comes back to life), not at the next fence.i, so that no
-                 * code goes on being interpreted in the meantime */
-                hart_flush_code(h);
-                SYNC();
-                goto next;
+            if (!h->interp_only && !cs->jit.full) {
+                jit_run(&cs->jit, cp, off, e, raw1);
+                /* out of room for host code: every page starts afresh, and the buffer once
+                 * no hart can be in it, so that no code goes on being interpreted */
+                ran_out = cs->jit.full;
+                if (ran_out)
+                    code_buffer_full(h);
             }
 #endif
+        }
+        code_unlock(cs);
+        if (unlikely(ran_out)) {
+            SYNC();
+            goto next;
         }
     }
     goto *e->handler;
 op_jit:
-    if (unlikely(n + e->rd > max)) {
-        /* the run would overshoot the budget: interpret its first instruction alone */
-        decode_entry(&one, code_raw(cp, pc & 0xfff));
-        e = &one;
-        goto *e->handler;
-    }
     {
+        uint32_t run = jit_run_offset(jit_base, __atomic_load_n(&cp->run[(pc & 0xfff) >> 1], __ATOMIC_ACQUIRE));
+        if (unlikely(!run || n + JIT_RUN_MAX > max)) {
+            /* no run there (the buffer was emptied since), or the run could overshoot the
+             * budget: interpret its first instruction alone */
+            decode_entry(&one, code_raw(cp, pc & 0xfff));
+            e = &one;
+            goto *e->handler;
+        }
         int64_t left = max - n > JIT_RUN_MAX ? (int64_t)(max - n - JIT_RUN_MAX) : 0;
         h->jit.left = left;
         h->jit.dents = cp->d;
-        bool fp = h->code->jit.fp;
+        bool fp = __atomic_load_n(&cs->jit.fp, __ATOMIC_RELAXED);
         if (fp)
             jit_fp_begin();
-        struct jit_ret jr = ((jit_entry)jit_base)((uint8_t *)x + JIT_XBIAS, pc, jit_base + (uint32_t)e->imm);
-        if (fp)
+        struct jit_ret jr = ((jit_entry)jit_base)((uint8_t *)x + JIT_XBIAS, pc, jit_base + run);
+        /* a run another hart made may be the VM's first in floating point */
+        if (fp || __atomic_load_n(&cs->jit.fp, __ATOMIC_RELAXED))
             h->fcsr |= jit_fp_end();
         pc = jr.pc;
         n += (unsigned)(left - h->jit.left);
@@ -317,4 +331,14 @@ out_synced:
 #undef BRANCH
 #undef LOADOP
 #undef STOREOP
+}
+
+unsigned hart_exec_block(struct hart *h, unsigned max)
+{
+    if (unlikely(!h->code) && hart_alloc_code(h))
+        return 0;
+    code_enter(h);
+    unsigned n = interp_block(h, max);
+    code_leave(h);
+    return n;
 }

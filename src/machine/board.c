@@ -206,11 +206,18 @@ static void idle_account(struct board *b, struct hart *h, uint64_t t0, uint64_t 
         return;
     bool idle = b->idle[i].slept * 100 >= span * 98;
     bool was = __atomic_load_n(&b->idle[i].trimmed, __ATOMIC_RELAXED);
-    if (idle && !was)
-        hart_trim_code(h);
     if (!idle && was)
         atomic_fetch_add(&b->busy_epoch, 1);
     __atomic_store_n(&b->idle[i].trimmed, idle, __ATOMIC_RELEASE);
+    if (idle && !was) {
+        /* the harts share their code: it goes once the last of them is idle */
+        bool all = true;
+        for (unsigned j = 0; j < b->cfg.num_harts; j++)
+            if (j != i && hart_started(&b->harts[j]) && !__atomic_load_n(&b->idle[j].trimmed, __ATOMIC_ACQUIRE))
+                all = false;
+        if (all)
+            hart_trim_code(h);
+    }
     b->idle[i].window_start = t1;
     b->idle[i].slept = 0;
 }
@@ -579,6 +586,7 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
         .ctx = b, .ram = &b->ram, .load = bus_load, .store = bus_store, .time = bus_time,
         .poll = bus_poll, .wait = bus_wait, .sbi_call = cfg->firmware ? NULL : bus_sbi_call,
         .one_hart = cfg->num_harts == 1, .start = bus_hart_start,
+        .code = code_shared_new(cfg->num_harts),
     };
     b->sbi = (struct sbi_host){ b, cfg->num_harts, sbi_hart, sbi_console, power_request };
     if (create_devices(b)) {
@@ -598,6 +606,7 @@ void board_destroy(struct board *b)
         return;
     for (unsigned i = 0; i < b->cfg.num_harts; i++)
         hart_destroy(&b->harts[i]);
+    code_shared_free(b->bus.code);
     if (b->uart) uart16550_destroy(b->uart);
     if (b->plic) plic_destroy(b->plic);
     if (b->aclint) aclint_destroy(b->aclint);

@@ -27,7 +27,7 @@ static int bus_store(void *c, uint64_t pa, unsigned s, uint64_t v) { (void)c; (v
 static uint64_t bus_time(void *c) { (void)c; return fake_time; }
 static void bus_poll(void *c, struct hart *h) { (void)c; (void)h; }
 static void bus_wait(void *c, struct hart *h) { (void)c; (void)h; }
-static const struct hart_bus bus = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, false, NULL };
+static const struct hart_bus bus = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, false, NULL, NULL };
 
 /* ---- encoders (rv_encode.h) ---- */
 #define ADDI(rd, rs1, imm) I(imm, rs1, 0, rd, 0x13)
@@ -996,7 +996,7 @@ static void test_fence_i_on_one_hart(void **state)
 {
     (void)state;
     static _Atomic uint64_t epoch;
-    static const struct hart_bus bus1 = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, true, NULL };
+    static const struct hart_bus bus1 = { NULL, &ram, bus_load, bus_store, bus_time, bus_poll, bus_wait, NULL, true, NULL, NULL };
     hart.bus = &bus1;
     ram.dma_epoch = &epoch;
     /* x6 = the address of the first instruction; sw x7 there, fence.i, then run it */

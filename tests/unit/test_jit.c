@@ -52,7 +52,7 @@ static int setup(void **state)
         if (!s->ram.host)
             return -1;
         s->bus = (struct hart_bus){ s, &s->ram, bus_load, bus_store, bus_time, bus_poll, bus_wait,
-                                    NULL, true, NULL };
+                                    NULL, true, NULL, NULL };
     }
     return 0;
 }
