@@ -46,6 +46,10 @@ struct jit_buf {
     bool fp;              /* some run computes in floating point: see jit_fp_begin */
 };
 
+/* Test seam: when not 0, the buffer counts as full past this many bytes, so that tests can
+ * make it run out often. */
+extern uint32_t jit_test_size;
+
 struct jit_ret { uint64_t pc, miss; };
 typedef struct jit_ret (*jit_entry)(uint8_t *xb, uint64_t pc, const uint8_t *code);
 

@@ -11,6 +11,8 @@
 #include "cpu/codecache.h"
 #include "cpu/jit/backend.h"
 
+uint32_t jit_test_size;
+
 #ifdef HAVE_JIT
 /* With CORRAL_PERF_MAP set, every run is listed in /tmp/perf-PID.map for perf(1), named by
  * the guest physical address it was made from. */
@@ -88,7 +90,8 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
     uint32_t raw[JIT_RUN_MAX];
     if (!b->code || b->full)
         return;
-    if (b->used + JIT_RUN_MAX * JIT_INSN_MAX + 1024 > JIT_SIZE || b->nruns >= JIT_RUNS) {
+    uint32_t size = jit_test_size ? jit_test_size : JIT_SIZE;
+    if (b->used + JIT_RUN_MAX * JIT_INSN_MAX + 1024 > size || b->nruns >= JIT_RUNS) {
         b->full = true;
         return;
     }
