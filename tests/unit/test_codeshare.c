@@ -56,7 +56,7 @@ static void write_main(uint64_t o, bool reverse)
     for (unsigned k = 0; k < NFUNC; k++) {
         unsigned f = reverse ? NFUNC - 1 - k : k;
         int64_t d = (int64_t)func_off(f) - (int64_t)o;
-        int32_t lo = (int32_t)(d << 52 >> 52), hi = (int32_t)((d - lo) >> 12);
+        int32_t lo = (int32_t)((d & 0xfff) ^ 0x800) - 0x800, hi = (int32_t)((d - lo) >> 12);
         put32(o, (uint32_t)hi << 12 | 10u << 7 | 0x17); o += 4;        /* auipc x10, hi */
         put32(o, I(lo, 10, 0, 1, 0x67)); o += 4;                       /* jalr x1, lo(x10) */
     }
