@@ -159,19 +159,24 @@ void code_enter(struct hart *h)
 void code_buffer_full(struct hart *h)
 {
     struct code_shared *cs = h->code->cs;
-    if (!cs->reset_pending) {
-        /* every page starts afresh (its runs cleared when it comes back to life); the buffer
-         * stays full, so nothing is translated until it is emptied */
-        for (unsigned i = 0; i < CODE_SLOTS; i++)
-            if (slot_get(cs, i))
-                slot_get(cs, i)->snap_ok = false;
-        gen_bump(cs);
-        jump_caches_go(cs);
-        cs->reset_pending = true;
-        cs->reset_epoch = grace_begin(cs);
-    }
     h->jit.jc_gen++;
     h->fetch_vpage = ~0ULL;
+    if (cs->reset_pending)
+        return;
+    /* every page starts afresh (its runs cleared when it comes back to life) */
+    for (unsigned i = 0; i < CODE_SLOTS; i++)
+        if (slot_get(cs, i))
+            slot_get(cs, i)->snap_ok = false;
+    gen_bump(cs);
+    jump_caches_go(cs);
+    if (!cs->multi) {
+        /* this hart is the only one, and drops what it holds: empty the buffer now */
+        jit_reset(&cs->jit);
+        return;
+    }
+    /* the buffer stays full, so nothing is translated until it is emptied */
+    cs->reset_pending = true;
+    cs->reset_epoch = grace_begin(cs);
 }
 
 void hart_flush_code(struct hart *h)

@@ -26,9 +26,11 @@
  * An entry is written fields first and handler last, so a hart that reads a new handler
  * reads its fields; one that read the old handler just before may read new fields, which
  * at worst runs a wrong guest instruction: every register field is below 32 in every
- * entry, and a translated run is named by an index (code_page.run) into a table of run
- * offsets that holds nothing but run starts and zeros, so no mix of old and new leaves the guest's
- * registers and memory or enters host code anywhere but at a run's start. */
+ * entry, and a translated run's head keeps its decoded fields, its run's offset held
+ * apart (code_page.run) and written with nothing but run starts, so no mix of old and new
+ * leaves the guest's registers and memory or enters host code anywhere but at a run's
+ * start. (The buffer is emptied only after every hart has left the blocks that could hold
+ * a head translated before: then every head a hart can read has its offset from after.) */
 #ifndef CORRAL_CPU_CODECACHE_H
 #define CORRAL_CPU_CODECACHE_H
 
@@ -50,9 +52,9 @@ struct code_page {
     struct code_page *next; /* on the retired or free list */
     uint64_t retired;     /* the epoch it was retired at */
     struct dentry d[PAGE_SLOTS];
-    /* At a run's head (F_JIT), the run's index in the code buffer's run table (jit.h);
-     * written only with indices of runs made from this page's bytes, never cleared. */
-    uint16_t run[PAGE_SLOTS];
+    /* At a run's head (F_JIT), the run's offset in the code buffer; written only with the
+     * start of a run made from this page's bytes, never cleared (see above). */
+    uint32_t run[PAGE_SLOTS];
     /* The page's bytes as its entries were decoded from: every decoded instruction and
      * translated run writes the bytes it was made from here. After a fence.i the page is
      * live again without a re-decode if the guest page still holds exactly these bytes. */

@@ -157,10 +157,9 @@ do_decode:
     goto *e->handler;
 op_jit:
     {
-        uint32_t run = jit_run_offset(jit_base, __atomic_load_n(&cp->run[(pc & 0xfff) >> 1], __ATOMIC_ACQUIRE));
-        if (unlikely(!run || n + JIT_RUN_MAX > max)) {
-            /* no run there (the buffer was emptied since), or the run could overshoot the
-             * budget: interpret its first instruction alone */
+        uint32_t run = __atomic_load_n(&cp->run[(pc & 0xfff) >> 1], __ATOMIC_ACQUIRE);
+        if (unlikely(n + JIT_RUN_MAX > max)) {
+            /* the run could overshoot the budget: interpret its first instruction alone */
             decode_entry(&one, code_raw(cp, pc & 0xfff));
             e = &one;
             goto *e->handler;

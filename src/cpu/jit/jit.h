@@ -10,8 +10,7 @@
  * jit_entry(x + JIT_XBIAS, pc of the run's first instruction, the run's code), so that
  * every guest register is at a short displacement; hart.jit follows x[].
  * A run's head entry is its first instruction's, with the handler F_JIT; the decoded page's
- * run[] holds at the same slot the run's index in the table at JIT_TABLE, which holds the
- * run's offset in the buffer.
+ * run[] holds at the same slot the run's offset in the buffer.
  * A run returns the next pc and 0, or the pc of a load or store the TLB could not serve and
  * 1 (everything before it is done). Every run subtracts the instructions it completed from
  * hart.jit.left. A run whose next pc has a run goes on to it without coming back
@@ -30,9 +29,7 @@
 #define JIT_SIZE (16u << 20)  /* host code for translated runs, per VM */
 #define JIT_RUN_MAX 32        /* instructions in one run (so at most 128 bytes of guest code) */
 #define JIT_INSN_MAX 512      /* host bytes for one instruction at worst, with its checks and ways out */
-#define JIT_TABLE 4096        /* the entry trampoline and its constants, then the run table */
-#define JIT_RUNS 65536        /* runs in the buffer at most (a power of two) */
-#define JIT_START (JIT_TABLE + 4 * JIT_RUNS) /* then the runs */
+#define JIT_START 128         /* the entry trampoline and its constants, then runs */
 #define JIT_XBIAS 128         /* translated code addresses x[] from (uint8_t *)x + JIT_XBIAS */
 
 /* The code buffer: one memfd mapped twice, so that no page is ever writable and executable
@@ -41,7 +38,7 @@ struct jit_buf {
     uint8_t *code;        /* JIT_SIZE bytes, read and execute; NULL if unavailable */
     uint8_t *w;           /* the same bytes, read and write: the emitter's view */
     uint32_t used;
-    uint32_t nruns;       /* run indices handed out: 1..nruns-1 (0 is never a run) */
+    uint32_t nruns;       /* runs in it (for tests and profiles) */
     bool full;            /* out of room: start afresh at the next flush */
     bool fp;              /* some run computes in floating point: see jit_fp_begin */
 };
@@ -88,16 +85,9 @@ void jit_map(struct jit_buf *b);
 void jit_unmap(struct jit_buf *b);
 /* Gives the buffer's pages past the trampoline back to the host and starts it afresh. */
 void jit_trim(struct jit_buf *b);
-/* Starts the buffer afresh: the run table empty (every run in it is forgotten by the
- * caller, and no hart may be running one). */
-void jit_reset(struct jit_buf *b);
-/* The run table: a decoded page's run[] holds indices into it (below JIT_RUNS), and the
- * table the run's offset in the buffer, or 0 for no run. Written only through the
- * writable view, and only with 0 or the start of a run; read through the executable one. */
-static inline uint32_t jit_run_offset(const uint8_t *code, uint32_t index)
-{
-    return __atomic_load_n((const uint32_t *)(code + JIT_TABLE) + (index & (JIT_RUNS - 1)), __ATOMIC_RELAXED);
-}
+/* Starts the buffer afresh (every run in it is forgotten by the caller, and no hart may be
+ * running one). */
+static inline void jit_reset(struct jit_buf *b) { b->used = JIT_START; b->nruns = 0; b->full = false; }
 
 /* Translates the run starting at offset off of cp into head, if the buffer has room (else
  * sets b->full). head_raw is the first instruction as the caller read it (and recorded it

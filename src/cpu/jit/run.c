@@ -63,22 +63,11 @@ void jit_unmap(struct jit_buf *b)
     b->code = b->w = NULL;
 }
 
-void jit_reset(struct jit_buf *b)
-{
-    if (b->w && b->nruns > 1)
-        memset(b->w + JIT_TABLE, 0, 4 * (size_t)b->nruns);
-    b->used = JIT_START;
-    b->nruns = 1;
-    b->full = false;
-}
-
 void jit_trim(struct jit_buf *b)
 {
     if (!b->w)
         return;
-    /* the run table goes with the runs: it reads as zeros (no run) afterwards */
-    madvise(b->w + JIT_TABLE, JIT_SIZE - JIT_TABLE, MADV_REMOVE);
-    b->nruns = 1;
+    madvise(b->w + 4096, JIT_SIZE - 4096, MADV_REMOVE);
     jit_reset(b);
 }
 
@@ -91,7 +80,7 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
     if (!b->code || b->full)
         return;
     uint32_t size = jit_test_size ? jit_test_size : JIT_SIZE;
-    if (b->used + JIT_RUN_MAX * JIT_INSN_MAX + 1024 > size || b->nruns >= JIT_RUNS) {
+    if (b->used + JIT_RUN_MAX * JIT_INSN_MAX + 1024 > size) {
         b->full = true;
         return;
     }
@@ -146,12 +135,10 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
     if (perf_map)
         fprintf(perf_map, "%lx %lx run_%llx\n", (unsigned long)(b->code + b->used),
                 (unsigned long)(endp - (b->w + b->used)), (unsigned long long)(cp->ppage + off));
-    /* published in order: the code, its table slot, the page's run index, the head's
-     * handler; the head keeps its decoded fields (other harts may read the head at any
-     * time: codecache.h) */
-    uint32_t index = b->nruns++;
-    __atomic_store_n((uint32_t *)(b->w + JIT_TABLE) + index, b->used, __ATOMIC_RELEASE);
-    __atomic_store_n(&cp->run[off >> 1], (uint16_t)index, __ATOMIC_RELEASE);
+    /* published in order: the code, the run's offset, the head's handler; the head keeps
+     * its decoded fields (other harts may read the head at any time: codecache.h) */
+    b->nruns++;
+    __atomic_store_n(&cp->run[off >> 1], b->used, __ATOMIC_RELEASE);
     __atomic_store_n(&head->handler, fast_labels[F_JIT], __ATOMIC_RELEASE);
     b->used = (uint32_t)(endp - b->w + 15) & ~15u;
 }

@@ -266,29 +266,15 @@ bool jit_backend_op_ok(uint8_t op, const struct dentry *d)
     }
 }
 
-/* A run's index in its decoded page (code_page.run), from the page's entries */
-#define RUN_INDEX_AT ((int32_t)(offsetof(struct code_page, run) - offsetof(struct code_page, d)))
-_Static_assert(offsetof(struct code_page, run) - offsetof(struct code_page, d) == PAGE_SLOTS * sizeof(struct dentry),
-               "run indices follow the entries");
-
-/* With eax = the run index of the run to enter and rdx free: its code's offset from the run
- * table (0: none, out[0] is patched to leave), into rax, plus the buffer's base. */
-static void jit_emit_run_addr(struct jit_out *j, uint8_t **out)
-{
-    jctx_op(j, 0x8b, RDX, JX(base));                             /* mov rdx, base */
-    static const uint8_t ld[] = { 0x8b, 0x84, 0x82 };             /* mov eax, [rdx + rax*4 + table] */
-    jb(j, 3, ld); j32(j, JIT_TABLE);
-    static const uint8_t t[] = { 0x85, 0xc0 };                   /* test eax, eax */
-    jb(j, 2, t);
-    out[0] = jfwd8(j, 0x74);                                     /* jz out */
-    static const uint8_t add[] = { 0x48, 0x01, 0xd0 };           /* add rax, rdx */
-    jb(j, 3, add);
-}
+/* A run's offset in its decoded page (code_page.run), from the page's entries */
+#define RUN_AT ((int32_t)(offsetof(struct code_page, run) - offsetof(struct code_page, d)))
+_Static_assert(offsetof(struct code_page, run) - offsetof(struct code_page, d) == PAGE_SLOTS * sizeof(struct dentry) &&
+               sizeof(((struct code_page *)0)->run[0]) == 4, "run offsets follow the entries");
 
 /* With rax = a pc and rdx = the decoded entries of its page: jumps to the run that starts
- * there (rsi = rax), if there is one; else falls through the jumps returned in out[0..1],
- * for patching, with rax as it was. Guest registers are written back: r8 is free. */
-static void jit_emit_enter(struct jit_out *j, uint8_t **out)
+ * there (rsi = rax), if there is one; else falls through the jump returned, for patching,
+ * with rax as it was. Guest registers are written back: r8 is free. */
+static uint8_t *jit_emit_enter(struct jit_out *j)
 {
     static const uint8_t slot[] = {
         0x89, 0xc1,                                              /* mov ecx, eax */
@@ -298,28 +284,20 @@ static void jit_emit_enter(struct jit_out *j, uint8_t **out)
     _Static_assert(sizeof(struct dentry) == 16, "jit dentry layout");
     jb(j, sizeof(slot), slot);
     jctx_op(j, 0x3b, 8, JX(run_label));                          /* cmp r8, run_label */
-    out[0] = jfwd8(j, 0x75);                                     /* jne out */
-    static const uint8_t ld[] = { 0x0f, 0xb7, 0x8c, 0x0a };      /* movzx ecx, word [rdx + rcx + run] */
-    jb(j, sizeof(ld), ld); j32(j, (uint32_t)RUN_INDEX_AT);
-    jctx_op(j, 0x8b, RDX, JX(base));                             /* mov rdx, base */
-    static const uint8_t ld2[] = { 0x8b, 0x8c, 0x8a };            /* mov ecx, [rdx + rcx*4 + table] */
-    jb(j, 3, ld2); j32(j, JIT_TABLE);
-    static const uint8_t t[] = { 0x85, 0xc9 };                   /* test ecx, ecx */
-    jb(j, 2, t);
-    out[1] = jfwd8(j, 0x74);                                     /* jz out */
-    static const uint8_t go[] = {
-        0x48, 0x01, 0xd1,                                        /* add rcx, rdx */
-        0x48, 0x89, 0xc6,                                        /* mov rsi, rax */
-        0xff, 0xe1,                                              /* jmp rcx */
-    };
+    uint8_t *out = jfwd8(j, 0x75);                               /* jne out */
+    static const uint8_t ld[] = { 0x8b, 0x8c, 0x4a };            /* mov ecx, [rdx + rcx*2 + run] */
+    jb(j, sizeof(ld), ld); j32(j, (uint32_t)RUN_AT);
+    jctx_op(j, 0x03, RCX, JX(base));                             /* add rcx, base */
+    static const uint8_t go[] = { 0x48, 0x89, 0xc6, 0xff, 0xe1 }; /* mov rsi, rax; jmp rcx */
     jb(j, sizeof(go), go);
+    return out;
 }
 
 /* Goes on to the run at the pc in rax, in another page, if the jump cache knows the page
  * and there is a run there; or leaves. Budget already checked. */
 static void jit_emit_far(struct jit_out *j, uint8_t *base)
 {
-    uint8_t *x1, *x2, *x3[2];
+    uint8_t *x1, *x2, *x3;
     static const uint8_t idx[] = {
         0x89, 0xc1,                                              /* mov ecx, eax */
         0xc1, 0xe9, 0x07,                                        /* shr ecx, 7 */
@@ -344,11 +322,10 @@ static void jit_emit_far(struct jit_out *j, uint8_t *base)
     static const uint8_t ld[] = { 0x48, 0x8b, 0x51, 0x08 };      /* mov rdx, [rcx + 8] */
     jb(j, sizeof(ld), ld);
     jrm(j, true, 0x89, RDX, (int32_t)JX(dents));                 /* mov dents, rdx */
-    jit_emit_enter(j, x3);
+    x3 = jit_emit_enter(j);
     jpatch8(j, x1);
     jpatch8(j, x2);
-    jpatch8(j, x3[0]);
-    jpatch8(j, x3[1]);
+    jpatch8(j, x3);
     jret(j, base, false);
 }
 
@@ -359,22 +336,21 @@ static void jit_emit_next(struct jit_out *j, uint8_t *base, unsigned n, int32_t 
 {
     jleft(j, n);
     if (t >= 0 && t < 4096) {
-        uint8_t *x1, *x2, *x3;
+        uint8_t *x1, *x2;
         x1 = jfwd8(j, 0x7e);                                     /* jle out */
         jctx_op(j, 0x8b, RDX, JX(dents));                        /* mov rdx, dents */
         static const uint8_t ld[] = { 0x48, 0x8b, 0x82 };         /* mov rax, [rdx + slot] */
         jb(j, 3, ld); j32(j, (uint32_t)(t >> 1) * (uint32_t)sizeof(struct dentry));
         jctx_op(j, 0x3b, RAX, JX(run_label));                    /* cmp rax, run_label */
         x2 = jfwd8(j, 0x75);                                     /* jne out */
-        static const uint8_t ld2[] = { 0x0f, 0xb7, 0x82 };        /* movzx eax, word [rdx + run + t] */
-        jb(j, 3, ld2); j32(j, (uint32_t)(RUN_INDEX_AT + t));
-        jit_emit_run_addr(j, &x3);
+        static const uint8_t ld2[] = { 0x8b, 0x82 };              /* mov eax, [rdx + run + 2t] */
+        jb(j, 2, ld2); j32(j, (uint32_t)(RUN_AT + 2 * t));
+        jctx_op(j, 0x03, RAX, JX(base));                         /* add rax, base */
         jlea_pc(j, RSI, rel);                                    /* lea rsi, [rsi + rel] */
         static const uint8_t jmp[] = { 0xff, 0xe0 };              /* jmp rax */
         jb(j, 2, jmp);
         jpatch8(j, x1);
         jpatch8(j, x2);
-        jpatch8(j, x3);
         jlea_pc(j, RAX, rel);                                    /* out: rax = next pc */
         jret(j, base, false);
         return;
@@ -390,7 +366,7 @@ static void jit_emit_next(struct jit_out *j, uint8_t *base, unsigned n, int32_t 
 /* The same for a next pc computed into rax (jalr): chained when it is in the run's page. */
 static void jit_emit_next_dyn(struct jit_out *j, uint8_t *base, unsigned n)
 {
-    uint8_t *x1, *x2, *x3[2];
+    uint8_t *x1, *x2, *x3;
     jleft(j, n);
     x2 = jfwd8(j, 0x7e);                                         /* jle out */
     static const uint8_t same[] = {
@@ -401,10 +377,9 @@ static void jit_emit_next_dyn(struct jit_out *j, uint8_t *base, unsigned n)
     jb(j, sizeof(same), same);
     x1 = jfwd8(j, 0x75);                                         /* jnz far */
     jctx_op(j, 0x8b, RDX, JX(dents));                            /* mov rdx, dents */
-    jit_emit_enter(j, x3);
+    x3 = jit_emit_enter(j);
     jpatch8(j, x2);
-    jpatch8(j, x3[0]);
-    jpatch8(j, x3[1]);
+    jpatch8(j, x3);
     jret(j, base, false);                                        /* out */
     jpatch8(j, x1);
     jit_emit_far(j, base);                                       /* another page */
