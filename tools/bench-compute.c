@@ -295,7 +295,7 @@ int main(int argc, char **argv)
         .sort_words = 512 * 1024, .sort_rounds = 4,
         .chase_mib = 32, .chase_steps = 16 * 1024 * 1024,
         .bodies = 64, .nbody_steps = 1200,
-        .mt_kib = 1024, .mt_rounds = 2, .threads = 2,
+        .mt_kib = 1024, .mt_rounds = 16, .threads = 2,
     };
     parse_args(&s, argc, argv);
     printf("bench-compute start cpus %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
