@@ -129,7 +129,8 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
     for (unsigned i = 1, at = off + d[0].len; i < count; at += d[i].len, i++)
         code_snap(cp, at, raw[i], d[i].len);
     for (unsigned i = 0; i < count; i++)
-        b->fp |= ops[i] == F_FPOP || ops[i] == F_FFLAGS; /* frflags reads the host's flags too */
+        if (ops[i] == F_FPOP || ops[i] == F_FFLAGS) /* frflags reads the host's flags too */
+            __atomic_store_n(&b->fp, true, __ATOMIC_RELAXED); /* other harts read it unlocked */
     /* jumps within the buffer are relative: the same in both views */
     uint8_t *endp = jit_backend_emit_run(b->w, b->w + b->used, d, ops, count, end, off);
     if (perf_map)
