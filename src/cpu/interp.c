@@ -158,8 +158,9 @@ do_decode:
 op_jit:
     {
         uint32_t run = __atomic_load_n(&cp->run[(pc & 0xfff) >> 1], __ATOMIC_ACQUIRE);
-        if (unlikely(n + JIT_RUN_MAX > max)) {
-            /* the run could overshoot the budget: interpret its first instruction alone */
+        if (unlikely(n + JIT_RUN_MAX > max || run < JIT_START)) {
+            /* the run could overshoot the budget (or, never expected, has no offset):
+             * interpret its first instruction alone */
             decode_entry(&one, code_raw(cp, pc & 0xfff));
             e = &one;
             goto *e->handler;
