@@ -204,6 +204,22 @@ static const uint64_t cvt_edge_d[] = {
     0x0000000000000001ULL, 0x800fffffffffffffULL,
 };
 
+/* Doubles at the edges of the conversions to unsigned integers: zeros, values in (-1, 0)
+ * that round to 0 or to -1 by the mode, -1, 2^32 and what rounds to it, 2^63 (in range for
+ * .lu) and 2^64 with their neighbours, infinities, NaNs, subnormals. */
+static const uint64_t cvt_edge_ud[] = {
+    0, 0x8000000000000000ULL, 0x3fe0000000000000ULL, 0xbfe0000000000000ULL,   /* +-0, +-0.5 */
+    0xbff0000000000000ULL, 0xbfe6666666666666ULL, 0xbfd3333333333333ULL,      /* -1, -0.7, -0.3 */
+    0xbff8000000000000ULL, 0x3ff8000000000000ULL, 0x4004000000000000ULL,      /* -1.5, 1.5, 2.5 */
+    0x41efffffffe00000ULL, 0x41effffffff00000ULL, 0x41effffffff80000ULL,      /* 2^32-1, -0.5, -0.25 */
+    0x41efffffffe80000ULL, 0x41f0000000000000ULL, 0x41f0000000080000ULL,      /* 2^32-0.75, 2^32, +0.5 */
+    0x43dfffffffffffffULL, 0x43e0000000000000ULL, 0x43e0000000000001ULL,      /* 2^63 and neighbours */
+    0x43efffffffffffffULL, 0x43f0000000000000ULL, 0x43f0000000000001ULL,      /* 2^64 and neighbours */
+    0xc3e0000000000000ULL, 0xc3f0000000000000ULL,                             /* -2^63, -2^64 */
+    0x7ff0000000000000ULL, 0xfff0000000000000ULL, 0x7ff8000000000000ULL,
+    0xfff8000000000000ULL, 0x7ff4000000000000ULL, 0x0000000000000001ULL, 0x8000000000000001ULL,
+};
+
 /* Edge-case singles, NaN-boxed but for the last six (which read as the canonical NaN, ISA
  * spec 12.2); at the indices the sweep's FMA addends use, as in fp_edge: 6 qNaN, 9 sNaN,
  * 0 +0, 5 -inf, 2 1.0. */
@@ -229,6 +245,33 @@ static const uint64_t cvt_edge_s[] = {
     BOX | 0x7fc00000, BOX | 0xffc00000, BOX | 0x7fa00000, BOX | 0xff800001,            /* NaNs */
     BOX | 0x00000001, BOX | 0x807fffff,                                                /* subnormals */
     0x000000004f000000ULL, 0x7fffffff3fc00000ULL, 0x00000000bfc00000ULL, 0xbff8000000000000ULL,
+};
+
+/* The same for singles (boxed, but for the last, which reads as NaN): 2^32 - 256 is the
+ * largest single below 2^32. */
+static const uint64_t cvt_edge_us[] = {
+    BOX | 0, BOX | 0x80000000, BOX | 0x3f000000, BOX | 0xbf000000, BOX | 0xbf800000,    /* +-0, +-0.5, -1 */
+    BOX | 0xbf333333, BOX | 0xbe99999a, BOX | 0xbfc00000, BOX | 0x3fc00000,            /* -0.7, -0.3, +-1.5 */
+    BOX | 0x40200000, BOX | 0x3f7fffff, BOX | 0xbf7fffff,                              /* 2.5, +-(1 - ulp) */
+    BOX | 0x4f7fffff, BOX | 0x4f800000, BOX | 0x4f800001,                              /* 2^32 */
+    BOX | 0x5effffff, BOX | 0x5f000000, BOX | 0x5f000001,                              /* 2^63 */
+    BOX | 0x5f7fffff, BOX | 0x5f800000, BOX | 0x5f800001, BOX | 0xdf000000,            /* 2^64, -2^63 */
+    BOX | 0x7f800000, BOX | 0xff800000, BOX | 0x7fc00000, BOX | 0xffc00000,            /* infinities, NaNs */
+    BOX | 0x7fa00000, BOX | 0x00000001, BOX | 0x80000001, BOX | 0x4b800001,            /* sNaN, +-tiny, 2^24+2 */
+    0x000000004f000000ULL,
+};
+
+/* 64-bit integers for the conversions from unsigned integers (moved to x6 by fmv.x.d):
+ * 2^32 - 1, 2^53 + 1 and 2^24 + 1 (which round), values of 2^63 and above, ties between
+ * doubles and between singles there, and all ones. */
+static const uint64_t int_edge_u[] = {
+    0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0x100000000ULL, 0x20000000000001ULL, 0x20000000000003ULL,
+    0x1000001, 0x1000003, 0x7fffffffffffffffULL, 0x8000000000000000ULL, 0x8000000000000001ULL,
+    0x8000000000000400ULL, 0x8000000000000401ULL, 0x8000000000000c00ULL, 0x8000008000000000ULL,
+    0x8000018000000000ULL, 0xfffffffffffff800ULL, 0xfffffffffffffc00ULL, 0xfffffffffffffbffULL,
+    0xffffffffffffffffULL, 0xffffff7fffffffffULL, 0xffffff8000000000ULL, 0xffffffff80000000ULL,
+    0xfffffffe00000001ULL, 0x123456789abcdef1ULL, 0xfedcba9876543211ULL, 0x00000000fffffffeULL,
+    0xffffffff01000001ULL, 0x0000000001000002ULL,
 };
 
 /* Doubles at the edges of single range, for fcvt.s.d: the smallest single subnormal, half
@@ -270,7 +313,7 @@ static unsigned gen_fp(uint64_t *s, uint32_t *out)
         return 1;
     case 13: {                           /* fcvt.w/wu/l/lu.s/d, mostly RTZ or RNE */
         uint32_t crm = rnd(s) % 8 == 0 ? (uint32_t)(rnd(s) % 5) : (uint32_t)(rnd(s) % 3 == 0 ? 1 : rm);
-        static const uint32_t kind[] = { 0, 2, 0, 2, 1, 3 };          /* signed forms are translated */
+        static const uint32_t kind[] = { 0, 2, 0, 2, 1, 3 };
         *out = R(0x60 | fmt, kind[rnd(s) % 6], a, crm, rd, 0x53);
         return 1;
     }
@@ -298,7 +341,7 @@ static unsigned gen_fp(uint64_t *s, uint32_t *out)
     case 6: *out = R(0x50 | fmt, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1; /* fle, flt, feq */
     case 7: *out = R(0x70 | fmt, 0, a, rnd(s) % 2, rd, 0x53); return 1;   /* fmv.x.w/d, fclass */
     case 8: *out = R(0x78 | fmt, 0, a, 0, rd, 0x53); return 1;            /* fmv.w/d.x */
-    case 9: *out = R(0x68 | fmt, (uint32_t)(rnd(s) % 3), a, rm, rd, 0x53); return 1; /* fcvt.s/d.w/wu/l */
+    case 9: *out = R(0x68 | fmt, (uint32_t)(rnd(s) % 4), a, rm, rd, 0x53); return 1; /* fcvt.s/d.w/wu/l/lu */
     case 10: {                           /* fld, flw */
         out[0] = I(0x7f8, a, 7, XADDR, 0x13);
         out[1] = R(0, XBASE, XADDR, 0, XADDR, 0x33);
@@ -711,6 +754,9 @@ struct edge_op {
 #define EDGE_S fp_edge_s, sizeof(fp_edge_s) / sizeof(fp_edge_s[0])
 #define CVT_S cvt_edge_s, sizeof(cvt_edge_s) / sizeof(cvt_edge_s[0])
 #define NARROW_D narrow_edge_d, sizeof(narrow_edge_d) / sizeof(narrow_edge_d[0])
+#define CVT_UD cvt_edge_ud, sizeof(cvt_edge_ud) / sizeof(cvt_edge_ud[0])
+#define CVT_US cvt_edge_us, sizeof(cvt_edge_us) / sizeof(cvt_edge_us[0])
+#define INT_U int_edge_u, sizeof(int_edge_u) / sizeof(int_edge_u[0])
 
 /* Every translated FP operation over every pair of edge-case operands (and, for the FMAs,
  * five addends), each result and the flags it raised stored apart (slot k at 16 k in the
@@ -784,6 +830,24 @@ static void test_fp_edge_cases(void **state)
         { R(0x60, 2, 0, 1, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s rtz" },
         { R(0x60, 2, 0, 0, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s rne" },
         { R(0x60, 2, 0, 7, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s dyn" },
+        { R(0x61, 1, 0, 1, 0, 0x53), false, false, true, false, CVT_UD, "fcvt.wu.d rtz" },
+        { R(0x61, 1, 0, 0, 0, 0x53), false, false, true, false, CVT_UD, "fcvt.wu.d rne" },
+        { R(0x61, 1, 0, 7, 0, 0x53), false, false, true, false, CVT_D, "fcvt.wu.d dyn" },
+        { R(0x61, 3, 0, 1, 0, 0x53), false, false, true, false, CVT_UD, "fcvt.lu.d rtz" },
+        { R(0x61, 3, 0, 0, 0, 0x53), false, false, true, false, CVT_UD, "fcvt.lu.d rne" },
+        { R(0x61, 3, 0, 7, 0, 0x53), false, false, true, false, CVT_D, "fcvt.lu.d dyn" },
+        { R(0x60, 1, 0, 1, 0, 0x53), false, false, true, false, CVT_US, "fcvt.wu.s rtz" },
+        { R(0x60, 1, 0, 0, 0, 0x53), false, false, true, false, CVT_US, "fcvt.wu.s rne" },
+        { R(0x60, 1, 0, 7, 0, 0x53), false, false, true, false, CVT_S, "fcvt.wu.s dyn" },
+        { R(0x60, 3, 0, 1, 0, 0x53), false, false, true, false, CVT_US, "fcvt.lu.s rtz" },
+        { R(0x60, 3, 0, 0, 0, 0x53), false, false, true, false, CVT_US, "fcvt.lu.s rne" },
+        { R(0x60, 3, 0, 7, 0, 0x53), false, false, true, false, CVT_S, "fcvt.lu.s dyn" },
+        { R(0x69, 1, 0, 7, 0, 0x53), false, false, false, true, INT_U, "fcvt.d.wu" },
+        { R(0x69, 3, 0, 7, 0, 0x53), false, false, false, true, INT_U, "fcvt.d.lu" },
+        { R(0x68, 1, 0, 0, 0, 0x53), false, false, false, true, INT_U, "fcvt.s.wu" },
+        { R(0x68, 3, 0, 7, 0, 0x53), false, false, false, true, INT_U, "fcvt.s.lu" },
+        { R(0x68, 2, 0, 0, 0, 0x53), false, false, false, true, INT_U, "fcvt.s.l" },
+        { R(0x69, 2, 0, 0, 0, 0x53), false, false, false, true, INT_U, "fcvt.d.l" },
     };
     static uint32_t prog[65536];
     static uint16_t slot_arg[3][(RAM_SIZE - DATA_OFF) / 16];

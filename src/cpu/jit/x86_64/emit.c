@@ -602,8 +602,8 @@ static void jit_emit_amo(struct jit_out *j, struct ra *ra, const struct dentry *
 
 /* ---- floating point (F and D, scalar, on SSE2; FMA on FMA3) ----
  * Translated, for singles and doubles: add, sub, mul, div, sqrt, the four FMAs, sign
- * injection, min/max, compares, classification, moves between x and f, conversions from integers and to
- * signed integers, between single and double, and FP loads and stores. Only with RNE
+ * injection, min/max, compares, classification, moves between x and f, conversions from and to
+ * signed and unsigned integers, between single and double, and FP loads and stores. Only with RNE
  * rounding, static or dynamic (frm is then checked to be RNE at run time), and RTZ for
  * conversions to integers; every other rounding mode and the rest go to the interpreter.
  * The host's MXCSR stays in RNE with every exception masked; its sticky flags are RISC-V's
@@ -614,7 +614,7 @@ static void jit_emit_amo(struct jit_out *j, struct ra *ra, const struct dentry *
 enum fp_kind {
     FK_NONE, FK_ARITH, FK_SQRT, FK_FMA, FK_SGNJ, FK_CMP, FK_MINMAX,
     FK_MVXF, FK_MVFX,        /* fmv.x.w/d, fmv.w/d.x */
-    FK_CVTFX, FK_CVTXF,      /* fcvt.s/d.w/wu/l, fcvt.w/l.s/d */
+    FK_CVTFX, FK_CVTXF,      /* fcvt.s/d.w/wu/l/lu, fcvt.w/wu/l/lu.s/d */
     FK_CVTSD, FK_CVTDS,      /* fcvt.s.d, fcvt.d.s */
     FK_CLASS,
 };
@@ -647,8 +647,8 @@ static enum fp_kind fp_kind(uint32_t insn, bool *dyn)
     switch (f7 & ~1u) {
     case 0x00: case 0x04: case 0x08: case 0x0c: return rne ? FK_ARITH : FK_NONE;
     case 0x2c: return rne && rs2 == 0 ? FK_SQRT : FK_NONE;
-    case 0x68: return rne && rs2 <= 2 ? FK_CVTFX : FK_NONE;
-    case 0x60: return (rne || rm == 1) && (rs2 == 0 || rs2 == 2) ? FK_CVTXF : FK_NONE;
+    case 0x68: return rne && rs2 <= 3 ? FK_CVTFX : FK_NONE;
+    case 0x60: return (rne || rm == 1) && rs2 <= 3 ? FK_CVTXF : FK_NONE;
     default: break;
     }
     if (f7 == 0x20)
@@ -891,6 +891,65 @@ static void jit_emit_cvt_to_int(struct jit_out *j, bool dbl, bool l, bool rtz)
     if (!l) jsext32(j);
 }
 
+/* fcvt.wu/lu.s/d of xmm0 into rax, truncating or rounding by MXCSR. The conversion is done
+ * to a signed 64-bit integer (for .lu, a value of 2^63 or more has 2^63 taken off first, which
+ * is exact there, and put back after), and any result out of range, with the input's sign,
+ * says what RISC-V gives (ISA spec 11.7, table 11.4): the maximum (all ones, also for .wu on
+ * RV64) for NaN and too large, 0 for a value that rounds to a negative integer, with NV
+ * alone. x86 would have raised PE for an inexact one, so the flags are first put back as
+ * they were before the conversion (saved in hart.jit.mxcsr). A value in (-1, 0) that rounds
+ * to 0 is no such case: 0, with NX. */
+static void jit_emit_cvt_to_uint(struct jit_out *j, bool dbl, bool l, bool rtz)
+{
+    uint8_t ps = dbl ? 0x66 : 0, ss = dbl ? 0xf2 : 0xf3;
+    uint8_t cvt[] = { ss, 0x48, 0x0f, (uint8_t)(rtz ? 0x2c : 0x2d), 0xc0 };  /* cvt(t)sd/ss2si rax, xmm0 */
+    static const uint8_t sgn[] = { 0x48, 0x85, 0xc0 };                  /* test rax, rax */
+    uint8_t *bad1, *bad2, *done1 = NULL, *done2;
+    jmxcsr(j, 3);                                                       /* stmxcsr [mxcsr] */
+    if (l) {
+        if (dbl) jmov64(j, RAX, 0x43e0000000000000ULL);                 /* 2^63 */
+        else { *j->p++ = 0xb8; j32(j, 0x5f000000u); }
+        static const uint8_t mvq[] = { 0x66, 0x48, 0x0f, 0x6e, 0xc8 }, mvd[] = { 0x66, 0x0f, 0x6e, 0xc8 };
+        if (dbl) jb(j, sizeof(mvq), mvq); else jb(j, sizeof(mvd), mvd); /* movq/movd xmm1, rax */
+        jsse_rr(j, ps, 0x2e, 0, 1);                                     /* ucomis xmm0, xmm1 */
+        uint8_t *small = jfwd8(j, 0x72);                                /* jb small (or NaN) */
+        jsse_rr(j, ss, 0x5c, 0, 1);                                     /* subs xmm0, xmm1 */
+        jb(j, sizeof(cvt), cvt);
+        jb(j, sizeof(sgn), sgn);
+        bad1 = jfwd8(j, 0x78);                                          /* js bad: 2^64 or more (xmm0 stays positive) */
+        static const uint8_t bts[] = { 0x48, 0x0f, 0xba, 0xe8, 0x3f };  /* bts rax, 63 */
+        jb(j, sizeof(bts), bts);
+        done1 = jfwd8(j, 0xeb);                                         /* jmp done */
+        jpatch8(j, small);
+        jb(j, sizeof(cvt), cvt);
+        jb(j, sizeof(sgn), sgn);
+        bad2 = jfwd8(j, 0x78);                                          /* js bad */
+    } else {
+        jb(j, sizeof(cvt), cvt);
+        static const uint8_t hi[] = { 0x48, 0x89, 0xc1, 0x48, 0xc1, 0xe9, 0x20 }; /* mov rcx, rax; shr rcx, 32 */
+        jb(j, sizeof(hi), hi);
+        bad1 = jfwd8(j, 0x75);                                          /* jnz bad */
+        jsext32(j);
+        bad2 = NULL;
+    }
+    done2 = jfwd8(j, 0xeb);                                             /* jmp done */
+    jpatch8(j, bad1);
+    if (bad2) jpatch8(j, bad2);
+    jrm(j, false, 0x83, 1, (int32_t)JX(mxcsr));                         /* or dword [mxcsr], IE */
+    *j->p++ = 0x01;
+    jmxcsr(j, 2);                                                       /* ldmxcsr [mxcsr] */
+    jsse_rr(j, ps, 0x57, 1, 1);                                         /* xorpd/ps xmm1, xmm1 */
+    jsse_rr(j, ps, 0x2e, 1, 0);                                         /* ucomis xmm1, xmm0 */
+    static const uint8_t ones[] = { 0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff }; /* mov rax, -1 */
+    jb(j, sizeof(ones), ones);
+    uint8_t *keep = jfwd8(j, 0x76);                                     /* jbe done: NaN, or not negative */
+    static const uint8_t zero[] = { 0x31, 0xc0 };                       /* xor eax, eax */
+    jb(j, 2, zero);
+    jpatch8(j, keep);
+    if (done1) jpatch8(j, done1);
+    jpatch8(j, done2);
+}
+
 /* fmin/fmax of xmm0 and xmm1 into xmm0 (ISA spec 11.6, F v2.2): -0 < +0, a NaN operand
  * yields the other, two yield the canonical NaN, and only a signalling NaN raises NV
  * (ucomis's IE). mins/maxs have neither rule, so they see only ordered unequal operands;
@@ -1079,15 +1138,39 @@ static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d
         jget(j, ra, RAX, rs1);
         if (rs2 == 0) jsext32(j);                                         /* fcvt.s/d.w */
         else if (rs2 == 1) { static const uint8_t b[] = { 0x89, 0xc0 }; jb(j, 2, b); } /* .wu: mov eax, eax */
+        uint8_t *small = NULL, *done = NULL;
+        if (rs2 == 3) {
+            /* .lu of 2^63 or more: half of it, its low bit kept as a sticky bit so that it
+             * rounds as the whole would (to at most 53 bits of 63), converted and doubled
+             * (exact) */
+            static const uint8_t half[] = {
+                0x48, 0x89, 0xc1,                                         /* mov rcx, rax */
+                0x48, 0xd1, 0xe9,                                         /* shr rcx, 1 */
+                0x83, 0xe0, 0x01,                                         /* and eax, 1 */
+                0x48, 0x09, 0xc1,                                         /* or rcx, rax */
+            };
+            static const uint8_t test[] = { 0x48, 0x85, 0xc0 };           /* test rax, rax */
+            jb(j, sizeof(test), test);
+            small = jfwd8(j, 0x79);                                       /* jns small */
+            jb(j, sizeof(half), half);
+            static const uint8_t cvt2[] = { 0x48, 0x0f, 0x2a, 0xc1 };     /* cvtsi2sd/ss xmm0, rcx */
+            *j->p++ = ss;
+            jb(j, sizeof(cvt2), cvt2);
+            jsse_rr(j, ss, 0x58, 0, 0);                                   /* adds xmm0, xmm0 */
+            done = jfwd8(j, 0xeb);                                        /* jmp done */
+            jpatch8(j, small);
+        }
         static const uint8_t cvt[] = { 0x48, 0x0f, 0x2a, 0xc0 };          /* cvtsi2sd/ss xmm0, rax */
         *j->p++ = ss;
         jb(j, sizeof(cvt), cvt);
+        if (done) jpatch8(j, done);
         jit_fp_st(j, dbl, rd);
         return;
     }
     case FK_CVTXF:
         jit_fp_ld(j, dbl, 0, rs1);
-        jit_emit_cvt_to_int(j, dbl, rs2 == 2, f3 == 1);
+        if (rs2 & 1) jit_emit_cvt_to_uint(j, dbl, rs2 == 3, f3 == 1);
+        else jit_emit_cvt_to_int(j, dbl, rs2 == 2, f3 == 1);
         jset(j, ra, rd, RAX);
         return;
     case FK_CLASS:
