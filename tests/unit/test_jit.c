@@ -185,6 +185,7 @@ static const uint64_t fp_edge[] = {
     0x3ff8000000000000ULL, 0xc004000000000000ULL, 0x4008000000000000ULL, 0x43e0000000000000ULL,
     0xc3e0000000000000ULL, 0x41dfffffffc00000ULL, 0x3fe0000000000000ULL, 0x3ca0000000000000ULL,
     0xffffffff3f800000ULL, 0xffffffff7fc00000ULL, 0x000000003f800000ULL,
+    0x3fb999999999999aULL, 0x3fc999999999999aULL, 0x3fd5555555555555ULL, 0x3ff0000000000001ULL, /* 0.1, 0.2, 1/3, 1 + ulp */
 };
 
 /* Doubles at the rounding and range boundaries of the conversions to integers: ties,
@@ -229,7 +230,7 @@ static const uint64_t fp_edge_s[] = {
     BOX | 0x7fc00000, BOX | 0xffc00000, BOX | 0x7f800001, BOX | 0x7fa00000, BOX | 0x00000001,
     BOX | 0x80000001, BOX | 0x007fffff, BOX | 0x00800000, BOX | 0x7f7fffff, BOX | 0xff7fffff,
     BOX | 0x3fc00000, BOX | 0xc0200000, BOX | 0x40400000, BOX | 0x4f000000, BOX | 0xcf000000,
-    BOX | 0x3f000000, BOX | 0x33800000, BOX | 0x3eaaaaab, BOX | 0x7fc00001,
+    BOX | 0x3f000000, BOX | 0x33800000, BOX | 0x3eaaaaab, BOX | 0x3dcccccd,   /* 0.5, 2^-24, 1/3, 0.1 */
     0x000000003f800000ULL, 0x7fffffff3f800000ULL, 0xfffffffe3f800000ULL, 0x3ff0000000000000ULL,
     0x7fffffffffffffffULL, 0x00000000ffc00000ULL,
 };
@@ -758,6 +759,19 @@ struct edge_op {
 #define CVT_US cvt_edge_us, sizeof(cvt_edge_us) / sizeof(cvt_edge_us[0])
 #define INT_U int_edge_u, sizeof(int_edge_u) / sizeof(int_edge_u[0])
 
+/* True if the FP operation insn has a rounding mode (its funct3 is rm). */
+static bool edge_rounds(uint32_t insn)
+{
+    if ((insn & 0x7f) != 0x53)
+        return true;                                 /* the FMAs */
+    switch ((insn >> 25) & ~1u) {
+    case 0x00: case 0x04: case 0x08: case 0x0c: case 0x2c: case 0x20: case 0x60: case 0x68:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Every translated FP operation over every pair of edge-case operands (and, for the FMAs,
  * five addends), each result and the flags it raised stored apart (slot k at 16 k in the
  * data), so that no wrong flag hides behind another's: translated and interpreted must
@@ -851,9 +865,22 @@ static void test_fp_edge_cases(void **state)
     };
     static uint32_t prog[65536];
     static uint16_t slot_arg[3][(RAM_SIZE - DATA_OFF) / 16];
+    /* each operation that rounds, under every static rounding mode and under frm = each */
+    static const uint32_t modes[][2] = { { 0, 0 }, { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 },
+                                         { 7, 0 }, { 7, 1 }, { 7, 2 }, { 7, 3 }, { 7, 4 } };
     uint64_t translated = 0, total = 0;
-    for (unsigned k = 0; k < sizeof(edge_ops) / sizeof(edge_ops[0]); k++) {
-        const struct edge_op *e = &edge_ops[k];
+    unsigned nedge = sizeof(edge_ops) / sizeof(edge_ops[0]);
+    for (unsigned k = 0; k < nedge * 10; k++) {
+        const struct edge_op *e = &edge_ops[k / 10];
+        unsigned m = k % 10;
+        bool dup = false;
+        for (unsigned k2 = 0; k2 < k / 10; k2++)
+            dup |= edge_rounds(e->insn) && edge_ops[k2].in == e->in &&
+                   ((edge_ops[k2].insn ^ e->insn) & ~(7u << 12)) == 0;
+        if (dup || (m > 0 && !edge_rounds(e->insn)))
+            continue;
+        uint32_t insn = edge_rounds(e->insn) ? (e->insn & ~(7u << 12)) | modes[m][0] << 12 : e->insn;
+        uint32_t frm = edge_rounds(e->insn) ? modes[m][1] : 0;
         unsigned n = 0, slot = 0, ne = e->nin;
         assert_true(ne <= 31 && (!e->fma || e->in == fp_edge || e->in == fp_edge_s));
         prog[n++] = (uint32_t)(RAM_BASE + DATA_OFF) >> 12 << 12 | XBASE << 7 | 0x37;
@@ -867,7 +894,7 @@ static void test_fp_edge_cases(void **state)
                         prog[n++] = R(0x71, 0, a, 0, 6, 0x53);          /* fmv.x.d x6, fa */
                         src = 6;
                     }
-                    prog[n++] = e->insn | (e->fma ? addend[c] << 27 : 0) | (e->two ? b << 20 : 0) |
+                    prog[n++] = insn | (e->fma ? addend[c] << 27 : 0) | (e->two ? b << 20 : 0) |
                                 src << 15 | rd << 7;
                     if (e->to_x)
                         prog[n++] = S((int32_t)(slot % 128) * 16, 7, XBASE, 3, 0x23);   /* sd x7 */
@@ -888,16 +915,17 @@ static void test_fp_edge_cases(void **state)
         prog[n++] = JAL_SELF;
         f_init = e->in;
         f_init_count = ne;
-        run_side(0, 0, prog, n, MSTATUS_FS, 0);
-        run_side(1, 0, prog, n, MSTATUS_FS, 0);
+        run_side(0, 0, prog, n, MSTATUS_FS, frm);
+        run_side(1, 0, prog, n, MSTATUS_FS, frm);
         f_init = NULL;
         for (unsigned i = 0; i < slot; i++) {
             uint64_t v[2][2];
             for (unsigned sd = 0; sd < 2; sd++)
                 memcpy(v[sd], sides[sd].ram.host + DATA_OFF + 16 * i, 16);
             if (memcmp(v[0], v[1], 16) != 0)
-                fail_msg("%s %#llx, %#llx (addend %u): interpreted %#llx flags %#llx, translated %#llx flags %#llx",
-                         e->name, (unsigned long long)e->in[slot_arg[0][i]],
+                fail_msg("%s rm %u frm %u: %#llx, %#llx (addend %u): interpreted %#llx flags %#llx, "
+                         "translated %#llx flags %#llx", e->name, (insn >> 12) & 7, frm,
+                         (unsigned long long)e->in[slot_arg[0][i]],
                          (unsigned long long)e->in[slot_arg[1][i]], slot_arg[2][i], (unsigned long long)v[0][0],
                          (unsigned long long)v[0][1], (unsigned long long)v[1][0], (unsigned long long)v[1][1]);
         }

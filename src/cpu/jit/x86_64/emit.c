@@ -603,9 +603,13 @@ static void jit_emit_amo(struct jit_out *j, struct ra *ra, const struct dentry *
 /* ---- floating point (F and D, scalar, on SSE2; FMA on FMA3) ----
  * Translated, for singles and doubles: add, sub, mul, div, sqrt, the four FMAs, sign
  * injection, min/max, compares, classification, moves between x and f, conversions from and to
- * signed and unsigned integers, between single and double, and FP loads and stores. Only with RNE
- * rounding, static or dynamic (frm is then checked to be RNE at run time), and RTZ for
- * conversions to integers; every other rounding mode and the rest go to the interpreter.
+ * signed and unsigned integers, between single and double, and FP loads and stores, with
+ * the rounding modes x86 has: RNE, RTZ, RDN and RUP, static or dynamic (frm is checked at
+ * run time to be one of those). RMM (ties away from zero) has no x86 mode: an instruction
+ * with a static RMM stays with the interpreter, and one that rounds by frm leaves for it
+ * when frm is RMM (or reserved). A mode other than RNE is set in MXCSR.RC around the one
+ * instruction that rounds (a conversion to an integer with RTZ truncates instead), and
+ * RNE is set back after it, keeping the sticky flags.
  * The host's MXCSR stays in RNE with every exception masked; its sticky flags are RISC-V's
  * fflags once mapped, folded into fcsr when the code returns to the interpreter
  * (jit_fp_end). RISC-V's NaN rules are applied after each operation: a NaN result becomes
@@ -634,25 +638,25 @@ static bool host_fma(void)
 static enum fp_kind fp_kind(uint32_t insn, bool *dyn)
 {
     unsigned f7 = insn >> 25, rm = (insn >> 12) & 7, rs2 = (insn >> 20) & 31;
-    bool rne = rm == 0 || rm == 7;
+    bool x86_rm = rm <= 3 || rm == 7;   /* RNE, RTZ, RDN, RUP, or frm (one of those) */
     *dyn = rm == 7;
     switch (insn & 0x7f) {
     case 0x43: case 0x47: case 0x4b: case 0x4f:
-        return ((insn >> 25) & 3) <= 1 && rne && host_fma() ? FK_FMA : FK_NONE;
+        return ((insn >> 25) & 3) <= 1 && x86_rm && host_fma() ? FK_FMA : FK_NONE;
     case 0x53:
         break;
     default:
         return FK_NONE;
     }
     switch (f7 & ~1u) {
-    case 0x00: case 0x04: case 0x08: case 0x0c: return rne ? FK_ARITH : FK_NONE;
-    case 0x2c: return rne && rs2 == 0 ? FK_SQRT : FK_NONE;
-    case 0x68: return rne && rs2 <= 3 ? FK_CVTFX : FK_NONE;
-    case 0x60: return (rne || rm == 1) && rs2 <= 3 ? FK_CVTXF : FK_NONE;
+    case 0x00: case 0x04: case 0x08: case 0x0c: return x86_rm ? FK_ARITH : FK_NONE;
+    case 0x2c: return x86_rm && rs2 == 0 ? FK_SQRT : FK_NONE;
+    case 0x68: return x86_rm && rs2 <= 3 ? FK_CVTFX : FK_NONE;
+    case 0x60: return x86_rm && rs2 <= 3 ? FK_CVTXF : FK_NONE;
     default: break;
     }
     if (f7 == 0x20)
-        return rne && rs2 == 1 ? FK_CVTSD : FK_NONE;
+        return x86_rm && rs2 == 1 ? FK_CVTSD : FK_NONE;
     if (f7 == 0x21)                                  /* exact: any valid rounding mode */
         return (rm <= 4 || rm == 7) && rs2 == 0 ? FK_CVTDS : FK_NONE;
     *dyn = false;
@@ -794,8 +798,10 @@ static void jit_fp_canon(struct jit_out *j, bool dbl, bool fma)
 
 /* Before the run's first FP instruction (fs), and before its first that rounds by frm
  * (frm): leave for the interpreter, which raises the illegal instruction or rounds as frm
- * says, unless mstatus.FS is on (and frm is RNE). (After the run's first instruction that
- * changes FP state, the run marks the state dirty as the interpreter does.) */
+ * says, unless mstatus.FS is on (and frm is RNE, RTZ, RDN or RUP: not RMM, nor reserved).
+ * Nothing a run translates writes frm, so it holds for the rest of the run. (After the
+ * run's first instruction that changes FP state, the run marks the state dirty as the
+ * interpreter does.) */
 static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool frm, struct jit_fix *fix,
                               unsigned *nfix, unsigned insn, unsigned off)
 {
@@ -808,9 +814,9 @@ static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool fr
         fix_here(j, ra, &fix[(*nfix)++]);
     }
     if (frm) {
-        jrm(j, false, 0xf6, 0, HX(fcsr));                                /* test byte [fcsr], 0xe0 */
-        *j->p++ = 0xe0;
-        *j->p++ = 0x0f; *j->p++ = 0x85;                                  /* jnz exit */
+        jrm(j, false, 0x80, 7, HX(fcsr));                                /* cmp byte [fcsr], 4 << 5 */
+        *j->p++ = 0x80;
+        *j->p++ = 0x0f; *j->p++ = 0x83;                                  /* jae exit: frm >= 4 */
         fix[*nfix].insn = insn;
         fix[*nfix].off = off;
         fix_here(j, ra, &fix[(*nfix)++]);
@@ -833,6 +839,59 @@ static void jmxcsr(struct jit_out *j, unsigned ext)
     uint8_t b[3] = { 0x0f, 0xae, (uint8_t)(0x87 | ext << 3) };
     jb(j, 3, b);
     j32(j, JX(mxcsr));
+}
+
+/* MXCSR.RC for a RISC-V rounding mode: RNE 00, RTZ 11, RDN 01 (down), RUP 10 (up), two bits
+ * each from bit 13 of this, by twice the mode */
+#define RC_OF_RM (0x9cu << 13)
+
+/* Sets MXCSR.RC for the instruction about to round with rm (1-3 static, 7 frm), keeping
+ * the sticky flags; RC is 00 (RNE) between instructions. For frm, only when it is not RNE
+ * (the run's guard made sure it is at most RUP). */
+static void jit_emit_rc_set(struct jit_out *j, unsigned rm)
+{
+    uint8_t *skip = NULL;
+    if (rm == 7) {
+        jrm(j, false, 0xf6, 0, HX(fcsr));                                 /* test byte [fcsr], 0xe0 */
+        *j->p++ = 0xe0;
+        skip = jfwd8(j, 0x74);                                            /* jz skip: RNE */
+        static const uint8_t movzx[] = { 0x0f, 0xb6, 0x8f };              /* movzx ecx, byte [fcsr] */
+        jb(j, 3, movzx);
+        j32(j, (uint32_t)HX(fcsr));
+        static const uint8_t b[] = {
+            0x83, 0xe1, 0xe0,                                             /* and ecx, 0xe0 */
+            0xc1, 0xe9, 0x04,                                             /* shr ecx, 4: 2 frm */
+            0xb8, (uint8_t)RC_OF_RM, (uint8_t)(RC_OF_RM >> 8), (uint8_t)(RC_OF_RM >> 16), 0, /* mov eax */
+            0xd3, 0xe8,                                                   /* shr eax, cl */
+            0x25, 0x00, 0x60, 0x00, 0x00,                                 /* and eax, 0x6000 */
+        };
+        jb(j, sizeof(b), b);
+    }
+    jmxcsr(j, 3);                                                         /* stmxcsr [mxcsr] */
+    if (rm == 7) {
+        jrm(j, false, 0x09, RAX, (int32_t)JX(mxcsr));                     /* or [mxcsr], eax */
+    } else {
+        jrm(j, false, 0x81, 1, (int32_t)JX(mxcsr));                       /* or dword [mxcsr], rc */
+        j32(j, (RC_OF_RM >> (2 * rm)) & 0x6000);
+    }
+    jmxcsr(j, 2);                                                         /* ldmxcsr [mxcsr] */
+    if (skip) jpatch8(j, skip);
+}
+
+/* Sets MXCSR.RC back to RNE after jit_emit_rc_set, keeping the sticky flags. */
+static void jit_emit_rc_clear(struct jit_out *j, unsigned rm)
+{
+    uint8_t *skip = NULL;
+    if (rm == 7) {
+        jrm(j, false, 0xf6, 0, HX(fcsr));                                 /* test byte [fcsr], 0xe0 */
+        *j->p++ = 0xe0;
+        skip = jfwd8(j, 0x74);                                            /* jz skip */
+    }
+    jmxcsr(j, 3);                                                         /* stmxcsr [mxcsr] */
+    jrm(j, false, 0x81, 4, (int32_t)JX(mxcsr));                           /* and dword [mxcsr], ~RC */
+    j32(j, ~0x6000u);
+    jmxcsr(j, 2);                                                         /* ldmxcsr [mxcsr] */
+    if (skip) jpatch8(j, skip);
 }
 
 /* frflags, frcsr, fsflags: fflags is fcsr's flags OR the host's sticky flags not yet folded
@@ -1063,16 +1122,38 @@ static void jit_emit_class(struct jit_out *j, bool dbl, unsigned r)
     jb(j, sizeof(bit), bit);
 }
 
+static void jit_emit_fp_op(struct jit_out *j, struct ra *ra, const struct dentry *d, enum fp_kind k);
+
 /* One FP computational instruction that fp_kind accepted. Singles and doubles take the
  * same path, with operands read by jit_fp_ld and results written by jit_fp_st. */
 static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d)
 {
     uint32_t insn = (uint32_t)d->imm;
+    unsigned f3 = (insn >> 12) & 7;
+    bool dyn;
+    enum fp_kind k = fp_kind(insn, &dyn);
+    /* a mode other than RNE in MXCSR around an instruction that rounds (a conversion to an
+     * integer with RTZ truncates instead) */
+    bool rounds = k == FK_ARITH || k == FK_SQRT || k == FK_FMA || k == FK_CVTFX || k == FK_CVTSD ||
+                  (k == FK_CVTXF && f3 != 1);
+    if (rounds && f3 != 0) {
+        jit_emit_rc_set(j, f3);
+        jit_emit_fp_op(j, ra, d, k);
+        jit_emit_rc_clear(j, f3);
+        return;
+    }
+    jit_emit_fp_op(j, ra, d, k);
+}
+
+/* The instruction itself, for jit_emit_fp, with MXCSR.RC as it must round. */
+static void jit_emit_fp_op(struct jit_out *j, struct ra *ra, const struct dentry *d, enum fp_kind k)
+{
+    uint32_t insn = (uint32_t)d->imm;
     unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31, rs2 = (insn >> 20) & 31, rs3 = insn >> 27;
     unsigned f3 = (insn >> 12) & 7, f7 = insn >> 25;
-    bool dyn, dbl = f7 & 1;
+    bool dbl = f7 & 1;
     uint8_t ps = dbl ? 0x66 : 0, ss = dbl ? 0xf2 : 0xf3;
-    switch (fp_kind(insn, &dyn)) {
+    switch (k) {
     case FK_ARITH: {
         static const uint8_t opc[4] = { 0x58, 0x5c, 0x59, 0x5e };       /* add, sub, mul, div */
         jit_fp_ld(j, dbl, 0, rs1);
