@@ -29,11 +29,25 @@ struct side {
     struct guest_mem ram;
     struct hart_bus bus;
     struct hart hart;
+    uint64_t time;          /* the timer: each read of it counts one up */
+    bool misaligned;        /* bus_time was called with the stack not 16-byte aligned */
 };
 
 static int bus_load(void *c, uint64_t pa, unsigned s, uint64_t *v) { (void)c; (void)pa; (void)s; (void)v; return -EFAULT; }
 static int bus_store(void *c, uint64_t pa, unsigned s, uint64_t v) { (void)c; (void)pa; (void)s; (void)v; return -EFAULT; }
-static uint64_t bus_time(void *c) { (void)c; return 0; }
+/* Each read of time gives the next count, so that both harts must read it as often; the
+ * division leaves the host's inexact flag set, which must not reach the guest's fflags, and
+ * the frame address (rsp at the call, less 8 for the return address and 8 for the saved
+ * rbp) says whether translated code called it with the stack aligned as the ABI asks. */
+static uint64_t bus_time(void *c)
+{
+    struct side *sd = c;
+    volatile double third = 1.0, three = 3.0;
+    third = third / three;
+    if ((uintptr_t)__builtin_frame_address(0) & 15)
+        sd->misaligned = true;
+    return ++sd->time * 1000;
+}
 static void bus_poll(void *c, struct hart *h) { (void)c; (void)h; }
 static void bus_wait(void *c, struct hart *h) { (void)c; (void)h; }
 
@@ -41,6 +55,7 @@ static struct side sides[2]; /* [0] interprets, [1] translates */
 static bool allow_trap;       /* a trap (FP off) ends a program as well as its end does */
 static const uint64_t *f_init; /* if set, f0... start with these f_init_count values */
 static const uint64_t *x_init; /* if set, x1..x15 start with these */
+static void (*side_init)(struct hart *h); /* if set, called once each hart is set up */
 static unsigned f_init_count;
 
 static int setup(void **state)
@@ -446,6 +461,10 @@ static void run_side(unsigned i, uint64_t seed, const uint32_t *prog, unsigned w
         h->f[r] = f_init && r < f_init_count ? f_init[r] : pick_fp(&s);
     h->mstatus = (h->mstatus & ~MSTATUS_FS) | mstatus_fs;
     h->fcsr = frm << 5;
+    sd->time = 0;
+    sd->misaligned = false;
+    if (side_init)
+        side_init(h);
     uint64_t end = RAM_BASE + (words - 1) * 4ULL;
     for (unsigned k = 0; k < 100000 && h->pc != end && h->pc != RAM_BASE + TRAP_OFF; k++)
         hart_exec_block(h, 1000);
@@ -628,6 +647,123 @@ static void test_instret_counts_within_a_block(void **state)
     assert_true(sides[1].hart.jit_insns >= 10);
     hart_destroy(&sides[0].hart);
     hart_destroy(&sides[1].hart);
+}
+
+/* cycle, instret and time read in translated code: in a loop (each round's count), after
+ * a forward branch, between FP instructions (the host's flags from the call into the board
+ * for time must not show in fflags), and with registers held in host registers around the
+ * call; every value as the interpreter reads it, and all of it translated. */
+static void test_counters_read_in_translated_code(void **state)
+{
+    (void)state;
+    uint32_t prog[64];
+    unsigned n = 0;
+    prog[n++] = I(5, 0, 0, 12, 0x13);                    /* li x12, 5 */
+    prog[n++] = I(0xc02, 0, 2, 13, 0x73);                /* loop: rdinstret x13 */
+    prog[n++] = R(0, 13, 14, 0, 14, 0x33);               /* add x14, x14, x13 */
+    prog[n++] = I(0xc00, 0, 2, 15, 0x73);                /* rdcycle x15 */
+    prog[n++] = R(0, 15, 14, 0, 14, 0x33);               /* add x14, x14, x15 */
+    prog[n++] = I(-1, 12, 0, 12, 0x13);                  /* addi x12, x12, -1 */
+    prog[n] = B(-20, 0, 12, 1);                          /* bnez x12, loop */
+    n++;
+    prog[n] = B(8, 0, 1, 0);                             /* beq x1, x0, +8 (taken: x1 is 0) */
+    n++;
+    prog[n++] = I(1, 2, 0, 2, 0x13);                     /* addi x2, x2, 1 (skipped) */
+    prog[n++] = I(0xc02, 0, 6, 3, 0x73);                 /* csrrsi x3, instret, 0 */
+    prog[n++] = I(0xc00, 0, 3, 4, 0x73);                 /* csrrc x4, cycle, x0 */
+    prog[n++] = R(0x01, 2, 1, 7, 1, 0x53);               /* fadd.d f1, f1, f2: exact */
+    prog[n++] = I(0xc01, 0, 2, 5, 0x73);                 /* rdtime x5 */
+    prog[n++] = I(0x001, 0, 2, 6, 0x73);                 /* frflags x6 */
+    prog[n++] = R(0, 5, 7, 0, 8, 0x33);                  /* add x8, x7, x5 */
+    prog[n++] = I(0xc01, 0, 7, 9, 0x73);                 /* csrrci x9, time, 0 */
+    prog[n++] = I(0xc02, 0, 2, 0, 0x73);                 /* csrr x0, instret */
+    prog[n++] = I(0x340, 0, 1, 0, 0x73);                 /* csrw mscratch, x0 */
+    prog[n++] = JAL_SELF;
+    static const uint64_t f[3] = { 0, 0x3ff0000000000000ULL, 0x4000000000000000ULL };  /* 0, 1, 2 */
+    static const uint64_t xs[NREG] = { 0, 10, 20, 30, 40, 50, 60, 70 };
+    f_init = f;
+    f_init_count = 3;
+    x_init = xs;
+    for (unsigned i = 0; i < 2; i++)
+        run_side(i, 1, prog, n, MSTATUS_FS, 0);
+    f_init = NULL;
+    x_init = NULL;
+    compare_sides(1);
+    struct hart *b = &sides[1].hart;
+    assert_int_equal(b->x[3], 1 + 5 * 6 + 1);            /* instret before it: li, 5 rounds of 6, beq */
+    assert_int_equal(b->x[4], b->x[3] + 1);
+    assert_int_equal(b->x[5], 1000);
+    assert_int_equal(b->x[9], 2000);
+    assert_int_equal(b->x[6], 0);
+    assert_int_equal(sides[1].time, 2);
+    assert_false(sides[1].misaligned);
+    /* all but the last two (csrw mscratch and the jump, which end the run) ran translated */
+    if (b->jit_insns + 2 < b->instret)
+        fail_msg("only %llu of %llu instructions ran translated", (unsigned long long)b->jit_insns,
+                 (unsigned long long)b->instret);
+    hart_destroy(&sides[0].hart);
+    hart_destroy(&sides[1].hart);
+}
+
+/* The privilege and the counter enables the next test runs with. */
+static int ctr_priv;
+static uint64_t ctr_mcounteren, ctr_scounteren;
+
+static void set_counter_access(struct hart *h)
+{
+    h->priv = ctr_priv;
+    h->mcounteren = ctr_mcounteren;
+    h->scounteren = ctr_scounteren;
+}
+
+/* A read of cycle, time or instret below M-mode that mcounteren (or, in U-mode,
+ * scounteren) does not allow raises the illegal-instruction trap, translated as
+ * interpreted (priv spec 3.1.11, 4.1.5), with the same pc and mtval; one they allow reads. */
+static void test_counter_read_obeys_counteren(void **state)
+{
+    (void)state;
+    static const struct { int priv; uint64_t m, s; } cases[] = {
+        { PRV_S, 0, 7 }, { PRV_S, 5, 0 }, { PRV_S, 2, 0 }, { PRV_S, 7, 0 }, { PRV_U, 7, 0 },
+        { PRV_U, 0, 7 }, { PRV_U, 7, 7 }, { PRV_U, 5, 7 }, { PRV_U, 7, 3 }, { PRV_M, 0, 0 },
+    };
+    allow_trap = true;
+    side_init = set_counter_access;
+    for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+        for (unsigned c = 0; c < 3; c++) {
+            uint32_t prog[8];
+            unsigned n = 0;
+            prog[n++] = I(5, 1, 0, 1, 0x13);             /* addi x1, x1, 5 */
+            prog[n++] = I(7, 2, 0, 2, 0x13);             /* addi x2, x2, 7 */
+            prog[n++] = I(0xc00 + (int32_t)c, 0, 2, 3, 0x73); /* csrr x3, cycle / time / instret */
+            prog[n++] = I(1, 3, 0, 4, 0x13);             /* addi x4, x3, 1 */
+            prog[n++] = I(0x340, 0, 1, 0, 0x73);         /* csrw mscratch, x0 (traps in U and S) */
+            prog[n++] = JAL_SELF;
+            ctr_priv = cases[k].priv;
+            ctr_mcounteren = cases[k].m;
+            ctr_scounteren = cases[k].s;
+            for (unsigned i = 0; i < 2; i++)
+                run_side(i, k * 3 + c, prog, n, MSTATUS_FS, 0);
+            compare_sides(k * 3 + c);
+            struct hart *a = &sides[0].hart, *b = &sides[1].hart;
+            bool allowed = cases[k].priv == PRV_M ||
+                           ((cases[k].m >> c & 1) && (cases[k].priv == PRV_S || (cases[k].s >> c & 1)));
+            assert_int_equal(a->mtval, b->mtval);
+            if (cases[k].priv == PRV_M) {
+                assert_int_equal(b->pc, RAM_BASE + 20);  /* the end: M may write mscratch */
+            } else {
+                if (b->mcause != EXC_ILLEGAL)
+                    fail_msg("case %u, counter %u: pc %#llx mcause %llu", k, c, (unsigned long long)b->pc,
+                             (unsigned long long)b->mcause);
+                assert_int_equal(b->mepc, RAM_BASE + (allowed ? 16 : 8));
+            }
+            if (allowed)
+                assert_int_equal(b->x[4], b->x[3] + 1);
+            assert_true(b->jit_insns >= 2);              /* the two addi ran translated */
+            hart_destroy(&sides[0].hart);
+            hart_destroy(&sides[1].hart);
+        }
+    side_init = NULL;
+    allow_trap = false;
 }
 
 /* Two harts on two host threads, translating, each add 1 to one counter 262144 times with
@@ -1018,6 +1154,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_int_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misaligned_amo_traps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instret_counts_within_a_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counters_read_in_translated_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counter_read_obeys_counteren, setup, teardown),
         cmocka_unit_test_setup_teardown(test_amo_two_harts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_fp_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fp_edge_cases, setup, teardown),

@@ -230,7 +230,7 @@ static bool fp_translatable(uint32_t insn);
 bool jit_backend_op_ok(uint8_t op, const struct dentry *d)
 {
     switch (op) {
-    case F_FLW: case F_FLD: case F_FSW: case F_FSD: case F_FFLAGS: case F_AMO:
+    case F_FLW: case F_FLD: case F_FSW: case F_FSD: case F_FFLAGS: case F_AMO: case F_COUNTER:
     case F_BEQ: case F_BNE: case F_BLT: case F_BGE: case F_BLTU: case F_BGEU:
         return true;
     case F_FPOP:
@@ -597,6 +597,71 @@ static void jit_emit_amo(struct jit_out *j, struct ra *ra, const struct dentry *
     j->p++;
     *j->p++ = 0x5e;                                                     /* pop rsi */
     if (w) jsext32(j);
+    jset(j, ra, d->rd, RAX);
+}
+
+/* A read of cycle, time or instret (the instruction i of the run, at offset off). Below
+ * M-mode, mcounteren, and in U-mode scounteren too, must allow it (priv spec 3.1.11,
+ * 4.1.5), else the run leaves for the interpreter, which raises the illegal instruction;
+ * they may change between runs, so the check is made each time. cycle and instret are the
+ * count of instructions completed before this one, as the interpreter's slow path sees it
+ * (instret + the block's count so far): the interpreter adds to instret what the run would
+ * do if it used all of its budget, and r11 holds what is left of it once the instructions
+ * of this run before i are counted too. time is the board's (bus->time), called as C is:
+ * the registers the C ABI lets it change (r8-r11, rdi, rsi) pushed with the stack aligned,
+ * and MXCSR put back after it, so that its flags do not become the guest's. */
+static void jmxcsr(struct jit_out *j, unsigned ext);
+
+static void jit_emit_counter(struct jit_out *j, struct ra *ra, const struct dentry *d, struct jit_fix *fix,
+                             unsigned *nfix, unsigned insn_no, unsigned off)
+{
+    uint32_t insn = (uint32_t)d->imm;
+    uint8_t bit = (uint8_t)(1u << ((insn >> 20) & 3));
+    jrm(j, false, 0x83, 7, HX(priv));                                   /* cmp dword [priv], M */
+    *j->p++ = PRV_M;
+    uint8_t *ok1 = jfwd8(j, 0x74), *ok2 = NULL;                         /* je ok */
+    for (unsigned k = 0; k < 2; k++) {
+        /* test byte [mcounteren / scounteren], bit; jz exit */
+        jrm(j, false, 0xf6, 0, k == 0 ? HX(mcounteren) : HX(scounteren));
+        *j->p++ = bit;
+        *j->p++ = 0x0f; *j->p++ = 0x84;
+        fix[*nfix].insn = insn_no;
+        fix[*nfix].off = off;
+        fix_here(j, ra, &fix[(*nfix)++]);
+        if (k == 0) {
+            jrm(j, false, 0x83, 7, HX(priv));                           /* cmp dword [priv], S */
+            *j->p++ = PRV_S;
+            ok2 = jfwd8(j, 0x74);                                       /* je ok */
+        }
+    }
+    jpatch8(j, ok1);
+    jpatch8(j, ok2);
+    if ((insn >> 20) == 0xc01) {
+        static const uint8_t save[] = {
+            0x57, 0x56, 0x41, 0x50, 0x41, 0x51, 0x41, 0x52, 0x41, 0x53, /* push rdi, rsi, r8-r11 */
+            0x48, 0x83, 0xec, 0x08,                                     /* sub rsp, 8: aligned */
+        };
+        static const uint8_t restore[] = {
+            0x48, 0x83, 0xc4, 0x08,                                     /* add rsp, 8 */
+            0x41, 0x5b, 0x41, 0x5a, 0x41, 0x59, 0x41, 0x58, 0x5e, 0x5f, /* pop r11-r8, rsi, rdi */
+        };
+        jmxcsr(j, 3);                                                   /* stmxcsr [mxcsr] */
+        jb(j, sizeof(save), save);
+        jrm(j, true, 0x8b, RAX, HX(bus));                               /* mov rax, [bus] */
+        uint8_t call[] = {
+            0x48, 0x8b, 0x78, (uint8_t)offsetof(struct hart_bus, ctx),  /* mov rdi, [rax + ctx] */
+            0xff, 0x50, (uint8_t)offsetof(struct hart_bus, time),       /* call [rax + time] */
+        };
+        _Static_assert(offsetof(struct hart_bus, time) < 128, "jit hart_bus layout");
+        jb(j, sizeof(call), call);
+        jb(j, sizeof(restore), restore);
+        jmxcsr(j, 2);                                                   /* ldmxcsr [mxcsr] */
+    } else {
+        jrm(j, true, 0x8b, RAX, HX(instret));                           /* mov rax, [instret] */
+        static const uint8_t sub_left[] = { 0x4c, 0x29, 0xd8 };         /* sub rax, r11 */
+        jb(j, sizeof(sub_left), sub_left);
+        if (insn_no) jalu_imm(j, 0x05, (int32_t)insn_no);               /* add rax, i */
+    }
     jset(j, ra, d->rd, RAX);
 }
 
@@ -1597,6 +1662,10 @@ static void int_regs(uint8_t op, const struct dentry *d, uint32_t *used, uint32_
         if (d->rd) *written |= 1u << d->rd;
         return;
     }
+    if (op == F_COUNTER) {
+        if (d->rd) *written |= 1u << d->rd;
+        return;
+    }
     if (op == F_FFLAGS) {
         if (d->rd) *written |= 1u << d->rd;
         if ((((uint32_t)d->imm >> 12) & 7) == 1) *used |= 1u << d->rs1;
@@ -1747,6 +1816,8 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
             jit_emit_amo(&j, &ra, &d[i], fix, &nfix, i, at);
         } else if (ops[i] == F_FPOP) {
             jit_emit_fp(&j, &ra, &d[i]);
+        } else if (ops[i] == F_COUNTER) {
+            jit_emit_counter(&j, &ra, &d[i], fix, &nfix, i, at);
         } else if (ops[i] == F_FFLAGS) {
             jit_emit_fflags(&j, &ra, base, &d[i]);
         } else {
