@@ -113,6 +113,10 @@ static uint8_t decode_op(uint32_t insn, int32_t *imm)
         *imm = (int32_t)insn;
         if ((f3 == 2 && RS1 == 0 && ((insn >> 20) == 1 || (insn >> 20) == 3)) || (f3 == 1 && (insn >> 20) == 1))
             return F_FFLAGS;
+        /* csrrs/csrrc rd, cycle/time/instret, x0 and their immediate forms with 0: reads
+         * only (rdcycle, rdtime, rdinstret) */
+        if ((f3 & 3) >= 2 && RS1 == 0 && (insn >> 20) >= 0xc00 && (insn >> 20) <= 0xc02)
+            return F_COUNTER;
         return F_GENERIC;
     case 0x2f: { /* A: lr (rs2 = 0), sc and the AMOs, on words and doublewords */
         unsigned f5 = insn >> 27;

@@ -67,6 +67,7 @@ enum fast_op {
     F_FLW, F_FLD, F_FSW, F_FSD, F_FPOP,  /* FP: the interpreter's slow path, the translator's own */
     F_FFLAGS,                            /* frflags, fsflags, frcsr: likewise */
     F_AMO,                               /* LR, SC, AMOs (W and D): the slow path; the translator's own */
+    F_COUNTER,                           /* reads of cycle, time, instret (rdcycle...): likewise */
     F_ADDI, F_SLTI, F_SLTIU, F_XORI, F_ORI, F_ANDI, F_SLLI, F_SRLI, F_SRAI,
     F_ADD, F_SUB, F_SLL, F_SLT, F_SLTU, F_XOR, F_SRL, F_SRA, F_OR, F_AND,
     F_ADDIW, F_SLLIW, F_SRLIW, F_SRAIW, F_ADDW, F_SUBW, F_MUL, F_ADDUW, F_SH1ADD, F_SH2ADD, F_SH3ADD,
@@ -75,7 +76,8 @@ enum fast_op {
     F_COUNT
 };
 
-/* An entry: imm is the immediate, or for F_FPOP, F_FFLAGS and F_AMO the whole (32-bit) instruction. */
+/* An entry: imm is the immediate, or for F_FPOP, F_FFLAGS, F_AMO and F_COUNTER the whole (32-bit)
+ * instruction. */
 struct dentry {
     const void *handler;  /* the fast loop's label for this instruction */
     int32_t imm;

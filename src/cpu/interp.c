@@ -33,6 +33,7 @@ static unsigned interp_block(struct hart *h, unsigned max)
         [F_SB] = &&op_sb, [F_SH] = &&op_sh, [F_SW] = &&op_sw, [F_SD] = &&op_sd,
         [F_FLW] = &&op_generic, [F_FLD] = &&op_generic, [F_FSW] = &&op_generic, [F_FSD] = &&op_generic,
         [F_FPOP] = &&op_generic, [F_FFLAGS] = &&op_generic, [F_AMO] = &&op_generic,
+        [F_COUNTER] = &&op_generic,
         [F_ADDI] = &&op_addi, [F_SLTI] = &&op_slti, [F_SLTIU] = &&op_sltiu, [F_XORI] = &&op_xori,
         [F_ORI] = &&op_ori, [F_ANDI] = &&op_andi, [F_SLLI] = &&op_slli, [F_SRLI] = &&op_srli,
         [F_SRAI] = &&op_srai, [F_ADD] = &&op_add, [F_SUB] = &&op_sub, [F_SLL] = &&op_sll,
@@ -171,7 +172,12 @@ op_jit:
         bool fp = __atomic_load_n(&cs->jit.fp, __ATOMIC_RELAXED);
         if (fp)
             jit_fp_begin();
+        /* while it runs, instret holds this block's count so far as if the run completed all
+         * of left: translated reads of instret and cycle take what the run has not done
+         * (r11) off it (the slow path's view at op_generic) */
+        h->instret += n + (uint64_t)left;
         struct jit_ret jr = ((jit_entry)jit_base)((uint8_t *)x + JIT_XBIAS, pc, jit_base + run);
+        h->instret -= n + (uint64_t)left;
         /* a run another hart made may be the VM's first in floating point */
         if (fp || __atomic_load_n(&cs->jit.fp, __ATOMIC_RELAXED))
             h->fcsr |= jit_fp_end();

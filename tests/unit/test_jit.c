@@ -29,11 +29,25 @@ struct side {
     struct guest_mem ram;
     struct hart_bus bus;
     struct hart hart;
+    uint64_t time;          /* the timer: each read of it counts one up */
+    bool misaligned;        /* bus_time was called with the stack not 16-byte aligned */
 };
 
 static int bus_load(void *c, uint64_t pa, unsigned s, uint64_t *v) { (void)c; (void)pa; (void)s; (void)v; return -EFAULT; }
 static int bus_store(void *c, uint64_t pa, unsigned s, uint64_t v) { (void)c; (void)pa; (void)s; (void)v; return -EFAULT; }
-static uint64_t bus_time(void *c) { (void)c; return 0; }
+/* Each read of time gives the next count, so that both harts must read it as often; the
+ * division leaves the host's inexact flag set, which must not reach the guest's fflags, and
+ * the frame address (rsp at the call, less 8 for the return address and 8 for the saved
+ * rbp) says whether translated code called it with the stack aligned as the ABI asks. */
+static uint64_t bus_time(void *c)
+{
+    struct side *sd = c;
+    volatile double third = 1.0, three = 3.0;
+    third = third / three;
+    if ((uintptr_t)__builtin_frame_address(0) & 15)
+        sd->misaligned = true;
+    return ++sd->time * 1000;
+}
 static void bus_poll(void *c, struct hart *h) { (void)c; (void)h; }
 static void bus_wait(void *c, struct hart *h) { (void)c; (void)h; }
 
@@ -41,6 +55,7 @@ static struct side sides[2]; /* [0] interprets, [1] translates */
 static bool allow_trap;       /* a trap (FP off) ends a program as well as its end does */
 static const uint64_t *f_init; /* if set, f0... start with these f_init_count values */
 static const uint64_t *x_init; /* if set, x1..x15 start with these */
+static void (*side_init)(struct hart *h); /* if set, called once each hart is set up */
 static unsigned f_init_count;
 
 static int setup(void **state)
@@ -185,6 +200,7 @@ static const uint64_t fp_edge[] = {
     0x3ff8000000000000ULL, 0xc004000000000000ULL, 0x4008000000000000ULL, 0x43e0000000000000ULL,
     0xc3e0000000000000ULL, 0x41dfffffffc00000ULL, 0x3fe0000000000000ULL, 0x3ca0000000000000ULL,
     0xffffffff3f800000ULL, 0xffffffff7fc00000ULL, 0x000000003f800000ULL,
+    0x3fb999999999999aULL, 0x3fc999999999999aULL, 0x3fd5555555555555ULL, 0x3ff0000000000001ULL, /* 0.1, 0.2, 1/3, 1 + ulp */
 };
 
 /* Doubles at the rounding and range boundaries of the conversions to integers: ties,
@@ -204,6 +220,22 @@ static const uint64_t cvt_edge_d[] = {
     0x0000000000000001ULL, 0x800fffffffffffffULL,
 };
 
+/* Doubles at the edges of the conversions to unsigned integers: zeros, values in (-1, 0)
+ * that round to 0 or to -1 by the mode, -1, 2^32 and what rounds to it, 2^63 (in range for
+ * .lu) and 2^64 with their neighbours, infinities, NaNs, subnormals. */
+static const uint64_t cvt_edge_ud[] = {
+    0, 0x8000000000000000ULL, 0x3fe0000000000000ULL, 0xbfe0000000000000ULL,   /* +-0, +-0.5 */
+    0xbff0000000000000ULL, 0xbfe6666666666666ULL, 0xbfd3333333333333ULL,      /* -1, -0.7, -0.3 */
+    0xbff8000000000000ULL, 0x3ff8000000000000ULL, 0x4004000000000000ULL,      /* -1.5, 1.5, 2.5 */
+    0x41efffffffe00000ULL, 0x41effffffff00000ULL, 0x41effffffff80000ULL,      /* 2^32-1, -0.5, -0.25 */
+    0x41efffffffe80000ULL, 0x41f0000000000000ULL, 0x41f0000000080000ULL,      /* 2^32-0.75, 2^32, +0.5 */
+    0x43dfffffffffffffULL, 0x43e0000000000000ULL, 0x43e0000000000001ULL,      /* 2^63 and neighbours */
+    0x43efffffffffffffULL, 0x43f0000000000000ULL, 0x43f0000000000001ULL,      /* 2^64 and neighbours */
+    0xc3e0000000000000ULL, 0xc3f0000000000000ULL,                             /* -2^63, -2^64 */
+    0x7ff0000000000000ULL, 0xfff0000000000000ULL, 0x7ff8000000000000ULL,
+    0xfff8000000000000ULL, 0x7ff4000000000000ULL, 0x0000000000000001ULL, 0x8000000000000001ULL,
+};
+
 /* Edge-case singles, NaN-boxed but for the last six (which read as the canonical NaN, ISA
  * spec 12.2); at the indices the sweep's FMA addends use, as in fp_edge: 6 qNaN, 9 sNaN,
  * 0 +0, 5 -inf, 2 1.0. */
@@ -213,7 +245,7 @@ static const uint64_t fp_edge_s[] = {
     BOX | 0x7fc00000, BOX | 0xffc00000, BOX | 0x7f800001, BOX | 0x7fa00000, BOX | 0x00000001,
     BOX | 0x80000001, BOX | 0x007fffff, BOX | 0x00800000, BOX | 0x7f7fffff, BOX | 0xff7fffff,
     BOX | 0x3fc00000, BOX | 0xc0200000, BOX | 0x40400000, BOX | 0x4f000000, BOX | 0xcf000000,
-    BOX | 0x3f000000, BOX | 0x33800000, BOX | 0x3eaaaaab, BOX | 0x7fc00001,
+    BOX | 0x3f000000, BOX | 0x33800000, BOX | 0x3eaaaaab, BOX | 0x3dcccccd,   /* 0.5, 2^-24, 1/3, 0.1 */
     0x000000003f800000ULL, 0x7fffffff3f800000ULL, 0xfffffffe3f800000ULL, 0x3ff0000000000000ULL,
     0x7fffffffffffffffULL, 0x00000000ffc00000ULL,
 };
@@ -229,6 +261,33 @@ static const uint64_t cvt_edge_s[] = {
     BOX | 0x7fc00000, BOX | 0xffc00000, BOX | 0x7fa00000, BOX | 0xff800001,            /* NaNs */
     BOX | 0x00000001, BOX | 0x807fffff,                                                /* subnormals */
     0x000000004f000000ULL, 0x7fffffff3fc00000ULL, 0x00000000bfc00000ULL, 0xbff8000000000000ULL,
+};
+
+/* The same for singles (boxed, but for the last, which reads as NaN): 2^32 - 256 is the
+ * largest single below 2^32. */
+static const uint64_t cvt_edge_us[] = {
+    BOX | 0, BOX | 0x80000000, BOX | 0x3f000000, BOX | 0xbf000000, BOX | 0xbf800000,    /* +-0, +-0.5, -1 */
+    BOX | 0xbf333333, BOX | 0xbe99999a, BOX | 0xbfc00000, BOX | 0x3fc00000,            /* -0.7, -0.3, +-1.5 */
+    BOX | 0x40200000, BOX | 0x3f7fffff, BOX | 0xbf7fffff,                              /* 2.5, +-(1 - ulp) */
+    BOX | 0x4f7fffff, BOX | 0x4f800000, BOX | 0x4f800001,                              /* 2^32 */
+    BOX | 0x5effffff, BOX | 0x5f000000, BOX | 0x5f000001,                              /* 2^63 */
+    BOX | 0x5f7fffff, BOX | 0x5f800000, BOX | 0x5f800001, BOX | 0xdf000000,            /* 2^64, -2^63 */
+    BOX | 0x7f800000, BOX | 0xff800000, BOX | 0x7fc00000, BOX | 0xffc00000,            /* infinities, NaNs */
+    BOX | 0x7fa00000, BOX | 0x00000001, BOX | 0x80000001, BOX | 0x4b800001,            /* sNaN, +-tiny, 2^24+2 */
+    0x000000004f000000ULL,
+};
+
+/* 64-bit integers for the conversions from unsigned integers (moved to x6 by fmv.x.d):
+ * 2^32 - 1, 2^53 + 1 and 2^24 + 1 (which round), values of 2^63 and above, ties between
+ * doubles and between singles there, and all ones. */
+static const uint64_t int_edge_u[] = {
+    0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0x100000000ULL, 0x20000000000001ULL, 0x20000000000003ULL,
+    0x1000001, 0x1000003, 0x7fffffffffffffffULL, 0x8000000000000000ULL, 0x8000000000000001ULL,
+    0x8000000000000400ULL, 0x8000000000000401ULL, 0x8000000000000c00ULL, 0x8000008000000000ULL,
+    0x8000018000000000ULL, 0xfffffffffffff800ULL, 0xfffffffffffffc00ULL, 0xfffffffffffffbffULL,
+    0xffffffffffffffffULL, 0xffffff7fffffffffULL, 0xffffff8000000000ULL, 0xffffffff80000000ULL,
+    0xfffffffe00000001ULL, 0x123456789abcdef1ULL, 0xfedcba9876543211ULL, 0x00000000fffffffeULL,
+    0xffffffff01000001ULL, 0x0000000001000002ULL,
 };
 
 /* Doubles at the edges of single range, for fcvt.s.d: the smallest single subnormal, half
@@ -270,7 +329,7 @@ static unsigned gen_fp(uint64_t *s, uint32_t *out)
         return 1;
     case 13: {                           /* fcvt.w/wu/l/lu.s/d, mostly RTZ or RNE */
         uint32_t crm = rnd(s) % 8 == 0 ? (uint32_t)(rnd(s) % 5) : (uint32_t)(rnd(s) % 3 == 0 ? 1 : rm);
-        static const uint32_t kind[] = { 0, 2, 0, 2, 1, 3 };          /* signed forms are translated */
+        static const uint32_t kind[] = { 0, 2, 0, 2, 1, 3 };
         *out = R(0x60 | fmt, kind[rnd(s) % 6], a, crm, rd, 0x53);
         return 1;
     }
@@ -298,7 +357,7 @@ static unsigned gen_fp(uint64_t *s, uint32_t *out)
     case 6: *out = R(0x50 | fmt, b, a, (uint32_t)(rnd(s) % 3), rd, 0x53); return 1; /* fle, flt, feq */
     case 7: *out = R(0x70 | fmt, 0, a, rnd(s) % 2, rd, 0x53); return 1;   /* fmv.x.w/d, fclass */
     case 8: *out = R(0x78 | fmt, 0, a, 0, rd, 0x53); return 1;            /* fmv.w/d.x */
-    case 9: *out = R(0x68 | fmt, (uint32_t)(rnd(s) % 3), a, rm, rd, 0x53); return 1; /* fcvt.s/d.w/wu/l */
+    case 9: *out = R(0x68 | fmt, (uint32_t)(rnd(s) % 4), a, rm, rd, 0x53); return 1; /* fcvt.s/d.w/wu/l/lu */
     case 10: {                           /* fld, flw */
         out[0] = I(0x7f8, a, 7, XADDR, 0x13);
         out[1] = R(0, XBASE, XADDR, 0, XADDR, 0x33);
@@ -402,6 +461,10 @@ static void run_side(unsigned i, uint64_t seed, const uint32_t *prog, unsigned w
         h->f[r] = f_init && r < f_init_count ? f_init[r] : pick_fp(&s);
     h->mstatus = (h->mstatus & ~MSTATUS_FS) | mstatus_fs;
     h->fcsr = frm << 5;
+    sd->time = 0;
+    sd->misaligned = false;
+    if (side_init)
+        side_init(h);
     uint64_t end = RAM_BASE + (words - 1) * 4ULL;
     for (unsigned k = 0; k < 100000 && h->pc != end && h->pc != RAM_BASE + TRAP_OFF; k++)
         hart_exec_block(h, 1000);
@@ -586,6 +649,123 @@ static void test_instret_counts_within_a_block(void **state)
     hart_destroy(&sides[1].hart);
 }
 
+/* cycle, instret and time read in translated code: in a loop (each round's count), after
+ * a forward branch, between FP instructions (the host's flags from the call into the board
+ * for time must not show in fflags), and with registers held in host registers around the
+ * call; every value as the interpreter reads it, and all of it translated. */
+static void test_counters_read_in_translated_code(void **state)
+{
+    (void)state;
+    uint32_t prog[64];
+    unsigned n = 0;
+    prog[n++] = I(5, 0, 0, 12, 0x13);                    /* li x12, 5 */
+    prog[n++] = I(0xc02, 0, 2, 13, 0x73);                /* loop: rdinstret x13 */
+    prog[n++] = R(0, 13, 14, 0, 14, 0x33);               /* add x14, x14, x13 */
+    prog[n++] = I(0xc00, 0, 2, 15, 0x73);                /* rdcycle x15 */
+    prog[n++] = R(0, 15, 14, 0, 14, 0x33);               /* add x14, x14, x15 */
+    prog[n++] = I(-1, 12, 0, 12, 0x13);                  /* addi x12, x12, -1 */
+    prog[n] = B(-20, 0, 12, 1);                          /* bnez x12, loop */
+    n++;
+    prog[n] = B(8, 0, 1, 0);                             /* beq x1, x0, +8 (taken: x1 is 0) */
+    n++;
+    prog[n++] = I(1, 2, 0, 2, 0x13);                     /* addi x2, x2, 1 (skipped) */
+    prog[n++] = I(0xc02, 0, 6, 3, 0x73);                 /* csrrsi x3, instret, 0 */
+    prog[n++] = I(0xc00, 0, 3, 4, 0x73);                 /* csrrc x4, cycle, x0 */
+    prog[n++] = R(0x01, 2, 1, 7, 1, 0x53);               /* fadd.d f1, f1, f2: exact */
+    prog[n++] = I(0xc01, 0, 2, 5, 0x73);                 /* rdtime x5 */
+    prog[n++] = I(0x001, 0, 2, 6, 0x73);                 /* frflags x6 */
+    prog[n++] = R(0, 5, 7, 0, 8, 0x33);                  /* add x8, x7, x5 */
+    prog[n++] = I(0xc01, 0, 7, 9, 0x73);                 /* csrrci x9, time, 0 */
+    prog[n++] = I(0xc02, 0, 2, 0, 0x73);                 /* csrr x0, instret */
+    prog[n++] = I(0x340, 0, 1, 0, 0x73);                 /* csrw mscratch, x0 */
+    prog[n++] = JAL_SELF;
+    static const uint64_t f[3] = { 0, 0x3ff0000000000000ULL, 0x4000000000000000ULL };  /* 0, 1, 2 */
+    static const uint64_t xs[NREG] = { 0, 10, 20, 30, 40, 50, 60, 70 };
+    f_init = f;
+    f_init_count = 3;
+    x_init = xs;
+    for (unsigned i = 0; i < 2; i++)
+        run_side(i, 1, prog, n, MSTATUS_FS, 0);
+    f_init = NULL;
+    x_init = NULL;
+    compare_sides(1);
+    struct hart *b = &sides[1].hart;
+    assert_int_equal(b->x[3], 1 + 5 * 6 + 1);            /* instret before it: li, 5 rounds of 6, beq */
+    assert_int_equal(b->x[4], b->x[3] + 1);
+    assert_int_equal(b->x[5], 1000);
+    assert_int_equal(b->x[9], 2000);
+    assert_int_equal(b->x[6], 0);
+    assert_int_equal(sides[1].time, 2);
+    assert_false(sides[1].misaligned);
+    /* all but the last two (csrw mscratch and the jump, which end the run) ran translated */
+    if (b->jit_insns + 2 < b->instret)
+        fail_msg("only %llu of %llu instructions ran translated", (unsigned long long)b->jit_insns,
+                 (unsigned long long)b->instret);
+    hart_destroy(&sides[0].hart);
+    hart_destroy(&sides[1].hart);
+}
+
+/* The privilege and the counter enables the next test runs with. */
+static int ctr_priv;
+static uint64_t ctr_mcounteren, ctr_scounteren;
+
+static void set_counter_access(struct hart *h)
+{
+    h->priv = ctr_priv;
+    h->mcounteren = ctr_mcounteren;
+    h->scounteren = ctr_scounteren;
+}
+
+/* A read of cycle, time or instret below M-mode that mcounteren (or, in U-mode,
+ * scounteren) does not allow raises the illegal-instruction trap, translated as
+ * interpreted (priv spec 3.1.11, 4.1.5), with the same pc and mtval; one they allow reads. */
+static void test_counter_read_obeys_counteren(void **state)
+{
+    (void)state;
+    static const struct { int priv; uint64_t m, s; } cases[] = {
+        { PRV_S, 0, 7 }, { PRV_S, 5, 0 }, { PRV_S, 2, 0 }, { PRV_S, 7, 0 }, { PRV_U, 7, 0 },
+        { PRV_U, 0, 7 }, { PRV_U, 7, 7 }, { PRV_U, 5, 7 }, { PRV_U, 7, 3 }, { PRV_M, 0, 0 },
+    };
+    allow_trap = true;
+    side_init = set_counter_access;
+    for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+        for (unsigned c = 0; c < 3; c++) {
+            uint32_t prog[8];
+            unsigned n = 0;
+            prog[n++] = I(5, 1, 0, 1, 0x13);             /* addi x1, x1, 5 */
+            prog[n++] = I(7, 2, 0, 2, 0x13);             /* addi x2, x2, 7 */
+            prog[n++] = I(0xc00 + (int32_t)c, 0, 2, 3, 0x73); /* csrr x3, cycle / time / instret */
+            prog[n++] = I(1, 3, 0, 4, 0x13);             /* addi x4, x3, 1 */
+            prog[n++] = I(0x340, 0, 1, 0, 0x73);         /* csrw mscratch, x0 (traps in U and S) */
+            prog[n++] = JAL_SELF;
+            ctr_priv = cases[k].priv;
+            ctr_mcounteren = cases[k].m;
+            ctr_scounteren = cases[k].s;
+            for (unsigned i = 0; i < 2; i++)
+                run_side(i, k * 3 + c, prog, n, MSTATUS_FS, 0);
+            compare_sides(k * 3 + c);
+            struct hart *a = &sides[0].hart, *b = &sides[1].hart;
+            bool allowed = cases[k].priv == PRV_M ||
+                           ((cases[k].m >> c & 1) && (cases[k].priv == PRV_S || (cases[k].s >> c & 1)));
+            assert_int_equal(a->mtval, b->mtval);
+            if (cases[k].priv == PRV_M) {
+                assert_int_equal(b->pc, RAM_BASE + 20);  /* the end: M may write mscratch */
+            } else {
+                if (b->mcause != EXC_ILLEGAL)
+                    fail_msg("case %u, counter %u: pc %#llx mcause %llu", k, c, (unsigned long long)b->pc,
+                             (unsigned long long)b->mcause);
+                assert_int_equal(b->mepc, RAM_BASE + (allowed ? 16 : 8));
+            }
+            if (allowed)
+                assert_int_equal(b->x[4], b->x[3] + 1);
+            assert_true(b->jit_insns >= 2);              /* the two addi ran translated */
+            hart_destroy(&sides[0].hart);
+            hart_destroy(&sides[1].hart);
+        }
+    side_init = NULL;
+    allow_trap = false;
+}
+
 /* Two harts on two host threads, translating, each add 1 to one counter 262144 times with
  * amoadd.w and to another with an lr.d/sc.d loop: no update may be lost (with the host's
  * lock prefixes taken out, updates are lost when the threads run at once on two cores). */
@@ -711,6 +891,22 @@ struct edge_op {
 #define EDGE_S fp_edge_s, sizeof(fp_edge_s) / sizeof(fp_edge_s[0])
 #define CVT_S cvt_edge_s, sizeof(cvt_edge_s) / sizeof(cvt_edge_s[0])
 #define NARROW_D narrow_edge_d, sizeof(narrow_edge_d) / sizeof(narrow_edge_d[0])
+#define CVT_UD cvt_edge_ud, sizeof(cvt_edge_ud) / sizeof(cvt_edge_ud[0])
+#define CVT_US cvt_edge_us, sizeof(cvt_edge_us) / sizeof(cvt_edge_us[0])
+#define INT_U int_edge_u, sizeof(int_edge_u) / sizeof(int_edge_u[0])
+
+/* True if the FP operation insn has a rounding mode (its funct3 is rm). */
+static bool edge_rounds(uint32_t insn)
+{
+    if ((insn & 0x7f) != 0x53)
+        return true;                                 /* the FMAs */
+    switch ((insn >> 25) & ~1u) {
+    case 0x00: case 0x04: case 0x08: case 0x0c: case 0x2c: case 0x20: case 0x60: case 0x68:
+        return true;
+    default:
+        return false;
+    }
+}
 
 /* Every translated FP operation over every pair of edge-case operands (and, for the FMAs,
  * five addends), each result and the flags it raised stored apart (slot k at 16 k in the
@@ -784,12 +980,43 @@ static void test_fp_edge_cases(void **state)
         { R(0x60, 2, 0, 1, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s rtz" },
         { R(0x60, 2, 0, 0, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s rne" },
         { R(0x60, 2, 0, 7, 0, 0x53), false, false, true, false, CVT_S, "fcvt.l.s dyn" },
+        { R(0x61, 1, 0, 1, 0, 0x53), false, false, true, false, CVT_UD, "fcvt.wu.d rtz" },
+        { R(0x61, 1, 0, 0, 0, 0x53), false, false, true, false, CVT_UD, "fcvt.wu.d rne" },
+        { R(0x61, 1, 0, 7, 0, 0x53), false, false, true, false, CVT_D, "fcvt.wu.d dyn" },
+        { R(0x61, 3, 0, 1, 0, 0x53), false, false, true, false, CVT_UD, "fcvt.lu.d rtz" },
+        { R(0x61, 3, 0, 0, 0, 0x53), false, false, true, false, CVT_UD, "fcvt.lu.d rne" },
+        { R(0x61, 3, 0, 7, 0, 0x53), false, false, true, false, CVT_D, "fcvt.lu.d dyn" },
+        { R(0x60, 1, 0, 1, 0, 0x53), false, false, true, false, CVT_US, "fcvt.wu.s rtz" },
+        { R(0x60, 1, 0, 0, 0, 0x53), false, false, true, false, CVT_US, "fcvt.wu.s rne" },
+        { R(0x60, 1, 0, 7, 0, 0x53), false, false, true, false, CVT_S, "fcvt.wu.s dyn" },
+        { R(0x60, 3, 0, 1, 0, 0x53), false, false, true, false, CVT_US, "fcvt.lu.s rtz" },
+        { R(0x60, 3, 0, 0, 0, 0x53), false, false, true, false, CVT_US, "fcvt.lu.s rne" },
+        { R(0x60, 3, 0, 7, 0, 0x53), false, false, true, false, CVT_S, "fcvt.lu.s dyn" },
+        { R(0x69, 1, 0, 7, 0, 0x53), false, false, false, true, INT_U, "fcvt.d.wu" },
+        { R(0x69, 3, 0, 7, 0, 0x53), false, false, false, true, INT_U, "fcvt.d.lu" },
+        { R(0x68, 1, 0, 0, 0, 0x53), false, false, false, true, INT_U, "fcvt.s.wu" },
+        { R(0x68, 3, 0, 7, 0, 0x53), false, false, false, true, INT_U, "fcvt.s.lu" },
+        { R(0x68, 2, 0, 0, 0, 0x53), false, false, false, true, INT_U, "fcvt.s.l" },
+        { R(0x69, 2, 0, 0, 0, 0x53), false, false, false, true, INT_U, "fcvt.d.l" },
     };
     static uint32_t prog[65536];
     static uint16_t slot_arg[3][(RAM_SIZE - DATA_OFF) / 16];
+    /* each operation that rounds, under every static rounding mode and under frm = each */
+    static const uint32_t modes[][2] = { { 0, 0 }, { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 },
+                                         { 7, 0 }, { 7, 1 }, { 7, 2 }, { 7, 3 }, { 7, 4 } };
     uint64_t translated = 0, total = 0;
-    for (unsigned k = 0; k < sizeof(edge_ops) / sizeof(edge_ops[0]); k++) {
-        const struct edge_op *e = &edge_ops[k];
+    unsigned nedge = sizeof(edge_ops) / sizeof(edge_ops[0]);
+    for (unsigned k = 0; k < nedge * 10; k++) {
+        const struct edge_op *e = &edge_ops[k / 10];
+        unsigned m = k % 10;
+        bool dup = false;
+        for (unsigned k2 = 0; k2 < k / 10; k2++)
+            dup |= edge_rounds(e->insn) && edge_ops[k2].in == e->in &&
+                   ((edge_ops[k2].insn ^ e->insn) & ~(7u << 12)) == 0;
+        if (dup || (m > 0 && !edge_rounds(e->insn)))
+            continue;
+        uint32_t insn = edge_rounds(e->insn) ? (e->insn & ~(7u << 12)) | modes[m][0] << 12 : e->insn;
+        uint32_t frm = edge_rounds(e->insn) ? modes[m][1] : 0;
         unsigned n = 0, slot = 0, ne = e->nin;
         assert_true(ne <= 31 && (!e->fma || e->in == fp_edge || e->in == fp_edge_s));
         prog[n++] = (uint32_t)(RAM_BASE + DATA_OFF) >> 12 << 12 | XBASE << 7 | 0x37;
@@ -803,7 +1030,7 @@ static void test_fp_edge_cases(void **state)
                         prog[n++] = R(0x71, 0, a, 0, 6, 0x53);          /* fmv.x.d x6, fa */
                         src = 6;
                     }
-                    prog[n++] = e->insn | (e->fma ? addend[c] << 27 : 0) | (e->two ? b << 20 : 0) |
+                    prog[n++] = insn | (e->fma ? addend[c] << 27 : 0) | (e->two ? b << 20 : 0) |
                                 src << 15 | rd << 7;
                     if (e->to_x)
                         prog[n++] = S((int32_t)(slot % 128) * 16, 7, XBASE, 3, 0x23);   /* sd x7 */
@@ -824,16 +1051,17 @@ static void test_fp_edge_cases(void **state)
         prog[n++] = JAL_SELF;
         f_init = e->in;
         f_init_count = ne;
-        run_side(0, 0, prog, n, MSTATUS_FS, 0);
-        run_side(1, 0, prog, n, MSTATUS_FS, 0);
+        run_side(0, 0, prog, n, MSTATUS_FS, frm);
+        run_side(1, 0, prog, n, MSTATUS_FS, frm);
         f_init = NULL;
         for (unsigned i = 0; i < slot; i++) {
             uint64_t v[2][2];
             for (unsigned sd = 0; sd < 2; sd++)
                 memcpy(v[sd], sides[sd].ram.host + DATA_OFF + 16 * i, 16);
             if (memcmp(v[0], v[1], 16) != 0)
-                fail_msg("%s %#llx, %#llx (addend %u): interpreted %#llx flags %#llx, translated %#llx flags %#llx",
-                         e->name, (unsigned long long)e->in[slot_arg[0][i]],
+                fail_msg("%s rm %u frm %u: %#llx, %#llx (addend %u): interpreted %#llx flags %#llx, "
+                         "translated %#llx flags %#llx", e->name, (insn >> 12) & 7, frm,
+                         (unsigned long long)e->in[slot_arg[0][i]],
                          (unsigned long long)e->in[slot_arg[1][i]], slot_arg[2][i], (unsigned long long)v[0][0],
                          (unsigned long long)v[0][1], (unsigned long long)v[1][0], (unsigned long long)v[1][1]);
         }
@@ -926,6 +1154,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_int_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misaligned_amo_traps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instret_counts_within_a_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counters_read_in_translated_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counter_read_obeys_counteren, setup, teardown),
         cmocka_unit_test_setup_teardown(test_amo_two_harts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_fp_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fp_edge_cases, setup, teardown),

@@ -2,9 +2,9 @@
  * jit_run(), which turns a run of decoded instructions into host code and marks the run's
  * first entry F_JIT. Host-neutral; the host's emitter is behind jit/backend.h.
  *
- * A run is a line of ALU instructions, loads, stores, AMOs and FP instructions, with
- * conditional branches back into it (loops) or out of it (one, unless it holds a loop),
- * ended by a jump or a branch out. The interpreter stays the reference for every
+ * A run is a line of ALU instructions, loads, stores, AMOs, FP instructions and reads of
+ * cycle, time and instret, with conditional branches back into it (loops) or out of it
+ * (one, unless it holds a loop), ended by a jump or a branch out. The interpreter stays the reference for every
  * instruction.
  * Host code is entered through a trampoline at the start of the code buffer, as
  * jit_entry(x + JIT_XBIAS, pc of the run's first instruction, the run's code), so that

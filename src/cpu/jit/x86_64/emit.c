@@ -245,7 +245,7 @@ static bool fp_translatable(uint32_t insn);
 bool jit_backend_op_ok(uint8_t op, const struct dentry *d)
 {
     switch (op) {
-    case F_FLW: case F_FLD: case F_FSW: case F_FSD: case F_FFLAGS: case F_AMO:
+    case F_FLW: case F_FLD: case F_FSW: case F_FSD: case F_FFLAGS: case F_AMO: case F_COUNTER:
     case F_BEQ: case F_BNE: case F_BLT: case F_BGE: case F_BLTU: case F_BGEU:
         return true;
     case F_FPOP:
@@ -620,12 +620,81 @@ static void jit_emit_amo(struct jit_out *j, struct ra *ra, const struct dentry *
     jset(j, ra, d->rd, RAX);
 }
 
+/* A read of cycle, time or instret (the instruction i of the run, at offset off). Below
+ * M-mode, mcounteren, and in U-mode scounteren too, must allow it (priv spec 3.1.11,
+ * 4.1.5), else the run leaves for the interpreter, which raises the illegal instruction;
+ * they may change between runs, so the check is made each time. cycle and instret are the
+ * count of instructions completed before this one, as the interpreter's slow path sees it
+ * (instret + the block's count so far): the interpreter adds to instret what the run would
+ * do if it used all of its budget, and r11 holds what is left of it once the instructions
+ * of this run before i are counted too. time is the board's (bus->time), called as C is:
+ * the registers the C ABI lets it change (r8-r11, rdi, rsi) pushed with the stack aligned,
+ * and MXCSR put back after it, so that its flags do not become the guest's. */
+static void jmxcsr(struct jit_out *j, unsigned ext);
+
+static void jit_emit_counter(struct jit_out *j, struct ra *ra, const struct dentry *d, struct jit_fix *fix,
+                             unsigned *nfix, unsigned insn_no, unsigned off)
+{
+    uint32_t insn = (uint32_t)d->imm;
+    uint8_t bit = (uint8_t)(1u << ((insn >> 20) & 3));
+    jrm(j, false, 0x83, 7, HX(priv));                                   /* cmp dword [priv], M */
+    *j->p++ = PRV_M;
+    uint8_t *ok1 = jfwd8(j, 0x74), *ok2 = NULL;                         /* je ok */
+    for (unsigned k = 0; k < 2; k++) {
+        /* test byte [mcounteren / scounteren], bit; jz exit */
+        jrm(j, false, 0xf6, 0, k == 0 ? HX(mcounteren) : HX(scounteren));
+        *j->p++ = bit;
+        *j->p++ = 0x0f; *j->p++ = 0x84;
+        fix[*nfix].insn = insn_no;
+        fix[*nfix].off = off;
+        fix_here(j, ra, &fix[(*nfix)++]);
+        if (k == 0) {
+            jrm(j, false, 0x83, 7, HX(priv));                           /* cmp dword [priv], S */
+            *j->p++ = PRV_S;
+            ok2 = jfwd8(j, 0x74);                                       /* je ok */
+        }
+    }
+    jpatch8(j, ok1);
+    jpatch8(j, ok2);
+    if ((insn >> 20) == 0xc01) {
+        static const uint8_t save[] = {
+            0x57, 0x56, 0x41, 0x50, 0x41, 0x51, 0x41, 0x52, 0x41, 0x53, /* push rdi, rsi, r8-r11 */
+            0x48, 0x83, 0xec, 0x08,                                     /* sub rsp, 8: aligned */
+        };
+        static const uint8_t restore[] = {
+            0x48, 0x83, 0xc4, 0x08,                                     /* add rsp, 8 */
+            0x41, 0x5b, 0x41, 0x5a, 0x41, 0x59, 0x41, 0x58, 0x5e, 0x5f, /* pop r11-r8, rsi, rdi */
+        };
+        jmxcsr(j, 3);                                                   /* stmxcsr [mxcsr] */
+        jb(j, sizeof(save), save);
+        jrm(j, true, 0x8b, RAX, HX(bus));                               /* mov rax, [bus] */
+        uint8_t call[] = {
+            0x48, 0x8b, 0x78, (uint8_t)offsetof(struct hart_bus, ctx),  /* mov rdi, [rax + ctx] */
+            0xff, 0x50, (uint8_t)offsetof(struct hart_bus, time),       /* call [rax + time] */
+        };
+        _Static_assert(offsetof(struct hart_bus, time) < 128, "jit hart_bus layout");
+        jb(j, sizeof(call), call);
+        jb(j, sizeof(restore), restore);
+        jmxcsr(j, 2);                                                   /* ldmxcsr [mxcsr] */
+    } else {
+        jrm(j, true, 0x8b, RAX, HX(instret));                           /* mov rax, [instret] */
+        static const uint8_t sub_left[] = { 0x4c, 0x29, 0xd8 };         /* sub rax, r11 */
+        jb(j, sizeof(sub_left), sub_left);
+        if (insn_no) jalu_imm(j, 0x05, (int32_t)insn_no);               /* add rax, i */
+    }
+    jset(j, ra, d->rd, RAX);
+}
+
 /* ---- floating point (F and D, scalar, on SSE2; FMA on FMA3) ----
  * Translated, for singles and doubles: add, sub, mul, div, sqrt, the four FMAs, sign
- * injection, min/max, compares, classification, moves between x and f, conversions from integers and to
- * signed integers, between single and double, and FP loads and stores. Only with RNE
- * rounding, static or dynamic (frm is then checked to be RNE at run time), and RTZ for
- * conversions to integers; every other rounding mode and the rest go to the interpreter.
+ * injection, min/max, compares, classification, moves between x and f, conversions from and to
+ * signed and unsigned integers, between single and double, and FP loads and stores, with
+ * the rounding modes x86 has: RNE, RTZ, RDN and RUP, static or dynamic (frm is checked at
+ * run time to be one of those). RMM (ties away from zero) has no x86 mode: an instruction
+ * with a static RMM stays with the interpreter, and one that rounds by frm leaves for it
+ * when frm is RMM (or reserved). A mode other than RNE is set in MXCSR.RC around the one
+ * instruction that rounds (a conversion to an integer with RTZ truncates instead), and
+ * RNE is set back after it, keeping the sticky flags.
  * The host's MXCSR stays in RNE with every exception masked; its sticky flags are RISC-V's
  * fflags once mapped, folded into fcsr when the code returns to the interpreter
  * (jit_fp_end). RISC-V's NaN rules are applied after each operation: a NaN result becomes
@@ -634,7 +703,7 @@ static void jit_emit_amo(struct jit_out *j, struct ra *ra, const struct dentry *
 enum fp_kind {
     FK_NONE, FK_ARITH, FK_SQRT, FK_FMA, FK_SGNJ, FK_CMP, FK_MINMAX,
     FK_MVXF, FK_MVFX,        /* fmv.x.w/d, fmv.w/d.x */
-    FK_CVTFX, FK_CVTXF,      /* fcvt.s/d.w/wu/l, fcvt.w/l.s/d */
+    FK_CVTFX, FK_CVTXF,      /* fcvt.s/d.w/wu/l/lu, fcvt.w/wu/l/lu.s/d */
     FK_CVTSD, FK_CVTDS,      /* fcvt.s.d, fcvt.d.s */
     FK_CLASS,
 };
@@ -654,25 +723,25 @@ static bool host_fma(void)
 static enum fp_kind fp_kind(uint32_t insn, bool *dyn)
 {
     unsigned f7 = insn >> 25, rm = (insn >> 12) & 7, rs2 = (insn >> 20) & 31;
-    bool rne = rm == 0 || rm == 7;
+    bool x86_rm = rm <= 3 || rm == 7;   /* RNE, RTZ, RDN, RUP, or frm (one of those) */
     *dyn = rm == 7;
     switch (insn & 0x7f) {
     case 0x43: case 0x47: case 0x4b: case 0x4f:
-        return ((insn >> 25) & 3) <= 1 && rne && host_fma() ? FK_FMA : FK_NONE;
+        return ((insn >> 25) & 3) <= 1 && x86_rm && host_fma() ? FK_FMA : FK_NONE;
     case 0x53:
         break;
     default:
         return FK_NONE;
     }
     switch (f7 & ~1u) {
-    case 0x00: case 0x04: case 0x08: case 0x0c: return rne ? FK_ARITH : FK_NONE;
-    case 0x2c: return rne && rs2 == 0 ? FK_SQRT : FK_NONE;
-    case 0x68: return rne && rs2 <= 2 ? FK_CVTFX : FK_NONE;
-    case 0x60: return (rne || rm == 1) && (rs2 == 0 || rs2 == 2) ? FK_CVTXF : FK_NONE;
+    case 0x00: case 0x04: case 0x08: case 0x0c: return x86_rm ? FK_ARITH : FK_NONE;
+    case 0x2c: return x86_rm && rs2 == 0 ? FK_SQRT : FK_NONE;
+    case 0x68: return x86_rm && rs2 <= 3 ? FK_CVTFX : FK_NONE;
+    case 0x60: return x86_rm && rs2 <= 3 ? FK_CVTXF : FK_NONE;
     default: break;
     }
     if (f7 == 0x20)
-        return rne && rs2 == 1 ? FK_CVTSD : FK_NONE;
+        return x86_rm && rs2 == 1 ? FK_CVTSD : FK_NONE;
     if (f7 == 0x21)                                  /* exact: any valid rounding mode */
         return (rm <= 4 || rm == 7) && rs2 == 0 ? FK_CVTDS : FK_NONE;
     *dyn = false;
@@ -814,8 +883,10 @@ static void jit_fp_canon(struct jit_out *j, bool dbl, bool fma)
 
 /* Before the run's first FP instruction (fs), and before its first that rounds by frm
  * (frm): leave for the interpreter, which raises the illegal instruction or rounds as frm
- * says, unless mstatus.FS is on (and frm is RNE). (After the run's first instruction that
- * changes FP state, the run marks the state dirty as the interpreter does.) */
+ * says, unless mstatus.FS is on (and frm is RNE, RTZ, RDN or RUP: not RMM, nor reserved).
+ * Nothing a run translates writes frm, so it holds for the rest of the run. (After the
+ * run's first instruction that changes FP state, the run marks the state dirty as the
+ * interpreter does.) */
 static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool frm, struct jit_fix *fix,
                               unsigned *nfix, unsigned insn, unsigned off)
 {
@@ -828,9 +899,9 @@ static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool fr
         fix_here(j, ra, &fix[(*nfix)++]);
     }
     if (frm) {
-        jrm(j, false, 0xf6, 0, HX(fcsr));                                /* test byte [fcsr], 0xe0 */
-        *j->p++ = 0xe0;
-        *j->p++ = 0x0f; *j->p++ = 0x85;                                  /* jnz exit */
+        jrm(j, false, 0x80, 7, HX(fcsr));                                /* cmp byte [fcsr], 4 << 5 */
+        *j->p++ = 0x80;
+        *j->p++ = 0x0f; *j->p++ = 0x83;                                  /* jae exit: frm >= 4 */
         fix[*nfix].insn = insn;
         fix[*nfix].off = off;
         fix_here(j, ra, &fix[(*nfix)++]);
@@ -853,6 +924,59 @@ static void jmxcsr(struct jit_out *j, unsigned ext)
     uint8_t b[3] = { 0x0f, 0xae, (uint8_t)(0x87 | ext << 3) };
     jb(j, 3, b);
     j32(j, JX(mxcsr));
+}
+
+/* MXCSR.RC for a RISC-V rounding mode: RNE 00, RTZ 11, RDN 01 (down), RUP 10 (up), two bits
+ * each from bit 13 of this, by twice the mode */
+#define RC_OF_RM (0x9cu << 13)
+
+/* Sets MXCSR.RC for the instruction about to round with rm (1-3 static, 7 frm), keeping
+ * the sticky flags; RC is 00 (RNE) between instructions. For frm, only when it is not RNE
+ * (the run's guard made sure it is at most RUP). */
+static void jit_emit_rc_set(struct jit_out *j, unsigned rm)
+{
+    uint8_t *skip = NULL;
+    if (rm == 7) {
+        jrm(j, false, 0xf6, 0, HX(fcsr));                                 /* test byte [fcsr], 0xe0 */
+        *j->p++ = 0xe0;
+        skip = jfwd8(j, 0x74);                                            /* jz skip: RNE */
+        static const uint8_t movzx[] = { 0x0f, 0xb6, 0x8f };              /* movzx ecx, byte [fcsr] */
+        jb(j, 3, movzx);
+        j32(j, (uint32_t)HX(fcsr));
+        static const uint8_t b[] = {
+            0x83, 0xe1, 0xe0,                                             /* and ecx, 0xe0 */
+            0xc1, 0xe9, 0x04,                                             /* shr ecx, 4: 2 frm */
+            0xb8, (uint8_t)RC_OF_RM, (uint8_t)(RC_OF_RM >> 8), (uint8_t)(RC_OF_RM >> 16), 0, /* mov eax */
+            0xd3, 0xe8,                                                   /* shr eax, cl */
+            0x25, 0x00, 0x60, 0x00, 0x00,                                 /* and eax, 0x6000 */
+        };
+        jb(j, sizeof(b), b);
+    }
+    jmxcsr(j, 3);                                                         /* stmxcsr [mxcsr] */
+    if (rm == 7) {
+        jrm(j, false, 0x09, RAX, (int32_t)JX(mxcsr));                     /* or [mxcsr], eax */
+    } else {
+        jrm(j, false, 0x81, 1, (int32_t)JX(mxcsr));                       /* or dword [mxcsr], rc */
+        j32(j, (RC_OF_RM >> (2 * rm)) & 0x6000);
+    }
+    jmxcsr(j, 2);                                                         /* ldmxcsr [mxcsr] */
+    if (skip) jpatch8(j, skip);
+}
+
+/* Sets MXCSR.RC back to RNE after jit_emit_rc_set, keeping the sticky flags. */
+static void jit_emit_rc_clear(struct jit_out *j, unsigned rm)
+{
+    uint8_t *skip = NULL;
+    if (rm == 7) {
+        jrm(j, false, 0xf6, 0, HX(fcsr));                                 /* test byte [fcsr], 0xe0 */
+        *j->p++ = 0xe0;
+        skip = jfwd8(j, 0x74);                                            /* jz skip */
+    }
+    jmxcsr(j, 3);                                                         /* stmxcsr [mxcsr] */
+    jrm(j, false, 0x81, 4, (int32_t)JX(mxcsr));                           /* and dword [mxcsr], ~RC */
+    j32(j, ~0x6000u);
+    jmxcsr(j, 2);                                                         /* ldmxcsr [mxcsr] */
+    if (skip) jpatch8(j, skip);
 }
 
 /* frflags, frcsr, fsflags: fflags is fcsr's flags OR the host's sticky flags not yet folded
@@ -909,6 +1033,65 @@ static void jit_emit_cvt_to_int(struct jit_out *j, bool dbl, bool l, bool rtz)
     jpatch8(j, done);
     jpatch8(j, keep);
     if (!l) jsext32(j);
+}
+
+/* fcvt.wu/lu.s/d of xmm0 into rax, truncating or rounding by MXCSR. The conversion is done
+ * to a signed 64-bit integer (for .lu, a value of 2^63 or more has 2^63 taken off first, which
+ * is exact there, and put back after), and any result out of range, with the input's sign,
+ * says what RISC-V gives (ISA spec 11.7, table 11.4): the maximum (all ones, also for .wu on
+ * RV64) for NaN and too large, 0 for a value that rounds to a negative integer, with NV
+ * alone. x86 would have raised PE for an inexact one, so the flags are first put back as
+ * they were before the conversion (saved in hart.jit.mxcsr). A value in (-1, 0) that rounds
+ * to 0 is no such case: 0, with NX. */
+static void jit_emit_cvt_to_uint(struct jit_out *j, bool dbl, bool l, bool rtz)
+{
+    uint8_t ps = dbl ? 0x66 : 0, ss = dbl ? 0xf2 : 0xf3;
+    uint8_t cvt[] = { ss, 0x48, 0x0f, (uint8_t)(rtz ? 0x2c : 0x2d), 0xc0 };  /* cvt(t)sd/ss2si rax, xmm0 */
+    static const uint8_t sgn[] = { 0x48, 0x85, 0xc0 };                  /* test rax, rax */
+    uint8_t *bad1, *bad2, *done1 = NULL, *done2;
+    jmxcsr(j, 3);                                                       /* stmxcsr [mxcsr] */
+    if (l) {
+        if (dbl) jmov64(j, RAX, 0x43e0000000000000ULL);                 /* 2^63 */
+        else { *j->p++ = 0xb8; j32(j, 0x5f000000u); }
+        static const uint8_t mvq[] = { 0x66, 0x48, 0x0f, 0x6e, 0xc8 }, mvd[] = { 0x66, 0x0f, 0x6e, 0xc8 };
+        if (dbl) jb(j, sizeof(mvq), mvq); else jb(j, sizeof(mvd), mvd); /* movq/movd xmm1, rax */
+        jsse_rr(j, ps, 0x2e, 0, 1);                                     /* ucomis xmm0, xmm1 */
+        uint8_t *small = jfwd8(j, 0x72);                                /* jb small (or NaN) */
+        jsse_rr(j, ss, 0x5c, 0, 1);                                     /* subs xmm0, xmm1 */
+        jb(j, sizeof(cvt), cvt);
+        jb(j, sizeof(sgn), sgn);
+        bad1 = jfwd8(j, 0x78);                                          /* js bad: 2^64 or more (xmm0 stays positive) */
+        static const uint8_t bts[] = { 0x48, 0x0f, 0xba, 0xe8, 0x3f };  /* bts rax, 63 */
+        jb(j, sizeof(bts), bts);
+        done1 = jfwd8(j, 0xeb);                                         /* jmp done */
+        jpatch8(j, small);
+        jb(j, sizeof(cvt), cvt);
+        jb(j, sizeof(sgn), sgn);
+        bad2 = jfwd8(j, 0x78);                                          /* js bad */
+    } else {
+        jb(j, sizeof(cvt), cvt);
+        static const uint8_t hi[] = { 0x48, 0x89, 0xc1, 0x48, 0xc1, 0xe9, 0x20 }; /* mov rcx, rax; shr rcx, 32 */
+        jb(j, sizeof(hi), hi);
+        bad1 = jfwd8(j, 0x75);                                          /* jnz bad */
+        jsext32(j);
+        bad2 = NULL;
+    }
+    done2 = jfwd8(j, 0xeb);                                             /* jmp done */
+    jpatch8(j, bad1);
+    if (bad2) jpatch8(j, bad2);
+    jrm(j, false, 0x83, 1, (int32_t)JX(mxcsr));                         /* or dword [mxcsr], IE */
+    *j->p++ = 0x01;
+    jmxcsr(j, 2);                                                       /* ldmxcsr [mxcsr] */
+    jsse_rr(j, ps, 0x57, 1, 1);                                         /* xorpd/ps xmm1, xmm1 */
+    jsse_rr(j, ps, 0x2e, 1, 0);                                         /* ucomis xmm1, xmm0 */
+    static const uint8_t ones[] = { 0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff }; /* mov rax, -1 */
+    jb(j, sizeof(ones), ones);
+    uint8_t *keep = jfwd8(j, 0x76);                                     /* jbe done: NaN, or not negative */
+    static const uint8_t zero[] = { 0x31, 0xc0 };                       /* xor eax, eax */
+    jb(j, 2, zero);
+    jpatch8(j, keep);
+    if (done1) jpatch8(j, done1);
+    jpatch8(j, done2);
 }
 
 /* fmin/fmax of xmm0 and xmm1 into xmm0 (ISA spec 11.6, F v2.2): -0 < +0, a NaN operand
@@ -1024,16 +1207,38 @@ static void jit_emit_class(struct jit_out *j, bool dbl, unsigned r)
     jb(j, sizeof(bit), bit);
 }
 
+static void jit_emit_fp_op(struct jit_out *j, struct ra *ra, const struct dentry *d, enum fp_kind k);
+
 /* One FP computational instruction that fp_kind accepted. Singles and doubles take the
  * same path, with operands read by jit_fp_ld and results written by jit_fp_st. */
 static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d)
 {
     uint32_t insn = (uint32_t)d->imm;
+    unsigned f3 = (insn >> 12) & 7;
+    bool dyn;
+    enum fp_kind k = fp_kind(insn, &dyn);
+    /* a mode other than RNE in MXCSR around an instruction that rounds (a conversion to an
+     * integer with RTZ truncates instead) */
+    bool rounds = k == FK_ARITH || k == FK_SQRT || k == FK_FMA || k == FK_CVTFX || k == FK_CVTSD ||
+                  (k == FK_CVTXF && f3 != 1);
+    if (rounds && f3 != 0) {
+        jit_emit_rc_set(j, f3);
+        jit_emit_fp_op(j, ra, d, k);
+        jit_emit_rc_clear(j, f3);
+        return;
+    }
+    jit_emit_fp_op(j, ra, d, k);
+}
+
+/* The instruction itself, for jit_emit_fp, with MXCSR.RC as it must round. */
+static void jit_emit_fp_op(struct jit_out *j, struct ra *ra, const struct dentry *d, enum fp_kind k)
+{
+    uint32_t insn = (uint32_t)d->imm;
     unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31, rs2 = (insn >> 20) & 31, rs3 = insn >> 27;
     unsigned f3 = (insn >> 12) & 7, f7 = insn >> 25;
-    bool dyn, dbl = f7 & 1;
+    bool dbl = f7 & 1;
     uint8_t ps = dbl ? 0x66 : 0, ss = dbl ? 0xf2 : 0xf3;
-    switch (fp_kind(insn, &dyn)) {
+    switch (k) {
     case FK_ARITH: {
         static const uint8_t opc[4] = { 0x58, 0x5c, 0x59, 0x5e };       /* add, sub, mul, div */
         jit_fp_ld(j, dbl, 0, rs1);
@@ -1099,15 +1304,39 @@ static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d
         jget(j, ra, RAX, rs1);
         if (rs2 == 0) jsext32(j);                                         /* fcvt.s/d.w */
         else if (rs2 == 1) { static const uint8_t b[] = { 0x89, 0xc0 }; jb(j, 2, b); } /* .wu: mov eax, eax */
+        uint8_t *small = NULL, *done = NULL;
+        if (rs2 == 3) {
+            /* .lu of 2^63 or more: half of it, its low bit kept as a sticky bit so that it
+             * rounds as the whole would (to at most 53 bits of 63), converted and doubled
+             * (exact) */
+            static const uint8_t half[] = {
+                0x48, 0x89, 0xc1,                                         /* mov rcx, rax */
+                0x48, 0xd1, 0xe9,                                         /* shr rcx, 1 */
+                0x83, 0xe0, 0x01,                                         /* and eax, 1 */
+                0x48, 0x09, 0xc1,                                         /* or rcx, rax */
+            };
+            static const uint8_t test[] = { 0x48, 0x85, 0xc0 };           /* test rax, rax */
+            jb(j, sizeof(test), test);
+            small = jfwd8(j, 0x79);                                       /* jns small */
+            jb(j, sizeof(half), half);
+            static const uint8_t cvt2[] = { 0x48, 0x0f, 0x2a, 0xc1 };     /* cvtsi2sd/ss xmm0, rcx */
+            *j->p++ = ss;
+            jb(j, sizeof(cvt2), cvt2);
+            jsse_rr(j, ss, 0x58, 0, 0);                                   /* adds xmm0, xmm0 */
+            done = jfwd8(j, 0xeb);                                        /* jmp done */
+            jpatch8(j, small);
+        }
         static const uint8_t cvt[] = { 0x48, 0x0f, 0x2a, 0xc0 };          /* cvtsi2sd/ss xmm0, rax */
         *j->p++ = ss;
         jb(j, sizeof(cvt), cvt);
+        if (done) jpatch8(j, done);
         jit_fp_st(j, dbl, rd);
         return;
     }
     case FK_CVTXF:
         jit_fp_ld(j, dbl, 0, rs1);
-        jit_emit_cvt_to_int(j, dbl, rs2 == 2, f3 == 1);
+        if (rs2 & 1) jit_emit_cvt_to_uint(j, dbl, rs2 == 3, f3 == 1);
+        else jit_emit_cvt_to_int(j, dbl, rs2 == 2, f3 == 1);
         jset(j, ra, rd, RAX);
         return;
     case FK_CLASS:
@@ -1453,6 +1682,10 @@ static void int_regs(uint8_t op, const struct dentry *d, uint32_t *used, uint32_
         if (d->rd) *written |= 1u << d->rd;
         return;
     }
+    if (op == F_COUNTER) {
+        if (d->rd) *written |= 1u << d->rd;
+        return;
+    }
     if (op == F_FFLAGS) {
         if (d->rd) *written |= 1u << d->rd;
         if ((((uint32_t)d->imm >> 12) & 7) == 1) *used |= 1u << d->rs1;
@@ -1603,6 +1836,8 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
             jit_emit_amo(&j, &ra, &d[i], fix, &nfix, i, at);
         } else if (ops[i] == F_FPOP) {
             jit_emit_fp(&j, &ra, &d[i]);
+        } else if (ops[i] == F_COUNTER) {
+            jit_emit_counter(&j, &ra, &d[i], fix, &nfix, i, at);
         } else if (ops[i] == F_FFLAGS) {
             jit_emit_fflags(&j, &ra, base, &d[i]);
         } else {
