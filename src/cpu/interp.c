@@ -140,7 +140,7 @@ do_decode:
             decode_entry(e, raw1);
 #ifdef HAVE_JIT
             if (!h->interp_only && !cs->jit.full) {
-                jit_run(&cs->jit, cp, off, e, raw1);
+                jit_run(&cs->jit, cp, off, e, raw1, (h->fcsr >> 5) & 7);
                 /* out of room for host code: every page starts afresh, and the buffer once
                  * no hart can be in it, so that no code goes on being interpreted */
                 ran_out = cs->jit.full;

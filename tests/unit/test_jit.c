@@ -1101,6 +1101,43 @@ static void test_faulting_fp_load_leaves_fs_clean(void **state)
     hart_destroy(&sides[1].hart);
 }
 
+/* A run made while frm was RNE, run again with frm RDN without being made again: its
+ * dynamic-rounding instructions must round down (the run leaves for the interpreter, whose
+ * result the translated side must equal), and the other way round. 1/10 rounds up to
+ * nearest and down to ...99. */
+static void test_run_made_for_one_frm_runs_under_another(void **state)
+{
+    (void)state;
+    uint32_t prog[] = {
+        I(1, 0, 0, 5, 0x13),                  /* addi x5, x0, 1 */
+        I(10, 0, 0, 6, 0x13),                 /* addi x6, x0, 10 */
+        R(0x69, 2, 5, 7, 1, 0x53),            /* fcvt.d.l f1, x5, dyn */
+        R(0x69, 2, 6, 7, 2, 0x53),            /* fcvt.d.l f2, x6, dyn */
+        R(0x0d, 2, 1, 7, 3, 0x53),            /* fdiv.d f3, f1, f2, dyn */
+        R(0x71, 0, 3, 0, 7, 0x53),            /* fmv.x.d x7, f3 */
+        JAL_SELF,
+    };
+    unsigned words = sizeof(prog) / 4;
+    static const uint32_t modes[][2] = { { 0, 2 }, { 2, 0 }, { 3, 1 } };
+    for (unsigned m = 0; m < 3; m++) {
+        uint32_t made = modes[m][0], now = modes[m][1];
+        run_side(0, 1, prog, words, MSTATUS_FS, now);
+        uint64_t want = sides[0].hart.x[7];
+        run_side(1, 1, prog, words, MSTATUS_FS, made);
+        struct hart *h = &sides[1].hart;
+        assert_true(h->jit_insns > 0);
+        h->pc = RAM_BASE;
+        h->fcsr = now << 5;
+        for (unsigned k = 0; k < 100 && h->pc != RAM_BASE + (words - 1) * 4ULL; k++)
+            hart_exec_block(h, 1000);
+        assert_int_equal(h->pc, RAM_BASE + (words - 1) * 4ULL);
+        if (h->x[7] != want)
+            fail_msg("made for frm %u, run under %u: %#llx, interpreted %#llx", made, now,
+                     (unsigned long long)h->x[7], (unsigned long long)want);
+    }
+    assert_int_equal(sides[0].hart.x[7] & 0xf, 0x9); /* the last: RTZ, 1/10 truncated */
+}
+
 /* frflags in translated code with no FP arithmetic in the hart's runs yet: the host FPU's
  * sticky flags left by earlier host code must not show (found by fuzz_jit_diff, which saw
  * a stale NX only after other inputs had run). */
@@ -1161,6 +1198,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fp_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faulting_fp_load_leaves_fs_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frflags_ignores_stale_host_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_made_for_one_frm_runs_under_another, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,7 +91,9 @@ static inline void jit_reset(struct jit_buf *b) { b->used = JIT_START; b->nruns 
 
 /* Translates the run starting at offset off of cp into head, if the buffer has room (else
  * sets b->full). head_raw is the first instruction as the caller read it (and recorded it
- * in the snapshot). */
-void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentry *head, uint32_t head_raw);
+ * in the snapshot); frm the hart's frm now: instructions that round by frm are made to
+ * round in that mode, and the run leaves for the interpreter when frm is another. */
+void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentry *head, uint32_t head_raw,
+             unsigned frm);
 
 #endif

@@ -72,7 +72,8 @@ void jit_trim(struct jit_buf *b)
 }
 
 #ifdef HAVE_JIT
-void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentry *head, uint32_t head_raw)
+void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentry *head, uint32_t head_raw,
+             unsigned frm)
 {
     struct dentry d[JIT_RUN_MAX];
     uint8_t ops[JIT_RUN_MAX];
@@ -132,7 +133,7 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
         if (ops[i] == F_FPOP || ops[i] == F_FFLAGS) /* frflags reads the host's flags too */
             __atomic_store_n(&b->fp, true, __ATOMIC_RELAXED); /* other harts read it unlocked */
     /* jumps within the buffer are relative: the same in both views */
-    uint8_t *endp = jit_backend_emit_run(b->w, b->w + b->used, d, ops, count, end, off);
+    uint8_t *endp = jit_backend_emit_run(b->w, b->w + b->used, d, ops, count, end, off, frm);
     if (perf_map)
         fprintf(perf_map, "%lx %lx run_%llx\n", (unsigned long)(b->code + b->used),
                 (unsigned long)(endp - (b->w + b->used)), (unsigned long long)(cp->ppage + off));
@@ -144,8 +145,9 @@ void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentr
     b->used = (uint32_t)(endp - b->w + 15) & ~15u;
 }
 #else
-void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentry *head, uint32_t head_raw)
+void jit_run(struct jit_buf *b, struct code_page *cp, unsigned off, struct dentry *head, uint32_t head_raw,
+             unsigned frm)
 {
-    (void)b; (void)cp; (void)off; (void)head; (void)head_raw;
+    (void)b; (void)cp; (void)off; (void)head; (void)head_raw; (void)frm;
 }
 #endif

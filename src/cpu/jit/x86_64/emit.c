@@ -12,7 +12,9 @@
 
 #if defined(__x86_64__)
 
-struct jit_out { uint8_t *p; };
+/* The output, and frm as it was when the run was translated: instructions that round by
+ * frm round in that mode, and the run leaves for the interpreter where frm is another. */
+struct jit_out { uint8_t *p; unsigned frm; };
 
 enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7 };
 /* Offsets of hart.jit's fields from rdi. */
@@ -117,7 +119,7 @@ void jit_backend_trampoline(uint8_t *base)
         0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, /* pop r15-r12, rbp, rbx */
         0xc3,
     };
-    struct jit_out j = { base };
+    struct jit_out j = { base, 0 };
     jb(&j, sizeof(push), push);
     jrm(&j, true, 0x8b, 11, (int32_t)JX(left));                     /* mov r11, left */
     *j.p++ = 0xff; *j.p++ = 0xe2;                                   /* jmp rdx */
@@ -899,9 +901,12 @@ static void jit_emit_fp_guard(struct jit_out *j, struct ra *ra, bool fs, bool fr
         fix_here(j, ra, &fix[(*nfix)++]);
     }
     if (frm) {
-        jrm(j, false, 0x80, 7, HX(fcsr));                                /* cmp byte [fcsr], 4 << 5 */
-        *j->p++ = 0x80;
-        *j->p++ = 0x0f; *j->p++ = 0x83;                                  /* jae exit: frm >= 4 */
+        static const uint8_t ld[] = { 0x0f, 0xb6, 0x87 };                /* movzx eax, byte [fcsr] */
+        jb(j, 3, ld); j32(j, (uint32_t)HX(fcsr));
+        static const uint8_t and_[] = { 0x83, 0xe0, 0xe0 };              /* and eax, 0xe0: frm */
+        jb(j, 3, and_);
+        *j->p++ = 0x3d; j32(j, j->frm << 5);                             /* cmp eax, frm as translated */
+        *j->p++ = 0x0f; *j->p++ = 0x85;                                  /* jne exit */
         fix[*nfix].insn = insn;
         fix[*nfix].off = off;
         fix_here(j, ra, &fix[(*nfix)++]);
@@ -930,53 +935,23 @@ static void jmxcsr(struct jit_out *j, unsigned ext)
  * each from bit 13 of this, by twice the mode */
 #define RC_OF_RM (0x9cu << 13)
 
-/* Sets MXCSR.RC for the instruction about to round with rm (1-3 static, 7 frm), keeping
- * the sticky flags; RC is 00 (RNE) between instructions. For frm, only when it is not RNE
- * (the run's guard made sure it is at most RUP). */
+/* Sets MXCSR.RC for the instruction about to round with rm (1-3: RTZ, RDN, RUP), keeping
+ * the sticky flags; RC is 00 (RNE) between instructions. */
 static void jit_emit_rc_set(struct jit_out *j, unsigned rm)
 {
-    uint8_t *skip = NULL;
-    if (rm == 7) {
-        jrm(j, false, 0xf6, 0, HX(fcsr));                                 /* test byte [fcsr], 0xe0 */
-        *j->p++ = 0xe0;
-        skip = jfwd8(j, 0x74);                                            /* jz skip: RNE */
-        static const uint8_t movzx[] = { 0x0f, 0xb6, 0x8f };              /* movzx ecx, byte [fcsr] */
-        jb(j, 3, movzx);
-        j32(j, (uint32_t)HX(fcsr));
-        static const uint8_t b[] = {
-            0x83, 0xe1, 0xe0,                                             /* and ecx, 0xe0 */
-            0xc1, 0xe9, 0x04,                                             /* shr ecx, 4: 2 frm */
-            0xb8, (uint8_t)RC_OF_RM, (uint8_t)(RC_OF_RM >> 8), (uint8_t)(RC_OF_RM >> 16), 0, /* mov eax */
-            0xd3, 0xe8,                                                   /* shr eax, cl */
-            0x25, 0x00, 0x60, 0x00, 0x00,                                 /* and eax, 0x6000 */
-        };
-        jb(j, sizeof(b), b);
-    }
     jmxcsr(j, 3);                                                         /* stmxcsr [mxcsr] */
-    if (rm == 7) {
-        jrm(j, false, 0x09, RAX, (int32_t)JX(mxcsr));                     /* or [mxcsr], eax */
-    } else {
-        jrm(j, false, 0x81, 1, (int32_t)JX(mxcsr));                       /* or dword [mxcsr], rc */
-        j32(j, (RC_OF_RM >> (2 * rm)) & 0x6000);
-    }
+    jrm(j, false, 0x81, 1, (int32_t)JX(mxcsr));                           /* or dword [mxcsr], rc */
+    j32(j, (RC_OF_RM >> (2 * rm)) & 0x6000);
     jmxcsr(j, 2);                                                         /* ldmxcsr [mxcsr] */
-    if (skip) jpatch8(j, skip);
 }
 
 /* Sets MXCSR.RC back to RNE after jit_emit_rc_set, keeping the sticky flags. */
-static void jit_emit_rc_clear(struct jit_out *j, unsigned rm)
+static void jit_emit_rc_clear(struct jit_out *j)
 {
-    uint8_t *skip = NULL;
-    if (rm == 7) {
-        jrm(j, false, 0xf6, 0, HX(fcsr));                                 /* test byte [fcsr], 0xe0 */
-        *j->p++ = 0xe0;
-        skip = jfwd8(j, 0x74);                                            /* jz skip */
-    }
     jmxcsr(j, 3);                                                         /* stmxcsr [mxcsr] */
     jrm(j, false, 0x81, 4, (int32_t)JX(mxcsr));                           /* and dword [mxcsr], ~RC */
     j32(j, ~0x6000u);
     jmxcsr(j, 2);                                                         /* ldmxcsr [mxcsr] */
-    if (skip) jpatch8(j, skip);
 }
 
 /* frflags, frcsr, fsflags: fflags is fcsr's flags OR the host's sticky flags not yet folded
@@ -1221,10 +1196,12 @@ static void jit_emit_fp(struct jit_out *j, struct ra *ra, const struct dentry *d
      * integer with RTZ truncates instead) */
     bool rounds = k == FK_ARITH || k == FK_SQRT || k == FK_FMA || k == FK_CVTFX || k == FK_CVTSD ||
                   (k == FK_CVTXF && f3 != 1);
-    if (rounds && f3 != 0) {
-        jit_emit_rc_set(j, f3);
+    /* by frm: in the mode frm had when the run was made (the run's guard checks it) */
+    unsigned rm = f3 == 7 ? j->frm : f3;
+    if (rounds && rm != 0) {
+        jit_emit_rc_set(j, rm);
         jit_emit_fp_op(j, ra, d, k);
-        jit_emit_rc_clear(j, f3);
+        jit_emit_rc_clear(j);
         return;
     }
     jit_emit_fp_op(j, ra, d, k);
@@ -1725,11 +1702,11 @@ static bool jit_pin(struct jit_out *j, struct ra *ra, const struct dentry *d, co
 struct jit_link { uint8_t *at; unsigned target; };
 
 uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dentry *d, const uint8_t *ops,
-                              unsigned count, bool end, unsigned off)
+                              unsigned count, bool end, unsigned off, unsigned frm)
 {
     static const uint8_t cc[] = { [F_BEQ] = 0x84, [F_BNE] = 0x85, [F_BLT] = 0x8c, [F_BGE] = 0x8d,
                                   [F_BLTU] = 0x82, [F_BGEU] = 0x83 };
-    struct jit_out j = { at_code };
+    struct jit_out j = { at_code, frm <= 3 ? frm : 0 };
     struct jit_fix fix[3 * JIT_RUN_MAX];  /* three an instruction at most: a load (one) and FP checks (two), an AMO (two) */
     unsigned nfix = 0;
     struct ra ra;
