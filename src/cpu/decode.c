@@ -109,9 +109,9 @@ static uint8_t decode_op(uint32_t insn, int32_t *imm)
         *imm = (int32_t)insn;
         return F_FPOP;
     case 0x73:
-        /* csrrs rd, fflags/fcsr, x0 (frflags, frcsr) and csrrw rd, fflags, rs (fsflags) */
+        /* csrrs rd, fflags/frm/fcsr, x0 (frflags, frrm, frcsr) and csrrw rd, fflags, rs (fsflags) */
         *imm = (int32_t)insn;
-        if ((f3 == 2 && RS1 == 0 && ((insn >> 20) == 1 || (insn >> 20) == 3)) || (f3 == 1 && (insn >> 20) == 1))
+        if ((f3 == 2 && RS1 == 0 && (insn >> 20) >= 1 && (insn >> 20) <= 3) || (f3 == 1 && (insn >> 20) == 1))
             return F_FFLAGS;
         /* csrrs/csrrc rd, cycle/time/instret, x0 and their immediate forms with 0: reads
          * only (rdcycle, rdtime, rdinstret) */

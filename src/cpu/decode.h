@@ -65,7 +65,7 @@ enum fast_op {
     F_BEQ, F_BNE, F_BLT, F_BGE, F_BLTU, F_BGEU,
     F_LB, F_LH, F_LW, F_LD, F_LBU, F_LHU, F_LWU, F_SB, F_SH, F_SW, F_SD,
     F_FLW, F_FLD, F_FSW, F_FSD, F_FPOP,  /* FP: the interpreter's slow path, the translator's own */
-    F_FFLAGS,                            /* frflags, fsflags, frcsr: likewise */
+    F_FFLAGS,                            /* frflags, frrm, fsflags, frcsr: likewise */
     F_AMO,                               /* LR, SC, AMOs (W and D): the slow path; the translator's own */
     F_COUNTER,                           /* reads of cycle, time, instret (rdcycle...): likewise */
     F_ADDI, F_SLTI, F_SLTIU, F_XORI, F_ORI, F_ANDI, F_SLLI, F_SRLI, F_SRAI,

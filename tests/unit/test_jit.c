@@ -333,9 +333,9 @@ static unsigned gen_fp(uint64_t *s, uint32_t *out)
         *out = R(0x60 | fmt, kind[rnd(s) % 6], a, crm, rd, 0x53);
         return 1;
     }
-    case 12: {                           /* frflags, fsflags, frcsr */
-        static const uint32_t csrop[3][2] = { { 0x001, 2 }, { 0x001, 1 }, { 0x003, 2 } };
-        const uint32_t *k = csrop[rnd(s) % 3];
+    case 12: {                           /* frflags, fsflags, frcsr, frrm */
+        static const uint32_t csrop[4][2] = { { 0x001, 2 }, { 0x001, 1 }, { 0x003, 2 }, { 0x002, 2 } };
+        const uint32_t *k = csrop[rnd(s) % 4];
         *out = I((int32_t)k[0], k[1] == 1 ? a : 0, k[1], rnd(s) % 4 ? rd : 0, 0x73);
         return 1;
     }

@@ -960,6 +960,15 @@ static void jit_emit_fflags(struct jit_out *j, struct ra *ra, uint8_t *base, con
 {
     uint32_t insn = (uint32_t)d->imm;
     bool write = ((insn >> 12) & 7) == 1;
+    if ((insn >> 20) == 2) {
+        /* frrm: frm is fcsr's alone (nothing translated writes it) */
+        jrm(j, false, 0x8b, RAX, HX(fcsr));                               /* mov eax, [fcsr] */
+        static const uint8_t b[] = { 0xc1, 0xe8, 0x05, 0x83, 0xe0, 0x07 }; /* shr eax, 5; and eax, 7 */
+        jb(j, sizeof(b), b);
+        if (d->rd)
+            jset(j, ra, d->rd, RAX);
+        return;
+    }
     jmxcsr(j, 3);                                                         /* stmxcsr [mxcsr] */
     jrm(j, false, 0x8b, RAX, (int32_t)JX(mxcsr));                         /* mov eax, [mxcsr] */
     static const uint8_t and3f[] = { 0x83, 0xe0, 0x3f };                  /* and eax, 0x3f */
