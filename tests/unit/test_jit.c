@@ -582,6 +582,66 @@ static void test_int_edge_cases(void **state)
                  (unsigned long long)total);
 }
 
+/* negw of a value the run knows to be in [0, 2^31) is translated without its sign extension:
+ * each producer (andi, srliw, srli, sltu, slti, sltiu) over the edge values, then negw (and
+ * subw from x0 through the compressed-free form) of its result, translated as interpreted;
+ * also producers that do not qualify (andi with a negative mask, srliw by 0, srli by 32). */
+static void test_negw_of_small_values(void **state)
+{
+    (void)state;
+    static const uint64_t edge[NREG] = {
+        1, 2, 31, 32, 63, 0x7fffffff, 0x80000000, 0xffffffff, 0xffffffff80000000ULL,
+        0x7fffffffffffffffULL, 0x8000000000000000ULL, ~0ULL, 0x123456789abcdef0ULL,
+        0xfedcba9876543210ULL, 0x00000000fffffffeULL,
+    };
+    const uint32_t producers[] = {
+        I(1, 0, 7, 16, 0x13), I(0x7ff, 0, 7, 16, 0x13), I(0, 0, 7, 16, 0x13),        /* andi */
+        I(-1, 0, 7, 16, 0x13), I(-2048, 0, 7, 16, 0x13), I(-2, 0, 7, 16, 0x13),     /* andi, negative */
+        I(1, 0, 5, 16, 0x1b), I(31, 0, 5, 16, 0x1b), I(0, 0, 5, 16, 0x1b),          /* srliw 1, 31, 0 */
+        I(33, 0, 5, 16, 0x13), I(63, 0, 5, 16, 0x13), I(32, 0, 5, 16, 0x13),        /* srli 33, 63, 32 */
+        I(-1, 0, 3, 16, 0x13), I(5, 0, 2, 16, 0x13),                                 /* sltiu, slti */
+    };
+    static uint32_t prog[4096];
+    unsigned n = 0, slot = 0;
+    prog[n++] = (uint32_t)(RAM_BASE + DATA_OFF) >> 12 << 12 | XBASE << 7 | 0x37;
+    prog[n++] = I(32, XBASE, 1, XBASE, 0x13);
+    prog[n++] = I(32, XBASE, 5, XBASE, 0x13);
+    for (unsigned a = 1; a <= NREG; a++)
+        for (unsigned p = 0; p < sizeof(producers) / sizeof(producers[0]); p++) {
+            prog[n++] = producers[p] | a << 15;                                /* x16 = f(xa) */
+            prog[n++] = R(0x20, 16, 0, 0, 17, 0x3b);                           /* negw x17, x16 */
+            prog[n++] = S((int32_t)(slot % 256) * 8, 17, XBASE, 3, 0x23);      /* sd x17 */
+            if (++slot % 256 == 0) {                                           /* x20 += 2048 */
+                prog[n++] = I(2047, XBASE, 0, XBASE, 0x13);
+                prog[n++] = I(1, XBASE, 0, XBASE, 0x13);
+            }
+        }
+    /* a loop whose head negates a register small on entry but not from the loop's end:
+     * 1, then 1 + 2^32 and 1 + 2^33, whose negw and 64-bit negation differ */
+    prog[n++] = I(1, 0, 0, 19, 0x13);                                          /* li x19, 1 */
+    prog[n++] = I(32, 19, 1, 19, 0x13);                                        /* slli x19, 32 */
+    prog[n++] = I(3, 0, 0, 18, 0x13);                                          /* li x18, 3 */
+    prog[n++] = I(1, 1, 7, 16, 0x13);                                          /* andi x16, x1, 1 */
+    prog[n++] = R(0x20, 16, 0, 0, 17, 0x3b);                                   /* loop: negw x17, x16 */
+    prog[n++] = S(0, 17, XBASE, 3, 0x23);                                      /* sd x17, 0(x20) */
+    prog[n++] = I(8, XBASE, 0, XBASE, 0x13);                                   /* addi x20, 8 */
+    prog[n++] = R(0, 19, 16, 0, 16, 0x33);                                     /* add x16, x19 */
+    prog[n++] = I(-1, 18, 0, 18, 0x13);                                        /* addi x18, -1 */
+    prog[n++] = B(-20, 0, 18, 1);                                              /* bnez x18, loop */
+    prog[n++] = JAL_SELF;
+    assert_true(n < TRAP_OFF / 4);
+    x_init = edge;
+    run_side(0, 0, prog, n, MSTATUS_FS, 0);
+    run_side(1, 0, prog, n, MSTATUS_FS, 0);
+    x_init = NULL;
+    compare_sides(0);
+    if (sides[1].hart.jit_insns * 2 < sides[1].hart.instret)
+        fail_msg("only %llu of %llu instructions ran translated", (unsigned long long)sides[1].hart.jit_insns,
+                 (unsigned long long)sides[1].hart.instret);
+    hart_destroy(&sides[0].hart);
+    hart_destroy(&sides[1].hart);
+}
+
 /* A misaligned lr or AMO, on a page the TLB holds, leaves the translated code for the
  * interpreter, which raises the misaligned trap (load for lr, store/AMO for the rest) with
  * the address in mtval. */
@@ -1189,6 +1249,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_translator_is_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_loops_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_int_edge_cases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_negw_of_small_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misaligned_amo_traps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instret_counts_within_a_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counters_read_in_translated_code, setup, teardown),

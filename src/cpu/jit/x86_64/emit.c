@@ -138,6 +138,10 @@ struct ra {
     bool dirty[RA_N];
     uint32_t used[RA_N];
     uint32_t tick;
+    /* guest registers known to hold a value in [0, 2^31) here (set by the run's own
+     * instructions, forgotten at the run's loop heads): negw of one needs no sign
+     * extension */
+    uint32_t small;
 };
 
 static void ra_init(struct ra *ra)
@@ -1422,12 +1426,13 @@ static void jit_emit_rr(struct jit_out *j, struct ra *ra, unsigned nopc, const u
 {
     static const uint8_t mov = 0x8b, movsxd = 0x63;
     if (d->rs1 == 0 && !commutes) {
-        /* neg, negw: rd = 0 - rs2 (sub and subw are the only ops here that do not commute) */
+        /* neg, negw: rd = 0 - rs2 (sub and subw are the only ops here that do not commute);
+         * negw of a value in [0, 2^31) is its 64-bit negation */
         unsigned h2 = ra_get(j, ra, d->rs2), hd = ra_def(j, ra, d->rd);
         static const uint8_t neg[] = { 0x48, 0xf7, 0xd8 };                 /* neg rax */
         jrr1(j, mov, RAX, h2);
         jb(j, 3, neg);
-        if (w32) jrr(j, true, 1, &movsxd, hd, RAX);
+        if (w32 && !(ra->small >> d->rs2 & 1)) jrr(j, true, 1, &movsxd, hd, RAX);
         else jrr1(j, mov, hd, RAX);
         return;
     }
@@ -1710,6 +1715,18 @@ static bool jit_pin(struct jit_out *j, struct ra *ra, const struct dentry *d, co
 /* An internal jump to be patched: the rel32 at at goes to instruction target. */
 struct jit_link { uint8_t *at; unsigned target; };
 
+/* True if op (decoded as d) leaves a value in [0, 2^31) in rd. */
+static bool result_small(uint8_t op, const struct dentry *d)
+{
+    switch (op) {
+    case F_ANDI: return d->imm >= 0;
+    case F_LBU: case F_LHU: case F_SLT: case F_SLTU: case F_SLTI: case F_SLTIU: return true;
+    case F_SRLIW: return d->imm >= 1;
+    case F_SRLI: return d->imm >= 33;
+    default: return false;
+    }
+}
+
 uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dentry *d, const uint8_t *ops,
                               unsigned count, bool end, unsigned off, unsigned frm)
 {
@@ -1751,8 +1768,10 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
     for (unsigned i = 0; i < count; i++) {
         unsigned at = at_of[i];
         lab[i] = j.p;
-        if (target[i])
+        if (target[i]) {
             fs_checked = frm_checked = fs_dirty = false;
+            ra.small = 0; /* reached from the loop's end too */
+        }
         bool mark_dirty = false;
         if (op_is_fp(ops[i])) {
             bool dyn = false;
@@ -1829,6 +1848,11 @@ uint8_t *jit_backend_emit_run(uint8_t *base, uint8_t *at_code, const struct dent
         } else {
             jit_emit(&j, &ra, ops[i], &d[i], at);
         }
+        /* what the instruction wrote: every instruction that writes an x register names it
+         * in rd (those that do not only make this forget more) */
+        ra.small &= ~(1u << d[i].rd);
+        if (result_small(ops[i], &d[i]))
+            ra.small |= 1u << d[i].rd;
         if (mark_dirty) {
             /* after the instruction: a load that leaves for the interpreter (and faults
              * there) must not have marked it */
