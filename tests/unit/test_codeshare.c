@@ -197,9 +197,11 @@ static void test_two_harts_at_once_while_the_buffer_runs_out(void **state)
         for (unsigned i = 0; i < 2; i++) {
             assert_int_equal(harts[i].pc, RAM_BASE + END_OFF);
             assert_memory_equal(&harts[i].x[5], want[i], sizeof(want[i]));
-            if (!harts[i].interp_only && harts[i].jit_insns * 20 < harts[i].instret)
-                fail_msg("hart %u: only %llu of %llu instructions ran translated", i,
-                         (unsigned long long)harts[i].jit_insns, (unsigned long long)harts[i].instret);
+            /* how much runs translated depends on how the threads meet (the buffer is full
+             * for as long as the other hart stays in its block): only that some did */
+            if (!harts[i].interp_only && harts[i].jit_insns == 0)
+                fail_msg("hart %u: nothing of %llu instructions ran translated", i,
+                         (unsigned long long)harts[i].instret);
         }
         for (unsigned i = 0; i < 2; i++)
             hart_destroy(&harts[i]);
