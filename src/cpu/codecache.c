@@ -47,6 +47,17 @@ static void jump_caches_go(struct code_shared *cs)
     atomic_fetch_add(&cs->retire_gen, 1);
 }
 
+/* Every page is cleared when it next comes back to life (its entries and runs remade), and
+ * no hart reaches one before. Locked. */
+static void pages_start_afresh(struct code_shared *cs)
+{
+    for (unsigned i = 0; i < CODE_SLOTS; i++)
+        if (slot_get(cs, i))
+            slot_get(cs, i)->snap_ok = false;
+    gen_bump(cs);
+    jump_caches_go(cs);
+}
+
 /* Starts a grace period: what was retired or given up before it may go once every hart
  * has been outside a block since. Locked. Returns the epoch to wait past. */
 static uint64_t grace_begin(struct code_shared *cs)
@@ -117,11 +128,7 @@ static void reclaim(struct code_shared *cs, const struct code_cache *self)
         }
         cs->reset_pending = false;
         /* pages decoded meanwhile were not translated: they start afresh once more */
-        for (unsigned i = 0; i < CODE_SLOTS; i++)
-            if (slot_get(cs, i))
-                slot_get(cs, i)->snap_ok = false;
-        gen_bump(cs);
-        jump_caches_go(cs);
+        pages_start_afresh(cs);
     }
     if (!cs->reset_pending && !cs->retired) {
         cs->trim_pending = false;
@@ -133,6 +140,12 @@ void code_enter(struct hart *h)
 {
     struct code_cache *cc = h->code;
     struct code_shared *cs = cc->cs;
+    if (unlikely(atomic_load_explicit(&cs->pending, memory_order_relaxed))) {
+        /* between blocks (epoch 0) this hart holds nothing of the cache */
+        code_lock(cs);
+        reclaim(cs, cc);
+        code_unlock(cs);
+    }
     /* seq_cst, then the reads: a reclaimer that saw this hart outside its blocks freed only
      * what was taken out of reach before, and this hart sees that it was */
     atomic_store(&cc->epoch, atomic_load(&cs->epoch));
@@ -140,19 +153,6 @@ void code_enter(struct hart *h)
     if (rg != cc->retire_seen) {
         cc->retire_seen = rg;
         h->jit.jc_gen++;
-    }
-    if (unlikely(atomic_load_explicit(&cs->pending, memory_order_relaxed))) {
-        /* this hart holds nothing of the cache yet: as good as outside its block */
-        atomic_store(&cc->epoch, 0);
-        code_lock(cs);
-        reclaim(cs, cc);
-        code_unlock(cs);
-        atomic_store(&cc->epoch, atomic_load(&cs->epoch));
-        rg = atomic_load(&cs->retire_gen);
-        if (rg != cc->retire_seen) {
-            cc->retire_seen = rg;
-            h->jit.jc_gen++;
-        }
     }
 }
 
@@ -163,12 +163,7 @@ void code_buffer_full(struct hart *h)
     h->fetch_vpage = ~0ULL;
     if (cs->reset_pending)
         return;
-    /* every page starts afresh (its runs cleared when it comes back to life) */
-    for (unsigned i = 0; i < CODE_SLOTS; i++)
-        if (slot_get(cs, i))
-            slot_get(cs, i)->snap_ok = false;
-    gen_bump(cs);
-    jump_caches_go(cs);
+    pages_start_afresh(cs);
     if (!cs->multi) {
         /* this hart is the only one, and drops what it holds: empty the buffer now */
         jit_reset(&cs->jit);
