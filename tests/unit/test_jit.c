@@ -526,17 +526,19 @@ static void test_random_loops_agree(void **state)
                  (unsigned long long)translated, (unsigned long long)total);
 }
 
+/* x1..x15 for the integer edge-case programs */
+static const uint64_t int_edges[NREG] = {
+    1, 2, 31, 32, 63, 0x7fffffff, 0x80000000, 0xffffffff, 0xffffffff80000000ULL,
+    0x7fffffffffffffffULL, 0x8000000000000000ULL, ~0ULL, 0x123456789abcdef0ULL,
+    0xfedcba9876543210ULL, 0x00000000fffffffeULL,
+};
+
 /* Every register-register op (and the W forms with an immediate) over every pair of
  * edge-case operands, x0 among them (neg, snez and sgtz are such forms), each result stored
  * apart: translated and interpreted agree on every one. */
 static void test_int_edge_cases(void **state)
 {
     (void)state;
-    static const uint64_t edge[NREG] = {
-        1, 2, 31, 32, 63, 0x7fffffff, 0x80000000, 0xffffffff, 0xffffffff80000000ULL,
-        0x7fffffffffffffffULL, 0x8000000000000000ULL, ~0ULL, 0x123456789abcdef0ULL,
-        0xfedcba9876543210ULL, 0x00000000fffffffeULL,
-    };
     static uint32_t prog[16384];
     enum { NRR = sizeof(rr) / sizeof(rr[0]), NRR32 = sizeof(rr32) / sizeof(rr32[0]) };
     static const uint32_t wimm[][2] = {  /* f3, imm of OP-IMM-32: addiw, slliw, srliw, sraiw */
@@ -565,7 +567,7 @@ static void test_int_edge_cases(void **state)
             }
         prog[n++] = JAL_SELF;
         assert_true(n < TRAP_OFF / 4);
-        x_init = edge;
+        x_init = int_edges;
         run_side(0, 0, prog, n, MSTATUS_FS, 0);
         run_side(1, 0, prog, n, MSTATUS_FS, 0);
         x_init = NULL;
@@ -589,11 +591,6 @@ static void test_int_edge_cases(void **state)
 static void test_negw_of_small_values(void **state)
 {
     (void)state;
-    static const uint64_t edge[NREG] = {
-        1, 2, 31, 32, 63, 0x7fffffff, 0x80000000, 0xffffffff, 0xffffffff80000000ULL,
-        0x7fffffffffffffffULL, 0x8000000000000000ULL, ~0ULL, 0x123456789abcdef0ULL,
-        0xfedcba9876543210ULL, 0x00000000fffffffeULL,
-    };
     const uint32_t producers[] = {
         I(1, 0, 7, 16, 0x13), I(0x7ff, 0, 7, 16, 0x13), I(0, 0, 7, 16, 0x13),        /* andi */
         I(-1, 0, 7, 16, 0x13), I(-2048, 0, 7, 16, 0x13), I(-2, 0, 7, 16, 0x13),     /* andi, negative */
@@ -630,7 +627,7 @@ static void test_negw_of_small_values(void **state)
     prog[n++] = B(-20, 0, 18, 1);                                              /* bnez x18, loop */
     prog[n++] = JAL_SELF;
     assert_true(n < TRAP_OFF / 4);
-    x_init = edge;
+    x_init = int_edges;
     run_side(0, 0, prog, n, MSTATUS_FS, 0);
     run_side(1, 0, prog, n, MSTATUS_FS, 0);
     x_init = NULL;
